@@ -1,0 +1,129 @@
+"""ModelManager: create, hold, save and load models by id (``name:version``)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from neuroplast.errors import ModelNotFoundError, RegistryError
+from neuroplast.inference.bundle import LoadedModel, ModelMeta, load_bundle, save_bundle
+from neuroplast.models import count_parameters, create_model, get_spec, validate_config
+from neuroplast.registry import Registry, VersionRecord
+from neuroplast.types import ModelType, TaskType
+from neuroplast.workflows.report import load_registered
+
+__all__ = ["ModelManager"]
+
+logger = logging.getLogger(__name__)
+
+
+class ModelManager:
+    """Models of the session, backed by the registry.
+
+    ``create_model`` reserves the next version of a name and returns its id; the version
+    becomes visible to ``models list`` once ``save_model`` has written its artifacts.
+    """
+
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+        self._loaded: dict[str, LoadedModel] = {}
+        self._drafts: dict[str, VersionRecord] = {}
+
+    def create_model(
+        self,
+        model_name: str,
+        model_type: ModelType | str,
+        task_type: TaskType | str,
+        config: dict[str, Any],
+        *,
+        label_names: list[str] | None = None,
+    ) -> str:
+        """Build an untrained model from ``config`` (the architecture's keys) and return its id."""
+        arch = ModelType(model_type).value
+        task = TaskType(task_type)
+        spec = get_spec(arch)
+        arch_config = validate_config(arch, config).model_dump(mode="json")
+        model = create_model(arch, arch_config)
+        k = int(arch_config["num_classes"])
+        names = list(label_names) if label_names else [str(i) for i in range(k)]
+        if len(names) != k:
+            raise RegistryError(f"label_names has {len(names)} names for {k} classes")
+        version = self.registry.create_version(
+            model_name,
+            architecture=arch,
+            task=task.value,
+            modality=spec.modality,
+            config={"api": True, "model": {"architecture": arch, **arch_config}},
+            source="api",
+        )
+        meta = ModelMeta(
+            architecture=arch,
+            modality=spec.modality,
+            task=task.value,
+            arch_config=arch_config,
+            label_names=names,
+            preprocessing={"max_length": arch_config.get("max_seq_length", 512), "min_length": 1}
+            if spec.modality == "text"
+            else {"mean": 0.5, "std": 0.5},
+            name=model_name,
+            version=version.version,
+        )
+        self._drafts[version.ref] = version
+        self._loaded[version.ref] = LoadedModel(model=model, meta=meta, vocab=None)
+        logger.info("created %s (%s, %d parameters)", version.ref, arch, count_parameters(model))
+        return version.ref
+
+    def get_model(self, model_id: str) -> nn.Module:
+        """The ``torch.nn.Module`` of ``model_id`` (held in this session or loaded)."""
+        return self.get_loaded(model_id).model
+
+    def get_loaded(self, model_id: str) -> LoadedModel:
+        if model_id in self._loaded:
+            return self._loaded[model_id]
+        version, loaded = load_registered(self.registry, model_id)
+        self._loaded[version.ref] = loaded
+        return loaded
+
+    def save_model(
+        self,
+        model_id: str,
+        checkpoint_name: str = "final",
+        *,
+        run_id: int | None = None,
+        metrics: dict[str, Any] | None = None,
+    ) -> bool:
+        """Write the weights of a created model as its registry version's artifacts."""
+        draft = self._drafts.get(model_id)
+        if draft is None:
+            if model_id in self._loaded:
+                raise RegistryError(
+                    f"{model_id} is already saved and versions are immutable; "
+                    "create_model() a new version to save changed weights"
+                )
+            raise ModelNotFoundError(f"{model_id} was not created in this session")
+        loaded = self._loaded[model_id]
+        files = save_bundle(draft.artifact_dir, loaded.model, loaded.meta, loaded.vocab)
+        self.registry.finalize_version(
+            draft.id,
+            files=files,
+            params_count=count_parameters(loaded.model),
+            metrics={"checkpoint": checkpoint_name, **(metrics or {})},
+            run_id=run_id,
+        )
+        del self._drafts[model_id]
+        return True
+
+    def load_model(self, checkpoint_path: str | Path) -> str:
+        """Load a saved bundle directory (or a registry id) and return the model id."""
+        path = Path(checkpoint_path)
+        if not path.exists():
+            version, loaded = load_registered(self.registry, str(checkpoint_path))
+            self._loaded[version.ref] = loaded
+            return version.ref
+        loaded = load_bundle(path if path.is_dir() else path.parent)
+        model_id = f"{loaded.meta.name or path.name}:{loaded.meta.version}"
+        self._loaded[model_id] = loaded
+        return model_id

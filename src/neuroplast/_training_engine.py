@@ -1,0 +1,116 @@
+"""TrainingEngine: the seed engine's ``train(model_id, loaders, ...)`` over the one Trainer."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from neuroplast._model_manager import ModelManager
+from neuroplast.config import (
+    EarlyStoppingConfig,
+    OptimizerConfig,
+    SchedulerConfig,
+    TrainConfig,
+    format_validation_error,
+)
+from neuroplast.errors import ConfigError
+from neuroplast.registry import Registry
+from neuroplast.training import Callback, MetricsRecorder, Trainer
+from neuroplast.types import ModelMetrics
+
+__all__ = ["TrainingEngine"]
+
+logger = logging.getLogger(__name__)
+
+
+def _section(cls: type[Any], raw: dict[str, Any] | None, where: str) -> Any:
+    from pydantic import ValidationError
+
+    values = dict(raw or {})
+    if "type" in values and "name" not in values:  # the seed engine's spelling
+        values["name"] = values.pop("type")
+    try:
+        return cls.model_validate(values)
+    except ValidationError as e:
+        known = ", ".join(cls.model_fields)
+        raise ConfigError(f"{format_validation_error(e, where)} (accepted keys: {known})") from e
+
+
+class TrainingEngine:
+    """Trains models the ModelManager holds, records each epoch, keeps ``training_history``."""
+
+    def __init__(self, registry: Registry, model_manager: ModelManager) -> None:
+        self.registry = registry
+        self.model_manager = model_manager
+        self.training_history: dict[str, list[ModelMetrics]] = {}
+
+    def train(
+        self,
+        model_id: str,
+        train_loader: Iterable[Any],
+        val_loader: Iterable[Any] | None = None,
+        num_epochs: int = 10,
+        optimizer_config: dict[str, Any] | None = None,
+        scheduler_config: dict[str, Any] | None = None,
+        early_stopping_patience: int | None = None,
+        *,
+        callbacks: Iterable[Callback] = (),
+        **train_options: Any,
+    ) -> bool:
+        """Train ``model_id`` in place, then save it as its registry version. Returns True.
+
+        ``train_options`` are any other ``train:`` keys of a run config (``grad_clip``,
+        ``accumulate_grad_batches``, ``precision``, ``seed``...). Errors raise a
+        :class:`~neuroplast.errors.NeuroplastError` rather than returning False.
+        """
+        early = EarlyStoppingConfig(
+            enabled=early_stopping_patience is not None and val_loader is not None,
+            patience=early_stopping_patience or 3,
+        )
+        options = {
+            "epochs": num_epochs,
+            "optimizer": _section(OptimizerConfig, optimizer_config, "optimizer_config"),
+            "scheduler": _section(SchedulerConfig, scheduler_config, "scheduler_config"),
+            "early_stopping": early,
+            **train_options,
+        }
+        config = _section(TrainConfig, options, "train options")
+        model = self.model_manager.get_model(model_id)
+        run = self.registry.start_run(
+            model_id.split(":")[0],
+            {"api": True, "model_id": model_id, "train": config.model_dump(mode="json")},
+        )
+        history: list[ModelMetrics] = []
+        self.training_history[model_id] = history
+
+        def record(metrics: ModelMetrics) -> None:
+            history.append(metrics)
+            self.registry.log_epoch(run.id, metrics)
+
+        trainer = Trainer(
+            config,
+            callbacks=[MetricsRecorder(record), *callbacks],
+            checkpoint_dir=run.checkpoint_dir,
+        )
+        try:
+            trainer.fit(model, train_loader, val_loader)
+            trainer.load_best_weights(model)
+        except BaseException as e:
+            self.registry.update_run(run.id, status="failed", error=f"{type(e).__name__}: {e}")
+            raise
+        last = history[-1] if history else None
+        summary: dict[str, Any] = {"epochs_trained": len(history), "best_epoch": trainer.best_epoch}
+        if last is not None:
+            summary.update(
+                train_loss=last.train_loss, val_loss=last.val_loss, val_accuracy=last.val_accuracy
+            )
+        self.model_manager.save_model(model_id, "final", run_id=run.id, metrics=summary)
+        self.registry.update_run(run.id, status="completed")
+        return True
+
+    def save_training_metrics(self, model_id: str, metrics: ModelMetrics) -> None:
+        """Record one epoch of a loop the caller wrote by hand."""
+        self.training_history.setdefault(model_id, []).append(metrics)
+
+    _save_training_metrics = save_training_metrics

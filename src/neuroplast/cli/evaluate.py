@@ -1,0 +1,40 @@
+"""``neuroplast evaluate``: metrics of a registered model on a split or another file."""
+
+from __future__ import annotations
+
+import typer
+
+from neuroplast.cli._common import HomeOption, console, setup_logging
+from neuroplast.cli._tables import per_class_table, results_table
+
+
+def evaluate(
+    model: str = typer.Argument(..., help="Model name (newest version), NAME:VERSION or id."),
+    split: str = typer.Option("test", "--split", help="train | val | test of the model's data."),
+    data: str | None = typer.Option(
+        None, "--data", help="A labelled CSV / JSONL / Parquet file or image folder instead."
+    ),
+    home: HomeOption = None,
+    verbose: bool = typer.Option(False, "--verbose", "-v"),
+) -> None:
+    """Accuracy, precision, recall, F1, ROC AUC, loss, per class, next to the TF-IDF baseline."""
+    setup_logging(verbose)
+    from neuroplast.engine import Engine
+
+    with Engine(home) as engine, console.status(f"evaluating {model}..."):
+        report = engine.evaluate(model, split=split, data=data)
+    v = report.version
+    console.print(
+        results_table(
+            f"{v.ref} on {report.split} ({report.data_source})",
+            report.result,
+            report.baseline,
+            v.architecture,
+        )
+    )
+    if len(report.result.label_names) <= 20:
+        console.print(per_class_table(report.result))
+    if report.note:
+        console.print(report.note)
+    for name, path in report.plots.items():
+        console.print(f"plot {name}: {path}")

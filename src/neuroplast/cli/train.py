@@ -1,0 +1,62 @@
+"""``neuroplast train``: train from a run config and register the model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from neuroplast.cli._common import HomeOption, console, progress_bar, setup_logging
+from neuroplast.cli._tables import history_table, per_class_table, results_table
+
+
+def train(
+    config: Path = typer.Argument(..., help="Run config YAML (make one with `neuroplast init`)."),
+    set_: list[str] = typer.Option(
+        [], "--set", help="Override a config value: --set train.epochs=3 (repeatable)."
+    ),
+    resume: bool = typer.Option(
+        False, "--resume", help="Continue the latest interrupted run of this config."
+    ),
+    home: HomeOption = None,
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log what happens."),
+) -> None:
+    """Train a model, evaluate it on the held-out test split, record it in the registry."""
+    setup_logging(verbose)
+    from neuroplast.config import load_run_config
+    from neuroplast.engine import Engine
+    from neuroplast.types import ModelMetrics
+
+    run_config = load_run_config(config, set_)
+
+    def on_epoch(m: ModelMetrics) -> None:
+        val = (
+            ""
+            if m.val_accuracy is None
+            else f"  val_loss {m.val_loss:.4f}  val_acc {m.val_accuracy:.4f}"
+        )
+        console.print(f"epoch {m.epoch}: train_loss {m.train_loss:.4f}{val}  ({m.seconds:.1f} s)")
+
+    with Engine(home) as engine, progress_bar(f"training {run_config.name}") as progress:
+        outcome = engine.train(run_config, resume=resume, progress=progress, on_epoch=on_epoch)
+    version = outcome.version
+    if outcome.resumed_from_epoch:
+        console.print(f"resumed after epoch {outcome.resumed_from_epoch}")
+    console.print(history_table(outcome.history))
+    console.print(
+        results_table(
+            f"{version.ref} ({version.architecture}, {version.params_count:,} parameters) "
+            f"on the test split",
+            outcome.test,
+            outcome.baseline,
+            version.architecture,
+        )
+    )
+    if len(outcome.test.label_names) <= 20:
+        console.print(per_class_table(outcome.test))
+    console.print(f"registered [bold]{version.ref}[/] (id {version.uid}) in {engine.home}")
+    console.print(
+        f"train time {outcome.train_seconds:.1f} s, best epoch {version.metrics.get('best_epoch')}"
+    )
+    for name, path in outcome.plots.items():
+        console.print(f"plot {name}: {path}")

@@ -1,0 +1,241 @@
+"""Typed run configuration: the YAML a user writes, validated before any work starts.
+
+Every section rejects unknown keys and says which keys exist. ``--set a.b=value``
+overrides are applied to the raw mapping before validation, so they are checked
+exactly like the file.
+"""
+
+from __future__ import annotations
+
+import re
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from neuroplast.errors import ConfigError
+from neuroplast.types import TaskType
+
+__all__ = [
+    "TEMPLATES",
+    "DataConfig",
+    "EarlyStoppingConfig",
+    "OptimizerConfig",
+    "RunConfig",
+    "SchedulerConfig",
+    "TrainConfig",
+    "VocabConfig",
+    "apply_overrides",
+    "format_validation_error",
+    "load_run_config",
+    "parse_run_config",
+    "template_text",
+]
+
+TEMPLATES = (
+    "text-cnn",
+    "text-lstm",
+    "text-transformer",
+    "text-hybrid",
+    "image-cnn",
+    "image-mlp",
+)
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class VocabConfig(_Strict):
+    max_size: int = Field(20000, ge=3, description="vocabulary size including <pad> and <unk>")
+    min_freq: int = Field(1, ge=1, description="drop tokens seen fewer times than this")
+    lowercase: bool = True
+
+
+class DataConfig(_Strict):
+    dataset: str | None = Field(None, description="a built-in data set (neuroplast datasets list)")
+    path: str | None = Field(None, description="a CSV / JSONL / Parquet file or an image folder")
+    text_column: str = "text"
+    label_column: str = "label"
+    val_fraction: float = Field(0.1, gt=0.0, lt=0.5)
+    test_fraction: float = Field(0.1, gt=0.0, lt=0.5)
+    seed: int = 13
+    max_length: int = Field(64, ge=1, le=4096, description="tokens kept per text")
+    limit: int | None = Field(None, ge=10, description="subsample to at most this many rows")
+    vocab: VocabConfig = Field(default_factory=VocabConfig)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DataConfig:
+        if (self.dataset is None) == (self.path is None):
+            raise ValueError("set exactly one of data.dataset (a built-in name) or data.path")
+        return self
+
+
+class OptimizerConfig(_Strict):
+    name: Literal["adamw", "adam", "sgd"] = "adamw"
+    lr: float = Field(1e-3, gt=0.0)
+    weight_decay: float = Field(0.01, ge=0.0)
+    momentum: float = Field(0.9, ge=0.0, lt=1.0, description="SGD only")
+
+
+class SchedulerConfig(_Strict):
+    name: Literal["none", "cosine", "step", "onecycle", "plateau"] = "none"
+    step_size: int = Field(1, ge=1, description="step: epochs between decays")
+    gamma: float = Field(0.5, gt=0.0, le=1.0, description="step / plateau: decay factor")
+    patience: int = Field(1, ge=0, description="plateau: epochs without improvement")
+    pct_start: float = Field(0.1, gt=0.0, lt=1.0, description="onecycle: warm-up share")
+    min_lr: float = Field(0.0, ge=0.0)
+
+
+class EarlyStoppingConfig(_Strict):
+    enabled: bool = True
+    monitor: str = "val_loss"
+    mode: Literal["min", "max"] = "min"
+    patience: int = Field(3, ge=1)
+    min_delta: float = Field(0.0, ge=0.0)
+
+
+class TrainConfig(_Strict):
+    epochs: int = Field(5, ge=1, le=10000)
+    batch_size: int = Field(64, ge=1)
+    eval_batch_size: int = Field(256, ge=1)
+    optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig)
+    scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)
+    grad_clip: float | None = Field(1.0, gt=0.0, description="max gradient norm; null = off")
+    accumulate_grad_batches: int = Field(1, ge=1)
+    early_stopping: EarlyStoppingConfig = Field(default_factory=EarlyStoppingConfig)
+    checkpoint_every: int = Field(1, ge=1, description="epochs between resumable checkpoints")
+    precision: Literal["auto", "32-true", "bf16-mixed", "16-mixed"] = "auto"
+    accelerator: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+    seed: int = 42
+    num_threads: int | None = Field(None, ge=1, description="torch CPU threads; null = default")
+
+
+class RunConfig(_Strict):
+    name: str = Field(description="model name in the registry")
+    task: TaskType | None = None
+    data: DataConfig
+    model: dict[str, Any] = Field(description="architecture: NAME plus that architecture's keys")
+    train: TrainConfig = Field(default_factory=TrainConfig)
+
+    @model_validator(mode="after")
+    def _check(self) -> RunConfig:
+        if not _NAME_RE.match(self.name) or ".." in self.name:
+            raise ValueError(
+                f"name {self.name!r} is not a valid model name: use letters, digits, '_', '-', "
+                "'.' (no '..', no '/'), at most 100 characters"
+            )
+        if "architecture" not in self.model:
+            raise ValueError("model.architecture is missing (see `neuroplast init --help`)")
+        return self
+
+    @property
+    def architecture(self) -> str:
+        return str(self.model["architecture"])
+
+    @property
+    def arch_options(self) -> dict[str, Any]:
+        return {k: v for k, v in self.model.items() if k != "architecture"}
+
+
+def format_validation_error(error: ValidationError, where: str) -> str:
+    """One readable line per problem, with dotted locations and the allowed keys."""
+    parts = []
+    for item in error.errors():
+        loc = ".".join(str(p) for p in item["loc"])
+        if item["type"] == "extra_forbidden":
+            parts.append(f"unknown key {loc!r}")
+        else:
+            parts.append(f"{loc or 'config'}: {item['msg']}")
+    return f"{where}: " + "; ".join(parts)
+
+
+def _known_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    cls: Any = model
+    for part in loc[:-1]:
+        field = cls.model_fields.get(str(part))
+        if field is None or not isinstance(field.annotation, type):
+            return []
+        cls = field.annotation
+        if not issubclass(cls, BaseModel):
+            return []
+    return sorted(cls.model_fields)
+
+
+def parse_run_config(raw: Any, where: str = "config") -> RunConfig:
+    """Validate a mapping as a :class:`RunConfig`, raising :class:`ConfigError` on any problem."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a mapping at the top level, got {type(raw).__name__}")
+    try:
+        config = RunConfig.model_validate(raw)
+    except ValidationError as e:
+        message = format_validation_error(e, where)
+        extra = [i for i in e.errors() if i["type"] == "extra_forbidden"]
+        if extra:
+            known = _known_keys(RunConfig, tuple(extra[0]["loc"]))
+            if known:
+                message += f" (accepted keys there: {', '.join(known)})"
+        raise ConfigError(message) from e
+    _check_architecture(config, where)
+    return config
+
+
+def _check_architecture(config: RunConfig, where: str) -> None:
+    from neuroplast.models import get_spec, validate_config
+
+    spec = get_spec(config.architecture)
+    probe = dict(config.arch_options)
+    probe.setdefault("num_classes", 2)
+    if spec.modality == "text":
+        probe.setdefault("vocab_size", 100)
+    try:
+        validate_config(config.architecture, probe)
+    except ConfigError as e:
+        raise ConfigError(f"{where}: model: {e}") from e
+
+
+def _coerce(value: str) -> Any:
+    try:
+        return yaml.safe_load(value)
+    except yaml.YAMLError:
+        return value
+
+
+def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Return a copy of ``raw`` with ``a.b.c=value`` overrides applied (values parsed as YAML)."""
+    out: dict[str, Any] = yaml.safe_load(yaml.safe_dump(raw)) or {}
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set {item!r}: expected KEY=VALUE, for example train.epochs=3")
+        node = out
+        parts = key.strip().split(".")
+        for part in parts[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ConfigError(f"--set {item!r}: {part!r} is a value, not a section")
+            node = child
+        node[parts[-1]] = _coerce(value)
+    return out
+
+
+def load_run_config(path: str | Path, overrides: list[str] | None = None) -> RunConfig:
+    """Read a YAML run config from ``path``, apply overrides and validate it."""
+    file = Path(path)
+    if not file.is_file():
+        raise ConfigError(f"config file {file} not found: create one with `neuroplast init`")
+    try:
+        raw = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{file}: not valid YAML ({e}); check the indentation") from e
+    return parse_run_config(apply_overrides(raw or {}, overrides or []), where=str(file))
+
+
+def template_text(name: str) -> str:
+    """The YAML text of a built-in template (see :data:`TEMPLATES`)."""
+    if name not in TEMPLATES:
+        raise ConfigError(f"unknown template {name!r}; choose one of: {', '.join(TEMPLATES)}")
+    return resources.files("neuroplast").joinpath(f"templates/{name}.yaml").read_text("utf-8")

@@ -1,0 +1,174 @@
+"""The Engine: a thin facade over the registry, model manager, trainer and workflows.
+
+>>> engine = Engine(home="/tmp/np-home")            # nothing is created at import time
+>>> engine.get_model_info("rt-cnn")                  # doctest: +SKIP
+
+It holds no training, storage or inference logic of its own; each call hands the work to
+the service that owns it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from neuroplast._model_manager import ModelManager
+from neuroplast._training_engine import TrainingEngine
+from neuroplast.config import RunConfig, load_run_config, parse_run_config
+from neuroplast.inference import Prediction, Predictor
+from neuroplast.models import count_parameters
+from neuroplast.registry import Registry
+from neuroplast.types import ModelType, TaskType
+from neuroplast.workflows import (
+    EvaluationReport,
+    TrainOutcome,
+    evaluate_registered,
+    train_from_config,
+)
+
+__all__ = ["Engine", "get_default_engine", "set_default_engine"]
+
+
+class Engine:
+    """Everything neuroplast does, by model id (``name`` or ``name:version``)."""
+
+    def __init__(self, home: str | Path | None = None, *, db_url: str | None = None) -> None:
+        self.registry = Registry(home, url=db_url)
+        self.model_manager = ModelManager(self.registry)
+        self.training_engine = TrainingEngine(self.registry, self.model_manager)
+
+    @property
+    def home(self) -> Path:
+        return self.registry.home
+
+    def close(self) -> None:
+        self.registry.close()
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---- the seed engine's API -----------------------------------------------------------
+    def create_and_train_model(
+        self,
+        model_name: str,
+        model_type: ModelType | str,
+        task_type: TaskType | str,
+        train_data: Iterable[Any],
+        val_data: Iterable[Any] | None,
+        config: dict[str, Any],
+        *,
+        num_epochs: int = 10,
+        optimizer_config: dict[str, Any] | None = None,
+        scheduler_config: dict[str, Any] | None = None,
+        early_stopping_patience: int | None = 3,
+        label_names: list[str] | None = None,
+        **train_options: Any,
+    ) -> str:
+        """Create a model from ``config``, train it on the loaders, save it; returns its id."""
+        model_id = self.model_manager.create_model(
+            model_name, model_type, task_type, config, label_names=label_names
+        )
+        self.training_engine.train(
+            model_id,
+            train_data,
+            val_data,
+            num_epochs=num_epochs,
+            optimizer_config=optimizer_config,
+            scheduler_config=scheduler_config,
+            early_stopping_patience=early_stopping_patience,
+            **train_options,
+        )
+        return model_id
+
+    def get_model_info(self, model_id: str) -> dict[str, Any]:
+        """Name, architecture, parameter count, task, metrics, versions and history of a model."""
+        version = self.registry.resolve(model_id)
+        history = self.registry.epoch_metrics(version.run_id) if version.run_id else []
+        return {
+            "model_id": version.ref,
+            "model_name": version.model_name,
+            "version": version.version,
+            "uid": version.uid,
+            "architecture": version.architecture,
+            "modality": version.modality,
+            "task": version.task,
+            "parameters_count": version.params_count
+            or count_parameters(self.model_manager.get_model(version.ref)),
+            "size_bytes": version.size_bytes,
+            "stage": version.stage,
+            "source": version.source,
+            "created_at": version.created_at.isoformat(),
+            "metrics": version.metrics,
+            "config": version.config,
+            "versions": [v.ref for v in self.registry.versions(version.model_name)],
+            "training_history": [m.to_dict() for m in history],
+            "evaluations": [
+                {
+                    "split": e.split,
+                    "accuracy": e.metrics.get("accuracy"),
+                    "at": e.created_at.isoformat(),
+                }
+                for e in self.registry.evaluations(version)
+            ],
+            "artifact_dir": str(version.artifact_dir),
+        }
+
+    # ---- config-driven workflows ---------------------------------------------------------
+    def train(
+        self,
+        config: RunConfig | dict[str, Any] | str | Path,
+        *,
+        overrides: Sequence[str] = (),
+        resume: bool = False,
+        **kwargs: Any,
+    ) -> TrainOutcome:
+        """Train from a run config (a YAML path, a mapping or a :class:`RunConfig`)."""
+        if isinstance(config, str | Path):
+            run_config = load_run_config(config, list(overrides))
+        elif isinstance(config, dict):
+            run_config = parse_run_config(config)
+        else:
+            run_config = config
+        return train_from_config(run_config, self.registry, resume=resume, **kwargs)
+
+    def evaluate(
+        self, model_id: str, *, split: str = "test", data: str | None = None
+    ) -> EvaluationReport:
+        """Evaluate on the model's own ``split`` (train / val / test) or on a labelled file."""
+        if split not in ("train", "val", "test"):
+            from neuroplast.errors import ConfigError
+
+            raise ConfigError(f"split must be train, val or test, not {split!r}")
+        return evaluate_registered(self.registry, model_id, split=split, data_path=data)  # type: ignore[arg-type]
+
+    def predictor(self, model_id: str) -> Predictor:
+        return Predictor(self.model_manager.get_loaded(model_id))
+
+    def predict(
+        self, model_id: str, inputs: Sequence[str] | np.ndarray, *, top_k: int = 1
+    ) -> list[Prediction]:
+        """Labels and probabilities for raw texts (or uint8 images [N, C, H, W])."""
+        return self.predictor(model_id).predict(inputs, top_k=top_k)
+
+
+_default: Engine | None = None
+
+
+def get_default_engine() -> Engine:
+    """A process-wide Engine on ``$NEUROPLAST_HOME``, created on first use."""
+    global _default
+    if _default is None:
+        _default = Engine()
+    return _default
+
+
+def set_default_engine(engine: Engine | None) -> None:
+    """Replace (or with ``None`` forget) the default engine, e.g. in tests."""
+    global _default
+    _default = engine

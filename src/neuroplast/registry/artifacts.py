@@ -1,0 +1,118 @@
+"""Artifact files: written atomically (temp file, fsync, rename) and verified by sha256 on load.
+
+Weights are safetensors and everything else is JSON; nothing is ever unpickled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load as st_load
+from safetensors.torch import save as st_save
+
+from neuroplast.errors import ArtifactError
+
+__all__ = [
+    "atomic_write_bytes",
+    "atomic_write_json",
+    "read_json_verified",
+    "read_safetensors_verified",
+    "save_safetensors",
+    "sha256_bytes",
+    "sha256_file",
+]
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _fsync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:  # some platforms cannot open a directory; the rename is still atomic
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> str:
+    """Write ``data`` to ``path`` so that readers see the old file or the whole new one.
+
+    Returns the sha256 of what was written.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+    return sha256_bytes(data)
+
+
+def atomic_write_json(path: Path, payload: Any) -> str:
+    text = json.dumps(payload, indent=2, sort_keys=True, allow_nan=True)
+    return atomic_write_bytes(path, (text + "\n").encode("utf-8"))
+
+
+def save_safetensors(
+    path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None
+) -> str:
+    """Save tensors (made contiguous, on the CPU) atomically; returns the sha256."""
+    cpu = {name: t.detach().to("cpu").contiguous() for name, t in tensors.items()}
+    return atomic_write_bytes(path, st_save(cpu, metadata=metadata))
+
+
+def _read_verified(path: Path, sha256: str | None) -> bytes:
+    if not path.is_file():
+        raise ArtifactError(
+            f"artifact {path} is missing; the registry entry is incomplete "
+            "(re-train or re-import the model)"
+        )
+    data = path.read_bytes()
+    if sha256 is not None and sha256_bytes(data) != sha256:
+        raise ArtifactError(
+            f"artifact {path} does not match its recorded sha256 (truncated or modified "
+            "after it was written); nothing was loaded from it. Restore it or re-train the model"
+        )
+    return data
+
+
+def read_safetensors_verified(path: Path, sha256: str | None) -> dict[str, torch.Tensor]:
+    data = _read_verified(path, sha256)
+    try:
+        return st_load(data)
+    except SafetensorError as e:
+        raise ArtifactError(f"artifact {path} is not a valid safetensors file: {e}") from e
+
+
+def read_json_verified(path: Path, sha256: str | None) -> Any:
+    data = _read_verified(path, sha256)
+    try:
+        return json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ArtifactError(f"artifact {path} is not valid JSON: {e}") from e

@@ -1,0 +1,84 @@
+"""Plain records the store returns (detached from any database session)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+__all__ = ["ArtifactRecord", "EvaluationRecord", "ModelSummary", "RunRecord", "VersionRecord"]
+
+
+@dataclass(frozen=True)
+class ArtifactRecord:
+    name: str
+    path: Path
+    sha256: str
+    size_bytes: int
+
+
+@dataclass(frozen=True)
+class VersionRecord:
+    id: int
+    uid: str
+    model_name: str
+    version: int
+    architecture: str
+    task: str
+    modality: str
+    status: str
+    stage: str
+    source: str
+    run_id: int | None
+    config: dict[str, Any]
+    params_count: int
+    size_bytes: int
+    metrics: dict[str, Any]
+    artifact_dir: Path
+    created_at: datetime
+    artifacts: dict[str, ArtifactRecord] = field(default_factory=dict)
+
+    @property
+    def ref(self) -> str:
+        """The id users type: ``name:version``."""
+        return f"{self.model_name}:{self.version}"
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    id: int
+    uid: str
+    model_name: str
+    config: dict[str, Any]
+    config_hash: str
+    status: str
+    device: str
+    precision: str
+    checkpoint_dir: Path
+    epochs_done: int
+    error: str | None
+    started_at: datetime
+    finished_at: datetime | None
+
+
+@dataclass(frozen=True)
+class EvaluationRecord:
+    id: int
+    version_ref: str
+    split: str
+    data_source: str
+    metrics: dict[str, Any]
+    baseline: dict[str, Any] | None
+    plots: dict[str, Any]
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ModelSummary:
+    name: str
+    architecture: str
+    task: str
+    modality: str
+    versions: int
+    latest: VersionRecord | None

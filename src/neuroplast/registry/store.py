@@ -1,0 +1,441 @@
+"""The registry store: one SQLAlchemy database plus an artifact directory under a home folder.
+
+SQLite (one file, WAL mode, busy timeout) by default; any SQLAlchemy URL via ``url``
+or ``NEUROPLAST_DB_URL``. Rows describe artifacts; artifact bytes live in files that
+are written atomically and verified by hash when read back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, event, func, select
+from sqlalchemy.engine import Engine as SAEngine
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from neuroplast.errors import ModelNotFoundError, RegistryError
+from neuroplast.registry.records import (
+    ArtifactRecord,
+    EvaluationRecord,
+    ModelSummary,
+    RunRecord,
+    VersionRecord,
+)
+from neuroplast.registry.schema import (
+    SCHEMA_VERSION,
+    ArtifactRow,
+    Base,
+    EpochMetricRow,
+    EvaluationRow,
+    ModelRow,
+    RunRow,
+    SchemaInfo,
+    VersionRow,
+    utcnow,
+)
+from neuroplast.types import ModelMetrics
+
+__all__ = ["Registry", "config_hash", "default_home"]
+
+logger = logging.getLogger(__name__)
+_REF_RE = re.compile(r"^(?P<name>[^:]+):(?P<version>\d+)$")
+
+
+def default_home() -> Path:
+    """``$NEUROPLAST_HOME`` or ``~/.neuroplast``."""
+    return Path(os.environ.get("NEUROPLAST_HOME") or Path.home() / ".neuroplast").expanduser()
+
+
+def config_hash(config: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+class Registry:
+    """Models, versions, runs, metrics and evaluations of one neuroplast home."""
+
+    def __init__(self, home: str | Path | None = None, *, url: str | None = None) -> None:
+        self.home = Path(home).expanduser() if home is not None else default_home()
+        try:
+            self.home.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise RegistryError(f"cannot create the neuroplast home {self.home}: {e}") from e
+        self.url = url or os.environ.get("NEUROPLAST_DB_URL") or f"sqlite:///{self.db_path}"
+        self._engine: SAEngine = create_engine(self.url)
+        if self._engine.dialect.name == "sqlite":
+            event.listen(self._engine, "connect", _sqlite_pragmas)
+        self._sessions = sessionmaker(self._engine, expire_on_commit=False)
+        try:
+            Base.metadata.create_all(self._engine)
+            with self._session() as s:
+                if s.scalar(select(func.count(SchemaInfo.id))) == 0:
+                    s.add(SchemaInfo(version=SCHEMA_VERSION))
+        except SQLAlchemyError as e:
+            raise RegistryError(f"cannot open the registry database {self.url}: {e}") from e
+
+    @property
+    def db_path(self) -> Path:
+        return self.home / "registry.db"
+
+    @property
+    def artifacts_root(self) -> Path:
+        return self.home / "artifacts"
+
+    @property
+    def runs_root(self) -> Path:
+        return self.home / "runs"
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def __enter__(self) -> Registry:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _session(self) -> Iterator[Session]:
+        session = self._sessions()
+        try:
+            yield session
+            session.commit()
+        except OperationalError as e:
+            session.rollback()
+            raise RegistryError(f"registry database error ({self.url}): {e.orig}") from e
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    # ---- runs -------------------------------------------------------------------------
+    def start_run(self, model_name: str, config: dict[str, Any]) -> RunRecord:
+        uid = uuid.uuid4().hex[:12]
+        with self._session() as s:
+            row = RunRow(
+                uid=uid,
+                model_name=model_name,
+                config=config,
+                config_hash=config_hash(config),
+                checkpoint_dir=str(self.runs_root / uid),
+            )
+            s.add(row)
+            s.flush()
+            return self._run(row)
+
+    def update_run(self, run_id: int, **fields: Any) -> None:
+        with self._session() as s:
+            row = s.get(RunRow, run_id)
+            if row is None:
+                raise RegistryError(f"run {run_id} does not exist")
+            for key, value in fields.items():
+                setattr(row, key, value)
+            if fields.get("status") in {"completed", "failed"}:
+                row.finished_at = utcnow()
+
+    def get_run(self, run_id: int) -> RunRecord:
+        with self._session() as s:
+            row = s.get(RunRow, run_id)
+            if row is None:
+                raise ModelNotFoundError(f"run {run_id} does not exist in {self.url}")
+            return self._run(row)
+
+    def latest_interrupted_run(self, config: dict[str, Any]) -> RunRecord | None:
+        """The newest run of exactly this config that did not complete, if any."""
+        with self._session() as s:
+            row = s.scalars(
+                select(RunRow)
+                .where(RunRow.config_hash == config_hash(config), RunRow.status != "completed")
+                .order_by(RunRow.id.desc())
+            ).first()
+            return None if row is None else self._run(row)
+
+    def log_epoch(self, run_id: int, metrics: ModelMetrics) -> None:
+        with self._session() as s:
+            s.add(
+                EpochMetricRow(
+                    run_id=run_id,
+                    epoch=metrics.epoch,
+                    train_loss=metrics.train_loss,
+                    val_loss=metrics.val_loss,
+                    val_accuracy=metrics.val_accuracy,
+                    learning_rate=metrics.learning_rate,
+                    samples_per_sec=metrics.samples_per_sec,
+                    seconds=metrics.seconds,
+                    extra=dict(metrics.extra),
+                )
+            )
+            run = s.get(RunRow, run_id)
+            if run is not None:
+                run.epochs_done = max(run.epochs_done, metrics.epoch)
+
+    def epoch_metrics(self, run_id: int) -> list[ModelMetrics]:
+        with self._session() as s:
+            rows = s.scalars(
+                select(EpochMetricRow)
+                .where(EpochMetricRow.run_id == run_id)
+                .order_by(EpochMetricRow.epoch, EpochMetricRow.id)
+            ).all()
+            latest: dict[int, ModelMetrics] = {}
+            for r in rows:  # a resumed run may log an epoch twice: keep the last
+                latest[r.epoch] = ModelMetrics(
+                    epoch=r.epoch,
+                    train_loss=r.train_loss,
+                    val_loss=r.val_loss,
+                    val_accuracy=r.val_accuracy,
+                    learning_rate=r.learning_rate,
+                    samples_per_sec=r.samples_per_sec,
+                    seconds=r.seconds,
+                    extra=dict(r.extra or {}),
+                )
+            return [latest[e] for e in sorted(latest)]
+
+    # ---- versions ---------------------------------------------------------------------
+    def create_version(
+        self,
+        name: str,
+        *,
+        architecture: str,
+        task: str,
+        modality: str,
+        config: dict[str, Any],
+        source: str = "train",
+        run_id: int | None = None,
+        parent_id: int | None = None,
+    ) -> VersionRecord:
+        """Reserve the next version number of ``name`` (a draft until :meth:`finalize_version`)."""
+        with self._session() as s:
+            model = s.scalars(select(ModelRow).where(ModelRow.name == name)).first()
+            if model is None:
+                model = ModelRow(name=name, architecture=architecture, task=task, modality=modality)
+                s.add(model)
+                s.flush()
+            elif model.modality != modality:
+                raise RegistryError(
+                    f"model {name!r} holds {model.modality} models; this one is {modality}: "
+                    "choose another name"
+                )
+            number = (
+                s.scalar(
+                    select(func.max(VersionRow.version)).where(VersionRow.model_id == model.id)
+                )
+                or 0
+            ) + 1
+            row = VersionRow(
+                uid=uuid.uuid4().hex[:12],
+                model_id=model.id,
+                version=number,
+                source=source,
+                run_id=run_id,
+                parent_id=parent_id,
+                config=config,
+                artifact_dir=str(self.artifacts_root / name / f"v{number}"),
+            )
+            s.add(row)
+            s.flush()
+            return self._version(s, row)
+
+    def finalize_version(
+        self,
+        version_id: int,
+        *,
+        files: dict[str, tuple[Path, str]],
+        params_count: int,
+        metrics: dict[str, Any] | None = None,
+        run_id: int | None = None,
+    ) -> VersionRecord:
+        """Record the artifact files (name -> (path, sha256)) and mark the version ready."""
+        with self._session() as s:
+            row = s.get(VersionRow, version_id)
+            if row is None:
+                raise ModelNotFoundError(f"version id {version_id} does not exist")
+            total = 0
+            for name, (path, sha) in files.items():
+                size = path.stat().st_size
+                total += size
+                s.add(
+                    ArtifactRow(
+                        version_id=row.id, name=name, path=str(path), sha256=sha, size_bytes=size
+                    )
+                )
+            row.params_count = params_count
+            row.size_bytes = total
+            row.metrics = dict(metrics or {})
+            row.status = "ready"
+            if run_id is not None:
+                row.run_id = run_id
+            s.flush()
+            return self._version(s, row)
+
+    def update_version_metrics(self, version_id: int, metrics: dict[str, Any]) -> None:
+        with self._session() as s:
+            row = s.get(VersionRow, version_id)
+            if row is None:
+                raise ModelNotFoundError(f"version id {version_id} does not exist")
+            row.metrics = {**(row.metrics or {}), **metrics}
+
+    def resolve(self, ref: str) -> VersionRecord:
+        """``name`` (newest ready version), ``name:N`` or a version uid -> the version."""
+        with self._session() as s:
+            match = _REF_RE.match(ref)
+            name = match.group("name") if match else ref
+            query = (
+                select(VersionRow)
+                .join(ModelRow, VersionRow.model_id == ModelRow.id)
+                .where(ModelRow.name == name, VersionRow.status == "ready")
+            )
+            if match:
+                query = query.where(VersionRow.version == int(match.group("version")))
+            row = s.scalars(query.order_by(VersionRow.version.desc())).first()
+            if row is None and not match:
+                row = s.scalars(select(VersionRow).where(VersionRow.uid == ref)).first()
+            if row is None:
+                names = s.scalars(select(ModelRow.name).order_by(ModelRow.name)).all()
+                known = ", ".join(names[:20]) or "none yet (train one with `neuroplast train`)"
+                raise ModelNotFoundError(
+                    f"no model version matches {ref!r} in {self.home}; models: {known}"
+                )
+            return self._version(s, row)
+
+    def versions(self, name: str) -> list[VersionRecord]:
+        with self._session() as s:
+            rows = s.scalars(
+                select(VersionRow)
+                .join(ModelRow, VersionRow.model_id == ModelRow.id)
+                .where(ModelRow.name == name, VersionRow.status == "ready")
+                .order_by(VersionRow.version)
+            ).all()
+            return [self._version(s, r) for r in rows]
+
+    def list_models(self) -> list[ModelSummary]:
+        with self._session() as s:
+            out = []
+            for model in s.scalars(select(ModelRow).order_by(ModelRow.name)).all():
+                rows = s.scalars(
+                    select(VersionRow)
+                    .where(VersionRow.model_id == model.id, VersionRow.status == "ready")
+                    .order_by(VersionRow.version.desc())
+                ).all()
+                latest = self._version(s, rows[0]) if rows else None
+                out.append(
+                    ModelSummary(
+                        model.name,
+                        model.architecture,
+                        model.task,
+                        model.modality,
+                        len(rows),
+                        latest,
+                    )
+                )
+            return out
+
+    # ---- evaluations ------------------------------------------------------------------
+    def add_evaluation(
+        self,
+        version_id: int,
+        *,
+        split: str,
+        data_source: str,
+        metrics: dict[str, Any],
+        baseline: dict[str, Any] | None = None,
+        plots: dict[str, Any] | None = None,
+    ) -> None:
+        with self._session() as s:
+            s.add(
+                EvaluationRow(
+                    version_id=version_id,
+                    split=split,
+                    data_source=data_source,
+                    metrics=metrics,
+                    baseline=baseline,
+                    plots=dict(plots or {}),
+                )
+            )
+
+    def evaluations(self, version: VersionRecord) -> list[EvaluationRecord]:
+        with self._session() as s:
+            rows = s.scalars(
+                select(EvaluationRow)
+                .where(EvaluationRow.version_id == version.id)
+                .order_by(EvaluationRow.id)
+            ).all()
+            return [
+                EvaluationRecord(
+                    r.id,
+                    version.ref,
+                    r.split,
+                    r.data_source,
+                    dict(r.metrics),
+                    None if r.baseline is None else dict(r.baseline),
+                    dict(r.plots or {}),
+                    r.created_at,
+                )
+                for r in rows
+            ]
+
+    # ---- row -> record ----------------------------------------------------------------
+    @staticmethod
+    def _run(row: RunRow) -> RunRecord:
+        return RunRecord(
+            id=row.id,
+            uid=row.uid,
+            model_name=row.model_name,
+            config=dict(row.config),
+            config_hash=row.config_hash,
+            status=row.status,
+            device=row.device,
+            precision=row.precision,
+            checkpoint_dir=Path(row.checkpoint_dir),
+            epochs_done=row.epochs_done,
+            error=row.error,
+            started_at=row.started_at,
+            finished_at=row.finished_at,
+        )
+
+    @staticmethod
+    def _version(s: Session, row: VersionRow) -> VersionRecord:
+        model = s.get(ModelRow, row.model_id)
+        if model is None:
+            raise RegistryError(f"version {row.id} points at a missing model row")
+        artifacts = {
+            a.name: ArtifactRecord(a.name, Path(a.path), a.sha256, a.size_bytes)
+            for a in s.scalars(select(ArtifactRow).where(ArtifactRow.version_id == row.id)).all()
+        }
+        return VersionRecord(
+            id=row.id,
+            uid=row.uid,
+            model_name=model.name,
+            version=row.version,
+            architecture=model.architecture,
+            task=model.task,
+            modality=model.modality,
+            status=row.status,
+            stage=row.stage,
+            source=row.source,
+            run_id=row.run_id,
+            config=dict(row.config or {}),
+            params_count=row.params_count,
+            size_bytes=row.size_bytes,
+            metrics=dict(row.metrics or {}),
+            artifact_dir=Path(row.artifact_dir),
+            created_at=row.created_at,
+            artifacts=artifacts,
+        )

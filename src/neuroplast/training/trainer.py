@@ -1,0 +1,308 @@
+"""The one training loop, on Lightning Fabric.
+
+Everything a run can vary (optimizer, schedule, clipping, accumulation, early stopping,
+checkpoints, resume, extra losses) is configuration or a callback; there is no second
+loop. The hot path does no host-device synchronisation per batch: losses are summed as
+tensors and read once per epoch.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from lightning_fabric import Fabric
+from torch import Tensor, nn
+from torch.utils.data import DataLoader
+
+from neuroplast.config import TrainConfig
+from neuroplast.errors import TrainingError
+from neuroplast.training.callbacks import Callback, EarlyStopping
+from neuroplast.training.checkpoint import TrainingState, load_checkpoint, save_checkpoint
+from neuroplast.training.device import make_fabric
+from neuroplast.training.optim import build_optimizer, build_scheduler, scheduler_steps_per_batch
+from neuroplast.types import ModelMetrics
+
+__all__ = ["Trainer", "logits_of"]
+
+logger = logging.getLogger(__name__)
+LAST = "last"
+BEST = "best"
+
+
+def logits_of(output: Any) -> Tensor:
+    """Models may return logits or a tuple whose first item is the logits."""
+    return output[0] if isinstance(output, tuple | list) else output
+
+
+class Trainer:
+    """Fits a classifier with cross-entropy: ``Trainer(config).fit(model, train, val)``."""
+
+    def __init__(
+        self,
+        config: TrainConfig | None = None,
+        *,
+        callbacks: Sequence[Callback] = (),
+        fabric: Fabric | None = None,
+        checkpoint_dir: Path | None = None,
+        progress: Callable[[str, int, int], None] | None = None,
+    ) -> None:
+        self.config = config or TrainConfig()
+        self.fabric = fabric or make_fabric(self.config.accelerator, self.config.precision)
+        self.callbacks: list[Callback] = list(callbacks)
+        es = self.config.early_stopping
+        self.early_stopping: EarlyStopping | None = None
+        if es.enabled:
+            self.early_stopping = EarlyStopping(
+                monitor=es.monitor, mode=es.mode, patience=es.patience, min_delta=es.min_delta
+            )
+            self.callbacks.append(self.early_stopping)
+        self.checkpoint_dir = checkpoint_dir
+        self.progress = progress
+        self.should_stop = False
+        self.history: list[ModelMetrics] = []
+        self.best_epoch: int | None = None
+        self.model: nn.Module | None = None
+        self.start_epoch = 1
+        self.optimizer: torch.optim.Optimizer | None = None
+
+    # ---- public -----------------------------------------------------------------------
+    def fit(
+        self,
+        model: nn.Module,
+        train_loader: DataLoader[Any] | Iterable[Any],
+        val_loader: DataLoader[Any] | Iterable[Any] | None = None,
+        *,
+        resume_from: Path | None = None,
+    ) -> list[ModelMetrics]:
+        """Train ``model`` in place and return the per-epoch metrics."""
+        cfg = self.config
+        if self.config.num_threads:
+            torch.set_num_threads(self.config.num_threads)
+        self.fabric.seed_everything(cfg.seed, verbose=False)
+        optimizer = build_optimizer(model.parameters(), cfg.optimizer)
+        steps_per_epoch = math.ceil(_length(train_loader) / cfg.accumulate_grad_batches)
+        scheduler = build_scheduler(
+            optimizer, cfg.scheduler, total_steps=steps_per_epoch * cfg.epochs, lr=cfg.optimizer.lr
+        )
+        start_epoch = 1
+        if resume_from is not None:
+            start_epoch = self._restore(model, optimizer, scheduler, resume_from) + 1
+        self.start_epoch = start_epoch
+        fmodel, foptimizer = self.fabric.setup(model, optimizer)
+        self.model, self.optimizer = fmodel, foptimizer
+        self.should_stop = self.should_stop or start_epoch > cfg.epochs
+        self._fire("on_fit_start")
+        for epoch in range(start_epoch, cfg.epochs + 1):
+            if self.should_stop:
+                break
+            metrics = self._run_epoch(epoch, fmodel, foptimizer, scheduler, train_loader)
+            if val_loader is not None:
+                val_loss, val_acc = self.validate(fmodel, val_loader)
+                metrics.val_loss, metrics.val_accuracy = val_loss, val_acc
+            if scheduler is not None and not scheduler_steps_per_batch(cfg.scheduler):
+                if cfg.scheduler.name == "plateau":
+                    scheduler.step(
+                        metrics.val_loss if metrics.val_loss is not None else metrics.train_loss
+                    )
+                else:
+                    scheduler.step()
+            self.history.append(metrics)
+            improved = self._is_best(metrics)
+            self._fire("on_epoch_end", metrics)
+            self._checkpoint(epoch, fmodel, foptimizer, scheduler, improved)
+        self._fire("on_fit_end", self.history)
+        return self.history
+
+    @torch.inference_mode()
+    def validate(self, model: nn.Module, loader: Iterable[Any]) -> tuple[float, float]:
+        """Mean cross-entropy and accuracy of ``model`` over ``loader``."""
+        was_training = model.training
+        model.eval()
+        loss_sum = torch.zeros((), dtype=torch.float64, device=self.fabric.device)
+        correct = torch.zeros((), dtype=torch.int64, device=self.fabric.device)
+        count = 0
+        for batch in loader:
+            inputs, targets = self._batch(batch)
+            logits = logits_of(model(inputs)).float()
+            loss_sum += F.cross_entropy(logits, targets, reduction="sum").double()
+            correct += (logits.argmax(dim=1) == targets).sum()
+            count += int(targets.shape[0])
+        model.train(was_training)
+        if count == 0:
+            raise TrainingError("the validation data is empty; lower data.val_fraction or add rows")
+        return float(loss_sum) / count, float(correct) / count
+
+    def load_best_weights(self, model: nn.Module) -> bool:
+        """Put the best epoch's weights (by the early-stopping monitor) into ``model``."""
+        if self.checkpoint_dir is None or self.best_epoch is None:
+            return False
+        path = self.checkpoint_dir / f"{BEST}.json"
+        if not path.exists():
+            return False
+        model.load_state_dict(load_checkpoint(path).model)
+        return True
+
+    # ---- internals --------------------------------------------------------------------
+    def _batch(self, batch: Any) -> tuple[Tensor, Tensor]:
+        if not isinstance(batch, list | tuple) or len(batch) < 2:
+            raise TrainingError(
+                "each batch must be (inputs, labels); got "
+                f"{type(batch).__name__}: wrap tensors in a TensorDataset(inputs, labels)"
+            )
+        inputs, targets = batch[0], batch[1]
+        if self.fabric.device.type != "cpu":
+            inputs = inputs.to(self.fabric.device, non_blocking=True)
+            targets = targets.to(self.fabric.device, non_blocking=True)
+        return inputs, targets.long()
+
+    def _run_epoch(
+        self,
+        epoch: int,
+        model: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        scheduler: Any,
+        loader: Iterable[Any],
+    ) -> ModelMetrics:
+        cfg = self.config
+        accumulate = cfg.accumulate_grad_batches
+        per_batch_schedule = scheduler is not None and scheduler_steps_per_batch(cfg.scheduler)
+        loss_hooks = [cb for cb in self.callbacks if type(cb).on_loss is not Callback.on_loss]
+        backward_hooks = [
+            cb
+            for cb in self.callbacks
+            if type(cb).on_after_backward is not Callback.on_after_backward
+        ]
+        sampler: Any = getattr(loader, "batch_sampler", None)
+        if hasattr(sampler, "set_epoch"):
+            sampler.set_epoch(epoch)
+        self._fire("on_epoch_start", epoch)
+        model.train()
+        total = _length(loader)
+        loss_sum = torch.zeros((), dtype=torch.float64, device=self.fabric.device)
+        seen = 0
+        started = time.perf_counter()
+        optimizer.zero_grad(set_to_none=True)
+        for index, batch in enumerate(loader, start=1):
+            inputs, targets = self._batch(batch)
+            loss = F.cross_entropy(logits_of(model(inputs)), targets)
+            for cb in loss_hooks:
+                loss = cb.on_loss(self, loss, inputs, targets)
+            self.fabric.backward(loss / accumulate if accumulate > 1 else loss)
+            batch_size = int(targets.shape[0])
+            loss_sum += loss.detach().double() * batch_size
+            seen += batch_size
+            if index % accumulate == 0 or index == total:
+                for cb in backward_hooks:
+                    cb.on_after_backward(self)
+                if cfg.grad_clip is not None:
+                    self.fabric.clip_gradients(model, optimizer, max_norm=cfg.grad_clip)
+                optimizer.step()
+                optimizer.zero_grad(set_to_none=True)
+                if per_batch_schedule:
+                    scheduler.step()
+            if self.progress is not None:
+                self.progress("train", index, total)
+        seconds = time.perf_counter() - started
+        if seen == 0:
+            raise TrainingError("the training data is empty: nothing to train on")
+        train_loss = float(loss_sum) / seen
+        if not math.isfinite(train_loss):
+            raise TrainingError(
+                f"training diverged at epoch {epoch} (loss {train_loss}); lower "
+                "train.optimizer.lr or set train.grad_clip"
+            )
+        return ModelMetrics(
+            epoch=epoch,
+            train_loss=train_loss,
+            learning_rate=float(optimizer.param_groups[0]["lr"]),
+            samples_per_sec=seen / seconds if seconds > 0 else None,
+            seconds=seconds,
+        )
+
+    def _is_best(self, metrics: ModelMetrics) -> bool:
+        es = self.early_stopping
+        monitor = (
+            es.monitor if es else ("val_loss" if metrics.val_loss is not None else "train_loss")
+        )
+        value = metrics.get(monitor)
+        if value is None:
+            return False
+        if es is not None:
+            better = es.improved(value)
+        else:
+            best = (
+                None if self.best_epoch is None else self.history[self.best_epoch - 1].get(monitor)
+            )
+            better = best is None or value < best
+        if better:
+            self.best_epoch = metrics.epoch
+        return better
+
+    def _checkpoint(
+        self,
+        epoch: int,
+        model: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        scheduler: Any,
+        improved: bool,
+    ) -> None:
+        if self.checkpoint_dir is None or not self.fabric.is_global_zero:
+            return
+        periodic = epoch % self.config.checkpoint_every == 0 or epoch == self.config.epochs
+        if not (improved or periodic or self.should_stop):
+            return
+        state = TrainingState(
+            epoch=epoch,
+            model=model.state_dict(),
+            optimizer=optimizer.state_dict(),
+            scheduler=None if scheduler is None else scheduler.state_dict(),
+            callbacks={type(cb).__name__: cb.state_dict() for cb in self.callbacks},
+            rng=torch.get_rng_state(),
+            history=[m.to_dict() for m in self.history],
+        )
+        if improved:
+            save_checkpoint(self.checkpoint_dir, BEST, state)
+        if periodic or self.should_stop:
+            save_checkpoint(self.checkpoint_dir, LAST, state)
+
+    def _restore(
+        self, model: nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any, path: Path
+    ) -> int:
+        state = load_checkpoint(path)
+        model.load_state_dict(state.model)
+        optimizer.load_state_dict(state.optimizer)
+        if scheduler is not None and state.scheduler is not None:
+            scheduler.load_state_dict(state.scheduler)
+        for cb in self.callbacks:
+            if type(cb).__name__ in state.callbacks:
+                cb.load_state_dict(state.callbacks[type(cb).__name__])
+        if state.rng is not None:
+            torch.set_rng_state(state.rng)
+        self.history = [ModelMetrics(**m) for m in state.history]
+        if self.early_stopping is not None and self.early_stopping.best_epoch:
+            self.best_epoch = self.early_stopping.best_epoch
+        if (
+            self.early_stopping is not None
+            and self.early_stopping.wait >= self.early_stopping.patience
+        ):
+            self.should_stop = True
+        logger.info("resumed from %s after epoch %d", path, state.epoch)
+        return state.epoch
+
+    def _fire(self, hook: str, *args: Any) -> None:
+        for cb in self.callbacks:
+            getattr(cb, hook)(self, *args)
+
+
+def _length(loader: Iterable[Any]) -> int:
+    try:
+        return len(loader)  # type: ignore[arg-type]
+    except TypeError as e:
+        raise TrainingError("the training data must have a length (a DataLoader or a list)") from e

@@ -1,0 +1,57 @@
+"""Enums and records shared by the Python API, the trainer and the registry."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+__all__ = ["ModelMetrics", "ModelType", "TaskType"]
+
+
+class ModelType(StrEnum):
+    """Architectures by the names the seed engine used; values are registry names."""
+
+    TRANSFORMER = "transformer"
+    LSTM = "lstm"
+    CNN = "cnn"
+    HYBRID = "hybrid"
+    MLP = "image_mlp"
+    IMAGE_CNN = "image_cnn"
+
+
+class TaskType(StrEnum):
+    """What a model is for; every value is a classification task over one input."""
+
+    TEXT_CLASSIFICATION = "text_classification"
+    SENTIMENT_ANALYSIS = "sentiment_analysis"
+    INTENT_RECOGNITION = "intent_recognition"
+    IMAGE_CLASSIFICATION = "image_classification"
+
+    @property
+    def modality(self) -> str:
+        return "image" if self is TaskType.IMAGE_CLASSIFICATION else "text"
+
+
+@dataclass
+class ModelMetrics:
+    """One epoch of training, as kept in ``training_history`` and in the registry."""
+
+    epoch: int
+    train_loss: float
+    val_loss: float | None = None
+    val_accuracy: float | None = None
+    learning_rate: float | None = None
+    samples_per_sec: float | None = None
+    seconds: float | None = None
+    extra: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def get(self, name: str) -> float | None:
+        """The value of a metric by name (``val_loss``, ``val_accuracy``, or an extra one)."""
+        if name in self.extra:
+            return self.extra[name]
+        value = getattr(self, name, None)
+        return None if value is None else float(value)

@@ -1,0 +1,174 @@
+"""From a data config to split, encoded, batched data: the same steps at train and eval time.
+
+Splits are a pure function of the data and ``data.seed``, so ``evaluate --split test``
+re-creates exactly the test split a model was trained without.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from torch.utils.data import DataLoader
+
+from neuroplast.config import DataConfig
+from neuroplast.data import (
+    ImageData,
+    TextData,
+    Vocabulary,
+    image_loader,
+    load_builtin,
+    load_image_folder,
+    load_table,
+    stratified_split,
+    text_loader,
+)
+from neuroplast.errors import ConfigError, DataError
+
+__all__ = ["PreparedData", "Split", "as_test_set", "load_source", "prepare"]
+
+logger = logging.getLogger(__name__)
+Split = Literal["train", "val", "test"]
+IMAGE_MEAN, IMAGE_STD = 0.5, 0.5
+
+
+def load_source(
+    cfg: DataConfig, *, label_names: list[str] | None = None, path: str | None = None
+) -> TextData | ImageData:
+    """The raw data a config names: a built-in data set, a table file or an image folder."""
+    where = path or cfg.path
+    if where is None:
+        if cfg.dataset is None:
+            raise ConfigError("data: set data.dataset or data.path")
+        return load_builtin(cfg.dataset, limit=cfg.limit, seed=cfg.seed)
+    source = Path(where)
+    if source.is_dir():
+        return load_image_folder(source)
+    return load_table(
+        source, text_column=cfg.text_column, label_column=cfg.label_column, label_names=label_names
+    )
+
+
+@dataclass
+class PreparedData:
+    """Data split three ways, with a vocabulary (text) fitted on the training split only."""
+
+    raw: TextData | ImageData
+    train_idx: np.ndarray
+    val_idx: np.ndarray
+    test_idx: np.ndarray
+    vocab: Vocabulary | None
+    max_length: int
+    ids: list[list[int]] | None = None
+
+    @property
+    def modality(self) -> str:
+        return self.raw.modality
+
+    @property
+    def label_names(self) -> list[str]:
+        return list(self.raw.label_names)
+
+    def indices(self, split: Split) -> np.ndarray:
+        return {"train": self.train_idx, "val": self.val_idx, "test": self.test_idx}[split]
+
+    def labels(self, split: Split) -> np.ndarray:
+        return self.raw.labels[self.indices(split)]
+
+    def texts(self, split: Split) -> list[str]:
+        if not isinstance(self.raw, TextData):
+            raise DataError("this data set holds images, not texts")
+        return [self.raw.texts[i] for i in self.indices(split)]
+
+    def image_shape(self) -> tuple[int, int, int]:
+        if not isinstance(self.raw, ImageData):
+            raise DataError("this data set holds texts, not images")
+        c, h, w = self.raw.images.shape[1:]
+        return int(c), int(h), int(w)
+
+    def loader(
+        self, split: Split, *, batch_size: int, shuffle: bool, seed: int = 0, min_length: int = 1
+    ) -> DataLoader[Any]:
+        idx = self.indices(split)
+        labels = self.raw.labels[idx]
+        if isinstance(self.raw, ImageData):
+            return image_loader(
+                self.raw.images[idx],
+                labels,
+                batch_size=batch_size,
+                shuffle=shuffle,
+                seed=seed,
+                mean=IMAGE_MEAN,
+                std=IMAGE_STD,
+            )
+        if self.ids is None:
+            raise DataError("texts were not encoded: prepare() needs a vocabulary")
+        ids = [self.ids[i] for i in idx]
+        return text_loader(
+            ids, labels, batch_size=batch_size, shuffle=shuffle, seed=seed, min_length=min_length
+        )
+
+
+def prepare(
+    cfg: DataConfig,
+    *,
+    vocab: Vocabulary | None = None,
+    raw: TextData | ImageData | None = None,
+) -> PreparedData:
+    """Load (unless ``raw`` is given), split, fit or reuse a vocabulary, and encode."""
+    data = raw if raw is not None else load_source(cfg)
+    if len(np.unique(data.labels)) < 2:
+        raise DataError(f"{data.source}: needs at least 2 classes, found 1")
+    train_idx, val_idx, test_idx = stratified_split(
+        data.labels,
+        val_fraction=cfg.val_fraction,
+        test_fraction=cfg.test_fraction,
+        seed=cfg.seed,
+        test_mask=data.test_mask,
+    )
+    ids = None
+    if isinstance(data, TextData):
+        if vocab is None:
+            vocab = Vocabulary.build(
+                (data.texts[i] for i in train_idx),
+                max_size=cfg.vocab.max_size,
+                min_freq=cfg.vocab.min_freq,
+                lowercase=cfg.vocab.lowercase,
+            )
+            logger.info(
+                "vocabulary of %d tokens from %d training texts", len(vocab), len(train_idx)
+            )
+        ids = vocab.encode_batch(data.texts, max_length=cfg.max_length)
+    return PreparedData(
+        raw=data,
+        train_idx=train_idx,
+        val_idx=val_idx,
+        test_idx=test_idx,
+        vocab=vocab,
+        max_length=cfg.max_length,
+        ids=ids,
+    )
+
+
+def as_test_set(
+    raw: TextData | ImageData, *, vocab: Vocabulary | None, max_length: int
+) -> PreparedData:
+    """All of ``raw`` as the test split (for evaluating a trained model on another file)."""
+    empty = np.empty(0, dtype=np.int64)
+    ids = None
+    if isinstance(raw, TextData):
+        if vocab is None:
+            raise DataError("a text model bundle must carry its vocabulary")
+        ids = vocab.encode_batch(raw.texts, max_length=max_length)
+    return PreparedData(
+        raw=raw,
+        train_idx=empty,
+        val_idx=empty,
+        test_idx=np.arange(len(raw.labels)),
+        vocab=vocab,
+        max_length=max_length,
+        ids=ids,
+    )

@@ -1,0 +1,232 @@
+"""Train a model from a run config and record everything in the registry.
+
+Nothing is written to the registry before the data and the config have been validated,
+so bad input never leaves a half-made entry behind; a failed run is marked ``failed``
+with its error, and an interrupted one can be continued with ``resume=True``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from neuroplast.config import RunConfig
+from neuroplast.errors import ConfigError, TrainingError
+from neuroplast.evaluation import EvalResult, tfidf_baseline
+from neuroplast.inference.bundle import ModelMeta, save_bundle
+from neuroplast.models import count_parameters, create_model, get_spec
+from neuroplast.registry import Registry, RunRecord, VersionRecord
+from neuroplast.training import MetricsRecorder, Trainer
+from neuroplast.types import ModelMetrics, TaskType
+from neuroplast.workflows.prepare import IMAGE_MEAN, IMAGE_STD, PreparedData, prepare
+from neuroplast.workflows.report import evaluate_and_record
+
+__all__ = ["TrainOutcome", "complete_arch_config", "train_from_config"]
+
+logger = logging.getLogger(__name__)
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class TrainOutcome:
+    version: VersionRecord
+    run: RunRecord
+    history: list[ModelMetrics]
+    test: EvalResult
+    baseline: EvalResult | None
+    baseline_seconds: float | None
+    train_seconds: float
+    plots: dict[str, Path] = field(default_factory=dict)
+    resumed_from_epoch: int = 0
+
+
+def complete_arch_config(
+    architecture: str, options: dict[str, Any], data: PreparedData
+) -> dict[str, Any]:
+    """The architecture's options plus what the data decides (vocabulary, classes, image shape)."""
+    spec = get_spec(architecture)
+    if spec.modality != data.modality:
+        raise ConfigError(
+            f"model.architecture={architecture} takes {spec.modality} inputs but the data "
+            f"({data.raw.source}) holds {data.modality}s; pick a {data.modality} architecture "
+            f"(neuroplast init --help)"
+        )
+    derived: dict[str, Any] = {"num_classes": len(data.label_names)}
+    if data.vocab is not None:
+        derived["vocab_size"] = len(data.vocab)
+    if data.modality == "image":
+        c, h, w = data.image_shape()
+        if h != w:
+            raise ConfigError(f"{data.raw.source}: images are {h}x{w}; resize them to a square")
+        derived.update(image_size=h, in_channels=c)
+    for key, value in derived.items():
+        if key in options and options[key] != value:
+            raise ConfigError(
+                f"model.{key}={options[key]} but the data gives {value}; remove model.{key} "
+                "from the config (it is set from the data)"
+            )
+    return {**options, **derived}
+
+
+def _min_length(arch_config: dict[str, Any]) -> int:
+    return max([1, *arch_config.get("filter_sizes", [])])
+
+
+def _task(config: RunConfig, modality: str) -> str:
+    if config.task is not None:
+        if config.task.modality != modality:
+            raise ConfigError(f"task={config.task.value} does not fit {modality} data")
+        return config.task.value
+    default = TaskType.TEXT_CLASSIFICATION if modality == "text" else TaskType.IMAGE_CLASSIFICATION
+    return default.value
+
+
+def _resume_point(registry: Registry, config: dict[str, Any]) -> tuple[RunRecord, Path | None]:
+    run = registry.latest_interrupted_run(config)
+    if run is None:
+        raise TrainingError(
+            "--resume: no interrupted run of this exact config exists in "
+            f"{registry.home}; run without --resume to start a new one"
+        )
+    checkpoint = run.checkpoint_dir / "last.json"
+    return run, checkpoint if checkpoint.exists() else None
+
+
+def train_from_config(
+    config: RunConfig,
+    registry: Registry,
+    *,
+    resume: bool = False,
+    progress: Progress | None = None,
+    on_epoch: Callable[[ModelMetrics], None] | None = None,
+) -> TrainOutcome:
+    """Load data, build the model, train, evaluate on the test split, register the version."""
+    data = prepare(config.data)
+    arch_config = complete_arch_config(config.architecture, config.arch_options, data)
+    task = _task(config, data.modality)
+    model = create_model(config.architecture, arch_config)
+    min_length = _min_length(arch_config)
+    train_loader = data.loader(
+        "train",
+        batch_size=config.train.batch_size,
+        shuffle=True,
+        seed=config.train.seed,
+        min_length=min_length,
+    )
+    val_loader = data.loader(
+        "val", batch_size=config.train.eval_batch_size, shuffle=False, min_length=min_length
+    )
+    config_dict = config.model_dump(mode="json")
+    resume_from: Path | None = None
+    if resume:
+        run, resume_from = _resume_point(registry, config_dict)
+        registry.update_run(run.id, status="running", error=None)
+    else:
+        run = registry.start_run(config.name, config_dict)
+
+    def record(metrics: ModelMetrics) -> None:
+        registry.log_epoch(run.id, metrics)
+        if on_epoch is not None:
+            on_epoch(metrics)
+
+    trainer = Trainer(
+        config.train,
+        callbacks=[MetricsRecorder(record)],
+        checkpoint_dir=run.checkpoint_dir,
+        progress=progress,
+    )
+    registry.update_run(
+        run.id,
+        device=str(trainer.fabric.device),
+        precision=str(trainer.fabric._precision.precision),
+    )
+    started = time.perf_counter()
+    try:
+        history = trainer.fit(model, train_loader, val_loader, resume_from=resume_from)
+        trainer.load_best_weights(model)
+    except KeyboardInterrupt:
+        registry.update_run(run.id, status="interrupted", error="interrupted by the user")
+        raise
+    except Exception as e:
+        registry.update_run(run.id, status="failed", error=f"{type(e).__name__}: {e}")
+        raise
+    train_seconds = time.perf_counter() - started
+    preprocessing: dict[str, Any] = (
+        {"max_length": data.max_length, "min_length": min_length}
+        if data.modality == "text"
+        else {"mean": IMAGE_MEAN, "std": IMAGE_STD, "image_shape": list(data.image_shape())}
+    )
+    version = registry.create_version(
+        config.name,
+        architecture=config.architecture,
+        task=task,
+        modality=data.modality,
+        config=config_dict,
+        run_id=run.id,
+    )
+    meta = ModelMeta(
+        architecture=config.architecture,
+        modality=data.modality,
+        task=task,
+        arch_config=arch_config,
+        label_names=data.label_names,
+        preprocessing=preprocessing,
+        data=config.data.model_dump(mode="json"),
+        name=config.name,
+        version=version.version,
+    )
+    files = save_bundle(version.artifact_dir, model, meta, data.vocab)
+    test_loader = data.loader(
+        "test", batch_size=config.train.eval_batch_size, shuffle=False, min_length=min_length
+    )
+    baseline, baseline_seconds = None, None
+    if data.modality == "text":
+        baseline, baseline_seconds = tfidf_baseline(
+            data.texts("train"),
+            data.labels("train"),
+            data.texts("test"),
+            data.labels("test"),
+            data.label_names,
+            seed=config.data.seed,
+        )
+    report = evaluate_and_record(
+        registry,
+        version,
+        model,
+        test_loader,
+        data.label_names,
+        split="test",
+        data_source=data.raw.source,
+        baseline=baseline,
+        history=history,
+        device=trainer.fabric.device,
+    )
+    summary = {
+        "best_epoch": trainer.best_epoch,
+        "epochs_trained": len(history),
+        "train_seconds": round(train_seconds, 2),
+        **{f"test_{k}": v for k, v in report.result.headline().items()},
+    }
+    if baseline is not None:
+        summary["baseline_test_accuracy"] = baseline.accuracy
+        summary["baseline_test_f1_macro"] = baseline.f1_macro
+    files.update({f"plots/{p.name}": (p, sha) for p, sha in report.plot_files})
+    version = registry.finalize_version(
+        version.id, files=files, params_count=count_parameters(model), metrics=summary
+    )
+    registry.update_run(run.id, status="completed")
+    return TrainOutcome(
+        version=version,
+        run=registry.get_run(run.id),
+        history=history,
+        test=report.result,
+        baseline=baseline,
+        baseline_seconds=baseline_seconds,
+        train_seconds=train_seconds,
+        plots=report.plots,
+        resumed_from_epoch=trainer.start_epoch - 1,
+    )
