@@ -39,8 +39,8 @@ def setup_logging(verbose: bool) -> None:
 
 def fail(error: NeuroplastError | str, code: int = 1) -> typer.Exit:
     """Print one error line to stderr and return the Exit to raise."""
-    message = str(error)
-    err_console.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
+    message = " ".join(str(error).split())  # one line, whatever the message holds
+    typer.echo(f"error: {message}", err=True)
     return typer.Exit(getattr(error, "exit_code", code))
 
 

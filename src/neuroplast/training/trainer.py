@@ -22,7 +22,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
 from neuroplast.config import TrainConfig
-from neuroplast.errors import TrainingError
+from neuroplast.errors import ConfigError, TrainingError
 from neuroplast.training.callbacks import Callback, EarlyStopping
 from neuroplast.training.checkpoint import TrainingState, load_checkpoint, save_checkpoint
 from neuroplast.training.device import make_fabric
@@ -83,6 +83,12 @@ class Trainer:
     ) -> list[ModelMetrics]:
         """Train ``model`` in place and return the per-epoch metrics."""
         cfg = self.config
+        es = self.early_stopping
+        if es is not None and val_loader is None and es.monitor.startswith("val_"):
+            raise ConfigError(
+                f"early_stopping.monitor={es.monitor} needs validation data: pass a val_loader, "
+                "monitor train_loss, or set early_stopping.enabled=false"
+            )
         if self.config.num_threads:
             torch.set_num_threads(self.config.num_threads)
         self.fabric.seed_everything(cfg.seed, verbose=False)
@@ -114,8 +120,8 @@ class Trainer:
                 else:
                     scheduler.step()
             self.history.append(metrics)
-            improved = self._is_best(metrics)
             self._fire("on_epoch_end", metrics)
+            improved = self._is_best(metrics)
             self._checkpoint(epoch, fmodel, foptimizer, scheduler, improved)
         self._fire("on_fit_end", self.history)
         return self.history
@@ -179,9 +185,9 @@ class Trainer:
             for cb in self.callbacks
             if type(cb).on_after_backward is not Callback.on_after_backward
         ]
-        sampler: Any = getattr(loader, "batch_sampler", None)
-        if hasattr(sampler, "set_epoch"):
-            sampler.set_epoch(epoch)
+        for sampler in (getattr(loader, "batch_sampler", None), getattr(loader, "sampler", None)):
+            if hasattr(sampler, "set_epoch"):
+                sampler.set_epoch(epoch)  # the batch order depends on (seed, epoch) only
         self._fire("on_epoch_start", epoch)
         model.train()
         total = _length(loader)
@@ -202,7 +208,13 @@ class Trainer:
                 for cb in backward_hooks:
                     cb.on_after_backward(self)
                 if cfg.grad_clip is not None:
-                    self.fabric.clip_gradients(model, optimizer, max_norm=cfg.grad_clip)
+                    try:
+                        self.fabric.clip_gradients(model, optimizer, max_norm=cfg.grad_clip)
+                    except RuntimeError as e:
+                        raise TrainingError(
+                            f"training diverged at epoch {epoch}, batch {index}: the gradients "
+                            "are not finite; lower train.optimizer.lr"
+                        ) from e
                 optimizer.step()
                 optimizer.zero_grad(set_to_none=True)
                 if per_batch_schedule:
@@ -227,20 +239,17 @@ class Trainer:
         )
 
     def _is_best(self, metrics: ModelMetrics) -> bool:
+        """Whether this epoch is the best so far (after the callbacks saw its metrics)."""
         es = self.early_stopping
-        monitor = (
-            es.monitor if es else ("val_loss" if metrics.val_loss is not None else "train_loss")
-        )
-        value = metrics.get(monitor)
-        if value is None:
-            return False
         if es is not None:
-            better = es.improved(value)
+            better = es.best_epoch == metrics.epoch
         else:
+            monitor = "val_loss" if metrics.val_loss is not None else "train_loss"
+            value = metrics.get(monitor)
             best = (
                 None if self.best_epoch is None else self.history[self.best_epoch - 1].get(monitor)
             )
-            better = best is None or value < best
+            better = value is not None and (best is None or value < best)
         if better:
             self.best_epoch = metrics.epoch
         return better
