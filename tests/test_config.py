@@ -25,7 +25,9 @@ def test_every_template_is_a_valid_config(name: str) -> None:
 def test_unknown_top_level_and_nested_keys_are_rejected_with_the_accepted_keys() -> None:
     raw = small_text_config()
     raw["train"]["epoch"] = 3
-    with pytest.raises(ConfigError, match=r"unknown key 'train.epoch'.*accepted keys there:.*epochs"):
+    with pytest.raises(
+        ConfigError, match=r"unknown key 'train.epoch'.*accepted keys there:.*epochs"
+    ):
         parse_run_config(raw)
     raw = small_text_config()
     raw["colour"] = "blue"
@@ -47,11 +49,11 @@ def test_bad_values_and_missing_sections_are_explained() -> None:
         parse_run_config(raw)
     raw = small_text_config()
     raw["data"] = {"dataset": "rotten_tomatoes", "path": "x.csv"}
-    with pytest.raises(ConfigError, match="exactly one of data.dataset"):
+    with pytest.raises(ConfigError, match=r"exactly one of data\.dataset"):
         parse_run_config(raw)
     raw = small_text_config()
     del raw["model"]["architecture"]
-    with pytest.raises(ConfigError, match="model.architecture is missing"):
+    with pytest.raises(ConfigError, match=r"model\.architecture is missing"):
         parse_run_config(raw)
 
 
@@ -77,7 +79,7 @@ def test_overrides_are_parsed_as_yaml_and_validated() -> None:
 
 
 def test_load_run_config_errors_name_the_file(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="not found: create one with `neuroplast init`"):
+    with pytest.raises(ConfigError, match=r"not found: create one with `neuroplast init`"):
         load_run_config(tmp_path / "missing.yaml")
     bad = tmp_path / "bad.yaml"
     bad.write_text("name: [unclosed\n")

@@ -1,13 +1,21 @@
 """neuroplast: a deep learning engine for models that keep learning.
 
 The Python API is the :class:`Engine`; the CLI is ``neuroplast``. Importing this package
-creates nothing: no engine, no database connection, no thread.
+creates nothing (no engine, no database connection, no thread) and loads the heavy parts
+(PyTorch, Lightning Fabric) only when one of the names below is first used.
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from neuroplast._version import __version__
-from neuroplast.engine import Engine, get_default_engine, set_default_engine
-from neuroplast.errors import NeuroplastError
-from neuroplast.types import ModelMetrics, ModelType, TaskType
+
+if TYPE_CHECKING:
+    from neuroplast.engine import Engine, get_default_engine, set_default_engine
+    from neuroplast.errors import NeuroplastError
+    from neuroplast.types import ModelMetrics, ModelType, TaskType
 
 __all__ = [
     "Engine",
@@ -19,3 +27,25 @@ __all__ = [
     "get_default_engine",
     "set_default_engine",
 ]
+
+_HOMES = {
+    "Engine": "neuroplast.engine",
+    "get_default_engine": "neuroplast.engine",
+    "set_default_engine": "neuroplast.engine",
+    "NeuroplastError": "neuroplast.errors",
+    "ModelMetrics": "neuroplast.types",
+    "ModelType": "neuroplast.types",
+    "TaskType": "neuroplast.types",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _HOMES:
+        value = getattr(importlib.import_module(_HOMES[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'neuroplast' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

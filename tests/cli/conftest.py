@@ -17,7 +17,9 @@ class Result:
 
 
 @pytest.fixture()
-def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
+def cli(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., Result]:
     """Run ``neuroplast ARGS`` in-process, as the console script does."""
     from neuroplast.cli import main
 

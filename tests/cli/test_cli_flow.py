@@ -60,7 +60,9 @@ def test_train_evaluate_predict_and_inspect_a_text_model(
     assert trained.code == 0, trained.err
     assert "registered rt-small:1" in trained.out
     assert "TF-IDF + logistic regression" in trained.out
-    plots = [line.split(": ", 1)[1] for line in trained.out.splitlines() if line.startswith("plot ")]
+    plots = [
+        line.split(": ", 1)[1] for line in trained.out.splitlines() if line.startswith("plot ")
+    ]
     assert len(plots) == 2 and all(Path(p).read_bytes()[:4] == b"\x89PNG" for p in plots)
 
     listed = cli("models", "list")

@@ -185,6 +185,7 @@ def test_image_models_reject_images_that_do_not_fit() -> None:
         cnn(torch.zeros(3, 28, 28))
 
 
+@pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")
 @pytest.mark.parametrize("filter_sizes", [(3, 4, 5), (2, 6), (1,)])
 def test_hybrid_convolutions_match_same_padding(filter_sizes: tuple[int, ...]) -> None:
     model = create_model("hybrid", small_config("hybrid", filter_sizes=filter_sizes))

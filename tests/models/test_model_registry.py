@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import pytest
+import torch
 from pydantic import ValidationError
 from torch import Tensor, nn
 
@@ -19,6 +20,7 @@ from neuroplast.models import (
     create_model,
     get_spec,
     list_models,
+    logits_of,
     register_model,
     validate_config,
 )
@@ -34,6 +36,7 @@ PUBLIC_NAMES = {
     "create_model",
     "get_spec",
     "list_models",
+    "logits_of",
     "register_model",
     "validate_config",
 }
@@ -142,6 +145,18 @@ def test_create_model_accepts_a_typed_config() -> None:
     model = create_model("lstm", config)
     assert model.config is config
     assert count_parameters(model) > 0
+
+
+def test_logits_of_takes_the_first_item_of_tuple_outputs() -> None:
+    model = create_model("transformer", small_config("transformer")).eval()
+    ids = torch.tensor([[4, 5, 6, 0]])
+    with torch.no_grad():
+        plain = model(ids)
+        with_attention = model(ids, return_attention=True)
+    assert logits_of(plain) is plain
+    assert isinstance(with_attention, tuple)
+    assert logits_of(with_attention) is with_attention[0]
+    torch.testing.assert_close(logits_of(with_attention), plain)
 
 
 def test_count_parameters() -> None:

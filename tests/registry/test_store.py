@@ -16,7 +16,9 @@ def _ready_version(reg: Registry, name: str = "m", modality: str = "text") -> in
     )
     path = v.artifact_dir / "model.json"
     sha = atomic_write_json(path, {"x": 1})
-    reg.finalize_version(v.id, files={"model.json": (path, sha)}, params_count=10, metrics={"a": 1.0})
+    reg.finalize_version(
+        v.id, files={"model.json": (path, sha)}, params_count=10, metrics={"a": 1.0}
+    )
     return v.version
 
 
@@ -36,9 +38,7 @@ def test_versions_are_numbered_per_model_and_resolved_by_name_ref_and_uid(tmp_pa
 def test_drafts_are_invisible_until_finalized(tmp_path: Path) -> None:
     with Registry(tmp_path) as reg:
         _ready_version(reg)
-        draft = reg.create_version(
-            "m", architecture="cnn", task="t", modality="text", config={}
-        )
+        draft = reg.create_version("m", architecture="cnn", task="t", modality="text", config={})
         assert draft.version == 2
         assert reg.resolve("m").version == 1
         with pytest.raises(ModelNotFoundError):
@@ -72,7 +72,9 @@ def test_runs_epoch_metrics_and_evaluations_persist_across_reopen(tmp_path: Path
         assert reg.latest_interrupted_run({"a": 1}) is not None
         reg.update_run(run.id, status="completed")
         _ready_version(reg)
-        reg.add_evaluation(reg.resolve("m").id, split="test", data_source="x", metrics={"accuracy": 1})
+        reg.add_evaluation(
+            reg.resolve("m").id, split="test", data_source="x", metrics={"accuracy": 1}
+        )
     with Registry(tmp_path) as reg:
         history = reg.epoch_metrics(run.id)
         assert [(m.epoch, m.train_loss) for m in history] == [(1, 0.9), (2, 0.6)]

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.table import Table
 
-from neuroplast.evaluation import EvalResult
 from neuroplast.types import ModelMetrics
+
+if TYPE_CHECKING:
+    from neuroplast.evaluation import EvalResult
 
 
 def _fmt(value: float | None, digits: int = 4) -> str:

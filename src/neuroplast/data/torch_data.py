@@ -240,7 +240,7 @@ def image_loader(
     # Equal "lengths" make the bucket sampler a plain shuffle whose order depends only on
     # (seed, epoch), so a resumed run sees the same batches as an uninterrupted one.
     sampler = BucketBatchSampler(
-        np.ones(len(dataset), dtype=np.int64), batch_size=batch_size, shuffle=shuffle, seed=seed
+        [1] * len(dataset), batch_size=batch_size, shuffle=shuffle, seed=seed
     )
     # batch_size=None: each sampled index list goes to dataset[list] in one call.
     return DataLoader(dataset, sampler=sampler, batch_size=None, collate_fn=_as_is, num_workers=0)

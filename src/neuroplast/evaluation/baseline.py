@@ -7,8 +7,6 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
 
 from neuroplast.evaluation.metrics import EvalResult, metrics_from_probabilities
 
@@ -25,6 +23,9 @@ def tfidf_baseline(
     seed: int = 0,
 ) -> tuple[EvalResult, float]:
     """Fit on the training split, score the test split; returns the metrics and fit seconds."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
     started = time.perf_counter()
     vectorizer = TfidfVectorizer(
         ngram_range=(1, 2), min_df=2, sublinear_tf=True, max_features=200_000

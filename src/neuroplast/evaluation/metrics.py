@@ -19,6 +19,7 @@ from torchmetrics.functional.classification import (
 )
 
 from neuroplast.errors import DataError
+from neuroplast.models import logits_of
 
 __all__ = ["EvalResult", "collect_probabilities", "evaluate_model", "metrics_from_probabilities"]
 
@@ -58,8 +59,6 @@ def collect_probabilities(
     model: nn.Module, loader: Iterable[Any], device: torch.device | None = None
 ) -> tuple[Tensor, Tensor]:
     """Softmax probabilities and targets of ``model`` over ``loader`` (on the CPU)."""
-    from neuroplast.training import logits_of
-
     was_training = model.training
     model.eval()
     probs, targets = [], []

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 from neuroplast.errors import DataError
 from neuroplast.inference.bundle import LoadedModel
-from neuroplast.training import logits_of
+from neuroplast.models import logits_of
 
 __all__ = ["Prediction", "Predictor", "load_image_files"]
 

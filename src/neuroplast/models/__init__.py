@@ -21,6 +21,7 @@ from neuroplast.models import (  # noqa: F401
     transformer,
 )
 from neuroplast.models._config import ArchConfig
+from neuroplast.models._outputs import logits_of
 from neuroplast.models._params import count_parameters
 from neuroplast.models._registry import (
     ModelSpec,
@@ -38,6 +39,7 @@ __all__ = [
     "create_model",
     "get_spec",
     "list_models",
+    "logits_of",
     "register_model",
     "validate_config",
 ]

@@ -9,12 +9,14 @@ oneDNN's LSTM fails under bf16).
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
-from lightning_fabric import Fabric
 
 from neuroplast.errors import ConfigError
+
+if TYPE_CHECKING:
+    from lightning_fabric import Fabric
 
 __all__ = ["make_fabric", "resolve_accelerator", "resolve_precision"]
 
@@ -50,6 +52,8 @@ def resolve_precision(precision: str, accelerator: str) -> str:
 def make_fabric(accelerator: str = "auto", precision: str = "auto", **kwargs: Any) -> Fabric:
     """A single-device Fabric with the resolved accelerator and precision."""
     acc = resolve_accelerator(accelerator)
+    from lightning_fabric import Fabric
+
     prec = resolve_precision(precision, acc)
     logger.info("training on %s with precision %s", acc, prec)
     return Fabric(accelerator=acc, devices=1, precision=prec, **kwargs)  # type: ignore[arg-type]

@@ -13,32 +13,30 @@ import math
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
-from lightning_fabric import Fabric
 from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
 from neuroplast.config import TrainConfig
 from neuroplast.errors import ConfigError, TrainingError
+from neuroplast.models import logits_of
 from neuroplast.training.callbacks import Callback, EarlyStopping
 from neuroplast.training.checkpoint import TrainingState, load_checkpoint, save_checkpoint
 from neuroplast.training.device import make_fabric
 from neuroplast.training.optim import build_optimizer, build_scheduler, scheduler_steps_per_batch
 from neuroplast.types import ModelMetrics
 
+if TYPE_CHECKING:
+    from lightning_fabric import Fabric
+
 __all__ = ["Trainer", "logits_of"]
 
 logger = logging.getLogger(__name__)
 LAST = "last"
 BEST = "best"
-
-
-def logits_of(output: Any) -> Tensor:
-    """Models may return logits or a tuple whose first item is the logits."""
-    return output[0] if isinstance(output, tuple | list) else output
 
 
 class Trainer:
@@ -185,7 +183,11 @@ class Trainer:
             for cb in self.callbacks
             if type(cb).on_after_backward is not Callback.on_after_backward
         ]
-        for sampler in (getattr(loader, "batch_sampler", None), getattr(loader, "sampler", None)):
+        samplers: list[Any] = [
+            getattr(loader, "batch_sampler", None),
+            getattr(loader, "sampler", None),
+        ]
+        for sampler in samplers:
             if hasattr(sampler, "set_epoch"):
                 sampler.set_epoch(epoch)  # the batch order depends on (seed, epoch) only
         self._fire("on_epoch_start", epoch)

@@ -1,0 +1,153 @@
+"""The Python API with the seed engine's names, on plain DataLoaders of real token ids."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+from neuroplast import Engine, ModelMetrics, ModelType, TaskType
+from neuroplast.config import DataConfig
+from neuroplast.errors import ConfigError, ModelNotFoundError, RegistryError
+from neuroplast.workflows import prepare
+
+
+def _tensor_loaders() -> tuple[DataLoader, DataLoader, int]:
+    data = prepare(DataConfig(dataset="rotten_tomatoes", limit=400, seed=4, max_length=24))
+    assert data.vocab is not None and data.ids is not None
+
+    def tensors(split: str) -> TensorDataset:
+        idx = data.indices(split)  # type: ignore[arg-type]
+        x = torch.zeros((len(idx), 24), dtype=torch.long)
+        for row, i in enumerate(idx):
+            seq = data.ids[i][:24]
+            x[row, : len(seq)] = torch.tensor(seq, dtype=torch.long)
+        return TensorDataset(x, torch.from_numpy(data.raw.labels[idx]))
+
+    train = DataLoader(tensors("train"), batch_size=32, shuffle=True)
+    val = DataLoader(tensors("val"), batch_size=64)
+    return train, val, len(data.vocab)
+
+
+def test_create_and_train_model_then_inspect_it(home: Path) -> None:
+    train, val, vocab_size = _tensor_loaders()
+    engine = Engine(home)
+    config = {
+        "vocab_size": vocab_size,
+        "num_classes": 2,
+        "embedding_dim": 32,
+        "hidden_dim": 32,
+        "num_layers": 1,
+        "dropout": 0.3,
+    }
+    model_id = engine.create_and_train_model(
+        model_name="sentiment_classifier",
+        model_type=ModelType.LSTM,
+        task_type=TaskType.SENTIMENT_ANALYSIS,
+        train_data=train,
+        val_data=val,
+        config=config,
+        num_epochs=2,
+    )
+    assert model_id == "sentiment_classifier:1"
+    info = engine.get_model_info(model_id)
+    assert info["model_name"] == "sentiment_classifier"
+    assert info["architecture"] == "lstm" and info["task"] == "sentiment_analysis"
+    assert info["parameters_count"] == sum(
+        p.numel() for p in engine.model_manager.get_model(model_id).parameters()
+    )
+    assert [m["epoch"] for m in info["training_history"]] == [1, 2]
+    history = engine.training_engine.training_history[model_id]
+    assert all(isinstance(m, ModelMetrics) and m.val_accuracy is not None for m in history)
+
+    model = engine.model_manager.get_model(model_id)
+    model.eval()
+    x, _ = next(iter(val))
+    with torch.no_grad():
+        logits = model(x)
+    assert logits.shape == (x.shape[0], 2)
+
+    # A fresh engine on the same home loads the saved weights: identical outputs.
+    engine.close()
+    reopened = Engine(home)
+    again = reopened.model_manager.get_model("sentiment_classifier")
+    with torch.no_grad():
+        assert torch.equal(again(x), logits)
+    assert reopened.model_manager.load_model("sentiment_classifier:1") == model_id
+    path_id = reopened.model_manager.load_model(info["artifact_dir"])
+    assert path_id == model_id
+    reopened.close()
+
+
+def test_create_train_save_in_steps_and_seed_style_configs(home: Path) -> None:
+    train, val, vocab_size = _tensor_loaders()
+    with Engine(home) as engine:
+        model_id = engine.model_manager.create_model(
+            "kim",
+            ModelType.CNN,
+            TaskType.TEXT_CLASSIFICATION,
+            {"vocab_size": vocab_size, "num_classes": 2, "num_filters": 8, "filter_sizes": [2, 3]},
+        )
+        with pytest.raises(ModelNotFoundError):
+            engine.get_model_info(model_id)  # not saved yet
+        ok = engine.training_engine.train(
+            model_id,
+            train,
+            val,
+            num_epochs=1,
+            optimizer_config={"type": "sgd", "lr": 0.05},
+            scheduler_config={"name": "step"},
+            early_stopping_patience=2,
+        )
+        assert ok is True
+        assert engine.get_model_info("kim")["version"] == 1
+        with pytest.raises(RegistryError, match="immutable"):
+            engine.model_manager.save_model(model_id)
+
+
+def test_unknown_config_key_lists_the_accepted_keys(home: Path) -> None:
+    with Engine(home) as engine:
+        with pytest.raises(ConfigError, match=r"num_filter.*num_filters"):
+            engine.model_manager.create_model(
+                "x",
+                ModelType.CNN,
+                TaskType.TEXT_CLASSIFICATION,
+                {"vocab_size": 10, "num_classes": 2, "num_filter": 3},
+            )
+        with pytest.raises(ConfigError, match=r"optimizer_config.*accepted keys"):
+            model_id = engine.model_manager.create_model(
+                "y",
+                ModelType.CNN,
+                TaskType.TEXT_CLASSIFICATION,
+                {"vocab_size": 10, "num_classes": 2},
+            )
+            engine.training_engine.train(model_id, [], optimizer_config={"learning_rate": 1})
+        with pytest.raises(ValueError):
+            engine.model_manager.create_model("z", "rnn", TaskType.TEXT_CLASSIFICATION, {})
+
+
+def test_engine_train_from_a_mapping_and_predict_raw_texts(home: Path) -> None:
+    from tests.conftest import small_text_config
+
+    with Engine(home) as engine:
+        outcome = engine.train(small_text_config(epochs=1))
+        assert outcome.version.ref == "rt-small:1" and outcome.baseline is not None
+        predictions = engine.predict("rt-small", ["a gorgeous, witty film", "dull"], top_k=2)
+        assert [len(p.top_k) for p in predictions] == [2, 2]
+        assert {p.label for p in predictions} <= {"fresh", "rotten"}
+
+
+def test_importing_neuroplast_creates_no_engine() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import neuroplast, neuroplast.engine as e, threading, sys;"
+        "assert e._default is None;"
+        "assert threading.active_count() == 1, threading.enumerate();"
+        "print('ok')"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "ok"
