@@ -3,6 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 from tests.conftest import small_image_config, small_text_config
 
 from neuroplast.config import parse_run_config
@@ -65,3 +66,17 @@ def test_outcome_artifacts_and_evaluation_are_consistent(tmp_path: Path) -> None
         load_registered(registry, version.ref)
     assert loaded.meta.label_names == [str(i) for i in range(10)]
     registry.close()
+
+
+def test_the_same_config_trains_to_the_same_weights(tmp_path: Path) -> None:
+    from safetensors.torch import load_file
+
+    config = parse_run_config(small_text_config(epochs=2))
+    weights = []
+    for name in ("a", "b"):
+        with Registry(tmp_path / name) as registry:
+            version = train_from_config(config, registry).version
+            weights.append(load_file(version.artifacts["weights.safetensors"].path))
+    assert weights[0].keys() == weights[1].keys()
+    for key, value in weights[0].items():
+        assert torch.equal(value, weights[1][key]), key

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from neuroplast.config import RunConfig
 from neuroplast.errors import ConfigError, TrainingError
 from neuroplast.evaluation import EvalResult, tfidf_baseline
@@ -112,6 +114,7 @@ def train_from_config(
         options.setdefault("embedding_dim", pretrained_dim(config.pretrained_embeddings))
     arch_config = complete_arch_config(config.architecture, options, data)
     task = _task(config, data.modality)
+    torch.manual_seed(config.train.seed)  # the initial weights depend on the seed alone
     model = create_model(config.architecture, arch_config)
     if config.pretrained_embeddings is not None and data.vocab is not None:
         init_embedding(model, config.pretrained_embeddings, data.vocab.tokens)
