@@ -106,7 +106,7 @@ class TrainingEngine:
                 train_loss=last.train_loss, val_loss=last.val_loss, val_accuracy=last.val_accuracy
             )
         self.model_manager.save_model(model_id, "final", run_id=run.id, metrics=summary)
-        self.registry.update_run(run.id, status="completed")
+        self.registry.complete_run(run.id)
         return True
 
     def save_training_metrics(self, model_id: str, metrics: ModelMetrics) -> None:

@@ -30,6 +30,7 @@ def test_interrupted_run_resumes_and_registers_one_version(tmp_path: Path) -> No
     outcome = train_from_config(config, registry, resume=True)
     assert outcome.resumed_from_epoch == 1
     assert outcome.run.id == run.id and outcome.run.status == "completed"
+    assert not run.checkpoint_dir.exists(), "a completed run keeps no resumable checkpoints"
     assert [m.epoch for m in registry.epoch_metrics(run.id)] == [1, 2, 3]
     assert outcome.version.ref == "rt-small:1"
     with pytest.raises(TrainingError, match="no interrupted run of this exact config"):

@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,8 +25,8 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from neuroplast.errors import ModelNotFoundError, RegistryError
+from neuroplast.registry._convert import run_record, version_record
 from neuroplast.registry.records import (
-    ArtifactRecord,
     EvaluationRecord,
     ModelSummary,
     RunRecord,
@@ -139,7 +140,7 @@ class Registry:
             )
             s.add(row)
             s.flush()
-            return self._run(row)
+            return run_record(row)
 
     def update_run(self, run_id: int, **fields: Any) -> None:
         with self._session() as s:
@@ -151,12 +152,23 @@ class Registry:
             if fields.get("status") in {"completed", "failed"}:
                 row.finished_at = utcnow()
 
+    def complete_run(self, run_id: int) -> None:
+        """Mark a run completed and delete its resumable checkpoints (the version keeps the
+        weights; a completed run is never resumed)."""
+        run = self.get_run(run_id)
+        self.update_run(run_id, status="completed")
+        if run.checkpoint_dir.is_dir():
+            try:
+                shutil.rmtree(run.checkpoint_dir)
+            except OSError as e:
+                logger.warning("could not delete the checkpoints in %s: %s", run.checkpoint_dir, e)
+
     def get_run(self, run_id: int) -> RunRecord:
         with self._session() as s:
             row = s.get(RunRow, run_id)
             if row is None:
                 raise ModelNotFoundError(f"run {run_id} does not exist in {self.url}")
-            return self._run(row)
+            return run_record(row)
 
     def latest_interrupted_run(self, config: dict[str, Any]) -> RunRecord | None:
         """The newest run of exactly this config that did not complete, if any."""
@@ -166,7 +178,7 @@ class Registry:
                 .where(RunRow.config_hash == config_hash(config), RunRow.status != "completed")
                 .order_by(RunRow.id.desc())
             ).first()
-            return None if row is None else self._run(row)
+            return None if row is None else run_record(row)
 
     def log_epoch(self, run_id: int, metrics: ModelMetrics) -> None:
         with self._session() as s:
@@ -251,7 +263,7 @@ class Registry:
             )
             s.add(row)
             s.flush()
-            return self._version(s, row)
+            return version_record(s, row)
 
     def finalize_version(
         self,
@@ -283,7 +295,7 @@ class Registry:
             if run_id is not None:
                 row.run_id = run_id
             s.flush()
-            return self._version(s, row)
+            return version_record(s, row)
 
     def update_version_metrics(self, version_id: int, metrics: dict[str, Any]) -> None:
         with self._session() as s:
@@ -313,7 +325,7 @@ class Registry:
                 raise ModelNotFoundError(
                     f"no model version matches {ref!r} in {self.home}; models: {known}"
                 )
-            return self._version(s, row)
+            return version_record(s, row)
 
     def versions(self, name: str) -> list[VersionRecord]:
         with self._session() as s:
@@ -323,7 +335,7 @@ class Registry:
                 .where(ModelRow.name == name, VersionRow.status == "ready")
                 .order_by(VersionRow.version)
             ).all()
-            return [self._version(s, r) for r in rows]
+            return [version_record(s, r) for r in rows]
 
     def list_models(self) -> list[ModelSummary]:
         with self._session() as s:
@@ -334,7 +346,7 @@ class Registry:
                     .where(VersionRow.model_id == model.id, VersionRow.status == "ready")
                     .order_by(VersionRow.version.desc())
                 ).all()
-                latest = self._version(s, rows[0]) if rows else None
+                latest = version_record(s, rows[0]) if rows else None
                 out.append(
                     ModelSummary(
                         model.name,
@@ -390,52 +402,3 @@ class Registry:
                 )
                 for r in rows
             ]
-
-    # ---- row -> record ----------------------------------------------------------------
-    @staticmethod
-    def _run(row: RunRow) -> RunRecord:
-        return RunRecord(
-            id=row.id,
-            uid=row.uid,
-            model_name=row.model_name,
-            config=dict(row.config),
-            config_hash=row.config_hash,
-            status=row.status,
-            device=row.device,
-            precision=row.precision,
-            checkpoint_dir=Path(row.checkpoint_dir),
-            epochs_done=row.epochs_done,
-            error=row.error,
-            started_at=row.started_at,
-            finished_at=row.finished_at,
-        )
-
-    @staticmethod
-    def _version(s: Session, row: VersionRow) -> VersionRecord:
-        model = s.get(ModelRow, row.model_id)
-        if model is None:
-            raise RegistryError(f"version {row.id} points at a missing model row")
-        artifacts = {
-            a.name: ArtifactRecord(a.name, Path(a.path), a.sha256, a.size_bytes)
-            for a in s.scalars(select(ArtifactRow).where(ArtifactRow.version_id == row.id)).all()
-        }
-        return VersionRecord(
-            id=row.id,
-            uid=row.uid,
-            model_name=model.name,
-            version=row.version,
-            architecture=model.architecture,
-            task=model.task,
-            modality=model.modality,
-            status=row.status,
-            stage=row.stage,
-            source=row.source,
-            run_id=row.run_id,
-            config=dict(row.config or {}),
-            params_count=row.params_count,
-            size_bytes=row.size_bytes,
-            metrics=dict(row.metrics or {}),
-            artifact_dir=Path(row.artifact_dir),
-            created_at=row.created_at,
-            artifacts=artifacts,
-        )

@@ -227,7 +227,7 @@ def train_from_config(
     version = registry.finalize_version(
         version.id, files=files, params_count=count_parameters(model), metrics=summary
     )
-    registry.update_run(run.id, status="completed")
+    registry.complete_run(run.id)
     return TrainOutcome(
         version=version,
         run=registry.get_run(run.id),
