@@ -47,6 +47,10 @@ def plot_training_curves(history: Sequence[ModelMetrics], path: Path, title: str
     ax_acc.set_xlabel("epoch")
     ax_acc.set_ylabel("validation accuracy")
     ax_acc.grid(alpha=0.3)
+    from matplotlib.ticker import MaxNLocator
+
+    for axis in (ax_loss, ax_acc):
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
     fig.suptitle(title)
     atomic_write_bytes(path, _figure_bytes(fig))
     return path
