@@ -151,3 +151,28 @@ def test_importing_neuroplast_creates_no_engine() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "ok"
+
+
+def test_neuroplast_datasets_are_accepted_as_well_as_loaders(home: Path) -> None:
+    from neuroplast.data import TextDataset
+
+    data = prepare(DataConfig(dataset="rotten_tomatoes", limit=300, seed=2, max_length=30))
+    assert data.ids is not None and data.vocab is not None
+
+    def dataset(split: str) -> TextDataset:
+        idx = data.indices(split)  # type: ignore[arg-type]
+        return TextDataset([data.ids[i] for i in idx], data.raw.labels[idx])
+
+    with Engine(home) as engine:
+        model_id = engine.create_and_train_model(
+            "from-datasets",
+            ModelType.CNN,
+            TaskType.SENTIMENT_ANALYSIS,
+            dataset("train"),
+            dataset("val"),
+            {"vocab_size": len(data.vocab), "num_classes": 2, "num_filters": 8},
+            num_epochs=2,
+            batch_size=16,
+        )
+        history = engine.training_engine.training_history[model_id]
+        assert len(history) == 2 and history[1].train_loss < history[0].train_loss

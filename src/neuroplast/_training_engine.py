@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterable
 from typing import Any
+
+import torch
+from torch.utils.data import DataLoader, Dataset, IterableDataset
 
 from neuroplast._model_manager import ModelManager
 from neuroplast.config import (
@@ -37,6 +41,24 @@ def _section(cls: type[Any], raw: dict[str, Any] | None, where: str) -> Any:
         raise ConfigError(f"{format_validation_error(e, where)} (accepted keys: {known})") from e
 
 
+def _as_loader(
+    data: Iterable[Any], batch_size: int, shuffle: bool, seed: int, min_length: int
+) -> Iterable[Any]:
+    """DataLoaders (or any iterable of batches) pass through; a Dataset gets batched:
+    neuroplast's ``TextDataset`` with dynamic padding, others with PyTorch's default collate."""
+    if not isinstance(data, Dataset) or isinstance(data, IterableDataset):
+        return data
+    from neuroplast.data import TextDataset, pad_collate
+
+    collate = None
+    if isinstance(data, TextDataset):
+        collate = functools.partial(pad_collate, min_length=min_length)
+    generator = torch.Generator().manual_seed(seed)
+    return DataLoader(
+        data, batch_size=batch_size, shuffle=shuffle, collate_fn=collate, generator=generator
+    )
+
+
 class TrainingEngine:
     """Trains models the ModelManager holds, records each epoch, keeps ``training_history``."""
 
@@ -60,6 +82,10 @@ class TrainingEngine:
     ) -> bool:
         """Train ``model_id`` in place, then save it as its registry version. Returns True.
 
+        The data are DataLoaders of ``(inputs, labels)`` or datasets (a neuroplast
+        ``TextDataset`` / ``ImageDataset``, a ``TensorDataset``), batched with
+        ``train_options["batch_size"]`` (default 64).
+
         ``train_options`` are any other ``train:`` keys of a run config (``grad_clip``,
         ``accumulate_grad_batches``, ``precision``, ``seed``...). Errors raise a
         :class:`~neuroplast.errors.NeuroplastError` rather than returning False.
@@ -77,6 +103,12 @@ class TrainingEngine:
         }
         config = _section(TrainConfig, options, "train options")
         model = self.model_manager.get_model(model_id)
+        min_length = max(
+            [1, *self.model_manager.get_loaded(model_id).meta.arch_config.get("filter_sizes", [])]
+        )
+        train_loader = _as_loader(train_loader, config.batch_size, True, config.seed, min_length)
+        if val_loader is not None:
+            val_loader = _as_loader(val_loader, config.eval_batch_size, False, 0, min_length)
         run = self.registry.start_run(
             model_id.split(":")[0],
             {"api": True, "model_id": model_id, "train": config.model_dump(mode="json")},
