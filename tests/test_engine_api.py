@@ -176,3 +176,27 @@ def test_neuroplast_datasets_are_accepted_as_well_as_loaders(home: Path) -> None
         )
         history = engine.training_engine.training_history[model_id]
         assert len(history) == 2 and history[1].train_loss < history[0].train_loss
+
+
+def test_api_models_explain_what_evaluate_can_do(home: Path, tmp_path: Path) -> None:
+    import numpy as np
+    from PIL import Image
+
+    with Engine(home) as engine:
+        model_id = engine.model_manager.create_model(
+            "api-img",
+            ModelType.MLP,
+            TaskType.IMAGE_CLASSIFICATION,
+            {"num_classes": 2, "image_size": 8, "in_channels": 1, "hidden_dim": 8},
+        )
+        engine.model_manager.save_model(model_id)
+        with pytest.raises(ConfigError, match="evaluate it on a labelled file with --data"):
+            engine.evaluate(model_id)
+        folder = tmp_path / "images"
+        for cls in ("0", "1"):
+            (folder / cls).mkdir(parents=True)
+            for i in range(3):
+                image = np.full((8, 8), 100 * int(cls) + i, dtype=np.uint8)
+                Image.fromarray(image).save(folder / cls / f"{i}.png")
+        report = engine.evaluate(model_id, data=str(folder))
+        assert report.result.samples == 6 and report.baseline is None

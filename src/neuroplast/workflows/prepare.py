@@ -161,7 +161,10 @@ def as_test_set(
     ids = None
     if isinstance(raw, TextData):
         if vocab is None:
-            raise DataError("a text model bundle must carry its vocabulary")
+            raise DataError(
+                "this text model has no vocabulary (it was trained on token ids through the "
+                "Python API), so it cannot read raw text; feed it token ids instead"
+            )
         ids = vocab.encode_batch(raw.texts, max_length=max_length)
     return PreparedData(
         raw=raw,

@@ -13,7 +13,7 @@ from torch import nn
 
 from neuroplast.config import DataConfig
 from neuroplast.data import TextData
-from neuroplast.errors import DataError
+from neuroplast.errors import ConfigError, DataError
 from neuroplast.evaluation import (
     EvalResult,
     evaluate_model,
@@ -108,7 +108,15 @@ def evaluate_registered(
     """Evaluate a registered model on one of its own splits or on another labelled file."""
     version, loaded = load_registered(registry, ref)
     meta = loaded.meta
-    data_cfg = DataConfig.model_validate(meta.data)
+    if not meta.data:  # trained through the Python API on the caller's own loaders
+        if data_path is None:
+            raise ConfigError(
+                f"{ref} was trained on data neuroplast did not load, so it has no {split} "
+                "split to re-create; evaluate it on a labelled file with --data FILE"
+            )
+        data_cfg = DataConfig(path=data_path)
+    else:
+        data_cfg = DataConfig.model_validate(meta.data)
     min_length = int(meta.preprocessing.get("min_length", 1))
     max_length = int(meta.preprocessing.get("max_length", data_cfg.max_length))
     original: PreparedData | None = None
@@ -123,7 +131,7 @@ def evaluate_registered(
             raise DataError(f"{data_path}: holds {raw.modality}s but {ref} takes {meta.modality}s")
         data = as_test_set(raw, vocab=loaded.vocab, max_length=max_length)
         eval_split, label = "test", f"file:{Path(data_path).name}"
-        if meta.modality == "text":
+        if meta.modality == "text" and meta.data:
             try:
                 original = prepare(data_cfg, vocab=loaded.vocab)
             except DataError as e:
