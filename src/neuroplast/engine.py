@@ -21,7 +21,7 @@ from neuroplast.config import RunConfig, load_run_config, parse_run_config
 from neuroplast.errors import ConfigError
 from neuroplast.inference import Prediction, Predictor
 from neuroplast.models import count_parameters
-from neuroplast.registry import Registry
+from neuroplast.registry import Event, Registry, VersionRecord, history, promote, rollback
 from neuroplast.types import ModelType, TaskType
 from neuroplast.workflows import (
     EvaluationReport,
@@ -120,6 +120,19 @@ class Engine:
             ],
             "artifact_dir": str(version.artifact_dir),
         }
+
+    # ---- stages and their audit trail ------------------------------------------------------
+    def promote(self, model_id: str, stage: str, *, reason: str = "") -> VersionRecord:
+        """Move a version to ``candidate``, ``production`` or ``archived``."""
+        return promote(self.registry, model_id, stage, reason=reason)
+
+    def rollback(self, model_name: str, *, reason: str = "") -> VersionRecord:
+        """Put the previous production version of ``model_name`` back in production."""
+        return rollback(self.registry, model_name, reason=reason)
+
+    def history(self, model_name: str) -> list[Event]:
+        """Who registered, promoted, archived or rolled back which version, when and why."""
+        return history(self.registry, model_name)
 
     # ---- config-driven workflows ---------------------------------------------------------
     def train(

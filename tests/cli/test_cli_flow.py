@@ -27,6 +27,10 @@ COMMANDS = [
     ["models"],
     ["models", "list"],
     ["models", "show"],
+    ["models", "versions"],
+    ["models", "promote"],
+    ["models", "rollback"],
+    ["models", "history"],
 ]
 
 
@@ -139,3 +143,23 @@ def test_console_script_exit_codes(home: Path) -> None:
     assert missing.returncode == 4
     assert missing.stderr.startswith("error: no model version matches 'ghost'")
     assert missing.stderr.count("\n") == 1
+
+
+def test_versions_promote_rollback_history(
+    cli: Callable[..., Result], home: Path, tmp_path: Path
+) -> None:
+    cfg = write_config(tmp_path / "cfg.yaml", small_text_config(epochs=1))
+    assert cli("train", str(cfg)).code == 0
+    assert cli("train", str(cfg)).code == 0
+    assert "rt-small:1 is now production" in cli("models", "promote", "rt-small:1").out
+    promoted = cli("models", "promote", "rt-small:2", "--stage", "production", "--reason", "newer")
+    assert promoted.code == 0 and "rt-small:2 is now production" in promoted.out
+    table = cli("models", "versions", "rt-small").out
+    assert "archived" in table and "production" in table
+    assert cli("predict", "rt-small@production", "fine film", "--json").code == 0
+    back = cli("models", "rollback", "rt-small", "--reason", "too slow")
+    assert back.code == 0 and "rt-small:1 is production again" in back.out
+    trail = cli("models", "history", "rt-small").out
+    assert "rollback" in trail and "too slow" in trail and "newer" in trail
+    bad = cli("models", "promote", "rt-small:1", "--stage", "live")
+    assert bad.code == 2 and "--stage must be one of" in bad.err

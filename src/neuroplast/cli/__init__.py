@@ -6,11 +6,13 @@ import sys
 
 import typer
 
-from neuroplast.cli import datasets, evaluate, init, models, predict, train
+from neuroplast.cli import datasets, evaluate, init, model_stages, models, predict, train
 from neuroplast.cli._common import fail
 from neuroplast.errors import NeuroplastError
 
 __all__ = ["app", "main"]
+
+_ = model_stages  # registers `models versions | promote | rollback | history`
 
 app = typer.Typer(
     name="neuroplast",

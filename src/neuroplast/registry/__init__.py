@@ -8,6 +8,7 @@ from neuroplast.registry.artifacts import (
     save_safetensors,
     sha256_file,
 )
+from neuroplast.registry.lifecycle import STAGES, Event, history, promote, rollback
 from neuroplast.registry.records import (
     ArtifactRecord,
     EvaluationRecord,
@@ -18,8 +19,10 @@ from neuroplast.registry.records import (
 from neuroplast.registry.store import Registry, config_hash, default_home
 
 __all__ = [
+    "STAGES",
     "ArtifactRecord",
     "EvaluationRecord",
+    "Event",
     "ModelSummary",
     "Registry",
     "RunRecord",
@@ -28,8 +31,11 @@ __all__ = [
     "atomic_write_json",
     "config_hash",
     "default_home",
+    "history",
+    "promote",
     "read_json_verified",
     "read_safetensors_verified",
+    "rollback",
     "save_safetensors",
     "sha256_file",
 ]

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from neuroplast.errors import ModelNotFoundError, RegistryError
 from neuroplast.registry._convert import run_record, version_record
+from neuroplast.registry._events import record_event
 from neuroplast.registry.records import (
     EvaluationRecord,
     ModelSummary,
@@ -294,6 +295,7 @@ class Registry:
             row.status = "ready"
             if run_id is not None:
                 row.run_id = run_id
+            record_event(s, row.model_id, row.id, row.source, stage_to=row.stage)
             s.flush()
             return version_record(s, row)
 
@@ -305,10 +307,11 @@ class Registry:
             row.metrics = {**(row.metrics or {}), **metrics}
 
     def resolve(self, ref: str) -> VersionRecord:
-        """``name`` (newest ready version), ``name:N`` or a version uid -> the version."""
+        """``name`` (newest ready version), ``name:N``, ``name@STAGE`` (newest version in
+        that stage: candidate, production, archived) or a version uid -> the version."""
         with self._session() as s:
             match = _REF_RE.match(ref)
-            name = match.group("name") if match else ref
+            name, _, stage = (match.group("name") if match else ref).partition("@")
             query = (
                 select(VersionRow)
                 .join(ModelRow, VersionRow.model_id == ModelRow.id)
@@ -316,6 +319,8 @@ class Registry:
             )
             if match:
                 query = query.where(VersionRow.version == int(match.group("version")))
+            if stage:
+                query = query.where(VersionRow.stage == stage)
             row = s.scalars(query.order_by(VersionRow.version.desc())).first()
             if row is None and not match:
                 row = s.scalars(select(VersionRow).where(VersionRow.uid == ref)).first()

@@ -1,0 +1,110 @@
+"""``neuroplast models versions | promote | rollback | history``: the lifecycle of versions."""
+
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+
+from neuroplast.cli._common import HomeOption, console
+from neuroplast.cli.models import app
+
+_STAGE_STYLE = {"production": "bold green", "candidate": "yellow", "archived": "dim"}
+
+
+def _fmt(value: object) -> str:
+    return f"{value:.4f}" if isinstance(value, float) else "-"
+
+
+@app.command("versions")
+def versions(
+    model: str = typer.Argument(..., help="Model name."),
+    home: HomeOption = None,
+) -> None:
+    """Every version of a model: how it was made, its stage, test metrics and size."""
+    from neuroplast.engine import Engine
+
+    with Engine(home) as engine:
+        name = engine.registry.resolve(model).model_name
+        rows = engine.registry.versions(name)
+    table = Table(title=f"Versions of {name}")
+    for column in (
+        "version",
+        "id",
+        "made by",
+        "stage",
+        "test acc",
+        "test F1",
+        "parameters",
+        "size MB",
+        "created",
+    ):
+        table.add_column(column, justify="right" if column in ("parameters", "size MB") else "left")
+    for v in rows:
+        style = _STAGE_STYLE.get(v.stage, "")
+        table.add_row(
+            v.ref,
+            v.uid,
+            v.source,
+            f"[{style}]{v.stage}[/]" if style else v.stage,
+            _fmt(v.metrics.get("test_accuracy")),
+            _fmt(v.metrics.get("test_f1_macro")),
+            f"{v.params_count:,}",
+            f"{v.size_bytes / 1e6:.2f}",
+            v.created_at.strftime("%Y-%m-%d %H:%M"),
+        )
+    console.print(table)
+
+
+@app.command("promote")
+def promote(
+    model: str = typer.Argument(..., help="NAME:VERSION, NAME@STAGE or NAME (newest)."),
+    stage: str = typer.Option("production", "--stage", help="candidate | production | archived"),
+    reason: str = typer.Option("", "--reason", help="Why (kept in the history)."),
+    home: HomeOption = None,
+) -> None:
+    """Move a version to a stage; a new production version archives the previous one."""
+    from neuroplast.engine import Engine
+
+    with Engine(home) as engine:
+        version = engine.promote(model, stage, reason=reason)
+    console.print(f"{version.ref} is now [bold]{version.stage}[/]")
+
+
+@app.command("rollback")
+def rollback(
+    model: str = typer.Argument(..., help="Model name."),
+    reason: str = typer.Option("", "--reason", help="Why (kept in the history)."),
+    home: HomeOption = None,
+) -> None:
+    """Put the previous production version back in production."""
+    from neuroplast.engine import Engine
+
+    with Engine(home) as engine:
+        version = engine.rollback(model, reason=reason)
+    console.print(f"rolled back: {version.ref} is production again")
+
+
+@app.command("history")
+def history(
+    model: str = typer.Argument(..., help="Model name."),
+    home: HomeOption = None,
+) -> None:
+    """The audit trail: who did what to which version, when and why."""
+    from neuroplast.engine import Engine
+
+    with Engine(home) as engine:
+        events = engine.history(model)
+    table = Table(title=f"History of {model}")
+    for column in ("when (UTC)", "user", "action", "version", "stage", "reason"):
+        table.add_column(column)
+    for e in events:
+        change = f"{e.stage_from or ''} -> {e.stage_to}" if e.stage_from else (e.stage_to or "")
+        table.add_row(
+            e.at.strftime("%Y-%m-%d %H:%M:%S"),
+            e.user,
+            e.action,
+            "-" if e.version is None else str(e.version),
+            change,
+            e.reason,
+        )
+    console.print(table)

@@ -1,0 +1,44 @@
+"""Writing the audit trail (the ``events`` table)."""
+
+from __future__ import annotations
+
+import getpass
+import os
+
+from sqlalchemy.orm import Session
+
+from neuroplast.registry.schema import EventRow, utcnow
+
+__all__ = ["current_user", "record_event"]
+
+
+def current_user() -> str:
+    """``$NEUROPLAST_USER``, else the login name."""
+    try:
+        return os.environ.get("NEUROPLAST_USER") or getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry for this uid (some containers)
+        return f"uid-{os.getuid()}"
+
+
+def record_event(
+    s: Session,
+    model_id: int,
+    version_id: int | None,
+    action: str,
+    *,
+    stage_from: str | None = None,
+    stage_to: str | None = None,
+    reason: str = "",
+) -> None:
+    s.add(
+        EventRow(
+            model_id=model_id,
+            version_id=version_id,
+            action=action,
+            stage_from=stage_from,
+            stage_to=stage_to,
+            reason=reason,
+            user=current_user(),
+            at=utcnow(),
+        )
+    )
