@@ -31,6 +31,10 @@ COMMANDS = [
     ["models", "promote"],
     ["models", "rollback"],
     ["models", "history"],
+    ["models", "delete"],
+    ["registry"],
+    ["registry", "verify"],
+    ["registry", "gc"],
 ]
 
 
@@ -163,3 +167,20 @@ def test_versions_promote_rollback_history(
     assert "rollback" in trail and "too slow" in trail and "newer" in trail
     bad = cli("models", "promote", "rt-small:1", "--stage", "live")
     assert bad.code == 2 and "--stage must be one of" in bad.err
+
+
+def test_delete_verify_and_gc(cli: Callable[..., Result], home: Path, tmp_path: Path) -> None:
+    cfg = write_config(tmp_path / "cfg.yaml", small_text_config(epochs=1))
+    assert cli("train", str(cfg)).code == 0
+    assert cli("train", str(cfg)).code == 0
+    assert "0 problems, 0 orphaned files" in cli("registry", "verify").out
+    assert cli("models", "promote", "rt-small:2").code == 0
+    refused = cli("models", "delete", "rt-small:2", "--yes")
+    assert refused.code != 0 and "--force" in refused.err
+    assert "deleted rt-small:1" in cli("models", "delete", "rt-small:1", "--yes").out
+    (home / "artifacts" / "rt-small" / "junk.tmp").write_text("x")
+    dirty = cli("registry", "verify")
+    assert dirty.code == 0 and "1 orphaned files" in dirty.out
+    assert "1 orphaned files removed" in cli("registry", "gc").out
+    assert cli("models", "delete", "rt-small", "--yes", "--force").code == 0
+    assert "no model version matches" in cli("models", "show", "rt-small").err

@@ -6,7 +6,16 @@ import sys
 
 import typer
 
-from neuroplast.cli import datasets, evaluate, init, model_stages, models, predict, train
+from neuroplast.cli import (
+    datasets,
+    evaluate,
+    init,
+    model_stages,
+    models,
+    predict,
+    registry_cmds,
+    train,
+)
 from neuroplast.cli._common import fail
 from neuroplast.errors import NeuroplastError
 
@@ -23,6 +32,7 @@ app = typer.Typer(
 )
 app.add_typer(datasets.app, name="datasets")
 app.add_typer(models.app, name="models")
+app.add_typer(registry_cmds.app, name="registry")
 app.command("init")(init.init)
 app.command("train")(train.train)
 app.command("evaluate")(evaluate.evaluate)

@@ -7,7 +7,7 @@ import os
 
 from sqlalchemy.orm import Session
 
-from neuroplast.registry.schema import EventRow, utcnow
+from neuroplast.registry.schema import EventRow, VersionRow, utcnow
 
 __all__ = ["current_user", "record_event"]
 
@@ -23,7 +23,7 @@ def current_user() -> str:
 def record_event(
     s: Session,
     model_id: int,
-    version_id: int | None,
+    version: VersionRow | None,
     action: str,
     *,
     stage_from: str | None = None,
@@ -33,7 +33,8 @@ def record_event(
     s.add(
         EventRow(
             model_id=model_id,
-            version_id=version_id,
+            version_id=None if version is None else version.id,
+            version=None if version is None else version.version,
             action=action,
             stage_from=stage_from,
             stage_to=stage_to,

@@ -49,7 +49,7 @@ def _model(s: Session, name: str) -> ModelRow:
 def _set_stage(s: Session, row: VersionRow, stage: str, action: str, reason: str) -> None:
     if row.stage != stage:
         record_event(
-            s, row.model_id, row.id, action, stage_from=row.stage, stage_to=stage, reason=reason
+            s, row.model_id, row, action, stage_from=row.stage, stage_to=stage, reason=reason
         )
         row.stage = stage
 
@@ -126,16 +126,12 @@ def history(registry: Registry, name: str) -> list[Event]:
         rows = s.scalars(
             select(EventRow).where(EventRow.model_id == model.id).order_by(EventRow.id)
         ).all()
-        numbers = {
-            v.id: v.version
-            for v in s.scalars(select(VersionRow).where(VersionRow.model_id == model.id))
-        }
         return [
             Event(
                 at=r.at,
                 user=r.user,
                 action=r.action,
-                version=numbers.get(r.version_id) if r.version_id is not None else None,
+                version=r.version,
                 stage_from=r.stage_from,
                 stage_to=r.stage_to,
                 reason=r.reason,

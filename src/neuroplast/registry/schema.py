@@ -117,7 +117,10 @@ class EventRow(Base):
     __tablename__ = "events"
     id: Mapped[int] = mapped_column(primary_key=True)
     model_id: Mapped[int] = mapped_column(ForeignKey("models.id"), index=True)
-    version_id: Mapped[int | None] = mapped_column(ForeignKey("versions.id"), nullable=True)
+    version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("versions.id", ondelete="SET NULL"), nullable=True
+    )
+    version: Mapped[int | None] = mapped_column(Integer, nullable=True)
     action: Mapped[str] = mapped_column(String(30))
     stage_from: Mapped[str | None] = mapped_column(String(20), nullable=True)
     stage_to: Mapped[str | None] = mapped_column(String(20), nullable=True)

@@ -39,6 +39,7 @@ from neuroplast.registry.schema import (
     Base,
     EpochMetricRow,
     EvaluationRow,
+    EventRow,
     ModelRow,
     RunRow,
     SchemaInfo,
@@ -246,12 +247,7 @@ class Registry:
                     f"model {name!r} holds {model.modality} models; this one is {modality}: "
                     "choose another name"
                 )
-            number = (
-                s.scalar(
-                    select(func.max(VersionRow.version)).where(VersionRow.model_id == model.id)
-                )
-                or 0
-            ) + 1
+            number = self._next_version(s, model.id)
             row = VersionRow(
                 uid=uuid.uuid4().hex[:12],
                 model_id=model.id,
@@ -265,6 +261,13 @@ class Registry:
             s.add(row)
             s.flush()
             return version_record(s, row)
+
+    @staticmethod
+    def _next_version(s: Session, model_id: int) -> int:
+        """One more than any number this model ever used (deleted versions included)."""
+        live = s.scalar(select(func.max(VersionRow.version)).where(VersionRow.model_id == model_id))
+        logged = s.scalar(select(func.max(EventRow.version)).where(EventRow.model_id == model_id))
+        return max(live or 0, logged or 0) + 1
 
     def finalize_version(
         self,
@@ -295,7 +298,7 @@ class Registry:
             row.status = "ready"
             if run_id is not None:
                 row.run_id = run_id
-            record_event(s, row.model_id, row.id, row.source, stage_to=row.stage)
+            record_event(s, row.model_id, row, row.source, stage_to=row.stage)
             s.flush()
             return version_record(s, row)
 

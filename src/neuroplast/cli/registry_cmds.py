@@ -1,0 +1,69 @@
+"""``neuroplast models delete`` and ``neuroplast registry verify | gc``."""
+
+from __future__ import annotations
+
+import typer
+
+from neuroplast.cli._common import HomeOption, console
+from neuroplast.cli.models import app as models_app
+
+app = typer.Typer(help="The registry's files and database.", no_args_is_help=True)
+
+
+@models_app.command("delete")
+def delete(
+    model: str = typer.Argument(..., help="NAME:VERSION (one version) or NAME (every version)."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+    force: bool = typer.Option(False, "--force", help="Also delete a production version."),
+    reason: str = typer.Option("", "--reason", help="Why (kept in the history)."),
+    home: HomeOption = None,
+) -> None:
+    """Remove versions: their rows and artifact files, for good."""
+    from neuroplast.engine import Engine
+    from neuroplast.registry.maintenance import delete_version
+
+    with Engine(home) as engine:
+        if ":" in model or "@" in model:
+            refs = [engine.registry.resolve(model).ref]
+        else:
+            refs = [
+                v.ref for v in engine.registry.versions(engine.registry.resolve(model).model_name)
+            ]
+        if not yes and not typer.confirm(f"delete {', '.join(refs)} and their files?"):
+            raise typer.Exit(1)
+        for ref in refs:
+            delete_version(engine.registry, ref, force=force, reason=reason)
+            console.print(f"deleted {ref}")
+
+
+@app.command("verify")
+def verify(home: HomeOption = None) -> None:
+    """Check every artifact against its sha256 and list files no version refers to."""
+    from neuroplast.engine import Engine
+    from neuroplast.registry.maintenance import verify as run_verify
+
+    with Engine(home) as engine:
+        report = run_verify(engine.registry)
+    for problem in report.problems:
+        console.print(f"[red]problem[/] {problem}")
+    for orphan in report.orphans:
+        console.print(f"orphan {orphan}")
+    console.print(
+        f"{report.checked} artifacts checked, {len(report.problems)} problems, "
+        f"{len(report.orphans)} orphaned files"
+    )
+    if not report.clean:
+        raise typer.Exit(7)
+
+
+@app.command("gc")
+def gc(home: HomeOption = None) -> None:
+    """Delete artifact files that no version refers to."""
+    from neuroplast.engine import Engine
+    from neuroplast.registry.maintenance import gc as run_gc
+
+    with Engine(home) as engine:
+        removed = run_gc(engine.registry)
+    for path in removed:
+        console.print(f"removed {path}")
+    console.print(f"{len(removed)} orphaned files removed")
