@@ -29,6 +29,7 @@ __all__ = [
     "VocabConfig",
     "apply_overrides",
     "format_validation_error",
+    "is_valid_model_name",
     "load_run_config",
     "parse_run_config",
     "template_text",
@@ -45,6 +46,11 @@ TEMPLATES = (
 # Keys of the `model:` section that are not the architecture's own config keys.
 _MODEL_SECTION_KEYS = frozenset({"architecture", "pretrained_embeddings"})
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+
+
+def is_valid_model_name(name: str) -> bool:
+    """Letters, digits, ``_ - .``, at most 100 characters, no ``..`` and no path separator."""
+    return bool(_NAME_RE.match(name)) and ".." not in name
 
 
 class _Strict(BaseModel):
@@ -125,7 +131,7 @@ class RunConfig(_Strict):
 
     @model_validator(mode="after")
     def _check(self) -> RunConfig:
-        if not _NAME_RE.match(self.name) or ".." in self.name:
+        if not is_valid_model_name(self.name):
             raise ValueError(
                 f"name {self.name!r} is not a valid model name: use letters, digits, '_', '-', "
                 "'.' (no '..', no '/'), at most 100 characters"

@@ -32,6 +32,8 @@ COMMANDS = [
     ["models", "rollback"],
     ["models", "history"],
     ["models", "delete"],
+    ["models", "export"],
+    ["models", "import"],
     ["registry"],
     ["registry", "verify"],
     ["registry", "gc"],
@@ -184,3 +186,36 @@ def test_delete_verify_and_gc(cli: Callable[..., Result], home: Path, tmp_path: 
     assert "1 orphaned files removed" in cli("registry", "gc").out
     assert cli("models", "delete", "rt-small", "--yes", "--force").code == 0
     assert "no model version matches" in cli("models", "show", "rt-small").err
+
+
+def test_export_and_import_into_another_registry(
+    cli: Callable[..., Result], home: Path, tmp_path: Path
+) -> None:
+    import tarfile
+
+    cfg = write_config(tmp_path / "cfg.yaml", small_text_config(epochs=1))
+    assert cli("train", str(cfg)).code == 0
+    bundle = tmp_path / "model.tar"
+    exported = cli("models", "export", "rt-small:1", "-o", str(bundle))
+    assert exported.code == 0 and bundle.is_file()
+    before = cli("predict", "rt-small", "a gorgeous, witty film", "--json").out
+
+    other = tmp_path / "other-home"
+    imported = cli("models", "import", str(bundle), "--name", "rt-copy", "--home", str(other))
+    assert imported.code == 0 and "as rt-copy:1" in imported.out and "rt-small:1" in imported.out
+    after = cli("predict", "rt-copy", "a gorgeous, witty film", "--json", "--home", str(other))
+    assert json.loads(after.out)["top_k"] == json.loads(before)["top_k"]
+    info = json.loads(cli("models", "show", "rt-copy", "--json", "--home", str(other)).out)
+    assert info["source"] == "import" and info["metrics"]["test_accuracy"] > 0
+    assert "0 problems" in cli("registry", "verify", "--home", str(other)).out
+
+    damaged = tmp_path / "damaged.tar"
+    with tarfile.open(bundle) as src, tarfile.open(damaged, "w") as dst:
+        for member in src.getmembers():
+            data = src.extractfile(member).read()  # type: ignore[union-attr]
+            if member.name.endswith("weights.safetensors"):
+                data = data[:-8] + b"\x00" * 8
+            dst.addfile(member, __import__("io").BytesIO(data))
+    refused = cli("models", "import", str(damaged), "--home", str(tmp_path / "third"))
+    assert refused.code != 0 and "weights.safetensors is missing or does not match" in refused.err
+    assert "no models" in cli("models", "list", "--home", str(tmp_path / "third")).out

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
 from neuroplast.cli._common import HomeOption, console
@@ -67,3 +69,34 @@ def gc(home: HomeOption = None) -> None:
     for path in removed:
         console.print(f"removed {path}")
     console.print(f"{len(removed)} orphaned files removed")
+
+
+@models_app.command("export")
+def export(
+    model: str = typer.Argument(..., help="NAME:VERSION, NAME@STAGE or NAME (newest)."),
+    output: Path = typer.Option(..., "--output", "-o", help="The .tar file to write."),
+    home: HomeOption = None,
+) -> None:
+    """Write one version (weights, config, vocabulary, labels, metrics, lineage) to a tar."""
+    from neuroplast.engine import Engine
+    from neuroplast.registry.transfer import export_version
+
+    with Engine(home) as engine:
+        ref = engine.registry.resolve(model).ref
+        path = export_version(engine.registry, ref, output)
+    console.print(f"exported {ref} to {path} ({path.stat().st_size / 1e6:.2f} MB)")
+
+
+@models_app.command("import")
+def import_(
+    bundle: Path = typer.Argument(..., help="A tar written by `neuroplast models export`."),
+    name: str | None = typer.Option(None, "--name", help="Register under this name instead."),
+    home: HomeOption = None,
+) -> None:
+    """Register a bundle as a new version, after checking every file's sha256."""
+    from neuroplast.engine import Engine
+    from neuroplast.registry.transfer import import_bundle
+
+    with Engine(home) as engine:
+        version = import_bundle(engine.registry, bundle, name=name)
+    console.print(f"imported {bundle} as {version.ref} ({version.metrics.get('imported_from')})")
