@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from rich.console import Console
 from rich.table import Table
 
 from neuroplast.types import ModelMetrics
@@ -70,3 +71,12 @@ def history_table(history: list[ModelMetrics]) -> Table:
             _fmt(m.seconds, 1),
         )
     return table
+
+
+def print_results(
+    console: Console, title: str, result: EvalResult, baseline: EvalResult | None, label: str
+) -> None:
+    """The metrics next to the baseline, then per class (for up to 20 classes)."""
+    console.print(results_table(title, result, baseline, label))
+    if len(result.label_names) <= 20:
+        console.print(per_class_table(result))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from neuroplast.cli._common import HomeOption, console, setup_logging
-from neuroplast.cli._tables import per_class_table, results_table
+from neuroplast.cli._tables import print_results
 
 
 def evaluate(
@@ -24,16 +24,8 @@ def evaluate(
     with Engine(home) as engine, console.status(f"evaluating {model}..."):
         report = engine.evaluate(model, split=split, data=data)
     v = report.version
-    console.print(
-        results_table(
-            f"{v.ref} on {report.split} ({report.data_source})",
-            report.result,
-            report.baseline,
-            v.architecture,
-        )
-    )
-    if len(report.result.label_names) <= 20:
-        console.print(per_class_table(report.result))
+    title = f"{v.ref} on {report.split} ({report.data_source})"
+    print_results(console, title, report.result, report.baseline, v.architecture)
     if report.note:
         console.print(report.note)
     for name, path in report.plots.items():

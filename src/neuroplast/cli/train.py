@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from neuroplast.cli._common import HomeOption, console, progress_bar, setup_logging
-from neuroplast.cli._tables import history_table, per_class_table, results_table
+from neuroplast.cli._tables import history_table, print_results
 
 
 def train(
@@ -43,17 +43,10 @@ def train(
     if outcome.resumed_from_epoch:
         console.print(f"resumed after epoch {outcome.resumed_from_epoch}")
     console.print(history_table(outcome.history))
-    console.print(
-        results_table(
-            f"{version.ref} ({version.architecture}, {version.params_count:,} parameters) "
-            f"on the test split",
-            outcome.test,
-            outcome.baseline,
-            version.architecture,
-        )
+    title = f"{version.ref} ({version.architecture}, {version.params_count:,} parameters)"
+    print_results(
+        console, f"{title} on the test split", outcome.test, outcome.baseline, version.architecture
     )
-    if len(outcome.test.label_names) <= 20:
-        console.print(per_class_table(outcome.test))
     console.print(f"registered [bold]{version.ref}[/] (id {version.uid}) in {engine.home}")
     console.print(
         f"train time {outcome.train_seconds:.1f} s, best epoch {version.metrics.get('best_epoch')}"
