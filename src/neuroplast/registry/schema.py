@@ -1,15 +1,29 @@
 """SQLAlchemy tables of the registry: models, versions, runs, epoch metrics, evaluations,
-artifacts."""
+artifacts, events.
+
+The database schema itself is made and upgraded by the Alembic migrations in
+``registry/migrations``; a test checks that these classes and the migrations agree.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # the Alembic revision is the authority; this mirrors it
 
 
 def utcnow() -> datetime:
@@ -39,6 +53,7 @@ class ModelRow(Base):
 
 class RunRow(Base):
     __tablename__ = "runs"
+    __table_args__ = (Index("ix_runs_config_status", "config_hash", "status"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     uid: Mapped[str] = mapped_column(String(32), unique=True, index=True)
     model_name: Mapped[str] = mapped_column(String(100), index=True)
@@ -56,7 +71,10 @@ class RunRow(Base):
 
 class VersionRow(Base):
     __tablename__ = "versions"
-    __table_args__ = (UniqueConstraint("model_id", "version", name="uq_model_version"),)
+    __table_args__ = (
+        UniqueConstraint("model_id", "version", name="uq_model_version"),
+        Index("ix_versions_model_status", "model_id", "status", "version"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     uid: Mapped[str] = mapped_column(String(32), unique=True, index=True)
     model_id: Mapped[int] = mapped_column(ForeignKey("models.id"), index=True)
@@ -64,7 +82,9 @@ class VersionRow(Base):
     status: Mapped[str] = mapped_column(String(20), default="draft")
     stage: Mapped[str] = mapped_column(String(20), default="candidate")
     source: Mapped[str] = mapped_column(String(20), default="train")
-    parent_id: Mapped[int | None] = mapped_column(ForeignKey("versions.id"), nullable=True)
+    parent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("versions.id"), nullable=True, index=True
+    )
     run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"), nullable=True)
     config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     params_count: Mapped[int] = mapped_column(Integer, default=0)
@@ -76,6 +96,7 @@ class VersionRow(Base):
 
 class EpochMetricRow(Base):
     __tablename__ = "epoch_metrics"
+    __table_args__ = (Index("ix_epoch_metrics_run_epoch", "run_id", "epoch"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"), index=True)
     epoch: Mapped[int] = mapped_column(Integer)
@@ -118,7 +139,7 @@ class EventRow(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     model_id: Mapped[int] = mapped_column(ForeignKey("models.id"), index=True)
     version_id: Mapped[int | None] = mapped_column(
-        ForeignKey("versions.id", ondelete="SET NULL"), nullable=True
+        ForeignKey("versions.id", ondelete="SET NULL"), nullable=True, index=True
     )
     version: Mapped[int | None] = mapped_column(Integer, nullable=True)
     action: Mapped[str] = mapped_column(String(30))

@@ -1,8 +1,10 @@
 """The registry store: one SQLAlchemy database plus an artifact directory under a home folder.
 
-SQLite (one file, WAL mode, busy timeout) by default; any SQLAlchemy URL via ``url``
-or ``NEUROPLAST_DB_URL``. Rows describe artifacts; artifact bytes live in files that
-are written atomically and verified by hash when read back.
+SQLite (one file, WAL mode, busy timeout, immediate write transactions) by default;
+PostgreSQL (or any SQLAlchemy URL) via ``url`` or ``NEUROPLAST_DB_URL``. The schema is
+migrated by Alembic when the database is opened (see ``_database``). Rows describe
+artifacts; artifact bytes live in files that are written atomically and verified by
+hash when read back.
 """
 
 from __future__ import annotations
@@ -19,13 +21,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, event, func, select
+from sqlalchemy import func, select
 from sqlalchemy.engine import Engine as SAEngine
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from neuroplast.errors import ModelNotFoundError, RegistryError
 from neuroplast.registry._convert import run_record, version_record
+from neuroplast.registry._database import READONLY, make_engine, upgrade
 from neuroplast.registry._events import record_event
 from neuroplast.registry.records import (
     EvaluationRecord,
@@ -36,7 +39,6 @@ from neuroplast.registry.records import (
 from neuroplast.registry.schema import (
     SCHEMA_VERSION,
     ArtifactRow,
-    Base,
     EpochMetricRow,
     EvaluationRow,
     EventRow,
@@ -63,14 +65,6 @@ def config_hash(config: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.close()
-
-
 class Registry:
     """Models, versions, runs, metrics and evaluations of one neuroplast home."""
 
@@ -81,12 +75,13 @@ class Registry:
         except OSError as e:
             raise RegistryError(f"cannot create the neuroplast home {self.home}: {e}") from e
         self.url = url or os.environ.get("NEUROPLAST_DB_URL") or f"sqlite:///{self.db_path}"
-        self._engine: SAEngine = create_engine(self.url)
-        if self._engine.dialect.name == "sqlite":
-            event.listen(self._engine, "connect", _sqlite_pragmas)
+        self._engine: SAEngine = make_engine(self.url)
         self._sessions = sessionmaker(self._engine, expire_on_commit=False)
+        self._read_sessions = sessionmaker(
+            self._engine.execution_options(**{READONLY: True}), expire_on_commit=False
+        )
+        self.migrated_from = upgrade(self._engine)
         try:
-            Base.metadata.create_all(self._engine)
             with self._session() as s:
                 if s.scalar(select(func.count(SchemaInfo.id))) == 0:
                     s.add(SchemaInfo(version=SCHEMA_VERSION))
@@ -114,9 +109,15 @@ class Registry:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    @property
+    def backend(self) -> str:
+        """``sqlite`` or ``postgresql`` (the SQLAlchemy dialect name)."""
+        return self._engine.dialect.name
+
     @contextmanager
-    def _session(self) -> Iterator[Session]:
-        session = self._sessions()
+    def _session(self, *, readonly: bool = False) -> Iterator[Session]:
+        """One transaction; ``readonly`` ones never take SQLite's write lock."""
+        session = (self._read_sessions if readonly else self._sessions)()
         try:
             yield session
             session.commit()
@@ -166,7 +167,7 @@ class Registry:
                 logger.warning("could not delete the checkpoints in %s: %s", run.checkpoint_dir, e)
 
     def get_run(self, run_id: int) -> RunRecord:
-        with self._session() as s:
+        with self._session(readonly=True) as s:
             row = s.get(RunRow, run_id)
             if row is None:
                 raise ModelNotFoundError(f"run {run_id} does not exist in {self.url}")
@@ -174,7 +175,7 @@ class Registry:
 
     def latest_interrupted_run(self, config: dict[str, Any]) -> RunRecord | None:
         """The newest run of exactly this config that did not complete, if any."""
-        with self._session() as s:
+        with self._session(readonly=True) as s:
             row = s.scalars(
                 select(RunRow)
                 .where(RunRow.config_hash == config_hash(config), RunRow.status != "completed")
@@ -202,7 +203,7 @@ class Registry:
                 run.epochs_done = max(run.epochs_done, metrics.epoch)
 
     def epoch_metrics(self, run_id: int) -> list[ModelMetrics]:
-        with self._session() as s:
+        with self._session(readonly=True) as s:
             rows = s.scalars(
                 select(EpochMetricRow)
                 .where(EpochMetricRow.run_id == run_id)
@@ -235,32 +236,53 @@ class Registry:
         run_id: int | None = None,
         parent_id: int | None = None,
     ) -> VersionRecord:
-        """Reserve the next version number of ``name`` (a draft until :meth:`finalize_version`)."""
-        with self._session() as s:
-            model = s.scalars(select(ModelRow).where(ModelRow.name == name)).first()
-            if model is None:
-                model = ModelRow(name=name, architecture=architecture, task=task, modality=modality)
-                s.add(model)
-                s.flush()
-            elif model.modality != modality:
-                raise RegistryError(
-                    f"model {name!r} holds {model.modality} models; this one is {modality}: "
-                    "choose another name"
-                )
-            number = self._next_version(s, model.id)
-            row = VersionRow(
-                uid=uuid.uuid4().hex[:12],
-                model_id=model.id,
-                version=number,
-                source=source,
-                run_id=run_id,
-                parent_id=parent_id,
-                config=config,
-                artifact_dir=str(self.artifacts_root / name / f"v{number}"),
-            )
-            s.add(row)
+        """Reserve the next version number of ``name`` (a draft until :meth:`finalize_version`).
+
+        Safe under concurrent writers: SQLite serialises write transactions, PostgreSQL
+        locks the model row; two processes creating the same new model retry once the
+        first one's row exists.
+        """
+        attempts = 0
+        while True:
+            try:
+                with self._session() as s:
+                    model = self._model_for_update(s, name, architecture, task, modality)
+                    number = self._next_version(s, model.id)
+                    row = VersionRow(
+                        uid=uuid.uuid4().hex[:12],
+                        model_id=model.id,
+                        version=number,
+                        source=source,
+                        run_id=run_id,
+                        parent_id=parent_id,
+                        config=config,
+                        artifact_dir=str(self.artifacts_root / name / f"v{number}"),
+                    )
+                    s.add(row)
+                    s.flush()
+                    return version_record(s, row)
+            except IntegrityError as e:  # another writer created the model or the number
+                attempts += 1
+                if attempts == 5:
+                    raise RegistryError(f"could not reserve a version of {name!r}: {e}") from e
+                logger.debug("version reservation of %r raced another writer; retrying", name)
+
+    @staticmethod
+    def _model_for_update(
+        s: Session, name: str, architecture: str, task: str, modality: str
+    ) -> ModelRow:
+        query = select(ModelRow).where(ModelRow.name == name).with_for_update()
+        model = s.scalars(query).first()
+        if model is None:
+            model = ModelRow(name=name, architecture=architecture, task=task, modality=modality)
+            s.add(model)
             s.flush()
-            return version_record(s, row)
+        elif model.modality != modality:
+            raise RegistryError(
+                f"model {name!r} holds {model.modality} models; this one is {modality}: "
+                "choose another name"
+            )
+        return model
 
     @staticmethod
     def _next_version(s: Session, model_id: int) -> int:
@@ -312,7 +334,7 @@ class Registry:
     def resolve(self, ref: str) -> VersionRecord:
         """``name`` (newest ready version), ``name:N``, ``name@STAGE`` (newest version in
         that stage: candidate, production, archived) or a version uid -> the version."""
-        with self._session() as s:
+        with self._session(readonly=True) as s:
             match = _REF_RE.match(ref)
             name, _, stage = (match.group("name") if match else ref).partition("@")
             query = (
@@ -336,7 +358,7 @@ class Registry:
             return version_record(s, row)
 
     def versions(self, name: str) -> list[VersionRecord]:
-        with self._session() as s:
+        with self._session(readonly=True) as s:
             rows = s.scalars(
                 select(VersionRow)
                 .join(ModelRow, VersionRow.model_id == ModelRow.id)
@@ -346,23 +368,32 @@ class Registry:
             return [version_record(s, r) for r in rows]
 
     def list_models(self) -> list[ModelSummary]:
-        with self._session() as s:
+        """Every model with its number of ready versions and its newest one (indexed
+        lookups: the cost grows with the number of models, not of runs or versions)."""
+        with self._session(readonly=True) as s:
+            counts = dict(
+                s.execute(
+                    select(VersionRow.model_id, func.count(VersionRow.id))
+                    .where(VersionRow.status == "ready")
+                    .group_by(VersionRow.model_id)
+                ).all()
+            )
             out = []
             for model in s.scalars(select(ModelRow).order_by(ModelRow.name)).all():
-                rows = s.scalars(
+                newest = s.scalars(
                     select(VersionRow)
                     .where(VersionRow.model_id == model.id, VersionRow.status == "ready")
                     .order_by(VersionRow.version.desc())
-                ).all()
-                latest = version_record(s, rows[0]) if rows else None
+                    .limit(1)
+                ).first()
                 out.append(
                     ModelSummary(
                         model.name,
                         model.architecture,
                         model.task,
                         model.modality,
-                        len(rows),
-                        latest,
+                        counts.get(model.id, 0),
+                        None if newest is None else version_record(s, newest),
                     )
                 )
             return out
@@ -391,7 +422,7 @@ class Registry:
             )
 
     def evaluations(self, version: VersionRecord) -> list[EvaluationRecord]:
-        with self._session() as s:
+        with self._session(readonly=True) as s:
             rows = s.scalars(
                 select(EvaluationRow)
                 .where(EvaluationRow.version_id == version.id)
