@@ -29,6 +29,9 @@ class Callback:
     def on_epoch_start(self, trainer: Trainer, epoch: int) -> None:
         """Before epoch ``epoch`` (1-based) starts."""
 
+    def on_train_batch_start(self, trainer: Trainer, inputs: Tensor, targets: Tensor) -> None:
+        """Before the forward pass of a training batch (a continual plugin sets masks here)."""
+
     def on_loss(self, trainer: Trainer, loss: Tensor, inputs: Tensor, targets: Tensor) -> Tensor:
         """Return the loss to back-propagate (a regulariser adds to it here)."""
         return loss

@@ -178,6 +178,11 @@ class Trainer:
         accumulate = cfg.accumulate_grad_batches
         per_batch_schedule = scheduler is not None and scheduler_steps_per_batch(cfg.scheduler)
         loss_hooks = [cb for cb in self.callbacks if type(cb).on_loss is not Callback.on_loss]
+        batch_hooks = [
+            cb
+            for cb in self.callbacks
+            if type(cb).on_train_batch_start is not Callback.on_train_batch_start
+        ]
         backward_hooks = [
             cb
             for cb in self.callbacks
@@ -199,6 +204,8 @@ class Trainer:
         optimizer.zero_grad(set_to_none=True)
         for index, batch in enumerate(loader, start=1):
             inputs, targets = self._batch(batch)
+            for cb in batch_hooks:
+                cb.on_train_batch_start(self, inputs, targets)
             loss = F.cross_entropy(logits_of(model(inputs)), targets)
             for cb in loss_hooks:
                 loss = cb.on_loss(self, loss, inputs, targets)
