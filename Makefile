@@ -36,9 +36,9 @@ test: lint typecheck
 bench: install
 	$(BIN)/python benchmarks/bench_training.py
 
-# Fashion-MNIST comes from Debian (needs root); tests that use it skip when it is absent.
+# Fashion-MNIST and WordNet come from Debian (needs root); tests that use them skip when absent.
 data-debian:
-	apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist
+	apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist wordnet-base
 
 # The PostgreSQL registry tests need a server: `.ci/start-postgres` starts one from these.
 postgres-debian:

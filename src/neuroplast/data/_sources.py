@@ -26,6 +26,7 @@ __all__ = [
     "read_fashion_mnist",
     "read_mnist_5k",
     "read_rotten_tomatoes",
+    "read_wordnet_glosses",
 ]
 
 logger = logging.getLogger(__name__)
@@ -182,4 +183,56 @@ def read_digits(_package: Path, fix: str) -> ImageData:
         labels=np.asarray(bunch.target, dtype=np.int64),
         label_names=[str(d) for d in range(10)],
         source="sklearn.datasets.load_digits",
+    )
+
+
+# lexnames(5WN): lexicographer files 03..28 hold nouns and 29..43 verbs.
+WORDNET_CATEGORIES = [
+    "noun.Tops", "noun.act", "noun.animal", "noun.artifact", "noun.attribute", "noun.body",
+    "noun.cognition", "noun.communication", "noun.event", "noun.feeling", "noun.food",
+    "noun.group", "noun.location", "noun.motive", "noun.object", "noun.person",
+    "noun.phenomenon", "noun.plant", "noun.possession", "noun.process", "noun.quantity",
+    "noun.relation", "noun.shape", "noun.state", "noun.substance", "noun.time", "verb.body",
+    "verb.change", "verb.cognition", "verb.communication", "verb.competition",
+    "verb.consumption", "verb.contact", "verb.creation", "verb.emotion", "verb.motion",
+    "verb.perception", "verb.possession", "verb.social", "verb.stative", "verb.weather",
+]  # fmt: skip
+WORDNET_FILES = ("data.noun", "data.verb")
+_WORDNET_FIRST_LEXFILE = 3
+
+
+@functools.lru_cache(maxsize=1)
+def read_wordnet_glosses(folder: Path, fix: str) -> TextData:
+    """WordNet noun and verb glosses labelled with their lexicographer file (41 categories).
+
+    A data line is ``offset lex_filenum ss_type ... | gloss``; lines starting with two
+    spaces are the licence header.
+    """
+    texts: list[str] = []
+    codes: list[int] = []
+    for name in WORDNET_FILES:
+        try:
+            lines = (folder / name).read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as error:
+            raise DataError(f"cannot read {folder / name} ({error}); {fix}") from error
+        for number, line in enumerate(lines, start=1):
+            if line.startswith("  ") or not line.strip():
+                continue
+            head, sep, gloss = line.partition(" | ")
+            fields = head.split(" ", 2)
+            if not sep or len(fields) < 2 or not fields[1].isdigit():
+                raise DataError(f"{folder / name}:{number} is not a WordNet data line; {fix}")
+            code = int(fields[1]) - _WORDNET_FIRST_LEXFILE
+            if not 0 <= code < len(WORDNET_CATEGORIES):
+                raise DataError(
+                    f"{folder / name}:{number} has lexicographer file {fields[1]}, outside "
+                    f"the noun and verb files 03..43; {fix}"
+                )
+            if gloss.strip():
+                texts.append(gloss.strip())
+                codes.append(code)
+    texts, labels, duplicates = _dedupe(texts, codes)
+    logger.info("wordnet_glosses: dropped %d duplicate glosses; kept %d", duplicates, len(texts))
+    return TextData(
+        texts=texts, labels=labels, label_names=list(WORDNET_CATEGORIES), source=str(folder)
     )

@@ -63,6 +63,14 @@ def _fashion_mnist_dir() -> Path | None:
     return Path(os.environ.get(FASHION_MNIST_DIR_ENV) or _FASHION_MNIST_DEFAULT_DIR)
 
 
+WORDNET_DIR_ENV = "NEUROPLAST_WORDNET_DIR"
+_WORDNET_DEFAULT_DIR = Path("/usr/share/wordnet")
+
+
+def _wordnet_dir() -> Path | None:
+    return Path(os.environ.get(WORDNET_DIR_ENV) or _WORDNET_DEFAULT_DIR)
+
+
 @dataclass(frozen=True)
 class _Entry:
     info: DatasetInfo
@@ -167,6 +175,24 @@ _CATALOG: dict[str, _Entry] = {
         ),
         _Entry(
             DatasetInfo(
+                name="wordnet_glosses",
+                task="text",
+                size=95277,
+                num_classes=len(_sources.WORDNET_CATEGORIES),
+                classes=list(_sources.WORDNET_CATEGORIES),
+                source="Debian wordnet-base",
+                install_hint="sudo apt-get install wordnet-base",
+                description="WordNet 3.0 noun and verb glosses labelled with their "
+                "lexicographer category (noun.animal, verb.motion, ...); duplicate glosses "
+                f"removed. Set {WORDNET_DIR_ENV} to read data.noun and data.verb elsewhere.",
+            ),
+            _wordnet_dir,
+            "",
+            _sources.WORDNET_FILES,
+            _sources.read_wordnet_glosses,
+        ),
+        _Entry(
+            DatasetInfo(
                 name="digits",
                 task="image",
                 size=1797,
@@ -246,6 +272,8 @@ def load_builtin(name: str, *, limit: int | None = None, seed: int = 0) -> TextD
             + (
                 f" or set {FASHION_MNIST_DIR_ENV} to a folder with those files"
                 if name == "fashion_mnist"
+                else f" or set {WORDNET_DIR_ENV} to a folder with those files"
+                if name == "wordnet_glosses"
                 else ""
             )
         )
