@@ -183,7 +183,7 @@ def test_delete_verify_and_gc(cli: Callable[..., Result], home: Path, tmp_path: 
     (home / "artifacts" / "rt-small" / "junk.tmp").write_text("x")
     dirty = cli("registry", "verify")
     assert dirty.code == 0 and "1 orphaned files" in dirty.out
-    assert "1 orphaned files removed" in cli("registry", "gc").out
+    assert "1 orphaned or partial files removed" in cli("registry", "gc").out
     assert cli("models", "delete", "rt-small", "--yes", "--force").code == 0
     assert "no model version matches" in cli("models", "show", "rt-small").err
 

@@ -4,6 +4,7 @@ lists and resolves until STOPFILE exists. Both print one JSON line of what they 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import time
@@ -35,10 +36,8 @@ def reader(home: Path, stop: Path) -> None:
         while not stop.exists():
             for summary in registry.list_models():
                 registry.versions(summary.name)
-                try:
+                with contextlib.suppress(ModelNotFoundError):  # first version still a draft
                     registry.resolve(summary.name)
-                except ModelNotFoundError:  # a model whose first version is still a draft
-                    pass
             reads += 1
             time.sleep(0.01)
     sys.stdout.write(json.dumps({"reads": reads}) + "\n")

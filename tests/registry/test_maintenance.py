@@ -38,9 +38,9 @@ def test_verify_is_clean_then_finds_tampering_missing_files_and_orphans(
     assert not report.clean
     assert any("v1/model.json: sha256 mismatch" in p for p in report.problems)
     assert any("v2/model.json: missing" in p for p in report.problems)
-    assert report.orphans == [stray]
+    assert report.orphans == [str(stray)]
 
-    assert gc(reg) == [stray]
+    assert gc(reg) == [str(stray)]
     assert not stray.parent.exists() and verify(reg).orphans == []
 
 

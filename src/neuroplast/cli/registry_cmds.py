@@ -50,9 +50,12 @@ def verify(home: HomeOption = None) -> None:
         console.print(f"[red]problem[/] {problem}")
     for orphan in report.orphans:
         console.print(f"orphan {orphan}")
+    for partial in report.partial_writes:
+        console.print(f"interrupted write {partial} (never visible to readers)")
     console.print(
         f"{report.checked} artifacts checked, {len(report.problems)} problems, "
-        f"{len(report.orphans)} orphaned files"
+        f"{len(report.orphans)} orphaned files, {len(report.partial_writes)} interrupted writes"
+        + ("" if report.clean else "; restore the files or delete those versions")
     )
     if not report.clean:
         raise typer.Exit(7)
@@ -60,7 +63,7 @@ def verify(home: HomeOption = None) -> None:
 
 @app.command("gc")
 def gc(home: HomeOption = None) -> None:
-    """Delete artifact files that no version refers to."""
+    """Delete artifact files that no version refers to, and leftovers of interrupted writes."""
     from neuroplast.engine import Engine
     from neuroplast.registry.maintenance import gc as run_gc
 
@@ -68,7 +71,7 @@ def gc(home: HomeOption = None) -> None:
         removed = run_gc(engine.registry)
     for path in removed:
         console.print(f"removed {path}")
-    console.print(f"{len(removed)} orphaned files removed")
+    console.print(f"{len(removed)} orphaned or partial files removed")
 
 
 @models_app.command("export")

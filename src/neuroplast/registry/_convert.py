@@ -37,7 +37,7 @@ def version_record(s: Session, row: VersionRow) -> VersionRecord:
     if model is None:
         raise RegistryError(f"version {row.id} points at a missing model row")
     artifacts = {
-        a.name: ArtifactRecord(a.name, Path(a.path), a.sha256, a.size_bytes)
+        a.name: ArtifactRecord(a.name, Path(a.path), a.sha256, a.size_bytes, a.path)
         for a in s.scalars(select(ArtifactRow).where(ArtifactRow.version_id == row.id)).all()
     }
     return VersionRecord(

@@ -12,10 +12,15 @@ __all__ = ["ArtifactRecord", "EvaluationRecord", "ModelSummary", "RunRecord", "V
 
 @dataclass(frozen=True)
 class ArtifactRecord:
+    """``path`` is where the bytes are on this machine (a local store, or the cache after
+    :meth:`Registry.ensure_local`); ``location`` is what the registry records (a path or
+    a URL of the artifact store)."""
+
     name: str
     path: Path
     sha256: str
     size_bytes: int
+    location: str = ""
 
 
 @dataclass(frozen=True)

@@ -9,15 +9,13 @@ hash when read back.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import os
 import re
-import shutil
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -26,29 +24,27 @@ from sqlalchemy.engine import Engine as SAEngine
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from neuroplast.errors import ModelNotFoundError, RegistryError
-from neuroplast.registry._convert import run_record, version_record
+from neuroplast.errors import ArtifactError, ModelNotFoundError, RegistryError
+from neuroplast.registry._convert import version_record
 from neuroplast.registry._database import READONLY, make_engine, upgrade
 from neuroplast.registry._events import record_event
+from neuroplast.registry._runs import RunsMixin, config_hash
+from neuroplast.registry.artifact_store import ArtifactStore, open_artifact_store
+from neuroplast.registry.artifacts import atomic_write_bytes, sha256_bytes, sha256_file
 from neuroplast.registry.records import (
     EvaluationRecord,
     ModelSummary,
-    RunRecord,
     VersionRecord,
 )
 from neuroplast.registry.schema import (
     SCHEMA_VERSION,
     ArtifactRow,
-    EpochMetricRow,
     EvaluationRow,
     EventRow,
     ModelRow,
-    RunRow,
     SchemaInfo,
     VersionRow,
-    utcnow,
 )
-from neuroplast.types import ModelMetrics
 
 __all__ = ["Registry", "config_hash", "default_home"]
 
@@ -61,20 +57,25 @@ def default_home() -> Path:
     return Path(os.environ.get("NEUROPLAST_HOME") or Path.home() / ".neuroplast").expanduser()
 
 
-def config_hash(config: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()
-
-
-class Registry:
+class Registry(RunsMixin):
     """Models, versions, runs, metrics and evaluations of one neuroplast home."""
 
-    def __init__(self, home: str | Path | None = None, *, url: str | None = None) -> None:
+    def __init__(
+        self,
+        home: str | Path | None = None,
+        *,
+        url: str | None = None,
+        artifact_url: str | None = None,
+    ) -> None:
         self.home = Path(home).expanduser() if home is not None else default_home()
         try:
             self.home.mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise RegistryError(f"cannot create the neuroplast home {self.home}: {e}") from e
         self.url = url or os.environ.get("NEUROPLAST_DB_URL") or f"sqlite:///{self.db_path}"
+        self.artifact_store: ArtifactStore = open_artifact_store(
+            artifact_url or os.environ.get("NEUROPLAST_ARTIFACT_URL") or self.artifacts_root
+        )
         self._engine: SAEngine = make_engine(self.url)
         self._sessions = sessionmaker(self._engine, expire_on_commit=False)
         self._read_sessions = sessionmaker(
@@ -129,99 +130,6 @@ class Registry:
             raise
         finally:
             session.close()
-
-    # ---- runs -------------------------------------------------------------------------
-    def start_run(self, model_name: str, config: dict[str, Any]) -> RunRecord:
-        uid = uuid.uuid4().hex[:12]
-        with self._session() as s:
-            row = RunRow(
-                uid=uid,
-                model_name=model_name,
-                config=config,
-                config_hash=config_hash(config),
-                checkpoint_dir=str(self.runs_root / uid),
-            )
-            s.add(row)
-            s.flush()
-            return run_record(row)
-
-    def update_run(self, run_id: int, **fields: Any) -> None:
-        with self._session() as s:
-            row = s.get(RunRow, run_id)
-            if row is None:
-                raise RegistryError(f"run {run_id} does not exist")
-            for key, value in fields.items():
-                setattr(row, key, value)
-            if fields.get("status") in {"completed", "failed"}:
-                row.finished_at = utcnow()
-
-    def complete_run(self, run_id: int) -> None:
-        """Mark a run completed and delete its resumable checkpoints (the version keeps the
-        weights; a completed run is never resumed)."""
-        run = self.get_run(run_id)
-        self.update_run(run_id, status="completed")
-        if run.checkpoint_dir.is_dir():
-            try:
-                shutil.rmtree(run.checkpoint_dir)
-            except OSError as e:
-                logger.warning("could not delete the checkpoints in %s: %s", run.checkpoint_dir, e)
-
-    def get_run(self, run_id: int) -> RunRecord:
-        with self._session(readonly=True) as s:
-            row = s.get(RunRow, run_id)
-            if row is None:
-                raise ModelNotFoundError(f"run {run_id} does not exist in {self.url}")
-            return run_record(row)
-
-    def latest_interrupted_run(self, config: dict[str, Any]) -> RunRecord | None:
-        """The newest run of exactly this config that did not complete, if any."""
-        with self._session(readonly=True) as s:
-            row = s.scalars(
-                select(RunRow)
-                .where(RunRow.config_hash == config_hash(config), RunRow.status != "completed")
-                .order_by(RunRow.id.desc())
-            ).first()
-            return None if row is None else run_record(row)
-
-    def log_epoch(self, run_id: int, metrics: ModelMetrics) -> None:
-        with self._session() as s:
-            s.add(
-                EpochMetricRow(
-                    run_id=run_id,
-                    epoch=metrics.epoch,
-                    train_loss=metrics.train_loss,
-                    val_loss=metrics.val_loss,
-                    val_accuracy=metrics.val_accuracy,
-                    learning_rate=metrics.learning_rate,
-                    samples_per_sec=metrics.samples_per_sec,
-                    seconds=metrics.seconds,
-                    extra=dict(metrics.extra),
-                )
-            )
-            run = s.get(RunRow, run_id)
-            if run is not None:
-                run.epochs_done = max(run.epochs_done, metrics.epoch)
-
-    def epoch_metrics(self, run_id: int) -> list[ModelMetrics]:
-        with self._session(readonly=True) as s:
-            rows = s.scalars(
-                select(EpochMetricRow)
-                .where(EpochMetricRow.run_id == run_id)
-                .order_by(EpochMetricRow.epoch, EpochMetricRow.id)
-            ).all()
-            latest: dict[int, ModelMetrics] = {}
-            for r in rows:  # a resumed run may log an epoch twice: keep the last
-                latest[r.epoch] = ModelMetrics(
-                    epoch=r.epoch,
-                    train_loss=r.train_loss,
-                    val_loss=r.val_loss,
-                    val_accuracy=r.val_accuracy,
-                    learning_rate=r.learning_rate,
-                    samples_per_sec=r.samples_per_sec,
-                    seconds=r.seconds,
-                    extra=dict(r.extra or {}),
-                )
-            return [latest[e] for e in sorted(latest)]
 
     # ---- versions ---------------------------------------------------------------------
     def create_version(
@@ -309,9 +217,10 @@ class Registry:
             for name, (path, sha) in files.items():
                 size = path.stat().st_size
                 total += size
+                location = self._publish(row, name, path, sha)
                 s.add(
                     ArtifactRow(
-                        version_id=row.id, name=name, path=str(path), sha256=sha, size_bytes=size
+                        version_id=row.id, name=name, path=location, sha256=sha, size_bytes=size
                     )
                 )
             row.params_count = params_count
@@ -323,6 +232,31 @@ class Registry:
             record_event(s, row.model_id, row, row.source, stage_to=row.stage)
             s.flush()
             return version_record(s, row)
+
+    def _publish(self, row: VersionRow, name: str, path: Path, sha: str) -> str:
+        """A file written under ``artifact_dir`` -> its location in the artifact store."""
+        if self.artifact_store.is_local(self.artifacts_root):
+            return str(path)
+        data = path.read_bytes()
+        if sha256_bytes(data) != sha:
+            raise ArtifactError(f"{path} changed after it was written; not publishing it")
+        model_dir = Path(row.artifact_dir).parent.name
+        return self.artifact_store.put(f"{model_dir}/v{row.version}/{name}", data)
+
+    def ensure_local(self, version: VersionRecord) -> VersionRecord:
+        """The version with every artifact readable from a local path: artifacts kept in a
+        remote store are fetched (hash-verified) into ``<home>/cache/<uid>``."""
+        if all(a.path.is_file() for a in version.artifacts.values()):
+            return version
+        cache = self.home / "cache" / version.uid
+        local = {}
+        for name, artifact in version.artifacts.items():
+            target = cache / name
+            if not (target.is_file() and sha256_file(target) == artifact.sha256):
+                data = self.artifact_store.get_verified(artifact.location, artifact.sha256)
+                atomic_write_bytes(target, data)
+            local[name] = replace(artifact, path=target)
+        return replace(version, artifact_dir=cache, artifacts=local)
 
     def update_version_metrics(self, version_id: int, metrics: dict[str, Any]) -> None:
         with self._session() as s:

@@ -1,13 +1,15 @@
 """Resumable training checkpoints as safetensors + JSON (no pickle).
 
 A checkpoint holds the model weights, the optimizer's tensor state, the scheduler and
-callback state, the RNG state and the epoch. Tensors go to ``<stem>.safetensors``;
-everything else goes to ``<stem>.json`` together with the tensors' sha256, so a
-truncated or altered checkpoint is refused on load.
+callback state, the RNG state and the epoch. Tensors go to ``<stem>.<id>.safetensors``;
+everything else goes to ``<stem>.json`` together with the tensors' file name and sha256,
+so a truncated or altered checkpoint is refused on load, and a process killed while
+saving leaves the previous checkpoint intact.
 """
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -80,7 +82,9 @@ def save_checkpoint(directory: Path, stem: str, state: TrainingState) -> Path:
     tensors.update(optim_tensors)
     if state.rng is not None:
         tensors["rng/torch"] = state.rng
-    weights = directory / f"{stem}.safetensors"
+    # A fresh tensor file per save, published by the atomic JSON write that names it: a
+    # crash between the two writes leaves the previous checkpoint whole and loadable.
+    weights = directory / f"{stem}.{uuid.uuid4().hex[:8]}.safetensors"
     sha = save_safetensors(weights, tensors)
     meta = {
         "format": _FORMAT,
@@ -94,6 +98,9 @@ def save_checkpoint(directory: Path, stem: str, state: TrainingState) -> Path:
     }
     path = directory / f"{stem}.json"
     atomic_write_json(path, meta)
+    for old in directory.glob(f"{stem}.*.safetensors"):
+        if old != weights:
+            old.unlink(missing_ok=True)
     return path
 
 

@@ -45,7 +45,7 @@ class EvaluationReport:
 
 def load_registered(registry: Registry, ref: str) -> tuple[VersionRecord, LoadedModel]:
     """Resolve ``ref`` and load its bundle, verifying every file's hash."""
-    version = registry.resolve(ref)
+    version = registry.ensure_local(registry.resolve(ref))
     hashes = {name: a.sha256 for name, a in version.artifacts.items() if "/" not in name}
     return version, load_bundle(version.artifact_dir, hashes)
 
