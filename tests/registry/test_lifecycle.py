@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 
 import pytest
 
@@ -81,3 +82,45 @@ def test_bad_stage_and_unknown_model_are_explained(reg: Registry) -> None:
         rollback(reg, "m")
     with pytest.raises(ModelNotFoundError, match="no model named 'ghost'"):
         history(reg, "ghost")
+
+
+def test_lineage_follows_parents_and_travels_with_an_export(
+    open_registry: OpenRegistry, tmp_path: Path
+) -> None:
+    from neuroplast.registry import lineage
+    from neuroplast.registry.transfer import export_version, import_bundle
+
+    reg = open_registry()
+    base = reg.create_version("lin", architecture="cnn", task="t", modality="text", config={})
+    reg.finalize_version(base.id, files={}, params_count=1)
+    parent = base
+    for source in ("compress", "continual"):
+        child = reg.create_version(
+            "lin",
+            architecture="cnn",
+            task="t",
+            modality="text",
+            config={},
+            source=source,
+            parent_id=parent.id,
+        )
+        path = child.artifact_dir / "model.json"
+        reg.finalize_version(
+            child.id,
+            files={"model.json": (path, atomic_write_json(path, {}))},
+            params_count=1,
+            metrics={"technique": "dynamic int8"} if source == "compress" else {},
+        )
+        parent = child
+    assert [(v.ref, v.source, v.parent) for v in reg.versions("lin")] == [
+        ("lin:1", "train", None),
+        ("lin:2", "compress", "lin:1"),
+        ("lin:3", "continual", "lin:2"),
+    ]
+    assert [v.ref for v in lineage(reg, "lin:3")] == ["lin:3", "lin:2", "lin:1"]
+
+    bundle = export_version(reg, "lin:3", tmp_path / "lin.tar")
+    with Registry(tmp_path / "other") as other:
+        imported = import_bundle(other, bundle)
+        assert imported.source == "import"
+        assert imported.metrics["imported_lineage"] == ["lin:3", "lin:2", "lin:1"]

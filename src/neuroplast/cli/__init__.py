@@ -7,6 +7,7 @@ import sys
 import typer
 
 from neuroplast.cli import (
+    continual,
     datasets,
     evaluate,
     init,
@@ -33,6 +34,7 @@ app = typer.Typer(
 app.add_typer(datasets.app, name="datasets")
 app.add_typer(models.app, name="models")
 app.add_typer(registry_cmds.app, name="registry")
+app.add_typer(continual.app, name="continual")
 app.command("init")(init.init)
 app.command("train")(train.train)
 app.command("evaluate")(evaluate.evaluate)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import typer
 
-from neuroplast.config import TEMPLATES, template_text
+from neuroplast.config import OTHER_TEMPLATES, TEMPLATES, template_text
 
 
 def init(
     template: str = typer.Option(
-        "text-cnn", "--template", "-t", help=f"One of: {', '.join(TEMPLATES)}."
+        "text-cnn", "--template", "-t", help=f"One of: {', '.join(TEMPLATES + OTHER_TEMPLATES)}."
     ),
 ) -> None:
     """Print a run config template (redirect it to a file: `> cfg.yaml`)."""

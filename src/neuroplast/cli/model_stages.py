@@ -7,12 +7,19 @@ from rich.table import Table
 
 from neuroplast.cli._common import HomeOption, console
 from neuroplast.cli.models import app
+from neuroplast.registry.records import VersionRecord
 
 _STAGE_STYLE = {"production": "bold green", "candidate": "yellow", "archived": "dim"}
 
 
 def _fmt(value: object) -> str:
     return f"{value:.4f}" if isinstance(value, float) else "-"
+
+
+def _how_made(version: VersionRecord) -> str:
+    """``train``, ``import``, ``compress (dynamic int8)``, ``continual (replay)``..."""
+    detail = version.metrics.get("technique") or version.metrics.get("strategy")
+    return f"{version.source} ({detail})" if isinstance(detail, str) and detail else version.source
 
 
 @app.command("versions")
@@ -31,6 +38,7 @@ def versions(
         "version",
         "id",
         "made by",
+        "parent",
         "stage",
         "test acc",
         "test F1",
@@ -44,7 +52,8 @@ def versions(
         table.add_row(
             v.ref,
             v.uid,
-            v.source,
+            _how_made(v),
+            v.parent or "-",
             f"[{style}]{v.stage}[/]" if style else v.stage,
             _fmt(v.metrics.get("test_accuracy")),
             _fmt(v.metrics.get("test_f1_macro")),

@@ -8,7 +8,7 @@ from neuroplast.registry.artifacts import (
     save_safetensors,
     sha256_file,
 )
-from neuroplast.registry.lifecycle import STAGES, Event, history, promote, rollback
+from neuroplast.registry.lifecycle import STAGES, Event, history, lineage, promote, rollback
 from neuroplast.registry.records import (
     ArtifactRecord,
     EvaluationRecord,
@@ -32,6 +32,7 @@ __all__ = [
     "config_hash",
     "default_home",
     "history",
+    "lineage",
     "promote",
     "read_json_verified",
     "read_safetensors_verified",

@@ -59,4 +59,17 @@ def version_record(s: Session, row: VersionRow) -> VersionRecord:
         artifact_dir=Path(row.artifact_dir),
         created_at=row.created_at,
         artifacts=artifacts,
+        parent_id=row.parent_id,
+        parent=_parent_ref(s, row.parent_id),
     )
+
+
+def _parent_ref(s: Session, parent_id: int | None) -> str | None:
+    if parent_id is None:
+        return None
+    found = s.execute(
+        select(ModelRow.name, VersionRow.version)
+        .join(VersionRow, VersionRow.model_id == ModelRow.id)
+        .where(VersionRow.id == parent_id)
+    ).first()
+    return None if found is None else f"{found[0]}:{found[1]}"

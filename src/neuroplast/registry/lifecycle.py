@@ -22,7 +22,7 @@ from neuroplast.registry.records import VersionRecord
 from neuroplast.registry.schema import EventRow, ModelRow, VersionRow
 from neuroplast.registry.store import Registry
 
-__all__ = ["STAGES", "Event", "Stage", "history", "promote", "rollback"]
+__all__ = ["STAGES", "Event", "Stage", "history", "lineage", "promote", "rollback"]
 
 Stage = Literal["candidate", "production", "archived"]
 STAGES: tuple[str, ...] = get_args(Stage)
@@ -138,3 +138,17 @@ def history(registry: Registry, name: str) -> list[Event]:
             )
             for r in rows
         ]
+
+
+def lineage(registry: Registry, ref: str) -> list[VersionRecord]:
+    """The version and its ancestors, newest first (``train`` -> ``compress`` -> ...)."""
+    chain = [registry.resolve(ref)]
+    seen = {chain[0].id}
+    while chain[-1].parent_id is not None and chain[-1].parent_id not in seen:
+        with registry._session(readonly=True) as s:
+            row = s.get(VersionRow, chain[-1].parent_id)
+            if row is None:
+                break
+            chain.append(version_record(s, row))
+        seen.add(chain[-1].id)
+    return chain

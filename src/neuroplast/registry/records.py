@@ -43,6 +43,8 @@ class VersionRecord:
     artifact_dir: Path
     created_at: datetime
     artifacts: dict[str, ArtifactRecord] = field(default_factory=dict)
+    parent_id: int | None = None
+    parent: str | None = None  # the parent's ref (``name:version``), when it still exists
 
     @property
     def ref(self) -> str:

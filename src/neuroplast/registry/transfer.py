@@ -18,6 +18,7 @@ from neuroplast._version import ARTIFACT_SCHEMA_VERSION, __version__
 from neuroplast.config import is_valid_model_name
 from neuroplast.errors import ArtifactError
 from neuroplast.registry.artifacts import atomic_write_bytes, sha256_bytes
+from neuroplast.registry.lifecycle import lineage
 from neuroplast.registry.records import VersionRecord
 from neuroplast.registry.store import Registry
 
@@ -28,7 +29,7 @@ _FORMAT = "neuroplast-bundle"
 
 def export_version(registry: Registry, ref: str, out: Path) -> Path:
     """Write version ``ref`` with its files, verified, to the tar file ``out`` (atomically)."""
-    version = registry.resolve(ref)
+    version = registry.ensure_local(registry.resolve(ref))
     files: dict[str, bytes] = {}
     for name, artifact in sorted(version.artifacts.items()):
         data = artifact.path.read_bytes() if artifact.path.is_file() else b""
@@ -53,6 +54,10 @@ def export_version(registry: Registry, ref: str, out: Path) -> Path:
         "config": version.config,
         "metrics": version.metrics,
         "params_count": version.params_count,
+        "lineage": [
+            {"ref": v.ref, "uid": v.uid, "source": v.source, "created_at": v.created_at.isoformat()}
+            for v in lineage(registry, version.ref)
+        ],
         "files": {name: sha256_bytes(data) for name, data in files.items()},
     }
     buffer = io.BytesIO()
@@ -124,7 +129,11 @@ def import_bundle(registry: Registry, path: Path, *, name: str | None = None) ->
         dest = version.artifact_dir / file_name
         written[file_name] = (dest, atomic_write_bytes(dest, data))
     origin = f"{manifest['model']}:{manifest['version']} ({manifest.get('uid', '?')})"
-    metrics = {**manifest.get("metrics", {}), "imported_from": origin}
+    metrics = {
+        **manifest.get("metrics", {}),
+        "imported_from": origin,
+        "imported_lineage": [v.get("ref") for v in manifest.get("lineage", [])],
+    }
     return registry.finalize_version(
         version.id,
         files=written,
