@@ -19,6 +19,7 @@ from neuroplast.errors import ConfigError
 from neuroplast.types import TaskType
 
 __all__ = [
+    "OTHER_TEMPLATES",
     "TEMPLATES",
     "DataConfig",
     "EarlyStoppingConfig",
@@ -43,6 +44,8 @@ TEMPLATES = (
     "image-cnn",
     "image-mlp",
 )
+# Templates of other config kinds (``neuroplast continual run``), not run configs.
+OTHER_TEMPLATES = ("continual",)
 # Keys of the `model:` section that are not the architecture's own config keys.
 _MODEL_SECTION_KEYS = frozenset({"architecture", "pretrained_embeddings"})
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
@@ -267,6 +270,7 @@ def load_run_config(path: str | Path, overrides: list[str] | None = None) -> Run
 
 def template_text(name: str) -> str:
     """The YAML text of a built-in template (see :data:`TEMPLATES`)."""
-    if name not in TEMPLATES:
-        raise ConfigError(f"unknown template {name!r}; choose one of: {', '.join(TEMPLATES)}")
+    if name not in TEMPLATES + OTHER_TEMPLATES:
+        known = ", ".join(TEMPLATES + OTHER_TEMPLATES)
+        raise ConfigError(f"unknown template {name!r}; choose one of: {known}")
     return resources.files("neuroplast").joinpath(f"templates/{name}.yaml").read_text("utf-8")

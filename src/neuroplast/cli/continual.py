@@ -1,0 +1,199 @@
+"""``neuroplast continual``: run, compare and reproduce continual strategies on task streams,
+and update registered models with new data without forgetting the old."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+from rich.table import Table
+
+from neuroplast.cli._common import HomeOption, console, setup_logging
+
+if TYPE_CHECKING:
+    from neuroplast.continual.runner import RunResult, StrategySummary
+
+__all__ = ["app"]
+
+app = typer.Typer(
+    help="Continual learning: task streams, strategies, metrics, updates.", no_args_is_help=True
+)
+
+
+def _pct(value: float | None, std: float | None = None) -> str:
+    if value is None:
+        return "-"
+    return f"{100 * value:.1f}" + ("" if std is None else f" ± {100 * std:.1f}")
+
+
+def _signed(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:+.1f}"
+
+
+def _matrix_table(matrix: list[list[float]], title: str) -> Table:
+    table = Table(title=title)
+    table.add_column("after task", justify="right")
+    for j in range(len(matrix)):
+        table.add_column(f"task {j + 1}", justify="right")
+    for i, row in enumerate(matrix):
+        table.add_row(str(i + 1), *[f"{100 * v:.1f}" for v in row])
+    return table
+
+
+def _metrics_table(summaries: list[StrategySummary], title: str) -> Table:
+    table = Table(title=title)
+    for name in ("strategy", "ACC %", "BWT", "FWT", "forgetting", "train s", "buffer/state"):
+        table.add_column(name, justify="left" if name == "strategy" else "right")
+    for s in summaries:
+        table.add_row(
+            s.strategy,
+            _pct(s.mean("acc"), s.std("acc")),
+            _signed(s.mean("bwt")),
+            _signed(s.mean("fwt")),
+            _pct(s.mean("forgetting")),
+            f"{s.seconds:.1f}",
+            f"{s.memory_bytes / 1e6:.1f} MB" if s.memory_bytes else "0",
+        )
+    return table
+
+
+@app.command("run")
+def run(
+    config: Path = typer.Argument(..., help="Stream config YAML (neuroplast init -t continual)."),
+    set_: list[str] = typer.Option([], "--set", help="Override a value: --set train.epochs=3."),
+    strategy: str | None = typer.Option(
+        None, "--strategy", "-s", help="Strategies to compose, e.g. replay+lwf (overrides)."
+    ),
+    register: bool = typer.Option(True, "--register/--no-register", help="Register the model."),
+    home: HomeOption = None,
+    verbose: bool = typer.Option(False, "--verbose", "-v"),
+) -> None:
+    """Train task by task; print the accuracy matrix and the metrics; register the model."""
+    setup_logging(verbose)
+    from neuroplast.continual.config import load_continual_config
+    from neuroplast.continual.workflow import parse_strategy_sets, run_continual
+    from neuroplast.registry import Registry
+
+    cfg = load_continual_config(config, set_)
+    sets = parse_strategy_sets(strategy) if strategy else None
+    if sets is not None and len(sets) != 1:
+        raise typer.BadParameter("--strategy takes one set (use '+'); see `continual compare`")
+
+    def on_run(r: RunResult) -> None:
+        console.print(
+            f"{r.strategy} seed {r.seed}: ACC {100 * r.metrics.acc:.1f}%  ({r.train_seconds:.1f} s)"
+        )
+
+    registry = Registry(home) if register else None
+    try:
+        outcome = run_continual(cfg, registry, strategy_sets=sets, on_run=on_run)
+    finally:
+        if registry is not None:
+            registry.close()
+    summary = outcome.summaries[0]
+    stream = outcome.stream
+    console.print(
+        _matrix_table(
+            summary.mean_matrix(),
+            f"accuracy % on {stream.name} ({stream.scenario}-IL), {summary.strategy}, "
+            f"mean of {len(summary.runs)} seed(s)",
+        )
+    )
+    console.print(_metrics_table(outcome.summaries, "metrics (BWT/FWT in points)"))
+    if outcome.version is not None:
+        console.print(f"registered [bold]{outcome.version.ref}[/] (id {outcome.version.uid})")
+        for name, path in outcome.plots.items():
+            console.print(f"plot {name}: {path}")
+
+
+@app.command("compare")
+def compare(
+    config: Path = typer.Argument(..., help="Stream config YAML."),
+    strategies: str = typer.Option(
+        "naive,ewc,online_ewc,si,lwf,replay,joint",
+        "--strategies",
+        help="Comma-separated; compose with '+', e.g. naive,replay,replay+lwf.",
+    ),
+    set_: list[str] = typer.Option([], "--set", help="Override a value: --set seeds=[0,1]."),
+    verbose: bool = typer.Option(False, "--verbose", "-v"),
+) -> None:
+    """Run several strategies on the same stream and seeds; print one table."""
+    setup_logging(verbose)
+    from neuroplast.continual.config import load_continual_config
+    from neuroplast.continual.runner import summarise
+    from neuroplast.continual.workflow import parse_strategy_sets
+
+    cfg = load_continual_config(config, set_)
+    sets = parse_strategy_sets(strategies)
+    from neuroplast.continual.strategies import check_strategies
+
+    for names in sets:
+        check_strategies(names)
+    stream, summaries = summarise(
+        cfg,
+        sets,
+        on_run=lambda r: console.print(
+            f"{r.strategy} seed {r.seed}: ACC {100 * r.metrics.acc:.1f}% ({r.train_seconds:.1f} s)"
+        ),
+    )
+    console.print(
+        _metrics_table(
+            summaries,
+            f"{stream.name}, {stream.scenario}-IL, {len(stream.tasks)} tasks, "
+            f"seeds {', '.join(map(str, cfg.seeds))}",
+        )
+    )
+
+
+@app.command("reproduce")
+def reproduce(
+    protocol: str = typer.Argument("split-mnist", help="split-mnist"),
+    seeds: int = typer.Option(3, "--seeds", min=1, help="Seeds 0..N-1 per cell."),
+    epochs: int = typer.Option(5, "--epochs", min=1, help="Epochs per task."),
+    verbose: bool = typer.Option(False, "--verbose", "-v"),
+) -> None:
+    """Reproduce van de Ven & Tolias (2019) Table 4 (split MNIST) beside the published one."""
+    setup_logging(verbose)
+    from neuroplast.continual.reproduce import PUBLISHED, SCENARIOS, reproduce
+
+    result = reproduce(
+        protocol,
+        seeds=list(range(seeds)),
+        epochs=epochs,
+        on_run=lambda scenario, r: console.print(
+            f"{scenario}-IL {r.strategy} seed {r.seed}: {100 * r.metrics.acc:.1f}%"
+        ),
+    )
+    table = Table(
+        title=f"split MNIST, average accuracy % after 5 tasks (ours: mean ± sd of seeds "
+        f"{', '.join(map(str, result.seeds))}; published: van de Ven & Tolias 2019, Table 4)"
+    )
+    table.add_column("strategy")
+    for scenario in SCENARIOS:
+        table.add_column(f"{scenario}-IL ours", justify="right")
+        table.add_column("published", justify="right")
+    far: list[str] = []
+    for strategy, published in PUBLISHED.items():
+        row = [strategy]
+        for scenario in SCENARIOS:
+            ours = result.ours(strategy, scenario)
+            paper = published[scenario]
+            if ours is None:
+                row += ["-", "-" if paper is None else f"{paper:.1f}"]
+                continue
+            mean, std = ours
+            row += [f"{mean:.1f}" + ("" if std is None else f" ± {std:.1f}"), f"{paper:.1f}"]
+            if paper is not None and abs(mean - paper) > 5:
+                far.append(f"{strategy} {scenario}-IL: {mean:.1f} vs {paper:.1f}")
+        table.add_row(*row)
+    console.print(table)
+    console.print(
+        f"{result.epochs} epochs per task, batch 128, Adam lr 0.001; mnist_5k 4,000 train / "
+        f"1,000 test; strengths per scenario: "
+        + "; ".join(f"{s}: {result.options(s)}" for s in SCENARIOS)
+    )
+    console.print(f"cells more than 5 points from the published value: {len(far)}")
+    for line in far:
+        console.print(f"  {line}")
+    console.print(f"total time {result.seconds:.0f} s")

@@ -1,0 +1,135 @@
+"""The YAML of a continual run: a stream, the strategies (plugins) and their options, a
+model and the training settings of each task. Unknown keys are rejected."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from neuroplast.config import TrainConfig, apply_overrides, format_validation_error
+from neuroplast.errors import ConfigError
+
+__all__ = [
+    "STREAMS",
+    "ContinualConfig",
+    "EWCOptions",
+    "LwFOptions",
+    "ReplayOptions",
+    "SIOptions",
+    "StreamConfig",
+    "load_continual_config",
+    "parse_continual_config",
+]
+
+STREAMS = ("split_mnist", "permuted_mnist", "split_fashion_mnist", "wordnet", "csv", "files")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class StreamConfig(_Strict):
+    source: Literal[
+        "split_mnist", "permuted_mnist", "split_fashion_mnist", "wordnet", "csv", "files"
+    ] = "split_mnist"
+    scenario: Literal["class", "task", "domain"] = "class"
+    tasks: int | None = Field(None, ge=1, description="keep the first N tasks")
+    classes_per_task: int = Field(2, description="split streams: classes in each task")
+    train_per_class: int | None = Field(None, ge=10, description="subsample training rows")
+    test_per_class: int | None = Field(None, ge=5, description="subsample test rows")
+    test_fraction: float = Field(0.2, gt=0.0, lt=0.9, description="when no official test set")
+    seed: int = 0
+    path: str | None = Field(None, description="csv: a file with a task column")
+    paths: list[str] = Field(default_factory=list, description="files: one file per task")
+    text_column: str = "text"
+    label_column: str = "label"
+    task_column: str = "task"
+    max_length: int = Field(32, ge=1, le=1024, description="text: tokens kept per row")
+    vocab_size: int = Field(20000, ge=10, description="text: vocabulary size")
+
+
+class EWCOptions(_Strict):
+    lambda_: float = Field(5000.0, ge=0.0, alias="lambda", description="penalty strength")
+    gamma: float = Field(1.0, ge=0.0, le=1.0, description="online EWC: decay of old Fisher")
+    fisher_samples: int = Field(1000, ge=1, description="rows used to estimate the Fisher")
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class SIOptions(_Strict):
+    c: float = Field(1.0, ge=0.0, description="penalty strength")
+    xi: float = Field(0.1, gt=0.0, description="damping of the importance")
+
+
+class LwFOptions(_Strict):
+    temperature: float = Field(2.0, gt=0.0)
+    alpha: float | None = Field(
+        None, ge=0.0, le=1.0, description="distillation share; null = 1 - 1/task"
+    )
+
+
+class ReplayOptions(_Strict):
+    buffer_size: int = Field(1000, ge=1, description="samples kept from past tasks")
+    policy: Literal["reservoir", "class_balanced"] = "class_balanced"
+    batch_size: int | None = Field(None, ge=1, description="replayed rows per batch")
+
+
+class StrategyOptions(_Strict):
+    ewc: EWCOptions = Field(default_factory=EWCOptions)
+    online_ewc: EWCOptions = Field(default_factory=EWCOptions)
+    si: SIOptions = Field(default_factory=SIOptions)
+    lwf: LwFOptions = Field(default_factory=LwFOptions)
+    replay: ReplayOptions = Field(default_factory=ReplayOptions)
+    icarl: ReplayOptions = Field(default_factory=lambda: ReplayOptions(buffer_size=2000))
+
+
+class ContinualConfig(_Strict):
+    name: str = Field("continual", description="model name in the registry")
+    stream: StreamConfig = Field(default_factory=StreamConfig)
+    strategies: list[str] = Field(default_factory=lambda: ["naive"])
+    options: StrategyOptions = Field(default_factory=StrategyOptions)
+    model: dict[str, Any] = Field(
+        default_factory=lambda: {"architecture": "image_mlp", "hidden_dim": 400, "num_layers": 2}
+    )
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
+
+    @field_validator("strategies")
+    @classmethod
+    def _known(cls, value: list[str]) -> list[str]:
+        from neuroplast.continual.strategies import check_strategies
+
+        check_strategies(value)
+        return value
+
+    @field_validator("model")
+    @classmethod
+    def _arch(cls, value: dict[str, Any]) -> dict[str, Any]:
+        if "architecture" not in value:
+            raise ValueError("model.architecture is missing (for example image_mlp or cnn)")
+        return value
+
+
+def parse_continual_config(raw: Any, where: str = "config") -> ContinualConfig:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a mapping at the top level, got {type(raw).__name__}")
+    try:
+        return ContinualConfig.model_validate(raw)
+    except ValidationError as e:
+        raise ConfigError(format_validation_error(e, where)) from e
+
+
+def load_continual_config(path: str | Path, overrides: list[str] | None = None) -> ContinualConfig:
+    file = Path(path)
+    if not file.is_file():
+        raise ConfigError(
+            f"stream config {file} not found: create one with "
+            "`neuroplast init --template continual > stream.yaml`"
+        )
+    try:
+        raw = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{file}: not valid YAML ({e}); check the indentation") from e
+    return parse_continual_config(apply_overrides(raw or {}, overrides or []), where=str(file))

@@ -1,0 +1,121 @@
+"""Register the model a continual run (or update) produced, as a ``source="continual"``
+version: the model bundle, the strategies' state (Fisher information, anchors, replay
+buffer) as one safetensors artifact, the metrics and the plots."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from neuroplast.continual.plots import plot_accuracy_curves, plot_accuracy_matrix
+from neuroplast.continual.strategies import Plugin
+from neuroplast.data import Vocabulary
+from neuroplast.inference.bundle import ModelMeta, save_bundle
+from neuroplast.models import count_parameters
+from neuroplast.registry import Registry, VersionRecord
+from neuroplast.registry.artifacts import read_safetensors_verified, save_safetensors
+
+__all__ = ["STATE_FILE", "load_plugin_state", "register_continual_version"]
+
+logger = logging.getLogger(__name__)
+STATE_FILE = "continual/state.safetensors"
+
+
+def _plugin_tensors(plugins: list[Plugin]) -> dict[str, Tensor]:
+    out: dict[str, Tensor] = {}
+    for plugin in plugins:
+        out.update({f"{plugin.name}/{k}": v for k, v in plugin.artifacts().items()})
+    return out
+
+
+def load_plugin_state(version: VersionRecord) -> dict[str, dict[str, Tensor]]:
+    """Strategy name -> its stored tensors, verified against the recorded sha256."""
+    record = version.artifacts.get(STATE_FILE)
+    if record is None:
+        return {}
+    tensors = read_safetensors_verified(record.path, record.sha256)
+    out: dict[str, dict[str, Tensor]] = {}
+    for key, value in tensors.items():
+        name, _, rest = key.partition("/")
+        out.setdefault(name, {})[rest] = value
+    return out
+
+
+def register_continual_version(
+    registry: Registry,
+    *,
+    name: str,
+    architecture: str,
+    task: str,
+    model: nn.Module,
+    arch_config: dict[str, Any],
+    label_names: list[str],
+    preprocessing: dict[str, Any],
+    data: dict[str, Any],
+    vocab: Vocabulary | None,
+    plugins: list[Plugin],
+    metrics: dict[str, Any],
+    config: dict[str, Any],
+    matrix: list[list[float]] | None = None,
+    parent_id: int | None = None,
+    run_id: int | None = None,
+) -> tuple[VersionRecord, dict[str, Path]]:
+    """Create, fill and finalize the version; returns it and its plot paths."""
+    modality = "text" if vocab is not None else "image"
+    version = registry.create_version(
+        name,
+        architecture=architecture,
+        task=task,
+        modality=modality,
+        config=config,
+        source="continual",
+        run_id=run_id,
+        parent_id=parent_id,
+    )
+    meta = ModelMeta(
+        architecture=architecture,
+        modality=modality,
+        task=task,
+        arch_config=arch_config,
+        label_names=label_names,
+        preprocessing=preprocessing,
+        data=data,
+        name=name,
+        version=version.version,
+    )
+    files = save_bundle(version.artifact_dir, model, meta, vocab)
+    tensors = _plugin_tensors(plugins)
+    if tensors:
+        path = version.artifact_dir / STATE_FILE
+        files[STATE_FILE] = (path, save_safetensors(path, tensors))
+    plots: dict[str, Path] = {}
+    if matrix is not None and len(matrix) > 1:
+        title = f"{version.ref}: {metrics.get('strategy', '')}"
+        plots["accuracy_matrix"] = plot_accuracy_matrix(
+            matrix, version.artifact_dir / "plots" / "accuracy_matrix.png", title
+        )
+        plots["accuracy_curves"] = plot_accuracy_curves(
+            matrix, version.artifact_dir / "plots" / "accuracy_curves.png", title
+        )
+    from neuroplast.registry.artifacts import sha256_file
+
+    for key, p in plots.items():
+        files[f"plots/{p.name}"] = (p, sha256_file(p))
+        metrics = {**metrics, f"plot_{key}": str(p)}
+    version = registry.finalize_version(
+        version.id, files=files, params_count=count_parameters(model), metrics=metrics
+    )
+    logger.info("registered %s (continual, parent id %s)", version.ref, parent_id)
+    return version, plots
+
+
+def image_preprocessing(shape: tuple[int, ...]) -> dict[str, Any]:
+    return {"mean": 0.5, "std": 0.5, "image_shape": list(shape)}
+
+
+def empty_tensor() -> Tensor:
+    return torch.zeros(0)

@@ -1,0 +1,76 @@
+"""Learning without Forgetting (Li & Hoiem, 2016): distil the previous model's outputs on the
+current inputs into the new model, so that old tasks' answers change as little as possible."""
+
+from __future__ import annotations
+
+import copy
+from typing import TYPE_CHECKING
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from neuroplast.continual.strategies.base import Plugin
+from neuroplast.models import logits_of
+
+if TYPE_CHECKING:
+    from neuroplast.continual.learner import ContinualLearner
+    from neuroplast.continual.streams import Task
+    from neuroplast.training import Trainer
+
+__all__ = ["LwF", "distillation_loss"]
+
+
+def distillation_loss(new: Tensor, old: Tensor, groups: list[Tensor], temperature: float) -> Tensor:
+    """Mean over rows and output groups of ``T^2 * KL(softmax(old/T) || softmax(new/T))``,
+    the softmax taken inside each group of outputs (a task-IL head, or the old classes)."""
+    total = new.new_zeros(())
+    for group in groups:
+        target = F.softmax(old[:, group] / temperature, dim=1)
+        log_pred = F.log_softmax(new[:, group] / temperature, dim=1)
+        total = total + F.kl_div(log_pred, target, reduction="batchmean") * temperature**2
+    return total / max(len(groups), 1)
+
+
+class LwF(Plugin):
+    """Adds ``alpha * distillation`` to ``(1 - alpha) * loss``; alpha defaults to
+    ``1 - 1/t`` on task ``t`` (the old tasks' share, as van de Ven & Tolias weigh it)."""
+
+    name = "lwf"
+
+    def __init__(self, *, temperature: float = 2.0, alpha: float | None = None) -> None:
+        self.temperature = temperature
+        self.alpha = alpha
+        self.teacher: nn.Module | None = None
+        self.groups: list[Tensor] = []
+        self._learner: ContinualLearner | None = None
+
+    def before_task(self, learner: ContinualLearner, task: Task) -> None:
+        self._learner = learner
+        stream = learner.stream
+        if task.index == 0 and self.teacher is None:
+            return
+        self.teacher = copy.deepcopy(learner.inner).eval()
+        for p in self.teacher.parameters():
+            p.requires_grad_(False)
+        old = stream.tasks[: task.index]
+        if stream.scenario == "task":
+            self.groups = [torch.tensor(t.classes) for t in old]
+        elif stream.scenario == "class":
+            self.groups = [torch.tensor(sorted(c for t in old for c in t.classes))]
+        else:
+            self.groups = [torch.arange(stream.num_outputs)]
+
+    def on_loss(self, trainer: Trainer, loss: Tensor, inputs: Tensor, targets: Tensor) -> Tensor:
+        learner = self._learner
+        if self.teacher is None or learner is None or not self.groups:
+            return loss
+        new = learner.model.last_logits
+        if new is None:
+            return loss
+        with torch.no_grad():
+            old = logits_of(self.teacher(inputs))
+        t = learner.current_task + 1
+        alpha = self.alpha if self.alpha is not None else 1.0 - 1.0 / t
+        kd = distillation_loss(new, old, self.groups, self.temperature)
+        return (1.0 - alpha) * loss + alpha * kd

@@ -1,0 +1,227 @@
+"""Parameter regularisation: EWC (Kirkpatrick et al., 2017), online EWC (Schwarz et al.,
+2018) and Synaptic Intelligence (Zenke et al., 2017).
+
+Each keeps, per parameter, an importance ``F`` and an anchor ``theta*`` and adds
+``lambda / 2 * sum F (theta - theta*)^2`` (SI: ``c * sum Omega (theta - theta*)^2``) to the
+loss of later tasks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from neuroplast.continual.learner import apply_mask
+from neuroplast.continual.strategies.base import Plugin
+from neuroplast.models import logits_of
+
+if TYPE_CHECKING:
+    from neuroplast.continual.learner import ContinualLearner
+    from neuroplast.continual.streams import Task
+    from neuroplast.training import Trainer
+
+__all__ = ["EWC", "SI", "OnlineEWC", "ewc_penalty", "fisher_information"]
+
+
+def _params(model: nn.Module) -> dict[str, Tensor]:
+    return {n: p for n, p in model.named_parameters() if p.requires_grad}
+
+
+def fisher_information(
+    model: nn.Module,
+    data: Iterable[Any],
+    *,
+    mask: Tensor | None = None,
+    max_samples: int | None = None,
+) -> dict[str, Tensor]:
+    """Diagonal Fisher information: the mean over samples of the squared gradient of
+    ``log p(y_hat | x)``, ``y_hat`` the model's prediction (the "true Fisher" of the model,
+    not the empirical one). ``data`` yields ``(inputs, labels)`` batches or input tensors.
+    """
+    params = _params(model)
+    fisher = {n: torch.zeros_like(p) for n, p in params.items()}
+    was_training = model.training
+    model.eval()
+    count = 0
+    for batch in data:
+        inputs = batch[0] if isinstance(batch, list | tuple) else batch
+        for row in range(len(inputs)):
+            if max_samples is not None and count >= max_samples:
+                break
+            model.zero_grad(set_to_none=True)
+            logits = apply_mask(logits_of(model(inputs[row : row + 1])), mask)
+            log_prob = F.log_softmax(logits, dim=1)
+            log_prob[0, log_prob.argmax(dim=1)].sum().backward()
+            for n, p in params.items():
+                if p.grad is not None:
+                    fisher[n] += p.grad.detach() ** 2
+            count += 1
+    model.zero_grad(set_to_none=True)
+    model.train(was_training)
+    return {n: f / max(count, 1) for n, f in fisher.items()}
+
+
+def ewc_penalty(
+    model: nn.Module, fisher: dict[str, Tensor], anchor: dict[str, Tensor], strength: float
+) -> Tensor:
+    """``strength / 2 * sum_i F_i (theta_i - theta*_i)^2`` over the parameters in ``fisher``."""
+    total: Tensor | None = None
+    for n, p in _params(model).items():
+        if n in fisher:
+            term = (fisher[n] * (p - anchor[n]) ** 2).sum()
+            total = term if total is None else total + term
+    if total is None:
+        return torch.zeros(())
+    return 0.5 * strength * total
+
+
+class EWC(Plugin):
+    """Elastic weight consolidation: one Fisher and anchor per finished task."""
+
+    name = "ewc"
+
+    def __init__(self, *, lambda_: float = 5000.0, fisher_samples: int = 1000) -> None:
+        self.strength = lambda_
+        self.fisher_samples = fisher_samples
+        self.fishers: list[dict[str, Tensor]] = []
+        self.anchors: list[dict[str, Tensor]] = []
+
+    def _task_fisher(self, learner: ContinualLearner, task: Task) -> dict[str, Tensor]:
+        mask = learner.stream.output_mask(task.index)
+        return fisher_information(
+            learner.inner, [task.x_train], mask=mask, max_samples=self.fisher_samples
+        )
+
+    def _anchor(self, learner: ContinualLearner) -> dict[str, Tensor]:
+        return {n: p.detach().clone() for n, p in _params(learner.inner).items()}
+
+    def after_task(self, learner: ContinualLearner, task: Task) -> None:
+        self.fishers.append(self._task_fisher(learner, task))
+        self.anchors.append(self._anchor(learner))
+        self._learner = learner
+
+    def before_task(self, learner: ContinualLearner, task: Task) -> None:
+        self._learner = learner
+
+    def penalty(self) -> Tensor:
+        model = self._learner.inner
+        terms = [
+            ewc_penalty(model, f, a, self.strength)
+            for f, a in zip(self.fishers, self.anchors, strict=True)
+        ]
+        return torch.stack(terms).sum() if terms else torch.zeros(())
+
+    def on_loss(self, trainer: Trainer, loss: Tensor, inputs: Tensor, targets: Tensor) -> Tensor:
+        if not self.fishers:
+            return loss
+        return loss + self.penalty()
+
+    def artifacts(self) -> dict[str, Tensor]:
+        out: dict[str, Tensor] = {}
+        for t, (f, a) in enumerate(zip(self.fishers, self.anchors, strict=True)):
+            out.update({f"fisher.{t}.{n}": v for n, v in f.items()})
+            out.update({f"anchor.{t}.{n}": v for n, v in a.items()})
+        return out
+
+    def load_artifacts(self, tensors: dict[str, Tensor]) -> None:
+        tasks = sorted({int(k.split(".")[1]) for k in tensors if k.startswith("fisher.")})
+        for t in tasks:
+            prefix_f, prefix_a = f"fisher.{t}.", f"anchor.{t}."
+            self.fishers.append(
+                {k[len(prefix_f) :]: v for k, v in tensors.items() if k.startswith(prefix_f)}
+            )
+            self.anchors.append(
+                {k[len(prefix_a) :]: v for k, v in tensors.items() if k.startswith(prefix_a)}
+            )
+
+
+class OnlineEWC(EWC):
+    """Online EWC: one running Fisher ``F = gamma F_old + F_task`` and the latest anchor."""
+
+    name = "online_ewc"
+
+    def __init__(
+        self, *, lambda_: float = 5000.0, gamma: float = 1.0, fisher_samples: int = 1000
+    ) -> None:
+        super().__init__(lambda_=lambda_, fisher_samples=fisher_samples)
+        self.gamma = gamma
+
+    def after_task(self, learner: ContinualLearner, task: Task) -> None:
+        new = self._task_fisher(learner, task)
+        if self.fishers:
+            old = self.fishers[0]
+            new = {n: self.gamma * old[n] + f for n, f in new.items()}
+        self.fishers = [new]
+        self.anchors = [self._anchor(learner)]
+        self._learner = learner
+
+
+class SI(Plugin):
+    """Synaptic intelligence: importance from each parameter's contribution to the drop of
+    the loss along its trajectory, ``omega += -grad * delta``, normalised at task end."""
+
+    name = "si"
+
+    def __init__(self, *, c: float = 1.0, xi: float = 0.1) -> None:
+        self.c, self.xi = c, xi
+        self.omega: dict[str, Tensor] = {}  # consolidated importance
+        self.anchor: dict[str, Tensor] = {}
+        self._w: dict[str, Tensor] = {}
+        self._start: dict[str, Tensor] = {}
+        self._prev: dict[str, Tensor] = {}
+        self._grad: dict[str, Tensor] = {}
+
+    def before_task(self, learner: ContinualLearner, task: Task) -> None:
+        self._learner = learner
+        params = _params(learner.inner)
+        self._start = {n: p.detach().clone() for n, p in params.items()}
+        self._w = {n: torch.zeros_like(p) for n, p in params.items()}
+        self._prev, self._grad = {}, {}
+
+    def _accumulate(self) -> None:
+        for n, p in _params(self._learner.inner).items():
+            if n in self._grad:
+                self._w[n] -= self._grad[n] * (p.detach() - self._prev[n])
+
+    def on_after_backward(self, trainer: Trainer) -> None:
+        self._accumulate()  # the step taken since the previous backward pass
+        for n, p in _params(self._learner.inner).items():
+            if p.grad is not None:
+                self._grad[n] = p.grad.detach().clone()
+                self._prev[n] = p.detach().clone()
+
+    def after_task(self, learner: ContinualLearner, task: Task) -> None:
+        self._accumulate()  # the last optimizer step of the task
+        for n, p in _params(learner.inner).items():
+            delta = p.detach() - self._start[n]
+            gain = torch.clamp(self._w[n], min=0) / (delta**2 + self.xi)
+            self.omega[n] = self.omega.get(n, torch.zeros_like(p)) + gain
+            self.anchor[n] = p.detach().clone()
+        self._grad = {}
+
+    def penalty(self) -> Tensor:
+        total = [
+            (self.omega[n] * (p - self.anchor[n]) ** 2).sum()
+            for n, p in _params(self._learner.inner).items()
+            if n in self.omega
+        ]
+        return self.c * torch.stack(total).sum() if total else torch.zeros(())
+
+    def on_loss(self, trainer: Trainer, loss: Tensor, inputs: Tensor, targets: Tensor) -> Tensor:
+        if not self.omega:
+            return loss
+        return loss + self.penalty()
+
+    def artifacts(self) -> dict[str, Tensor]:
+        return {
+            **{f"omega.{n}": v for n, v in self.omega.items()},
+            **{f"anchor.{n}": v for n, v in self.anchor.items()},
+        }
+
+    def load_artifacts(self, tensors: dict[str, Tensor]) -> None:
+        self.omega = {k[6:]: v for k, v in tensors.items() if k.startswith("omega.")}
+        self.anchor = {k[7:]: v for k, v in tensors.items() if k.startswith("anchor.")}

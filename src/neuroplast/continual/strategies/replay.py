@@ -1,0 +1,202 @@
+"""Experience replay: a bounded buffer of past rows, replayed beside every new batch; and
+iCaRL-style nearest-mean-of-exemplars classification over the same buffer."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Literal
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from neuroplast.continual.learner import apply_mask
+from neuroplast.continual.strategies.base import Plugin
+from neuroplast.continual.strategies.lwf import LwF
+from neuroplast.errors import ConfigError
+from neuroplast.models import logits_of
+
+if TYPE_CHECKING:
+    from neuroplast.continual.learner import ContinualLearner
+    from neuroplast.continual.streams import Task
+    from neuroplast.training import Trainer
+
+__all__ = ["ICaRL", "Replay", "ReplayBuffer"]
+
+
+class ReplayBuffer:
+    """At most ``size`` rows. ``reservoir``: every row ever offered has the same chance to be
+    kept (Vitter's algorithm R). ``class_balanced``: each class keeps an equal share, the
+    largest class giving up a random row when a new one needs room."""
+
+    def __init__(
+        self, size: int, policy: Literal["reservoir", "class_balanced"], seed: int = 0
+    ) -> None:
+        if size < 1:
+            raise ConfigError(f"replay buffer_size={size} must be at least 1")
+        self.size, self.policy = size, policy
+        self.x: Tensor | None = None
+        self.y = torch.empty(0, dtype=torch.long)
+        self.seen = 0
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def __len__(self) -> int:
+        return int(self.y.numel())
+
+    def _rand(self, high: int) -> int:
+        return int(torch.randint(high, (1,), generator=self.generator))
+
+    def add(self, x: Tensor, y: Tensor) -> None:
+        """Offer rows ``(x, y)`` to the buffer."""
+        buffer = x[:0].clone() if self.x is None else self.x
+        if self.policy == "reservoir":
+            self._reservoir(buffer, x, y)
+        else:
+            self._balanced(buffer, x, y)
+
+    def _reservoir(self, buffer: Tensor, x: Tensor, y: Tensor) -> None:
+        free = max(0, self.size - len(self))
+        buffer = torch.cat([buffer, x[:free]])
+        self.y = torch.cat([self.y, y[:free]])
+        self.seen += min(free, len(y))
+        for row in range(min(free, len(y)), len(y)):
+            self.seen += 1
+            slot = self._rand(self.seen)
+            if slot < self.size:
+                buffer[slot] = x[row]
+                self.y[slot] = y[row]
+        self.x = buffer
+
+    def _balanced(self, buffer: Tensor, x: Tensor, y: Tensor) -> None:
+        xs, ys = torch.cat([buffer, x]), torch.cat([self.y, y])
+        self.seen += len(y)
+        classes = ys.unique()
+        quota = self.size // len(classes)
+        extra = self.size - quota * len(classes)
+        keep = []
+        for k, c in enumerate(classes.tolist()):
+            rows = (ys == c).nonzero().flatten()
+            old = rows[rows < len(self.y)]
+            new = rows[rows >= len(self.y)]
+            share = quota + (1 if k < extra else 0)
+            # rows already kept stay first; new rows fill the rest, in a random order
+            new = new[torch.randperm(len(new), generator=self.generator)]
+            keep.append(torch.cat([old, new])[:share])
+        index = torch.cat(keep)
+        self.x, self.y = xs[index], ys[index]
+
+    def sample(self, n: int) -> tuple[Tensor, Tensor]:
+        if self.x is None or not len(self):
+            raise ConfigError("the replay buffer is empty")
+        index = torch.randint(len(self), (n,), generator=self.generator)
+        return self.x[index], self.y[index]
+
+    def tensors(self) -> dict[str, Tensor]:
+        if self.x is None:
+            return {}
+        return {"buffer.x": self.x, "buffer.y": self.y, "buffer.seen": torch.tensor(self.seen)}
+
+    def load(self, tensors: dict[str, Tensor]) -> None:
+        if "buffer.x" in tensors:
+            self.x, self.y = tensors["buffer.x"].clone(), tensors["buffer.y"].clone().long()
+            self.seen = int(tensors.get("buffer.seen", torch.tensor(len(self.y))))
+
+
+class Replay(Plugin):
+    """Adds the loss on a replayed batch: ``loss / t + (1 - 1/t) * replay_loss`` on task t."""
+
+    name = "replay"
+
+    def __init__(
+        self,
+        *,
+        buffer_size: int = 1000,
+        policy: Literal["reservoir", "class_balanced"] = "class_balanced",
+        batch_size: int | None = None,
+        seed: int = 0,
+    ) -> None:
+        self.buffer = ReplayBuffer(buffer_size, policy, seed)
+        self.batch_size = batch_size
+        self._learner: ContinualLearner | None = None
+
+    def before_task(self, learner: ContinualLearner, task: Task) -> None:
+        self._learner = learner
+
+    def after_task(self, learner: ContinualLearner, task: Task) -> None:
+        self.buffer.add(task.x_train, task.y_train)
+
+    def on_loss(self, trainer: Trainer, loss: Tensor, inputs: Tensor, targets: Tensor) -> Tensor:
+        learner = self._learner
+        if learner is None or not len(self.buffer):
+            return loss
+        x, y = self.buffer.sample(self.batch_size or len(targets))
+        x, y = x.to(inputs.device), y.to(targets.device)
+        mask = learner.train_mask(y)
+        replayed = F.cross_entropy(apply_mask(logits_of(learner.inner(x)), mask), y)
+        share = 1.0 / (learner.current_task + 1)
+        return share * loss + (1.0 - share) * replayed
+
+    def artifacts(self) -> dict[str, Tensor]:
+        return self.buffer.tensors()
+
+    def load_artifacts(self, tensors: dict[str, Tensor]) -> None:
+        self.buffer.load(tensors)
+
+
+def _features(model: nn.Module, x: Tensor) -> Tensor:
+    """The penultimate representation: ``model.features(x)`` (image_mlp, image_cnn)."""
+    features = getattr(model, "features", None)
+    if not callable(features):
+        raise ConfigError(
+            f"icarl needs a model with a `features` module (image_mlp, image_cnn); "
+            f"{type(model).__name__} has none"
+        )
+    out: Tensor = features(x)
+    return F.normalize(out.flatten(1), dim=1)
+
+
+class ICaRL(Replay):
+    """Class-balanced exemplars, replay and distillation of old outputs while training, and
+    nearest-mean-of-exemplars classification (Rebuffi et al., 2017) at test time."""
+
+    name = "icarl"
+
+    def __init__(self, *, buffer_size: int = 2000, seed: int = 0, **_: object) -> None:
+        super().__init__(buffer_size=buffer_size, policy="class_balanced", seed=seed)
+        self.distil = LwF()
+        self.means: Tensor | None = None
+        self.mean_classes: Tensor | None = None
+
+    def before_task(self, learner: ContinualLearner, task: Task) -> None:
+        if learner.stream.scenario != "class":
+            raise ConfigError("icarl classifies by nearest class mean: use scenario: class")
+        super().before_task(learner, task)
+        self.distil.before_task(learner, task)
+
+    def on_loss(self, trainer: Trainer, loss: Tensor, inputs: Tensor, targets: Tensor) -> Tensor:
+        loss = self.distil.on_loss(trainer, loss, inputs, targets)
+        return super().on_loss(trainer, loss, inputs, targets)
+
+    @torch.no_grad()
+    def after_task(self, learner: ContinualLearner, task: Task) -> None:
+        super().after_task(learner, task)
+        if self.buffer.x is None:
+            return
+        was_training = learner.inner.training
+        learner.inner.eval()
+        feats = _features(learner.inner, self.buffer.x)
+        learner.inner.train(was_training)
+        classes = self.buffer.y.unique()
+        self.means = F.normalize(
+            torch.stack([feats[self.buffer.y == c].mean(0) for c in classes]), dim=1
+        )
+        self.mean_classes = classes
+
+    def classify(self, learner: ContinualLearner, x: Tensor, mask: Tensor | None) -> Tensor | None:
+        if self.means is None or self.mean_classes is None:
+            return None
+        keep = torch.ones(len(self.mean_classes), dtype=torch.bool)
+        if mask is not None:
+            keep = mask[self.mean_classes]
+        distances = torch.cdist(_features(learner.inner, x), self.means)
+        distances[:, ~keep] = float("inf")
+        return self.mean_classes[distances.argmin(dim=1)]

@@ -1,0 +1,34 @@
+"""The two baselines: ``naive`` fine-tuning (the lower bound) and ``joint`` training on
+every task seen so far (the upper bound)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import torch
+from torch import Tensor
+
+from neuroplast.continual.strategies.base import Plugin
+
+if TYPE_CHECKING:
+    from neuroplast.continual.learner import ContinualLearner
+
+__all__ = ["Joint", "Naive"]
+
+
+class Naive(Plugin):
+    """Fine-tune on each task in turn: nothing protects the old tasks."""
+
+    name = "naive"
+
+
+class Joint(Plugin):
+    """Train on the union of all tasks so far (the upper bound continual methods aim at)."""
+
+    name = "joint"
+
+    def train_data(
+        self, learner: ContinualLearner, index: int, x: Tensor, y: Tensor
+    ) -> tuple[Tensor, Tensor]:
+        tasks = learner.stream.tasks[: index + 1]
+        return torch.cat([t.x_train for t in tasks]), torch.cat([t.y_train for t in tasks])

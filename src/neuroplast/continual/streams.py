@@ -1,0 +1,223 @@
+"""Task streams: a sequence of tasks cut from real data, in one of three scenarios.
+
+* ``class`` (class-incremental): one head over every class; the task id is unknown at test time.
+* ``task`` (task-incremental): one head whose outputs are masked to the task's classes
+  (a multi-head network sharing one output layer); the task id is given.
+* ``domain`` (domain-incremental): every task has the same ``k`` outputs (the position of a
+  class inside its task), so the label space does not grow.
+
+Every task holds tensors ready for a model: images normalised like ``neuroplast train``
+(``(x / 255 - 0.5) / 0.5``), texts as token ids padded to ``max_length``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from neuroplast.data import ImageData, TextData, Vocabulary
+from neuroplast.errors import ConfigError, DataError
+
+__all__ = ["Scenario", "Stream", "Task", "build_stream", "split_by_classes"]
+
+logger = logging.getLogger(__name__)
+Scenario = Literal["class", "task", "domain"]
+SCENARIOS: tuple[Scenario, ...] = ("class", "task", "domain")
+
+
+@dataclass
+class Task:
+    """One task: its classes (global label ids) and its train / test tensors."""
+
+    index: int
+    classes: list[int]
+    x_train: Tensor
+    y_train: Tensor
+    x_test: Tensor
+    y_test: Tensor
+
+    @property
+    def name(self) -> str:
+        return f"task {self.index + 1}"
+
+
+@dataclass
+class Stream:
+    """Tasks in training order plus what a model needs to know about them."""
+
+    name: str
+    scenario: Scenario
+    tasks: list[Task]
+    label_names: list[str]
+    modality: str  # "image" | "text"
+    vocab: Vocabulary | None = None
+    input_shape: tuple[int, ...] = field(default_factory=tuple)
+
+    @property
+    def num_outputs(self) -> int:
+        if self.scenario == "domain":
+            return max(len(t.classes) for t in self.tasks)
+        return len(self.label_names)
+
+    def output_mask(self, task: int, *, through: int | None = None) -> Tensor:
+        """Boolean [num_outputs]: the outputs that compete for task ``task``'s inputs.
+
+        Task-IL: that task's classes. Class-IL: every class of tasks ``0..through``
+        (default ``task``). Domain-IL: every output.
+        """
+        mask = torch.zeros(self.num_outputs, dtype=torch.bool)
+        if self.scenario == "domain":
+            mask[:] = True
+        elif self.scenario == "task":
+            mask[self.tasks[task].classes] = True
+        else:
+            last = task if through is None else max(task, through)
+            for t in self.tasks[: last + 1]:
+                mask[t.classes] = True
+        return mask
+
+    def task_of_class(self) -> Tensor:
+        """LongTensor [num classes]: the task each class belongs to (task- and class-IL)."""
+        owner = torch.full((len(self.label_names),), -1, dtype=torch.long)
+        for t in self.tasks:
+            owner[t.classes] = t.index
+        return owner
+
+
+def split_by_classes(
+    labels: np.ndarray, num_classes: int, classes_per_task: int, num_tasks: int | None
+) -> list[list[int]]:
+    """Consecutive groups of ``classes_per_task`` classes; a remainder joins the last group."""
+    if classes_per_task < 2:
+        raise ConfigError(
+            f"stream.classes_per_task={classes_per_task}: a task needs at least 2 classes "
+            "(a task with one class has nothing to learn); use 2 or more"
+        )
+    present = sorted(int(c) for c in np.unique(labels))
+    if len(present) < num_classes:
+        logger.info("%d of %d classes have rows", len(present), num_classes)
+    groups = [present[i : i + classes_per_task] for i in range(0, len(present), classes_per_task)]
+    if len(groups) > 1 and len(groups[-1]) < 2:
+        groups[-2].extend(groups.pop())
+    if num_tasks is not None:
+        if num_tasks > len(groups):
+            raise ConfigError(
+                f"stream.tasks={num_tasks} but {len(present)} classes in groups of "
+                f"{classes_per_task} give only {len(groups)} tasks; lower stream.tasks"
+            )
+        groups = groups[:num_tasks]
+    return groups
+
+
+def check_task_classes(groups: Sequence[Sequence[int]], scenario: Scenario) -> None:
+    """Every task has 2+ classes; class- and task-IL forbid a class in two tasks."""
+    seen: dict[int, int] = {}
+    for index, group in enumerate(groups):
+        if len(set(group)) < 2:
+            raise DataError(
+                f"task {index + 1} has only {len(set(group))} class ({list(group)}); every "
+                "task needs at least 2 classes: merge it with another task"
+            )
+        for c in group:
+            if c in seen and scenario != "domain":
+                raise DataError(
+                    f"class {c} appears in task {seen[c] + 1} and task {index + 1}, which the "
+                    f"{scenario}-incremental scenario forbids (each class is learnt in one "
+                    "task); remove the overlap or use scenario: domain"
+                )
+            seen.setdefault(c, index)
+    if scenario == "domain":
+        sizes = {len(set(g)) for g in groups}
+        if len(sizes) > 1:
+            raise DataError(
+                f"domain-incremental tasks must have the same number of classes; got "
+                f"{sorted(sizes)}: regroup the classes"
+            )
+
+
+def image_tensor(images: np.ndarray) -> Tensor:
+    """uint8 [N, C, H, W] -> float32 normalised like ``neuroplast train``."""
+    return (torch.from_numpy(np.ascontiguousarray(images)).float() / 255.0 - 0.5) / 0.5
+
+
+def text_tensor(vocab: Vocabulary, texts: Sequence[str], max_length: int) -> Tensor:
+    """Token ids padded with 0 to ``max_length`` (LongTensor [N, max_length])."""
+    out = torch.zeros((len(texts), max_length), dtype=torch.long)
+    for row, ids in enumerate(vocab.encode_batch(list(texts), max_length=max_length)):
+        if ids:
+            out[row, : len(ids)] = torch.tensor(ids[:max_length], dtype=torch.long)
+    return out
+
+
+def build_stream(
+    name: str,
+    data: TextData | ImageData,
+    groups: Sequence[Sequence[int]],
+    *,
+    scenario: Scenario,
+    train_idx: np.ndarray,
+    test_idx: np.ndarray,
+    task_of_row: np.ndarray | None = None,
+    permutations: Sequence[np.ndarray] | None = None,
+    max_length: int = 32,
+    vocab_size: int = 20000,
+) -> Stream:
+    """Cut ``data`` into tasks.
+
+    ``groups[t]`` are task ``t``'s classes. ``task_of_row`` assigns rows to tasks directly
+    (a user CSV with a task column); ``permutations`` makes a permuted stream (every task
+    holds all rows, its pixels shuffled by its permutation).
+    """
+    if scenario not in SCENARIOS:
+        raise ConfigError(f"stream.scenario={scenario!r}; choose one of {', '.join(SCENARIOS)}")
+    check_task_classes(groups, scenario)
+    vocab: Vocabulary | None = None
+    if isinstance(data, TextData):
+        vocab = Vocabulary.build((data.texts[i] for i in train_idx), max_size=vocab_size)
+        inputs = text_tensor(vocab, data.texts, max_length)
+    else:
+        inputs = image_tensor(data.images)
+    labels = torch.from_numpy(data.labels.astype(np.int64))
+    tasks: list[Task] = []
+    for index, group in enumerate(groups):
+        classes = sorted({int(c) for c in group})
+        rows = []
+        for split in (train_idx, test_idx):
+            keep = np.isin(data.labels[split], classes)
+            if task_of_row is not None:
+                keep &= task_of_row[split] == index
+            rows.append(torch.from_numpy(split[keep]))
+        if len(rows[0]) == 0 or len(rows[1]) == 0:
+            raise DataError(
+                f"task {index + 1} (classes {classes}) has {len(rows[0])} training and "
+                f"{len(rows[1])} test rows; every task needs both"
+            )
+        x_tr, x_te = inputs[rows[0]], inputs[rows[1]]
+        if permutations is not None:
+            perm = torch.from_numpy(permutations[index])
+            x_tr = x_tr.flatten(1)[:, perm].reshape(x_tr.shape)
+            x_te = x_te.flatten(1)[:, perm].reshape(x_te.shape)
+        y_tr, y_te = labels[rows[0]], labels[rows[1]]
+        if scenario == "domain":
+            lookup = torch.full((len(data.label_names),), -1, dtype=torch.long)
+            lookup[classes] = torch.arange(len(classes))
+            y_tr, y_te = lookup[y_tr], lookup[y_te]
+        tasks.append(Task(index, classes, x_tr, y_tr, x_te, y_te))
+    names = list(data.label_names)
+    if scenario == "domain":
+        names = [f"class {k} of each task" for k in range(len(groups[0]))]
+    return Stream(
+        name=name,
+        scenario=scenario,
+        tasks=tasks,
+        label_names=list(data.label_names) if scenario != "domain" else names,
+        modality=data.modality,
+        vocab=vocab,
+        input_shape=tuple(inputs.shape[1:]),
+    )

@@ -1,0 +1,105 @@
+"""``continual run``: a stream, composed strategies and a model, trained task by task over
+the config's seeds, metrics computed, and the first seed's model registered."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from neuroplast.continual.config import ContinualConfig
+from neuroplast.continual.record import image_preprocessing, register_continual_version
+from neuroplast.continual.runner import RunResult, StrategySummary, summarise
+from neuroplast.continual.streams import Stream
+from neuroplast.registry import Registry, VersionRecord
+
+__all__ = ["ContinualOutcome", "parse_strategy_sets", "run_continual", "summary_metrics"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class ContinualOutcome:
+    stream: Stream
+    summaries: list[StrategySummary]
+    version: VersionRecord | None = None
+    plots: dict[str, Path] = field(default_factory=dict)
+
+
+def parse_strategy_sets(text: str) -> list[list[str]]:
+    """``"naive,ewc,replay+lwf"`` -> ``[["naive"], ["ewc"], ["replay", "lwf"]]``."""
+    return [[p.strip() for p in item.split("+")] for item in text.split(",") if item.strip()]
+
+
+def summary_metrics(summary: StrategySummary) -> dict[str, Any]:
+    """What the registry records about a strategy's runs (means over seeds)."""
+    return {
+        "strategy": summary.strategy,
+        "seeds": [r.seed for r in summary.runs],
+        "acc": summary.mean("acc"),
+        "acc_std": summary.std("acc"),
+        "bwt": summary.mean("bwt"),
+        "fwt": summary.mean("fwt"),
+        "forgetting": summary.mean("forgetting"),
+        "train_seconds": round(summary.seconds, 2),
+        "memory_bytes": summary.memory_bytes,
+        "accuracy_matrix": summary.mean_matrix(),
+        "random_init": summary.runs[0].metrics.random_init,
+    }
+
+
+def _register(
+    registry: Registry, config: ContinualConfig, stream: Stream, summary: StrategySummary
+) -> tuple[VersionRecord, dict[str, Path]]:
+    result: RunResult = summary.runs[0]
+    config_dict = config.model_dump(mode="json", by_alias=True)
+    run = registry.start_run(config.name, config_dict)
+    preprocessing = (
+        {"max_length": config.stream.max_length, "min_length": 1}
+        if stream.modality == "text"
+        else image_preprocessing(stream.input_shape)
+    )
+    metrics = {
+        **summary_metrics(summary),
+        "stream": stream.name,
+        "scenario": stream.scenario,
+        "tasks": [t.classes for t in stream.tasks],
+    }
+    version, plots = register_continual_version(
+        registry,
+        name=config.name,
+        architecture=str(config.model["architecture"]),
+        task="text_classification" if stream.modality == "text" else "image_classification",
+        model=result.model,
+        arch_config=result.arch_config,
+        label_names=stream.label_names,
+        preprocessing=preprocessing,
+        data={"stream": config.stream.model_dump(mode="json")},
+        vocab=stream.vocab,
+        plugins=result.plugins,
+        metrics=metrics,
+        config=config_dict,
+        matrix=summary.mean_matrix(),
+        run_id=run.id,
+    )
+    registry.complete_run(run.id)
+    return version, plots
+
+
+def run_continual(
+    config: ContinualConfig,
+    registry: Registry | None,
+    *,
+    strategy_sets: list[list[str]] | None = None,
+    on_run: Callable[[RunResult], None] | None = None,
+) -> ContinualOutcome:
+    """Run every strategy set (default: the config's one) and register the first one's model
+    when ``registry`` is given."""
+    sets = strategy_sets or [list(config.strategies)]
+    stream, summaries = summarise(config, sets, on_run=on_run)
+    outcome = ContinualOutcome(stream, summaries)
+    if registry is not None:
+        outcome.version, outcome.plots = _register(registry, config, stream, summaries[0])
+    return outcome
