@@ -197,3 +197,58 @@ def reproduce(
     for line in far:
         console.print(f"  {line}")
     console.print(f"total time {result.seconds:.0f} s")
+
+
+@app.command("update")
+def update(
+    model: str = typer.Argument(..., help="The registered model (NAME, NAME:VERSION, NAME@STAGE)."),
+    data: Path = typer.Option(..., "--data", help="New labelled data: a table or image folder."),
+    strategy: str = typer.Option(
+        "replay", "--strategy", "-s", help="replay | ewc | lwf | naive, or several: replay+lwf."
+    ),
+    buffer: int = typer.Option(2000, "--buffer", min=1, help="Replay buffer size (rows)."),
+    allow_new_classes: bool = typer.Option(
+        False, "--allow-new-classes", help="Add output classes the model does not know yet."
+    ),
+    epochs: int | None = typer.Option(None, "--epochs", min=1, help="Default: the parent's."),
+    name: str | None = typer.Option(None, "--name", help="Register under another name."),
+    text_column: str = typer.Option("text", "--text-column"),
+    label_column: str = typer.Option("label", "--label-column"),
+    home: HomeOption = None,
+    verbose: bool = typer.Option(False, "--verbose", "-v"),
+) -> None:
+    """Teach a registered model new data without forgetting; register the new version."""
+    setup_logging(verbose)
+    from neuroplast.continual.update import update_model
+    from neuroplast.continual.workflow import parse_strategy_sets
+    from neuroplast.registry import Registry
+
+    sets = parse_strategy_sets(strategy)
+    if len(sets) != 1:
+        raise typer.BadParameter("--strategy takes one set of strategies (compose with '+')")
+    with Registry(home) as registry:
+        outcome = update_model(
+            registry,
+            model,
+            data,
+            strategies=sets[0],
+            buffer_size=buffer,
+            allow_new_classes=allow_new_classes,
+            epochs=epochs,
+            name=name,
+            text_column=text_column,
+            label_column=label_column,
+        )
+    table = Table(title=f"{outcome.parent.ref} -> {outcome.version.ref} ({outcome.strategy})")
+    for column in ("test data", "before %", "after %", "change"):
+        table.add_column(column, justify="left" if column == "test data" else "right")
+    for key, label in (("old_accuracy", "old classes"), ("new_accuracy", "new data")):
+        b, a = outcome.before[key], outcome.after[key]
+        table.add_row(label, f"{100 * b:.1f}", f"{100 * a:.1f}", f"{100 * (a - b):+.1f}")
+    console.print(table)
+    if outcome.new_classes:
+        console.print(f"new classes: {', '.join(outcome.new_classes)}")
+    console.print(
+        f"registered [bold]{outcome.version.ref}[/] (id {outcome.version.uid}, parent "
+        f"{outcome.parent.ref}) in {outcome.seconds:.1f} s"
+    )

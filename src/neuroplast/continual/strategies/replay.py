@@ -102,7 +102,8 @@ class ReplayBuffer:
 
 
 class Replay(Plugin):
-    """Adds the loss on a replayed batch: ``loss / t + (1 - 1/t) * replay_loss`` on task t."""
+    """Mixes the loss on a replayed batch in: ``s * loss + (1 - s) * replay_loss``, ``s`` the
+    current task's share of the classes seen so far (``1/t`` for equal tasks)."""
 
     name = "replay"
 
@@ -132,8 +133,15 @@ class Replay(Plugin):
         x, y = x.to(inputs.device), y.to(targets.device)
         mask = learner.train_mask(y)
         replayed = F.cross_entropy(apply_mask(logits_of(learner.inner(x)), mask), y)
-        share = 1.0 / (learner.current_task + 1)
-        return share * loss + (1.0 - share) * replayed
+        return self.current_share(learner) * loss + (1.0 - self.current_share(learner)) * replayed
+
+    @staticmethod
+    def current_share(learner: ContinualLearner) -> float:
+        """The weight of the current task's loss: its share of the classes seen so far, so
+        that every class weighs the same (``1/t`` when tasks have equal class counts)."""
+        tasks = learner.stream.tasks[: learner.current_task + 1]
+        seen = {c for t in tasks for c in t.classes}
+        return len(set(tasks[-1].classes)) / max(len(seen), 1)
 
     def artifacts(self) -> dict[str, Tensor]:
         return self.buffer.tensors()

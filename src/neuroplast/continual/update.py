@@ -1,0 +1,243 @@
+"""``continual update``: a registered model learns new labelled data (new classes, or the
+same classes drifting) without forgetting the old, and becomes a new version.
+
+The old task is the parent's own training data (its recorded data config); the strategies'
+state (replay buffer, Fisher information, SI importances) comes from the parent version's
+``continual/state.safetensors`` when it has one, else it is built from the old data. The new
+version records its parent, the strategy and the accuracy on the old and the new test data
+before and after the update.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from pydantic import ValidationError
+from torch import Tensor, nn
+
+from neuroplast.config import DataConfig, TrainConfig
+from neuroplast.continual.config import StrategyOptions
+from neuroplast.continual.learner import ContinualLearner
+from neuroplast.continual.record import load_plugin_state, register_continual_version
+from neuroplast.continual.strategies import create_plugins
+from neuroplast.continual.streams import Stream, Task, image_tensor, text_tensor
+from neuroplast.data import ImageData, TextData, load_image_folder, load_table
+from neuroplast.errors import ConfigError, DataError
+from neuroplast.inference.bundle import LoadedModel
+from neuroplast.models import create_model, logits_of
+from neuroplast.registry import Registry, VersionRecord
+from neuroplast.workflows.prepare import prepare
+from neuroplast.workflows.report import load_registered
+
+__all__ = ["UpdateOutcome", "expand_classes", "update_model"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class UpdateOutcome:
+    parent: VersionRecord
+    version: VersionRecord
+    strategy: str
+    before: dict[str, float]
+    after: dict[str, float]
+    new_classes: list[str]
+    seconds: float
+
+
+def expand_classes(loaded: LoadedModel, names: list[str]) -> tuple[nn.Module, dict[str, Any]]:
+    """A copy of the model with outputs for ``names`` (the old classes first, unchanged)."""
+    old_k = len(loaded.meta.label_names)
+    config = {**loaded.meta.arch_config, "num_classes": len(names)}
+    model = create_model(loaded.meta.architecture, config)
+    state = model.state_dict()
+    for key, value in loaded.model.state_dict().items():
+        target = state[key]
+        if target.shape == value.shape:
+            state[key] = value
+        elif target.shape[1:] == value.shape[1:] and value.shape[0] == old_k:
+            target[:old_k] = value  # the output layer: old rows kept, new rows fresh
+        else:
+            raise ConfigError(f"cannot add classes to {key}: {tuple(value.shape)}")
+    model.load_state_dict(state)
+    return model, config
+
+
+def _read_new(path: Path, text_column: str, label_column: str) -> TextData | ImageData:
+    if not path.exists():
+        raise DataError(f"--data {path} does not exist; give a labelled file or image folder")
+    if path.is_dir():
+        return load_image_folder(path)
+    return load_table(path, text_column=text_column, label_column=label_column)
+
+
+def _inputs(data: TextData | ImageData, loaded: LoadedModel, rows: np.ndarray) -> Tensor:
+    if isinstance(data, ImageData):
+        if loaded.meta.modality != "image":
+            raise DataError("the new data holds images but the model reads text")
+        return image_tensor(data.images[rows])
+    if loaded.vocab is None or loaded.meta.modality != "text":
+        raise DataError("the new data holds texts but the model has no vocabulary for them")
+    length = int(loaded.meta.preprocessing.get("max_length", 64))
+    return text_tensor(loaded.vocab, [data.texts[i] for i in rows], length)
+
+
+def _split(labels: np.ndarray, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    train, test = [], []
+    for c in np.unique(labels):
+        rows = rng.permutation(np.flatnonzero(labels == c))
+        n = max(1, round(len(rows) * test_fraction))
+        test.append(rows[:n])
+        train.append(rows[n:])
+    return np.sort(np.concatenate(train)), np.sort(np.concatenate(test))
+
+
+def _old_task(version: VersionRecord, loaded: LoadedModel) -> Task:
+    """The parent's own train / test data, from the data config it recorded."""
+    raw = loaded.meta.data
+    try:
+        cfg = DataConfig.model_validate(raw)
+    except ValidationError as e:
+        raise DataError(
+            f"{version.ref} records no data config that `continual update` can reload (it was "
+            "not trained with `neuroplast train`); train it from a config first"
+        ) from e
+    prepared = prepare(cfg, vocab=loaded.vocab)
+    rows = {s: prepared.indices(s) for s in ("train", "test")}
+    data = prepared.raw
+    x = {s: _inputs(data, loaded, r) for s, r in rows.items()}
+    y = {s: torch.from_numpy(data.labels[r].astype(np.int64)) for s, r in rows.items()}
+    classes = sorted({int(c) for c in data.labels})
+    return Task(0, classes, x["train"], y["train"], x["test"], y["test"])
+
+
+def update_model(
+    registry: Registry,
+    ref: str,
+    data_path: str | Path,
+    *,
+    strategies: list[str],
+    buffer_size: int = 2000,
+    allow_new_classes: bool = False,
+    epochs: int | None = None,
+    name: str | None = None,
+    text_column: str = "text",
+    label_column: str = "label",
+    options: StrategyOptions | None = None,
+    seed: int = 0,
+) -> UpdateOutcome:
+    """Train ``ref`` on the data at ``data_path`` with ``strategies``; register the result."""
+    started = time.perf_counter()
+    parent, loaded = load_registered(registry, ref)
+    new = _read_new(Path(data_path), text_column, label_column)
+    old_names = list(loaded.meta.label_names)
+    unknown = [n for n in new.label_names if n not in old_names]
+    if unknown and not allow_new_classes:
+        raise DataError(
+            f"{data_path} has classes {parent.ref} does not know: {', '.join(unknown)} (it knows "
+            f"{', '.join(old_names)}); pass --allow-new-classes to add them to the model"
+        )
+    names = old_names + unknown
+    model, arch_config = loaded.model, dict(loaded.meta.arch_config)
+    if unknown:
+        model, arch_config = expand_classes(loaded, names)
+    old = _old_task(parent, loaded)
+    codes = np.array([names.index(new.label_names[c]) for c in new.labels], dtype=np.int64)
+    if len(np.unique(codes)) < 1 or len(codes) < 4:
+        raise DataError(f"{data_path} has {len(codes)} rows; give at least a few per class")
+    train, test = _split(codes, 0.2, seed)
+    rows = np.arange(len(codes))
+    x_new = _inputs(new, loaded, rows)
+    y_new = torch.from_numpy(codes)
+    new_task = Task(
+        1,
+        sorted({int(c) for c in codes}),
+        x_new[train],
+        y_new[train],
+        x_new[test],
+        y_new[test],
+    )
+    stream = Stream(
+        name=f"update:{data_path}",
+        scenario="class",
+        tasks=[old, new_task],
+        label_names=names,
+        modality=loaded.meta.modality,
+        vocab=loaded.vocab,
+        input_shape=tuple(x_new.shape[1:]),
+    )
+    opts = (options or StrategyOptions()).model_copy(deep=True)
+    opts.replay.buffer_size = buffer_size
+    opts.icarl.buffer_size = buffer_size
+    plugins = create_plugins(strategies, opts, seed=seed)
+    train_cfg = TrainConfig.model_validate(parent.config.get("train", {}))
+    if epochs is not None:
+        train_cfg = train_cfg.model_copy(update={"epochs": epochs})
+    before = _scores(loaded.model, old, new_task, len(old_names))
+    learner = ContinualLearner(model, stream, train_cfg, plugins, seed=seed)
+    state = load_plugin_state(parent)
+    for plugin in plugins:
+        if plugin.name in state:
+            plugin.load_artifacts(state[plugin.name])
+            logger.info("%s: reusing the state stored with %s", plugin.name, parent.ref)
+        elif plugin.name == "si":
+            raise ConfigError(
+                f"si needs the importances of the parent's training, which {parent.ref} "
+                "does not store; use ewc, lwf or replay"
+            )
+        else:
+            plugin.after_task(learner, old)
+    learner.fit_task(1)
+    after = _scores(learner.inner, old, new_task, len(names))
+    strategy = "+".join(strategies)
+    metrics: dict[str, Any] = {
+        "strategy": strategy,
+        "parent": parent.ref,
+        "update_data": str(data_path),
+        "new_classes": unknown,
+        **{f"{k}_before": v for k, v in before.items()},
+        **{f"{k}_after": v for k, v in after.items()},
+        "old_accuracy_drop": before["old_accuracy"] - after["old_accuracy"],
+        "train_seconds": round(time.perf_counter() - started, 2),
+    }
+    version, _ = register_continual_version(
+        registry,
+        name=name or parent.model_name,
+        architecture=parent.architecture,
+        task=parent.task,
+        model=learner.inner,
+        arch_config=arch_config,
+        label_names=names,
+        preprocessing=dict(loaded.meta.preprocessing),
+        data=dict(loaded.meta.data),
+        vocab=loaded.vocab,
+        plugins=plugins,
+        metrics=metrics,
+        config={**parent.config, "continual_update": metrics},
+        parent_id=parent.id,
+    )
+    return UpdateOutcome(
+        parent, version, strategy, before, after, unknown, time.perf_counter() - started
+    )
+
+
+@torch.inference_mode()
+def _scores(model: nn.Module, old: Task, new: Task, outputs: int) -> dict[str, float]:
+    """Accuracy on the old task's and the new data's test rows (every output competes)."""
+    was_training = model.training
+    model.eval()
+    out = {}
+    for key, task in (("old_accuracy", old), ("new_accuracy", new)):
+        logits = torch.cat(
+            [logits_of(model(task.x_test[i : i + 1000])) for i in range(0, len(task.x_test), 1000)]
+        )
+        out[key] = float((logits[:, :outputs].argmax(1) == task.y_test).float().mean())
+    model.train(was_training)
+    return out
