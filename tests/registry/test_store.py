@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from neuroplast.errors import ModelNotFoundError, RegistryError
+from neuroplast.errors import ConfigError, ModelNotFoundError, RegistryError
 from neuroplast.registry import Registry
 from neuroplast.registry.artifacts import atomic_write_json
 from neuroplast.types import ModelMetrics
@@ -102,3 +102,12 @@ def test_unwritable_home_is_a_clear_error(tmp_path: Path) -> None:
     blocker.write_text("x")
     with pytest.raises(RegistryError, match="cannot create the neuroplast home"):
         Registry(blocker / "home")
+
+
+@pytest.mark.parametrize("name", ["../evil", "a/b", "a\\\\b", "..", "", "x" * 101, "/abs", "a..b"])
+def test_model_names_cannot_escape_the_home(open_registry: OpenRegistry, name: str) -> None:
+    reg = open_registry()
+    with pytest.raises(ConfigError, match="is not allowed"):
+        reg.create_version(name, architecture="cnn", task="t", modality="text", config={})
+    assert reg.list_models() == []
+    assert not (reg.home.parent / "evil").exists()

@@ -24,7 +24,8 @@ from sqlalchemy.engine import Engine as SAEngine
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from neuroplast.errors import ArtifactError, ModelNotFoundError, RegistryError
+from neuroplast.config import is_valid_model_name
+from neuroplast.errors import ArtifactError, ConfigError, ModelNotFoundError, RegistryError
 from neuroplast.registry._convert import version_record
 from neuroplast.registry._database import READONLY, make_engine, upgrade
 from neuroplast.registry._events import record_event
@@ -150,6 +151,14 @@ class Registry(RunsMixin):
         locks the model row; two processes creating the same new model retry once the
         first one's row exists.
         """
+        if not is_valid_model_name(name):
+            raise ConfigError(
+                f"model name {name!r} is not allowed: use letters, digits, '_', '-' and '.', at "
+                "most 100 characters, no '..' and no path separator"
+            )
+        artifact_dir = (self.artifacts_root / name).resolve()
+        if not artifact_dir.is_relative_to(self.artifacts_root.resolve()):
+            raise ConfigError(f"model name {name!r} would write outside {self.artifacts_root}")
         attempts = 0
         while True:
             try:
