@@ -200,3 +200,23 @@ def test_api_models_explain_what_evaluate_can_do(home: Path, tmp_path: Path) -> 
                 Image.fromarray(image).save(folder / cls / f"{i}.png")
         report = engine.evaluate(model_id, data=str(folder))
         assert report.result.samples == 6 and report.baseline is None
+
+
+def test_registry_operations_through_the_engine(home: Path, tmp_path: Path) -> None:
+    from tests.conftest import small_image_config
+
+    with Engine(home) as engine:
+        for _ in range(2):
+            engine.train(small_image_config("digits", epochs=1))
+        engine.promote("digits:1", "production", reason="first")
+        assert [v.stage for v in engine.versions("digits")] == ["production", "candidate"]
+        assert [v.ref for v in engine.lineage("digits:2")] == ["digits:2"]
+        bundle = engine.export("digits@production", tmp_path / "d.tar")
+        with pytest.raises(RegistryError, match="production version"):
+            engine.delete("digits:1")
+        assert engine.delete("digits:2", reason="not needed") == "digits:2"
+        assert engine.verify().clean and engine.gc() == []
+    with Engine(tmp_path / "other") as other:
+        imported = other.import_bundle(bundle, name="digits-copy")
+        assert imported.ref == "digits-copy:1" and imported.source == "import"
+        assert [e.action for e in other.history("digits-copy")] == ["import"]

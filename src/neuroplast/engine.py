@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -21,7 +21,16 @@ from neuroplast.config import RunConfig, load_run_config, parse_run_config
 from neuroplast.errors import ConfigError
 from neuroplast.inference import Prediction, Predictor
 from neuroplast.models import count_parameters
-from neuroplast.registry import Event, Registry, VersionRecord, history, promote, rollback
+from neuroplast.registry import (
+    Event,
+    Registry,
+    VersionRecord,
+    history,
+    lineage,
+    promote,
+    rollback,
+)
+from neuroplast.registry.maintenance import VerifyReport
 from neuroplast.types import ModelType, TaskType
 from neuroplast.workflows import (
     EvaluationReport,
@@ -30,6 +39,9 @@ from neuroplast.workflows import (
     train_from_config,
 )
 from neuroplast.workflows.prepare import Split
+
+if TYPE_CHECKING:
+    from neuroplast.continual.api import ContinualLearnerAPI
 
 __all__ = ["Engine", "get_default_engine", "set_default_engine"]
 
@@ -41,10 +53,20 @@ class Engine:
         self.registry = Registry(home, url=db_url)
         self.model_manager = ModelManager(self.registry)
         self.training_engine = TrainingEngine(self.registry, self.model_manager)
+        self._continual: ContinualLearnerAPI | None = None
 
     @property
     def home(self) -> Path:
         return self.registry.home
+
+    @property
+    def continual_learner(self) -> ContinualLearnerAPI:
+        """EWC by model id (``compute_fisher_information`` / ``ewc_loss``) and updates."""
+        if self._continual is None:
+            from neuroplast.continual.api import ContinualLearnerAPI
+
+            self._continual = ContinualLearnerAPI(self.model_manager)
+        return self._continual
 
     def close(self) -> None:
         self.registry.close()
@@ -133,6 +155,44 @@ class Engine:
     def history(self, model_name: str) -> list[Event]:
         """Who registered, promoted, archived or rolled back which version, when and why."""
         return history(self.registry, model_name)
+
+    def versions(self, model_name: str) -> list[VersionRecord]:
+        """Every ready version, oldest first, with its parent, source, stage and metrics."""
+        return self.registry.versions(self.registry.resolve(model_name).model_name)
+
+    def lineage(self, model_id: str) -> list[VersionRecord]:
+        """The version and its ancestors, newest first."""
+        return lineage(self.registry, model_id)
+
+    def delete(self, model_id: str, *, force: bool = False, reason: str = "") -> str:
+        """Remove one version's rows and files (production only with ``force``)."""
+        from neuroplast.registry.maintenance import delete_version
+
+        return delete_version(self.registry, model_id, force=force, reason=reason)
+
+    def export(self, model_id: str, out: str | Path) -> Path:
+        """Write a self-contained, hash-verified bundle (tar) of one version."""
+        from neuroplast.registry.transfer import export_version
+
+        return export_version(self.registry, model_id, Path(out))
+
+    def import_bundle(self, bundle: str | Path, *, name: str | None = None) -> VersionRecord:
+        """Register an exported bundle as a new version (every file's hash checked first)."""
+        from neuroplast.registry.transfer import import_bundle
+
+        return import_bundle(self.registry, Path(bundle), name=name)
+
+    def verify(self) -> VerifyReport:
+        """Re-hash every artifact; list orphans and interrupted writes."""
+        from neuroplast.registry.maintenance import verify
+
+        return verify(self.registry)
+
+    def gc(self) -> list[str]:
+        """Remove orphaned artifact files and leftovers of interrupted writes."""
+        from neuroplast.registry.maintenance import gc
+
+        return gc(self.registry)
 
     # ---- config-driven workflows ---------------------------------------------------------
     def train(
