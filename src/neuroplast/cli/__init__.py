@@ -10,6 +10,7 @@ from neuroplast.cli import (
     continual,
     datasets,
     evaluate,
+    export,
     init,
     model_stages,
     models,
@@ -39,6 +40,7 @@ app.command("init")(init.init)
 app.command("train")(train.train)
 app.command("evaluate")(evaluate.evaluate)
 app.command("predict")(predict.predict)
+app.command("export")(export.export)
 
 
 @app.callback()

@@ -1,21 +1,64 @@
-"""Inference: model bundles (safetensors + JSON) and the batched Predictor."""
+"""Inference: model bundles (safetensors + JSON) and the Predictor with its backends.
 
-from neuroplast.inference.bundle import (
-    BUNDLE_FILES,
-    LoadedModel,
-    ModelMeta,
-    load_bundle,
-    save_bundle,
-)
-from neuroplast.inference.predictor import Prediction, Predictor, load_image_files
+``Predictor`` runs eager PyTorch (fp32 or dynamic int8), ``OnnxPredictor`` ONNX Runtime
+(fp32 or int8) and ``create_predictor(..., backend="auto")`` measures them and keeps the
+fastest that agrees with fp32. Names are imported on first use, so that
+``neuroplast.inference.onnx_predictor`` loads without torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from neuroplast.inference._base import BasePredictor, Prediction, load_image_files
+    from neuroplast.inference._meta import ModelMeta
+    from neuroplast.inference.auto import BACKENDS, BackendTiming, create_predictor
+    from neuroplast.inference.bundle import BUNDLE_FILES, LoadedModel, load_bundle, save_bundle
+    from neuroplast.inference.onnx_predictor import OnnxPredictor
+    from neuroplast.inference.predictor import Predictor
 
 __all__ = [
+    "BACKENDS",
     "BUNDLE_FILES",
+    "BackendTiming",
+    "BasePredictor",
     "LoadedModel",
     "ModelMeta",
+    "OnnxPredictor",
     "Prediction",
     "Predictor",
+    "create_predictor",
     "load_bundle",
     "load_image_files",
     "save_bundle",
 ]
+
+_HOMES = {
+    "BasePredictor": "neuroplast.inference._base",
+    "Prediction": "neuroplast.inference._base",
+    "ModelMeta": "neuroplast.inference._meta",
+    "BACKENDS": "neuroplast.inference.auto",
+    "BackendTiming": "neuroplast.inference.auto",
+    "create_predictor": "neuroplast.inference.auto",
+    "BUNDLE_FILES": "neuroplast.inference.bundle",
+    "LoadedModel": "neuroplast.inference.bundle",
+    "load_bundle": "neuroplast.inference.bundle",
+    "save_bundle": "neuroplast.inference.bundle",
+    "OnnxPredictor": "neuroplast.inference.onnx_predictor",
+    "Predictor": "neuroplast.inference.predictor",
+    "load_image_files": "neuroplast.inference._base",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _HOMES:
+        value = getattr(importlib.import_module(_HOMES[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -6,15 +6,13 @@ verifies every file against the expected hashes before building the model.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from torch import nn
 
-from neuroplast._version import ARTIFACT_SCHEMA_VERSION, __version__
-from neuroplast.data import Vocabulary
 from neuroplast.errors import ArtifactError
+from neuroplast.inference._meta import META, VOCAB, WEIGHTS, ModelMeta
 from neuroplast.models import count_parameters, create_model
 from neuroplast.registry.artifacts import (
     atomic_write_json,
@@ -22,62 +20,11 @@ from neuroplast.registry.artifacts import (
     read_safetensors_verified,
     save_safetensors,
 )
+from neuroplast.tokens import Vocabulary
 
 __all__ = ["BUNDLE_FILES", "LoadedModel", "ModelMeta", "load_bundle", "save_bundle"]
 
-WEIGHTS, META, VOCAB = "weights.safetensors", "model.json", "vocab.json"
 BUNDLE_FILES = (WEIGHTS, META, VOCAB)
-
-
-@dataclass(frozen=True)
-class ModelMeta:
-    """What a bundle says about its model (``model.json``)."""
-
-    architecture: str
-    modality: str
-    task: str
-    arch_config: dict[str, Any]
-    label_names: list[str]
-    preprocessing: dict[str, Any]
-    data: dict[str, Any] = field(default_factory=dict)
-    name: str = ""
-    version: int = 0
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "format": "neuroplast-model",
-            "schema_version": ARTIFACT_SCHEMA_VERSION,
-            "neuroplast_version": __version__,
-            "name": self.name,
-            "version": self.version,
-            "architecture": self.architecture,
-            "modality": self.modality,
-            "task": self.task,
-            "arch_config": self.arch_config,
-            "label_names": self.label_names,
-            "preprocessing": self.preprocessing,
-            "data": self.data,
-        }
-
-    @classmethod
-    def from_json(cls, payload: Any, where: Path) -> ModelMeta:
-        if not isinstance(payload, dict) or payload.get("format") != "neuroplast-model":
-            raise ArtifactError(f"{where} is not a neuroplast model description")
-        if int(payload.get("schema_version", 0)) > ARTIFACT_SCHEMA_VERSION:
-            raise ArtifactError(
-                f"{where} was written by a newer neuroplast ({payload.get('neuroplast_version')}); "
-                "upgrade neuroplast to load it"
-            )
-        keys = ("architecture", "modality", "task", "arch_config", "label_names", "preprocessing")
-        missing = [k for k in keys if k not in payload]
-        if missing:
-            raise ArtifactError(f"{where} lacks {', '.join(missing)}")
-        return cls(
-            **{k: payload[k] for k in keys},
-            data=payload.get("data", {}),
-            name=payload.get("name", ""),
-            version=int(payload.get("version", 0)),
-        )
 
 
 @dataclass

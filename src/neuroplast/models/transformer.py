@@ -12,12 +12,14 @@ import math
 from typing import ClassVar, Literal, overload
 
 import torch
+import torch.nn.functional as F
 from pydantic import Field, model_validator
 from torch import Tensor, nn
 
 from neuroplast.errors import ConfigError
 from neuroplast.models._config import TextArchConfig
 from neuroplast.models._masking import PADDING_ID, masked_mean, nonempty, padding_mask
+from neuroplast.models._recurrent import exporting
 from neuroplast.models._registry import register_model
 
 __all__ = ["EncoderBlock", "TransformerClassifier", "TransformerConfig", "sinusoidal_encoding"]
@@ -85,6 +87,9 @@ class EncoderBlock(nn.Module):
     ) -> tuple[Tensor, Tensor | None]:
         """``key_padding_mask[B, T]`` is True at padded keys; weights are ``[B, heads, T, T]``."""
         h = self.attn_norm(x)
+        if exporting() and not need_weights:
+            x = x + self.attn_dropout(_exportable_attention(self.attn, h, key_padding_mask))
+            return x + self.ff_dropout(self.ff(self.ff_norm(x))), None
         attended, weights = self.attn(
             h,
             h,
@@ -96,6 +101,20 @@ class EncoderBlock(nn.Module):
         x = x + self.attn_dropout(attended)
         x = x + self.ff_dropout(self.ff(self.ff_norm(x)))
         return x, weights
+
+
+def _exportable_attention(attn: nn.MultiheadAttention, x: Tensor, ignore: Tensor) -> Tensor:
+    """What ``attn(x, x, x, key_padding_mask=ignore)`` returns (eval mode), written so that
+    ONNX export keeps the batch and sequence sizes dynamic (``nn.MultiheadAttention`` bakes them).
+    """
+    heads, dim = attn.num_heads, attn.embed_dim
+    batch = x.size(0)
+    q, k, v = F.linear(x, attn.in_proj_weight, attn.in_proj_bias).chunk(3, dim=-1)
+    q, k, v = (z.reshape(batch, -1, heads, dim // heads).transpose(1, 2) for z in (q, k, v))
+    bias = torch.zeros(ignore.shape, dtype=x.dtype).masked_fill(ignore, float("-inf"))
+    out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias[:, None, None, :])
+    result: Tensor = attn.out_proj(out.transpose(1, 2).reshape(batch, -1, dim))
+    return result
 
 
 @register_model(

@@ -1,0 +1,1 @@
+"""Compression: int8 quantization, pruning, distillation and ONNX export, each measured."""

@@ -1,0 +1,91 @@
+"""Registering what compression makes: a new version whose parent is the version it came from.
+
+Every technique writes a full bundle (safetensors weights + ``model.json`` + vocabulary), so
+the new version loads like any other, plus any extra files (ONNX models, the comparison
+table as ``compression.json``). The technique and its options go in the version's config;
+the table's numbers go in its metrics.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from neuroplast.inference.bundle import LoadedModel, save_bundle
+from neuroplast.models import count_parameters
+from neuroplast.registry import Registry, VersionRecord
+from neuroplast.registry.artifacts import atomic_write_bytes, atomic_write_json
+
+__all__ = ["TABLE_FILE", "register_derived"]
+
+logger = logging.getLogger(__name__)
+
+TABLE_FILE = "compression.json"
+
+
+def register_derived(
+    registry: Registry,
+    parent: VersionRecord,
+    loaded: LoadedModel,
+    *,
+    model: nn.Module,
+    technique: str,
+    options: dict[str, Any],
+    source: str = "compress",
+    extra_files: dict[str, bytes] | None = None,
+    table: list[dict[str, Any]] | None = None,
+    metrics: dict[str, Any] | None = None,
+    arch_config: dict[str, Any] | None = None,
+    name: str | None = None,
+) -> VersionRecord:
+    """The next version of ``name`` (default: the parent's model) holding ``model``
+    (fp32 weights) and ``extra_files``; ``parent_id`` is ``parent.id``."""
+    target = name or parent.model_name
+    config = {
+        **parent.config,
+        "compression": {
+            "technique": technique,
+            "parent": parent.ref,
+            "parent_uid": parent.uid,
+            **options,
+        },
+    }
+    version = registry.create_version(
+        target,
+        architecture=parent.architecture,
+        task=parent.task,
+        modality=parent.modality,
+        config=config,
+        source=source,
+        parent_id=parent.id,
+    )
+    meta = replace(
+        loaded.meta,
+        name=target,
+        version=version.version,
+        arch_config=dict(arch_config or loaded.meta.arch_config),
+    )
+    files = save_bundle(version.artifact_dir, model, meta, loaded.vocab)
+    for file_name, data in (extra_files or {}).items():
+        path = Path(version.artifact_dir) / file_name
+        files[file_name] = (path, atomic_write_bytes(path, data))
+    if table is not None:
+        path = Path(version.artifact_dir) / TABLE_FILE
+        payload = {"technique": technique, "parent": parent.ref, "rows": table}
+        files[TABLE_FILE] = (path, atomic_write_json(path, payload))
+    summary = {
+        "technique": technique,
+        "parent": parent.ref,
+        **(metrics or {}),
+    }
+    if table:
+        summary["compression_table"] = table
+    record = registry.finalize_version(
+        version.id, files=files, params_count=count_parameters(model), metrics=summary
+    )
+    logger.info("registered %s (%s of %s)", record.ref, technique, parent.ref)
+    return record

@@ -1,0 +1,64 @@
+"""Post-training int8 quantization with ``torch.ao``.
+
+``dynamic_int8`` quantizes the weights of Linear and LSTM layers to int8 and quantizes
+activations on the fly (every architecture). ``static_int8`` calibrates activation ranges on
+real inputs and converts the convolution / linear paths of the image models (FX graph mode,
+fbgemm); text models keep their dynamic quantization.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from collections.abc import Iterable
+
+import torch
+from torch import nn
+
+from neuroplast.errors import ConfigError
+
+__all__ = ["dynamic_int8", "static_int8"]
+
+logger = logging.getLogger(__name__)
+
+
+def dynamic_int8(model: nn.Module) -> nn.Module:
+    """An int8 copy of ``model`` (Linear and LSTM layers); ``model`` is not changed."""
+    from torch.ao.quantization import quantize_dynamic
+
+    copied = copy.deepcopy(model).cpu().eval()
+    quantized: nn.Module = quantize_dynamic(copied, {nn.Linear, nn.LSTM}, dtype=torch.qint8)
+    return quantized
+
+
+def static_int8(
+    model: nn.Module, calibration: Iterable[torch.Tensor], *, modality: str
+) -> nn.Module:
+    """A statically quantized int8 copy of an image model, calibrated on ``calibration``
+    batches of normalised float images ``[B, C, H, W]``."""
+    if modality != "image":
+        raise ConfigError(
+            "static int8 applies to the CNN / MLP image paths; use --quantize dynamic for "
+            "text models (their embeddings and recurrences are not statically quantizable)"
+        )
+    from torch.ao.quantization import get_default_qconfig_mapping
+    from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
+
+    copied = copy.deepcopy(model).cpu().eval()
+    batches = iter(calibration)
+    first = next(batches, None)
+    if first is None:
+        raise ConfigError("static quantization needs at least one calibration batch")
+    mapping = get_default_qconfig_mapping("fbgemm")
+    try:
+        prepared = prepare_fx(copied, mapping, example_inputs=(first,))
+    except Exception as e:  # FX tracing raises several types
+        raise ConfigError(
+            f"cannot trace {type(model).__name__} for static quantization: {e}"
+        ) from e
+    with torch.inference_mode():
+        prepared(first)
+        for batch in batches:
+            prepared(batch)
+    converted: nn.Module = convert_fx(prepared)
+    return converted

@@ -1,0 +1,121 @@
+"""The ONNX Runtime backends of the Predictor (``"onnx"`` fp32 and ``"onnx-int8"``).
+
+This module imports neither torch nor pandas: a serving process that only answers
+predictions needs numpy, onnxruntime and a model folder holding ``model.json``,
+``vocab.json`` (text models) and ``model.onnx`` / ``model.int8.onnx``
+(``neuroplast export MODEL --format onnx -o DIR`` writes one).
+
+>>> predictor = OnnxPredictor.from_dir("exported/rt-cnn")  # doctest: +SKIP
+>>> predictor.predict(["a gorgeous, witty film"])  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from neuroplast.errors import ArtifactError, ConfigError
+from neuroplast.inference._base import BasePredictor, Prediction, physical_cores
+from neuroplast.inference._meta import META, ONNX, ONNX_INT8, VOCAB, ModelMeta, read_meta
+from neuroplast.tokens import Vocabulary
+
+__all__ = ["OnnxPredictor", "Prediction", "session_options"]
+
+logger = logging.getLogger(__name__)
+
+
+def session_options(threads: int | None = None) -> object:
+    """ONNX Runtime options: every graph optimization, ``threads`` intra-op threads
+    (default: the machine's physical cores), one inter-op thread."""
+    try:
+        import onnxruntime as ort
+    except ImportError as e:
+        raise ConfigError(
+            "the ONNX backends need onnxruntime: pip install 'onnxruntime>=1.20,<2'"
+        ) from e
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.intra_op_num_threads = threads or physical_cores()
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    return options
+
+
+def _read(path: Path, sha256: str | None) -> bytes:
+    if not path.is_file():
+        raise ArtifactError(
+            f"{path} is missing; export the model first (neuroplast export MODEL --format onnx)"
+        )
+    data = path.read_bytes()
+    if sha256 is not None and hashlib.sha256(data).hexdigest() != sha256:
+        raise ArtifactError(
+            f"{path} does not match its recorded sha256 (truncated or modified after it was "
+            "written); nothing was loaded from it. Re-export the model"
+        )
+    return data
+
+
+class OnnxPredictor(BasePredictor):
+    """Batched inference on ONNX Runtime's CPU provider, from an ONNX model in memory."""
+
+    def __init__(
+        self,
+        model: bytes,
+        meta: ModelMeta,
+        vocab: Vocabulary | None,
+        *,
+        int8: bool = False,
+        threads: int | None = None,
+        batch_size: int = 256,
+    ) -> None:
+        super().__init__(meta, vocab, batch_size=batch_size)
+        import onnxruntime as ort
+
+        options = session_options(threads)
+        try:
+            self.session = ort.InferenceSession(
+                model, sess_options=options, providers=["CPUExecutionProvider"]
+            )
+        except Exception as e:  # onnxruntime raises its own Fail/InvalidGraph types
+            raise ArtifactError(f"ONNX Runtime cannot load this model: {e}") from e
+        self.input_name = self.session.get_inputs()[0].name
+        self.output_names = [self.session.get_outputs()[0].name]
+        self.backend = "onnx-int8" if int8 else "onnx"
+        self.threads = options.intra_op_num_threads  # type: ignore[attr-defined]
+
+    @classmethod
+    def from_dir(
+        cls,
+        directory: str | Path,
+        *,
+        int8: bool = False,
+        hashes: dict[str, str] | None = None,
+        threads: int | None = None,
+        batch_size: int = 256,
+    ) -> OnnxPredictor:
+        """Load ``model.json``, ``vocab.json`` and ``model.onnx`` (``model.int8.onnx`` with
+        ``int8``) from ``directory``; with ``hashes`` (file name -> sha256) each is verified."""
+        root = Path(directory)
+        hashes = hashes or {}
+        if hashes:
+            _read(root / META, hashes.get(META))
+        meta = read_meta(root / META)
+        vocab = None
+        if meta.modality == "text":
+            raw = _read(root / VOCAB, hashes.get(VOCAB))
+            try:
+                vocab = Vocabulary.from_dict(json.loads(raw.decode("utf-8")))
+            except (UnicodeDecodeError, json.JSONDecodeError) as e:
+                raise ArtifactError(f"{root / VOCAB} is not valid JSON: {e}") from e
+        name = ONNX_INT8 if int8 else ONNX
+        model = _read(root / name, hashes.get(name))
+        return cls(model, meta, vocab, int8=int8, threads=threads, batch_size=batch_size)
+
+    def run_logits(self, batch: np.ndarray) -> np.ndarray:
+        result: np.ndarray = self.session.run(self.output_names, {self.input_name: batch})[0]
+        return result
