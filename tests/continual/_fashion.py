@@ -13,12 +13,20 @@ OLD = list(range(8))
 NEW = [8, 9]
 
 
-def write_folder(root: Path, classes: list[int], per_class: int, *, offset: int = 0) -> Path:
+def write_folder(
+    root: Path,
+    classes: list[int],
+    per_class: int,
+    *,
+    offset: int = 0,
+    dataset: str = "fashion_mnist",
+) -> Path:
     """``per_class`` real training images of each class as PNGs in ``root/<class name>/``."""
-    data = load_builtin("fashion_mnist")
-    assert isinstance(data, ImageData) and data.test_mask is not None
+    data = load_builtin(dataset)
+    assert isinstance(data, ImageData)
+    train = np.ones(len(data.labels), dtype=bool) if data.test_mask is None else ~data.test_mask
     for c in classes:
-        rows = np.flatnonzero((data.labels == c) & ~data.test_mask)[offset : offset + per_class]
+        rows = np.flatnonzero((data.labels == c) & train)[offset : offset + per_class]
         folder = root / data.label_names[c].replace("/", "_")
         folder.mkdir(parents=True, exist_ok=True)
         for row in rows:

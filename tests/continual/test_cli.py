@@ -1,0 +1,138 @@
+"""`neuroplast continual ...` as a user runs it, against a temporary registry."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import yaml
+
+from neuroplast.continual.config import parse_continual_config
+from neuroplast.continual.record import STATE_FILE, load_plugin_state
+from neuroplast.registry import Registry
+from tests.cli.conftest import Result, cli  # noqa: F401 - the fixture
+from tests.continual._fashion import write_folder
+
+SMALL = [
+    "--set",
+    "stream.tasks=2",
+    "--set",
+    "stream.train_per_class=60",
+    "--set",
+    "stream.test_per_class=20",
+    "--set",
+    "train.epochs=1",
+    "--set",
+    "model.hidden_dim=32",
+]
+
+
+@pytest.fixture()
+def stream_yaml(tmp_path: Path, cli: Callable[..., Result]) -> Path:  # noqa: F811
+    result = cli("init", "--template", "continual")
+    assert result.code == 0
+    config = parse_continual_config(yaml.safe_load(result.out))
+    assert config.stream.source == "split_mnist" and config.strategies == ["replay"]
+    path = tmp_path / "stream.yaml"
+    path.write_text(result.out)
+    return path
+
+
+def test_continual_run_prints_the_matrix_and_registers_the_model(
+    stream_yaml: Path,
+    home: Path,
+    cli: Callable[..., Result],  # noqa: F811
+) -> None:
+    result = cli("continual", "run", str(stream_yaml), *SMALL, "--strategy", "replay+lwf")
+    assert result.code == 0, result.err
+    assert "after task" in result.out and "replay+lwf" in result.out
+    assert "registered split-mnist-replay:1" in result.out
+    with Registry(home) as registry:
+        version = registry.resolve("split-mnist-replay")
+    assert version.source == "continual"
+    matrix = version.metrics["accuracy_matrix"]
+    assert len(matrix) == 2 and version.metrics["acc"] == pytest.approx(sum(matrix[1]) / 2)
+    assert version.metrics["strategy"] == "replay+lwf" and version.metrics["memory_bytes"] > 0
+    assert (version.artifact_dir / "plots" / "accuracy_matrix.png").read_bytes()[:4] == b"\x89PNG"
+    state = load_plugin_state(version)
+    assert STATE_FILE in version.artifacts
+    assert sorted(state["replay"]["buffer.y"].unique().tolist()) == [0, 1, 2, 3]
+
+
+def test_continual_compare_prints_one_row_per_strategy(
+    stream_yaml: Path,
+    cli: Callable[..., Result],  # noqa: F811
+) -> None:
+    result = cli("continual", "compare", str(stream_yaml), *SMALL, "--strategies", "naive,ewc")
+    assert result.code == 0, result.err
+    rows = [line for line in result.out.splitlines() if line.startswith("│")]
+    assert [r.split("│")[1].strip() for r in rows] == ["naive", "ewc"]
+
+
+def test_bad_strategy_and_bad_stream_are_one_line_errors(
+    stream_yaml: Path,
+    tmp_path: Path,
+    cli: Callable[..., Result],  # noqa: F811
+) -> None:
+    result = cli("continual", "compare", str(stream_yaml), "--strategies", "naive,ewk")
+    assert result.code == 2 and "unknown strategy 'ewk'" in result.err
+    csv = tmp_path / "overlap.csv"
+    rows = [f"text {i} {label},{label},{task}" for task, labels in (("a", "xy"), ("b", "yz"))
+            for label in labels for i in range(8)]  # fmt: skip
+    csv.write_text("text,label,task\n" + "\n".join(rows) + "\n")
+    result = cli(
+        "continual",
+        "run",
+        str(stream_yaml),
+        "--set",
+        "stream.source=csv",
+        "--set",
+        f"stream.path={csv}",
+        "--set",
+        "model.architecture=cnn",
+        "--no-register",
+    )
+    assert result.code == 3
+    assert "class 1 appears in task 1 and task 2" in result.err
+
+
+def test_update_needs_allow_new_classes_for_unknown_labels(
+    tmp_path: Path,
+    home: Path,
+    cli: Callable[..., Result],  # noqa: F811
+) -> None:
+    from neuroplast import Engine
+
+    old = write_folder(tmp_path / "old", list(range(8)), 60, dataset="digits")
+    new = write_folder(tmp_path / "new", [8, 9], 60, dataset="digits")
+    config = {
+        "name": "digits8",
+        "data": {"path": str(old), "seed": 0},
+        "model": {"architecture": "image_mlp", "hidden_dim": 64, "num_layers": 1},
+        "train": {"epochs": 3, "batch_size": 32, "seed": 0},
+    }
+    with Engine(home) as engine:
+        engine.train(config)
+    result = cli("continual", "update", "digits8", "--data", str(new))
+    assert result.code == 3
+    assert "classes digits8:1 does not know: 8, 9" in result.err
+    assert "--allow-new-classes" in result.err
+    result = cli(
+        "continual",
+        "update",
+        "digits8",
+        "--data",
+        str(new),
+        "--allow-new-classes",
+        "--buffer",
+        "200",
+    )
+    assert result.code == 0, result.err
+    assert "registered digits8:2" in result.out and "new classes: 8, 9" in result.out
+    with Registry(home) as registry:
+        child, parent = registry.resolve("digits8:2"), registry.resolve("digits8:1")
+    assert child.parent_id == parent.id and child.source == "continual"
+    assert child.metrics["strategy"] == "replay" and child.metrics["new_classes"] == ["8", "9"]
+    assert child.metrics["old_accuracy_before"] > 0.8
+    assert len(load_plugin_state(child)["replay"]["buffer.y"]) == 200
