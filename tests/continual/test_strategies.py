@@ -166,3 +166,20 @@ def test_ewc_and_si_beat_naive_in_task_il() -> None:
     stream = make_stream(cfg.stream)
     acc = {s: run_strategy(stream, cfg, [s]).metrics.acc for s in ("naive", "ewc", "si")}
     assert acc["ewc"] > acc["naive"] + 0.03 and acc["si"] > acc["naive"] + 0.03, acc
+
+
+def test_icarl_classifies_by_the_nearest_exemplar_mean() -> None:
+    from neuroplast.continual.strategies import ICaRL
+
+    cfg = StreamConfig(scenario="class", tasks=2, train_per_class=100, test_per_class=50)
+    stream = make_stream(cfg)
+    icarl = ICaRL(buffer_size=100)
+    learner = _train(stream, [icarl])
+    assert icarl.mean_classes is not None and icarl.mean_classes.tolist() == [0, 1, 2, 3]
+    x = stream.tasks[0].x_test
+    nme = icarl.classify(learner, x, None)
+    assert nme is not None and set(nme.tolist()) <= {0, 1, 2, 3}
+    assert torch.equal(learner.predict(x, None), nme)  # the learner predicts through it
+    assert learner.accuracy(0, through=1) > 0.6  # exemplars keep task 1 alive
+    with pytest.raises(ConfigError, match="use scenario: class"):
+        _train(make_stream(cfg.model_copy(update={"scenario": "task"})), [ICaRL()], tasks=1)

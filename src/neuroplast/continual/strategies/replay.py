@@ -11,7 +11,7 @@ from torch import Tensor, nn
 
 from neuroplast.continual.learner import apply_mask
 from neuroplast.continual.strategies.base import Plugin
-from neuroplast.continual.strategies.lwf import LwF
+from neuroplast.continual.strategies.lwf import LwF, distillation_loss
 from neuroplast.errors import ConfigError
 from neuroplast.models import logits_of
 
@@ -168,9 +168,12 @@ class ICaRL(Replay):
 
     name = "icarl"
 
-    def __init__(self, *, buffer_size: int = 2000, seed: int = 0, **_: object) -> None:
+    def __init__(
+        self, *, buffer_size: int = 2000, distil_weight: float = 1.0, seed: int = 0
+    ) -> None:
         super().__init__(buffer_size=buffer_size, policy="class_balanced", seed=seed)
         self.distil = LwF()
+        self.distil_weight = distil_weight
         self.means: Tensor | None = None
         self.mean_classes: Tensor | None = None
 
@@ -181,8 +184,18 @@ class ICaRL(Replay):
         self.distil.before_task(learner, task)
 
     def on_loss(self, trainer: Trainer, loss: Tensor, inputs: Tensor, targets: Tensor) -> Tensor:
-        loss = self.distil.on_loss(trainer, loss, inputs, targets)
-        return super().on_loss(trainer, loss, inputs, targets)
+        # the old outputs on the new inputs are targets of their own, beside the mixed
+        # loss (weighing them by 1 - 1/t as LwF does starves the new classes here)
+        mixed = super().on_loss(trainer, loss, inputs, targets)
+        distil = self.distil
+        new = self._learner.model.last_logits if self._learner is not None else None
+        if distil.teacher is None or new is None or not distil.groups:
+            return mixed
+        with torch.no_grad():
+            old = logits_of(distil.teacher(inputs))
+        return mixed + self.distil_weight * distillation_loss(
+            new, old, distil.groups, distil.temperature
+        )
 
     @torch.no_grad()
     def after_task(self, learner: ContinualLearner, task: Task) -> None:
