@@ -41,6 +41,7 @@ from neuroplast.workflows import (
 from neuroplast.workflows.prepare import Split
 
 if TYPE_CHECKING:
+    from neuroplast.compression.optimizer import ModelOptimizer
     from neuroplast.continual.api import ContinualLearnerAPI
 
 __all__ = ["Engine", "get_default_engine", "set_default_engine"]
@@ -54,6 +55,7 @@ class Engine:
         self.model_manager = ModelManager(self.registry)
         self.training_engine = TrainingEngine(self.registry, self.model_manager)
         self._continual: ContinualLearnerAPI | None = None
+        self._optimizer: ModelOptimizer | None = None
 
     @property
     def home(self) -> Path:
@@ -67,6 +69,16 @@ class Engine:
 
             self._continual = ContinualLearnerAPI(self.model_manager)
         return self._continual
+
+    @property
+    def optimizer(self) -> ModelOptimizer:
+        """Compression by model id: ``quantize_model``, ``prune_model``, ``distill``,
+        ``export_onnx`` (each registers a new version; the table is in ``optimizer.last``)."""
+        if self._optimizer is None:
+            from neuroplast.compression.optimizer import ModelOptimizer
+
+            self._optimizer = ModelOptimizer(self.registry)
+        return self._optimizer
 
     def close(self) -> None:
         self.registry.close()

@@ -7,9 +7,11 @@ import sys
 import typer
 
 from neuroplast.cli import (
+    compress,
     continual,
     datasets,
     evaluate,
+    explain,
     export,
     init,
     model_stages,
@@ -40,7 +42,9 @@ app.command("init")(init.init)
 app.command("train")(train.train)
 app.command("evaluate")(evaluate.evaluate)
 app.command("predict")(predict.predict)
+app.command("explain")(explain.explain)
 app.command("export")(export.export)
+app.command("compress")(compress.compress)
 
 
 @app.callback()

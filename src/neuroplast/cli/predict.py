@@ -46,17 +46,23 @@ def predict(
     text_column: str = typer.Option("text", "--text-column", help="Column of --file to read."),
     top_k: int = typer.Option(1, "--top-k", "-k", help="Show the k most likely labels."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON lines instead of a table."),
+    backend: str = typer.Option(
+        "torch",
+        "--backend",
+        help="torch | torch-int8 | onnx | onnx-int8 | auto (measures them, keeps the fastest).",
+    ),
     home: HomeOption = None,
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
     """Predict the label of each input with a registered model."""
     setup_logging(verbose)
-    from neuroplast.engine import Engine
+    from neuroplast.compression.predictors import registered_predictor
     from neuroplast.inference import load_image_files
+    from neuroplast.registry import Registry
 
     items = list(inputs or [])
-    with Engine(home) as engine:
-        predictor = engine.predictor(model)
+    with Registry(home) as registry:
+        predictor = registered_predictor(registry, model, backend=backend)
         if predictor.modality == "text":
             if file is not None:
                 items += _texts_from_file(file, text_column)

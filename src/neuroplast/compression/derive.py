@@ -41,6 +41,7 @@ def register_derived(
     metrics: dict[str, Any] | None = None,
     arch_config: dict[str, Any] | None = None,
     name: str | None = None,
+    meta_compression: dict[str, Any] | None = None,
 ) -> VersionRecord:
     """The next version of ``name`` (default: the parent's model) holding ``model``
     (fp32 weights) and ``extra_files``; ``parent_id`` is ``parent.id``."""
@@ -56,7 +57,7 @@ def register_derived(
     }
     version = registry.create_version(
         target,
-        architecture=parent.architecture,
+        architecture=loaded.meta.architecture,
         task=parent.task,
         modality=parent.modality,
         config=config,
@@ -68,6 +69,7 @@ def register_derived(
         name=target,
         version=version.version,
         arch_config=dict(arch_config or loaded.meta.arch_config),
+        compression=dict(meta_compression or {}),
     )
     files = save_bundle(version.artifact_dir, model, meta, loaded.vocab)
     for file_name, data in (extra_files or {}).items():

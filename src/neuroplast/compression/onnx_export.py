@@ -92,8 +92,9 @@ def quantize_onnx_int8(model: bytes, **options: Any) -> bytes:
     with tempfile.TemporaryDirectory(prefix="neuroplast-onnx-") as tmp:
         source, target = Path(tmp) / "fp32.onnx", Path(tmp) / "int8.onnx"
         source.write_bytes(model)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        # onnxruntime's quantizer logs advice on the root logger; keep the output clean.
+        logging.disable(logging.WARNING)
+        try:
             quantize_dynamic(
                 source,
                 target,
@@ -101,4 +102,6 @@ def quantize_onnx_int8(model: bytes, **options: Any) -> bytes:
                 op_types_to_quantize=options.pop("op_types", ["MatMul", "Gemm", "LSTM", "Conv"]),
                 **options,
             )
+        finally:
+            logging.disable(logging.NOTSET)
         return target.read_bytes()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import warnings
 from collections.abc import Iterable
 
 import torch
@@ -21,13 +22,23 @@ __all__ = ["dynamic_int8", "static_int8"]
 
 logger = logging.getLogger(__name__)
 
+# torch.ao still works in torch 2.13 but warns on every call (deprecated for torchao).
+_NOISE = (
+    ".*torch.ao.quantization is deprecated.*",
+    ".*quantize_per_tensor.*",
+    ".*_empty_affine_quantized.*",
+)
+
 
 def dynamic_int8(model: nn.Module) -> nn.Module:
     """An int8 copy of ``model`` (Linear and LSTM layers); ``model`` is not changed."""
-    from torch.ao.quantization import quantize_dynamic
-
     copied = copy.deepcopy(model).cpu().eval()
-    quantized: nn.Module = quantize_dynamic(copied, {nn.Linear, nn.LSTM}, dtype=torch.qint8)
+    with warnings.catch_warnings():
+        for pattern in _NOISE:
+            warnings.filterwarnings("ignore", message=pattern)
+        from torch.ao.quantization import quantize_dynamic
+
+        quantized: nn.Module = quantize_dynamic(copied, {nn.Linear, nn.LSTM}, dtype=torch.qint8)
     return quantized
 
 
@@ -41,24 +52,25 @@ def static_int8(
             "static int8 applies to the CNN / MLP image paths; use --quantize dynamic for "
             "text models (their embeddings and recurrences are not statically quantizable)"
         )
-    from torch.ao.quantization import get_default_qconfig_mapping
-    from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
-
-    copied = copy.deepcopy(model).cpu().eval()
-    batches = iter(calibration)
-    first = next(batches, None)
-    if first is None:
+    batches = list(calibration)
+    if not batches:
         raise ConfigError("static quantization needs at least one calibration batch")
-    mapping = get_default_qconfig_mapping("fbgemm")
-    try:
-        prepared = prepare_fx(copied, mapping, example_inputs=(first,))
-    except Exception as e:  # FX tracing raises several types
-        raise ConfigError(
-            f"cannot trace {type(model).__name__} for static quantization: {e}"
-        ) from e
-    with torch.inference_mode():
-        prepared(first)
-        for batch in batches:
-            prepared(batch)
-    converted: nn.Module = convert_fx(prepared)
+    with warnings.catch_warnings():
+        for pattern in _NOISE:
+            warnings.filterwarnings("ignore", message=pattern)
+        from torch.ao.quantization import get_default_qconfig_mapping
+        from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
+
+        copied = copy.deepcopy(model).cpu().eval()
+        mapping = get_default_qconfig_mapping("fbgemm")
+        try:
+            prepared = prepare_fx(copied, mapping, example_inputs=(batches[0],))
+        except Exception as e:  # FX tracing raises several types
+            raise ConfigError(
+                f"cannot trace {type(model).__name__} for static quantization: {e}"
+            ) from e
+        with torch.inference_mode():
+            for batch in batches:
+                prepared(batch)
+        converted: nn.Module = convert_fx(prepared)
     return converted

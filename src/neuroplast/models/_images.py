@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from torch import Tensor
+from torch.fx._symbolic_trace import is_fx_symbolic_tracing
 
 from neuroplast.errors import ConfigError, DataError
 
@@ -10,7 +11,12 @@ __all__ = ["check_images"]
 
 
 def check_images(x: Tensor, in_channels: int, image_size: int | None = None) -> None:
-    """Raise a clear error unless ``x`` is ``[B, in_channels, H, W]`` (with H = W = image_size)."""
+    """Raise a clear error unless ``x`` is ``[B, in_channels, H, W]`` (with H = W = image_size).
+
+    Skipped while FX traces the model (static quantization), where shapes are symbolic.
+    """
+    if is_fx_symbolic_tracing():
+        return
     if x.dim() != 4:
         raise DataError(
             f"image models take a batch of shape [batch, channels, height, width], got shape "

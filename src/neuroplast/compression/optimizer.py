@@ -1,0 +1,224 @@
+"""The model optimizer: every compression technique by model id, measured and registered.
+
+>>> optimizer = ModelOptimizer(Registry(home))                            # doctest: +SKIP
+>>> optimizer.quantize_model("rt-cnn", quantization_type="dynamic")       # doctest: +SKIP
+'rt-cnn:2'
+
+Each call creates a new registry version (``source`` "compress", or "distill" for a
+distilled student) whose parent is the compressed version, and stores the comparison table
+(``compression.json`` and the version's metrics). :attr:`ModelOptimizer.last` keeps the
+last outcome (versions, table, notes) for the CLI.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from neuroplast.compression._data import SplitInputs, model_data, split_inputs
+from neuroplast.compression.derive import register_derived
+from neuroplast.compression.table import Variant, compression_table
+from neuroplast.compression.techniques import (
+    Candidate,
+    distill_student,
+    dynamic_candidate,
+    prune_candidate,
+    run_config_of,
+    state_bytes,
+    static_candidate,
+)
+from neuroplast.errors import ConfigError
+from neuroplast.inference.bundle import LoadedModel
+from neuroplast.inference.predictor import Predictor
+from neuroplast.registry import Registry, VersionRecord
+from neuroplast.workflows.prepare import PreparedData
+from neuroplast.workflows.report import load_registered
+
+__all__ = ["CompressOutcome", "ModelOptimizer", "QuantizationType"]
+
+logger = logging.getLogger(__name__)
+
+QuantizationType = Literal["dynamic", "static"]
+DEFAULT_STUDENTS: dict[str, dict[str, Any]] = {
+    "text": {"architecture": "cnn", "embedding_dim": 32, "num_filters": 32},
+    "image": {"architecture": "image_mlp", "hidden_dim": 64, "num_layers": 1},
+}
+
+
+@dataclass
+class CompressOutcome:
+    parent: VersionRecord
+    versions: list[VersionRecord] = field(default_factory=list)
+    table: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Context:
+    version: VersionRecord
+    loaded: LoadedModel
+    data: PreparedData
+    test: SplitInputs
+
+
+class ModelOptimizer:
+    """Quantize, prune, distill and export registered models (the Engine's ``optimizer``)."""
+
+    def __init__(self, registry: Registry, *, test_limit: int | None = None) -> None:
+        self.registry = registry
+        self.test_limit = test_limit
+        self.last: CompressOutcome | None = None
+
+    # ---- the seed API ------------------------------------------------------------------
+    def quantize_model(self, model_id: str, quantization_type: str = "dynamic") -> str:
+        """int8 quantization (``"dynamic"``: Linear/LSTM; ``"static"``: image CNN/MLP);
+        returns the new version's ``name:version``."""
+        return self._single(self.compress(model_id, quantize=quantization_type))
+
+    def prune_model(
+        self,
+        model_id: str,
+        amount: float = 0.3,
+        *,
+        structured: bool = False,
+        finetune_epochs: int = 0,
+    ) -> str:
+        """Magnitude pruning of ``amount`` of the weights; returns the new version's ref."""
+        return self._single(
+            self.compress(
+                model_id, prune=amount, structured=structured, finetune_epochs=finetune_epochs
+            )
+        )
+
+    def distill(
+        self,
+        model_id: str,
+        teacher_id: str,
+        *,
+        student_config: dict[str, Any] | None = None,
+        epochs: int = 3,
+    ) -> str:
+        """Train ``model_id``'s architecture (or ``student_config``) on ``teacher_id``'s soft
+        labels; returns the distilled student's ref (the table also holds the same student
+        trained alone)."""
+        outcome = self.compress(
+            model_id, distill_from=teacher_id, student_config=student_config, epochs=epochs
+        )
+        return outcome.versions[-1].ref
+
+    def export_onnx(self, model_id: str, *, int8: bool = False, output: Path | None = None) -> str:
+        """ONNX (opset 17) as a new version; returns its ref."""
+        from neuroplast.compression.export import export_version
+
+        outcome = export_version(
+            self.registry, model_id, int8=int8, output=output, test_limit=self.test_limit
+        )
+        return outcome.version.ref
+
+    # ---- everything at once --------------------------------------------------------------
+    def compress(
+        self,
+        model_id: str,
+        *,
+        quantize: str | None = None,
+        prune: float | None = None,
+        structured: bool = False,
+        finetune_epochs: int = 0,
+        distill_from: str | None = None,
+        student_config: dict[str, Any] | None = None,
+        epochs: int = 3,
+        all_techniques: bool = False,
+    ) -> CompressOutcome:
+        """Apply each requested technique to ``model_id``; one table, one version each."""
+        if quantize not in (None, "dynamic", "static"):
+            raise ConfigError(f"--quantize must be dynamic or static, not {quantize!r}")
+        if not (quantize or prune or distill_from or all_techniques):
+            raise ConfigError(
+                "nothing to do: choose --quantize dynamic|static, --prune AMOUNT, "
+                "--distill-from TEACHER or --all"
+            )
+        ctx = self._context(model_id)
+        outcome = CompressOutcome(parent=ctx.version)
+        candidates: list[Candidate] = []
+        modality = ctx.loaded.meta.modality
+        if quantize == "dynamic" or all_techniques:
+            candidates.append(dynamic_candidate(ctx.loaded))
+        if quantize == "static" or (all_techniques and modality == "image"):
+            candidates.append(static_candidate(ctx.loaded, ctx.data))
+        if all_techniques and modality == "text":
+            outcome.notes.append("static int8 skipped: it applies to the image CNN / MLP paths")
+        amounts = [prune] if prune else ([0.5] if all_techniques else [])
+        train = run_config_of(ctx.version.config).train if amounts or distill_from else None
+        for amount in amounts:
+            candidates.append(
+                prune_candidate(
+                    ctx.loaded,
+                    amount,
+                    structured=structured,
+                    finetune_epochs=finetune_epochs or (1 if all_techniques else 0),
+                    data=ctx.data,
+                    train=train,
+                )
+            )
+        if distill_from:
+            _, teacher = load_registered(self.registry, distill_from)
+            data = model_data(teacher.meta, teacher.vocab)
+            default = dict(run_config_of(ctx.version.config).model)
+            alone, distilled = distill_student(
+                teacher,
+                data,
+                train or run_config_of(ctx.version.config).train,
+                student_config=student_config,
+                default_student=default,
+                epochs=epochs,
+            )
+            for c in (alone, distilled):
+                c.options["teacher"] = distill_from
+            candidates += [alone, distilled]
+        elif all_techniques:
+            outcome.notes.append("distillation skipped: give --distill-from TEACHER")
+        parent_size = ctx.version.artifacts.get("weights.safetensors")
+        baseline = Variant(
+            "fp32 (parent)",
+            Predictor(ctx.loaded),
+            parent_size.size_bytes if parent_size else state_bytes(ctx.loaded.model),
+        )
+        variants = [baseline] + [
+            Variant(c.technique, c.predictor, c.size_bytes) for c in candidates
+        ]
+        outcome.table = compression_table(variants, ctx.test)
+        for candidate in candidates:
+            if candidate.technique.startswith("student alone"):
+                continue  # measured for the comparison, not registered
+            outcome.versions.append(
+                register_derived(
+                    self.registry,
+                    ctx.version,
+                    candidate.loaded or ctx.loaded,
+                    model=candidate.model,
+                    technique=candidate.technique,
+                    options=candidate.options,
+                    source=candidate.source,
+                    table=outcome.table,
+                    metrics=candidate.metrics,
+                    arch_config=candidate.arch_config,
+                    meta_compression=candidate.meta_compression,
+                )
+            )
+        self.last = outcome
+        return outcome
+
+    # ---- internals -------------------------------------------------------------------------
+    def _context(self, model_id: str) -> _Context:
+        version, loaded = load_registered(self.registry, model_id)
+        if loaded.meta.compression.get("quantization"):
+            raise ConfigError(f"{version.ref} is already int8; compress its fp32 parent instead")
+        data = model_data(loaded.meta, loaded.vocab)
+        test = split_inputs(data, "test", limit=self.test_limit)
+        return _Context(version=version, loaded=loaded, data=data, test=test)
+
+    @staticmethod
+    def _single(outcome: CompressOutcome) -> str:
+        return outcome.versions[-1].ref

@@ -1,0 +1,80 @@
+"""A Predictor for a registered version, on any backend.
+
+ONNX backends use the version's own ``model.onnx`` / ``model.int8.onnx`` when it has them
+(verified by sha256) and export in memory otherwise. ``auto`` measures on real inputs: the
+caller's, or else the first validation inputs of the model's own data. Versions made by
+``--quantize static`` are re-calibrated on the recorded training batches when loaded
+(deterministic), since int8 tensors are not stored.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import numpy as np
+
+from neuroplast.compression._data import model_data, split_inputs
+from neuroplast.errors import ArtifactError, NeuroplastError
+from neuroplast.inference._base import BasePredictor
+from neuroplast.inference._meta import ONNX, ONNX_INT8
+from neuroplast.inference.auto import check_backend, create_predictor
+from neuroplast.registry import Registry, VersionRecord
+from neuroplast.registry.artifacts import sha256_bytes
+from neuroplast.workflows.report import load_registered
+
+__all__ = ["registered_predictor"]
+
+logger = logging.getLogger(__name__)
+
+SAMPLE_SIZE = 64
+
+
+def _artifact_bytes(version: VersionRecord, name: str) -> bytes | None:
+    artifact = version.artifacts.get(name)
+    if artifact is None:
+        return None
+    if not artifact.path.is_file():
+        raise ArtifactError(f"artifact {artifact.path} is missing; re-export {version.ref}")
+    data = artifact.path.read_bytes()
+    if sha256_bytes(data) != artifact.sha256:
+        raise ArtifactError(
+            f"artifact {artifact.path} does not match its recorded sha256; nothing was loaded "
+            f"from it. Re-export {version.ref}"
+        )
+    return data
+
+
+def registered_predictor(
+    registry: Registry,
+    ref: str,
+    *,
+    backend: str = "torch",
+    sample: Sequence[str] | np.ndarray | None = None,
+    batch_size: int = 256,
+) -> BasePredictor:
+    """The Predictor of ``ref`` on ``backend`` (``auto`` picks the fastest that agrees)."""
+    check_backend(backend)
+    version, loaded = load_registered(registry, ref)
+    quantization = loaded.meta.compression.get("quantization")
+    if quantization == "static":
+        from neuroplast.compression.techniques import static_candidate
+
+        batches = int(loaded.meta.compression.get("calibration_batches", 16))
+        data = model_data(loaded.meta, loaded.vocab)
+        return static_candidate(loaded, data, batches=batches).predictor
+    if backend == "auto" and (sample is None or len(sample) == 0):
+        try:
+            data = model_data(loaded.meta, loaded.vocab)
+            sample = split_inputs(data, "val", limit=SAMPLE_SIZE).inputs
+        except NeuroplastError as e:
+            logger.warning("no sample of real inputs for backend auto (%s); using torch", e)
+            backend = "torch"
+    return create_predictor(
+        loaded,
+        backend=backend,
+        sample=sample,
+        onnx_model=_artifact_bytes(version, ONNX),
+        onnx_int8=_artifact_bytes(version, ONNX_INT8),
+        batch_size=batch_size,
+    )
