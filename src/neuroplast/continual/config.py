@@ -19,6 +19,7 @@ __all__ = [
     "LwFOptions",
     "ReplayOptions",
     "SIOptions",
+    "StrategyOptions",
     "StreamConfig",
     "load_continual_config",
     "parse_continual_config",

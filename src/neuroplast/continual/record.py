@@ -8,7 +8,6 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import torch
 from torch import Tensor, nn
 
 from neuroplast.continual.plots import plot_accuracy_curves, plot_accuracy_matrix
@@ -17,9 +16,18 @@ from neuroplast.data import Vocabulary
 from neuroplast.inference.bundle import ModelMeta, save_bundle
 from neuroplast.models import count_parameters
 from neuroplast.registry import Registry, VersionRecord
-from neuroplast.registry.artifacts import read_safetensors_verified, save_safetensors
+from neuroplast.registry.artifacts import (
+    read_safetensors_verified,
+    save_safetensors,
+    sha256_file,
+)
 
-__all__ = ["STATE_FILE", "load_plugin_state", "register_continual_version"]
+__all__ = [
+    "STATE_FILE",
+    "image_preprocessing",
+    "load_plugin_state",
+    "register_continual_version",
+]
 
 logger = logging.getLogger(__name__)
 STATE_FILE = "continual/state.safetensors"
@@ -101,8 +109,6 @@ def register_continual_version(
         plots["accuracy_curves"] = plot_accuracy_curves(
             matrix, version.artifact_dir / "plots" / "accuracy_curves.png", title
         )
-    from neuroplast.registry.artifacts import sha256_file
-
     for key, p in plots.items():
         files[f"plots/{p.name}"] = (p, sha256_file(p))
         metrics = {**metrics, f"plot_{key}": str(p)}
@@ -114,8 +120,5 @@ def register_continual_version(
 
 
 def image_preprocessing(shape: tuple[int, ...]) -> dict[str, Any]:
+    """What ``neuroplast predict`` needs to normalise images like the stream did."""
     return {"mean": 0.5, "std": 0.5, "image_shape": list(shape)}
-
-
-def empty_tensor() -> Tensor:
-    return torch.zeros(0)

@@ -24,7 +24,16 @@ from torch import Tensor
 from neuroplast.data import ImageData, TextData, Vocabulary
 from neuroplast.errors import ConfigError, DataError
 
-__all__ = ["Scenario", "Stream", "Task", "build_stream", "split_by_classes"]
+__all__ = [
+    "Scenario",
+    "Stream",
+    "Task",
+    "build_stream",
+    "check_task_classes",
+    "image_tensor",
+    "split_by_classes",
+    "text_tensor",
+]
 
 logger = logging.getLogger(__name__)
 Scenario = Literal["class", "task", "domain"]
