@@ -43,6 +43,7 @@ from neuroplast.workflows.prepare import Split
 if TYPE_CHECKING:
     from neuroplast.compression.optimizer import ModelOptimizer
     from neuroplast.continual.api import ContinualLearnerAPI
+    from neuroplast.explain import Explainer
 
 __all__ = ["Engine", "get_default_engine", "set_default_engine"]
 
@@ -56,6 +57,7 @@ class Engine:
         self.training_engine = TrainingEngine(self.registry, self.model_manager)
         self._continual: ContinualLearnerAPI | None = None
         self._optimizer: ModelOptimizer | None = None
+        self._explainer: Explainer | None = None
 
     @property
     def home(self) -> Path:
@@ -79,6 +81,16 @@ class Engine:
 
             self._optimizer = ModelOptimizer(self.registry)
         return self._optimizer
+
+    @property
+    def explainer(self) -> Explainer:
+        """Explanations by model id: ``get_attention_weights``, ``compute_feature_importance``
+        and ``layer_activations`` (see :mod:`neuroplast.explain`)."""
+        if self._explainer is None:
+            from neuroplast.explain import Explainer
+
+            self._explainer = Explainer(self.model_manager.get_loaded)
+        return self._explainer
 
     def close(self) -> None:
         self.registry.close()

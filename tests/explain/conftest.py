@@ -1,0 +1,67 @@
+"""Models trained once per session on real data (Rotten Tomatoes, Fashion-MNIST)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import torch
+
+from neuroplast import Engine
+from neuroplast.data import get_builtin_info
+from neuroplast.inference import LoadedModel
+from tests.explain._models import TEXT_MODELS, image_config, text_config
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread() -> Iterator[None]:
+    """One thread: the models are tiny and the machine is shared (see tests/models)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session")
+def explain_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("explain-home")
+
+
+@pytest.fixture(scope="session")
+def text_models(explain_home: Path) -> dict[str, str]:
+    """Architecture -> registered model ref, one small model per text architecture."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with Engine(explain_home) as engine:
+            return {a: engine.train(text_config(a)).version.ref for a in TEXT_MODELS}
+    finally:
+        torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session")
+def image_model(explain_home: Path) -> str:
+    if not get_builtin_info("fashion_mnist").installed():
+        message = "Debian's dataset-fashion-mnist is not installed (make data-debian)"
+        if os.environ.get("CI"):
+            pytest.fail(f"{message}: .ci/run must install it")
+        pytest.skip(message)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with Engine(explain_home) as engine:
+            return engine.train(image_config()).version.ref
+    finally:
+        torch.set_num_threads(threads)
+
+
+def load(home: Path, ref: str) -> LoadedModel:
+    with Engine(home) as engine:
+        return engine.model_manager.get_loaded(ref)
+
+
+@pytest.fixture(params=list(TEXT_MODELS))
+def architecture(request: pytest.FixtureRequest) -> str:
+    return str(request.param)

@@ -1,0 +1,94 @@
+"""GradCAM and pixel attributions on a small CNN trained on real Fashion-MNIST images."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from neuroplast.errors import ConfigError, DataError
+from neuroplast.explain import (
+    ImageExplainer,
+    TextExplainer,
+    gradcam_check,
+    heat_on_object,
+    overlay_array,
+    overlay_png,
+)
+from tests.explain._data import split_images
+from tests.explain.conftest import load
+
+
+@pytest.fixture()
+def explainer(explain_home: Path, image_model: str) -> ImageExplainer:
+    return ImageExplainer(load(explain_home, image_model))
+
+
+def test_heat_on_object_counts_positive_heat_on_nonzero_pixels() -> None:
+    image = np.zeros((1, 4, 4), dtype=np.uint8)
+    image[0, :2, :] = 200  # the top half is the object
+    heat = np.zeros((4, 4))
+    heat[0, 0], heat[3, 3], heat[2, 0] = 3.0, 1.0, -5.0  # negative heat is ignored
+    assert heat_on_object(heat, image) == pytest.approx(0.75)
+    assert np.isnan(heat_on_object(-np.ones((4, 4)), image))
+
+
+def test_gradcam_heat_falls_on_the_garment_more_than_chance(explainer: ImageExplainer) -> None:
+    images, _ = split_images(explainer.loaded, 60)
+    check = gradcam_check(explainer, images)
+    foreground = float((images > 0).mean())  # where uniform heat would fall
+    assert check.n == 60
+    assert check.mean_on_object > foreground, (check, foreground)
+    assert 0.0 <= check.images_at_least <= 1.0
+
+
+def test_gradcam_maps_are_positive_and_image_sized(explainer: ImageExplainer) -> None:
+    images, _labels = split_images(explainer.loaded, 8)
+    explanations = explainer.explain(images, method="gradcam")
+    for e in explanations:
+        assert e.heat.shape == (28, 28) and (e.heat >= 0).all() and e.heat.max() > 0
+    probs = explainer.predict_proba(images)
+    assert [e.predicted_label for e in explanations] == [
+        explainer.label_names[i] for i in probs.argmax(axis=1)
+    ]
+    # integrated gradients from a black image give exactly 0 on black pixels
+    ig = explainer.explain(images[:2], method="ig")[0]
+    assert np.all(ig.heat[images[0, 0] == 0] == 0)
+
+
+def test_overlay_png_shows_the_image_beside_its_heat(explainer: ImageExplainer) -> None:
+    images, _ = split_images(explainer.loaded, 1)
+    (e,) = explainer.explain(images, method="gradcam")
+    picture = Image.open(io.BytesIO(overlay_png(e, scale=4)))
+    assert picture.format == "PNG" and picture.size == (2 * 28 * 4, 28 * 4)
+    pixels = np.asarray(picture.convert("RGB"))
+    left = pixels[::4, : 28 * 4 : 4, 0]  # the plain image, one pixel per input pixel
+    np.testing.assert_array_equal(left, images[0, 0])
+    # the hottest pixel is coloured (jet red), a zero-heat pixel keeps the image grey
+    array = overlay_array(e.image, e.heat, scale=1)
+    hot = np.unravel_index(np.argmax(e.heat), e.heat.shape)
+    r, _g, b = array[hot[0], 28 + hot[1]].astype(int)
+    assert r > b
+    cold = np.argwhere(e.heat == 0)
+    if len(cold):
+        y, x = cold[0]
+        assert len(set(array[y, 28 + x].tolist())) == 1
+
+
+def test_image_bad_inputs(
+    explainer: ImageExplainer, explain_home: Path, text_models: dict[str, str]
+) -> None:
+    images, _ = split_images(explainer.loaded, 2)
+    with pytest.raises(ConfigError, match="unknown method 'occlusion' for an image model"):
+        explainer.explain(images, method="occlusion")
+    with pytest.raises(DataError, match=r"do not fit this model, which takes \[N, 1, 28, 28\]"):
+        explainer.explain(images[:, :, :20, :20])
+    with pytest.raises(DataError, match="target class 10 is out of range"):
+        explainer.explain(images, target=10)
+    with pytest.raises(ConfigError, match="need a text model"):
+        TextExplainer(explainer.loaded)
+    with pytest.raises(ConfigError, match="need an image model"):
+        ImageExplainer(load(explain_home, text_models["cnn"]))
