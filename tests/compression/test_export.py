@@ -64,3 +64,25 @@ def test_export_of_an_unknown_model_or_format_fails_clearly(
         "export", "rt-small:1", "--format", "tflite", "--home", str(trained_home)
     )
     assert code != 0 and "unknown export format 'tflite'" in err
+
+
+def test_bench_compares_eager_and_the_predictor(trained_home: Path, run_cli: Run) -> None:
+    code, out, err = run_cli(
+        "bench",
+        "rt-small:1",
+        "--backend",
+        "onnx",
+        "--inputs",
+        "64",
+        "--repeats",
+        "1",
+        "--home",
+        str(trained_home),
+    )
+    assert code == 0, err
+    assert "eager fp32 vs Predictor (onnx)" in out
+    assert "batch-1 latency p50 (ms)" in out and "MFLOP per sample" in out
+    flops = float(out.split("forward ")[1].split(" MFLOP")[0])
+    assert flops > 0.01  # the counter saw the convolutions
+    code, _, err = run_cli("bench", "rt-small:1", "--backend", "tpu", "--home", str(trained_home))
+    assert code != 0 and "unknown backend 'tpu'" in err

@@ -7,6 +7,7 @@ import sys
 import typer
 
 from neuroplast.cli import (
+    bench,
     compress,
     continual,
     datasets,
@@ -45,6 +46,7 @@ app.command("predict")(predict.predict)
 app.command("explain")(explain.explain)
 app.command("export")(export.export)
 app.command("compress")(compress.compress)
+app.command("bench")(bench.bench)
 
 
 @app.callback()

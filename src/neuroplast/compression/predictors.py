@@ -52,8 +52,10 @@ def registered_predictor(
     backend: str = "torch",
     sample: Sequence[str] | np.ndarray | None = None,
     batch_size: int = 256,
+    threads: int | None = None,
 ) -> BasePredictor:
-    """The Predictor of ``ref`` on ``backend`` (``auto`` picks the fastest that agrees)."""
+    """The Predictor of ``ref`` on ``backend`` (``auto`` picks the fastest that agrees);
+    ``threads`` sets ONNX Runtime's intra-op threads (default: the physical cores)."""
     check_backend(backend)
     version, loaded = load_registered(registry, ref)
     quantization = loaded.meta.compression.get("quantization")
@@ -77,4 +79,5 @@ def registered_predictor(
         onnx_model=_artifact_bytes(version, ONNX),
         onnx_int8=_artifact_bytes(version, ONNX_INT8),
         batch_size=batch_size,
+        threads=threads,
     )

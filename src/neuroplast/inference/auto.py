@@ -20,7 +20,14 @@ from neuroplast.errors import ConfigError, NeuroplastError
 from neuroplast.inference._base import BasePredictor
 from neuroplast.inference.bundle import LoadedModel
 
-__all__ = ["BACKENDS", "Backend", "BackendTiming", "build_backend", "create_predictor"]
+__all__ = [
+    "BACKENDS",
+    "Backend",
+    "BackendTiming",
+    "build_backend",
+    "choose",
+    "create_predictor",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -99,6 +106,19 @@ def measure(
     return float(np.median(single) * 1000.0), whole, probs
 
 
+def choose(timings: Sequence[BackendTiming], min_agreement: float) -> int:
+    """Index of the fastest timing (batch-1 and whole-sample time, each relative to the
+    first, eager fp32, summed) among those agreeing with fp32 on ``min_agreement`` of the
+    sample; the first is always eligible."""
+    base = timings[0]
+
+    def score(t: BackendTiming) -> float:
+        return t.batch1_ms / base.batch1_ms + t.batch_ms / base.batch_ms
+
+    eligible = [0] + [i for i, t in enumerate(timings) if i and t.agreement >= min_agreement]
+    return min(eligible, key=lambda i: score(timings[i]))
+
+
 def create_predictor(
     loaded: LoadedModel,
     *,
@@ -113,6 +133,8 @@ def create_predictor(
     """A Predictor on ``backend``; ``"auto"`` measures every backend on ``sample`` (real
     inputs: texts, or uint8 images) and keeps the fastest that agrees with eager fp32."""
     check_backend(backend)
+    if not 0.0 <= min_agreement <= 1.0:
+        raise ConfigError(f"min_agreement must be a share in [0, 1], got {min_agreement}")
     options = {"onnx_model": onnx_model, "onnx_int8": onnx_int8, "threads": threads}
     if backend != "auto":
         return build_backend(loaded, backend, batch_size=batch_size, **options)  # type: ignore[arg-type]
@@ -130,7 +152,6 @@ def create_predictor(
             logger.warning("backend %s is not available for this model: %s", name, e)
     ref_labels: np.ndarray | None = None
     timings: list[BackendTiming] = []
-    scores: list[float] = []
     for predictor in candidates:
         single, whole, probs = measure(predictor, sample)
         labels = probs.argmax(axis=1)
@@ -138,10 +159,7 @@ def create_predictor(
             ref_labels = labels
         agreement = float(np.mean(labels == ref_labels))
         timings.append(BackendTiming(predictor.backend, single, whole, len(sample), agreement))
-        base = timings[0]
-        scores.append(single / base.batch1_ms + whole / base.batch_ms)
-    eligible = [i for i, t in enumerate(timings) if t.agreement >= min_agreement]
-    best = min(eligible, key=lambda i: scores[i])
+    best = choose(timings, min_agreement)
     chosen = candidates[best]
     chosen.timings = [
         BackendTiming(t.backend, t.batch1_ms, t.batch_ms, t.batch_size, t.agreement, i == best)

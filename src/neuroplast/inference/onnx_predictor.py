@@ -15,6 +15,7 @@ import hashlib
 import json
 import logging
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -26,6 +27,9 @@ from neuroplast.tokens import Vocabulary
 __all__ = ["OnnxPredictor", "Prediction", "session_options"]
 
 logger = logging.getLogger(__name__)
+
+#: Batches of at most this many inputs run on the one-thread session.
+SMALL_BATCH = 4
 
 
 def session_options(threads: int | None = None) -> object:
@@ -74,19 +78,28 @@ class OnnxPredictor(BasePredictor):
         batch_size: int = 256,
     ) -> None:
         super().__init__(meta, vocab, batch_size=batch_size)
+        options = session_options(threads)
+        self.session = self._session(model, options)
+        self.threads = int(options.intra_op_num_threads)  # type: ignore[attr-defined]
+        # Small batches run on a one-thread session: waking a second thread costs more than
+        # it saves there, and a busy machine may not give it a core in time.
+        self.small_session = self.session
+        if self.threads > 1:
+            self.small_session = self._session(model, session_options(1))
+        self.input_name = self.session.get_inputs()[0].name
+        self.output_names = [self.session.get_outputs()[0].name]
+        self.backend = "onnx-int8" if int8 else "onnx"
+
+    @staticmethod
+    def _session(model: bytes, options: object) -> Any:
         import onnxruntime as ort
 
-        options = session_options(threads)
         try:
-            self.session = ort.InferenceSession(
+            return ort.InferenceSession(
                 model, sess_options=options, providers=["CPUExecutionProvider"]
             )
         except Exception as e:  # onnxruntime raises its own Fail/InvalidGraph types
             raise ArtifactError(f"ONNX Runtime cannot load this model: {e}") from e
-        self.input_name = self.session.get_inputs()[0].name
-        self.output_names = [self.session.get_outputs()[0].name]
-        self.backend = "onnx-int8" if int8 else "onnx"
-        self.threads = options.intra_op_num_threads  # type: ignore[attr-defined]
 
     @classmethod
     def from_dir(
@@ -117,5 +130,6 @@ class OnnxPredictor(BasePredictor):
         return cls(model, meta, vocab, int8=int8, threads=threads, batch_size=batch_size)
 
     def run_logits(self, batch: np.ndarray) -> np.ndarray:
-        result: np.ndarray = self.session.run(self.output_names, {self.input_name: batch})[0]
+        session = self.small_session if len(batch) <= SMALL_BATCH else self.session
+        result: np.ndarray = session.run(self.output_names, {self.input_name: batch})[0]
         return result
