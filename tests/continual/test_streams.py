@@ -88,3 +88,9 @@ def test_missing_task_column_and_too_many_tasks() -> None:
         make_stream(StreamConfig(source="split_mnist", tasks=6))
     with pytest.raises(ConfigError, match=r"needs stream\.path"):
         make_stream(StreamConfig(source="csv"))
+
+
+def test_a_shortened_stream_has_outputs_for_its_own_classes_only() -> None:
+    stream = make_stream(StreamConfig(source="split_mnist", tasks=2, scenario="class"))
+    assert stream.label_names == ["0", "1", "2", "3"] and stream.num_outputs == 4
+    assert sorted(stream.tasks[1].y_test.unique().tolist()) == [2, 3]

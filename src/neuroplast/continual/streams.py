@@ -192,13 +192,19 @@ def build_stream(
         inputs = text_tensor(vocab, data.texts, max_length)
     else:
         inputs = image_tensor(data.images)
-    labels = torch.from_numpy(data.labels.astype(np.int64))
+    # Only the classes some task uses get an output (``tasks: 2`` of WordNet: 10 outputs).
+    used = sorted({int(c) for g in groups for c in g})
+    remap = np.full(len(data.label_names), -1, dtype=np.int64)
+    remap[used] = np.arange(len(used))
+    codes = remap[data.labels]
+    all_names = [data.label_names[c] for c in used]
+    labels = torch.from_numpy(codes)
     tasks: list[Task] = []
     for index, group in enumerate(groups):
-        classes = sorted({int(c) for c in group})
+        classes = sorted({int(remap[c]) for c in group})
         rows = []
         for split in (train_idx, test_idx):
-            keep = np.isin(data.labels[split], classes)
+            keep = np.isin(codes[split], classes)
             if task_of_row is not None:
                 keep &= task_of_row[split] == index
             rows.append(torch.from_numpy(split[keep]))
@@ -214,18 +220,18 @@ def build_stream(
             x_te = x_te.flatten(1)[:, perm].reshape(x_te.shape)
         y_tr, y_te = labels[rows[0]], labels[rows[1]]
         if scenario == "domain":
-            lookup = torch.full((len(data.label_names),), -1, dtype=torch.long)
+            lookup = torch.full((len(all_names),), -1, dtype=torch.long)
             lookup[classes] = torch.arange(len(classes))
             y_tr, y_te = lookup[y_tr], lookup[y_te]
         tasks.append(Task(index, classes, x_tr, y_tr, x_te, y_te))
-    names = list(data.label_names)
+    names = all_names
     if scenario == "domain":
         names = [f"class {k} of each task" for k in range(len(groups[0]))]
     return Stream(
         name=name,
         scenario=scenario,
         tasks=tasks,
-        label_names=list(data.label_names) if scenario != "domain" else names,
+        label_names=names,
         modality=data.modality,
         vocab=vocab,
         input_shape=tuple(inputs.shape[1:]),
