@@ -18,6 +18,8 @@ from neuroplast.explain import (
     overlay_array,
     overlay_png,
 )
+from neuroplast.inference import LoadedModel, ModelMeta
+from neuroplast.models import create_model
 from tests.explain._data import split_images
 from tests.explain.conftest import load
 
@@ -92,3 +94,23 @@ def test_image_bad_inputs(
         TextExplainer(explainer.loaded)
     with pytest.raises(ConfigError, match="need an image model"):
         ImageExplainer(load(explain_home, text_models["cnn"]))
+
+
+def test_gradcam_needs_a_convolutional_model() -> None:
+    config = {"image_size": 28, "in_channels": 1, "num_classes": 10, "hidden_dim": 16}
+    meta = ModelMeta(
+        architecture="image_mlp",
+        modality="image",
+        task="image_classification",
+        arch_config=config,
+        label_names=[str(i) for i in range(10)],
+        preprocessing={"mean": 0.5, "std": 0.5, "image_shape": [1, 28, 28]},
+    )
+    mlp = ImageExplainer(
+        LoadedModel(model=create_model("image_mlp", config), meta=meta, vocab=None)
+    )
+    assert "gradcam" not in mlp.methods and "ig" in mlp.methods
+    images = np.zeros((1, 1, 28, 28), dtype=np.uint8)
+    with pytest.raises(ConfigError, match="a image_mlp model has no convolutional layer"):
+        mlp.explain(images, method="gradcam")
+    assert mlp.explain(images, method="saliency")[0].heat.shape == (28, 28)

@@ -176,7 +176,10 @@ class ImageExplainer:
 
 @dataclass(frozen=True)
 class HeatCheck:
-    """Where the positive GradCAM heat falls, over ``n`` images."""
+    """Where the positive GradCAM heat falls, over ``n`` images.
+
+    ``object_pixels`` is the mean share of object pixels: what a uniform heat map would score.
+    """
 
     method: str
     n: int
@@ -185,6 +188,7 @@ class HeatCheck:
     images_at_least: float
     threshold: float
     seconds: float
+    object_pixels: float = float("nan")
 
     @property
     def passed(self) -> bool:
@@ -217,4 +221,5 @@ def gradcam_check(
         images_at_least=float((shares >= threshold).mean()),
         threshold=threshold,
         seconds=seconds,
+        object_pixels=float((np.asarray(images) > 0).any(axis=1).mean()),
     )

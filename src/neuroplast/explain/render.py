@@ -120,9 +120,11 @@ def completeness_table(result: CompletenessResult, *, title: str) -> Table:
 
 
 def heat_table(checks: Sequence[HeatCheck], *, title: str) -> Table:
-    """Share of the positive heat on object pixels (value > 0)."""
+    """Share of the positive heat on object pixels (value > 0); "uniform heat" is the share of
+    object pixels, what a map spreading heat evenly would score."""
     table = Table(title=title)
-    for name in ("method", "n", "mean on object", "median", "images >= threshold", "time"):
+    names = ("method", "n", "mean on object", "median", "images >= threshold", "uniform heat")
+    for name in (*names, "time"):
         table.add_column(name, justify="left" if name == "method" else "right")
     table.add_column("result")
     for c in checks:
@@ -132,6 +134,7 @@ def heat_table(checks: Sequence[HeatCheck], *, title: str) -> Table:
             f"{100 * c.mean_on_object:.1f} %",
             f"{100 * c.median_on_object:.1f} %",
             f"{100 * c.images_at_least:.1f} % (>= {100 * c.threshold:.0f} %)",
+            f"{100 * c.object_pixels:.1f} %",
             f"{c.seconds:.1f} s",
             "passed" if c.passed else "FAILED",
         )

@@ -133,11 +133,17 @@ def _faithfulness(
                 str(h.n),
                 f"{100 * h.mean_on_object:.1f} %",
                 f"{100 * h.images_at_least:.1f} %",
+                f"{100 * h.object_pixels:.1f} %",
                 _verdict(h.passed),
             ]
             for h in heat
         ]
-        parts.append(_table(["method", "n", "mean on object", "images >= 80 %", "result"], rows))
+        parts.append(
+            _table(
+                ["method", "n", "mean on object", "images >= 80 %", "uniform heat", "result"],
+                rows,
+            )
+        )
     return "".join(parts)
 
 
