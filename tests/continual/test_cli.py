@@ -135,4 +135,5 @@ def test_update_needs_allow_new_classes_for_unknown_labels(
     assert child.parent_id == parent.id and child.source == "continual"
     assert child.metrics["strategy"] == "replay" and child.metrics["new_classes"] == ["8", "9"]
     assert child.metrics["old_accuracy_before"] > 0.8
+    assert 0 < child.metrics["test_accuracy"] <= 1
     assert len(load_plugin_state(child)["replay"]["buffer.y"]) == 200

@@ -205,6 +205,11 @@ def update_model(
         **{f"{k}_before": v for k, v in before.items()},
         **{f"{k}_after": v for k, v in after.items()},
         "old_accuracy_drop": before["old_accuracy"] - after["old_accuracy"],
+        # old and new test rows together, as `models list` shows it
+        "test_accuracy": (
+            after["old_accuracy"] * len(old.y_test) + after["new_accuracy"] * len(new_task.y_test)
+        )
+        / (len(old.y_test) + len(new_task.y_test)),
         "train_seconds": round(time.perf_counter() - started, 2),
     }
     version, _ = register_continual_version(

@@ -65,6 +65,7 @@ def _register(
         **summary_metrics(summary),
         "stream": stream.name,
         "scenario": stream.scenario,
+        "test_accuracy": summary.mean("acc"),  # ACC: mean over the tasks after the last
         "tasks": [t.classes for t in stream.tasks],
     }
     version, plots = register_continual_version(
