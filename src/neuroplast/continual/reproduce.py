@@ -12,6 +12,7 @@ number of epochs over its ~800 images instead of 2,000 iterations of 128.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -108,20 +109,17 @@ def reproduce(
     """Run every (strategy, scenario) cell of the published table over ``seeds``."""
     if protocol not in PROTOCOLS:
         raise ConfigError(f"unknown protocol {protocol!r}; available: {', '.join(PROTOCOLS)}")
-    import time
-
     started = time.perf_counter()
     cells: dict[str, dict[str, StrategySummary]] = {}
     for scenario in SCENARIOS:
         config = PROTOCOLS[protocol](scenario, seeds, epochs)
         sets = [[s] for s in strategies if PUBLISHED[s][scenario] is not None]
-        stream = None
 
         def report(result: RunResult, scenario: str = scenario) -> None:
             if on_run is not None:
                 on_run(scenario, result)
 
-        stream, summaries = summarise(config, sets, stream=stream, on_run=report)
+        _, summaries = summarise(config, sets, on_run=report)
         for summary in summaries:
             cells.setdefault(summary.strategy, {})[scenario] = summary
     return ReproduceResult(seeds, epochs, cells, time.perf_counter() - started)

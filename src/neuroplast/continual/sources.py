@@ -76,6 +76,11 @@ def _permuted_mnist(cfg: StreamConfig) -> Stream:
             "permuted_mnist repeats the same 10 digits in every task, so it has no "
             "class-incremental form; use scenario: domain (or task)"
         )
+    if cfg.scenario == "task":
+        raise ConfigError(
+            "permuted_mnist in task-IL would need a separate head per permutation; "
+            "use scenario: domain"
+        )
     data = load_builtin("mnist_5k")
     train, test = _train_test(data, cfg)
     tasks = cfg.tasks or 10
@@ -86,11 +91,6 @@ def _permuted_mnist(cfg: StreamConfig) -> Stream:
     # Task 1 keeps the original images; the others are fixed pixel permutations.
     perms = [np.arange(pixels)] + [rng.permutation(pixels) for _ in range(tasks - 1)]
     groups = [list(range(10))] * tasks
-    if cfg.scenario == "task":
-        raise ConfigError(
-            "permuted_mnist in task-IL would need a separate head per permutation; "
-            "use scenario: domain"
-        )
     return build_stream(
         "permuted_mnist",
         data,
