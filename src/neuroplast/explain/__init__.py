@@ -24,8 +24,9 @@ from neuroplast.explain.attention import (
     attention_rollout,
     attention_scores,
     has_attention,
+    require_attention,
 )
-from neuroplast.explain.explainer import ActivationStats, Explainer
+from neuroplast.explain.explainer import ActivationStats, Explainer, InputData
 from neuroplast.explain.faithfulness import (
     CompletenessResult,
     DeletionResult,
@@ -33,6 +34,7 @@ from neuroplast.explain.faithfulness import (
     completeness,
     delete_tokens,
     deletion_test,
+    packs_sequences,
     select_texts,
     text_checks,
 )
@@ -43,6 +45,7 @@ from neuroplast.explain.render import (
     deletion_table,
     explanation_view,
     heat_table,
+    token_colour,
     tokens_text,
 )
 from neuroplast.explain.report import html_report, save_html
@@ -58,6 +61,7 @@ __all__ = [
     "HeatCheck",
     "ImageExplainer",
     "ImageExplanation",
+    "InputData",
     "Method",
     "TextChecks",
     "TextExplainer",
@@ -78,10 +82,13 @@ __all__ = [
     "html_report",
     "overlay_array",
     "overlay_png",
+    "packs_sequences",
+    "require_attention",
     "resolve_target",
     "save_html",
     "save_overlay",
     "select_texts",
     "text_checks",
+    "token_colour",
     "tokens_text",
 ]

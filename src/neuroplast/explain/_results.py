@@ -13,6 +13,7 @@ __all__ = [
     "ImageExplanation",
     "Method",
     "TokenExplanation",
+    "heat_on_object",
 ]
 
 Method = Literal["ig", "saliency", "input_x_gradient", "occlusion", "attention", "gradcam"]

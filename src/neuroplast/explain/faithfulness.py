@@ -30,6 +30,7 @@ __all__ = [
     "completeness",
     "delete_tokens",
     "deletion_test",
+    "packs_sequences",
     "select_texts",
     "text_checks",
 ]
