@@ -106,6 +106,10 @@ def test_gradcam_overlay_of_an_image_file(
     assert f"{100 * expected.heat_on_object():.1f} %" in result.out
     with Image.open(out) as picture:
         assert picture.size == (2 * 28 * 8, 28 * 8)
+    as_json = cli(image_model, str(source), "--json")
+    row = json.loads(as_json.out)
+    assert row["predicted"] == expected.predicted_label and row["method"] == "gradcam"
+    assert row["heat_on_object"] == pytest.approx(expected.heat_on_object(), abs=1e-6)
 
 
 def test_image_faithfulness(cli: Callable[..., Result], image_model: str) -> None:

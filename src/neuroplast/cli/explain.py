@@ -110,6 +110,7 @@ def _explain_images(
     method: str,
     target: str | None,
     out: Path | None,
+    as_json: bool,
 ) -> list[Any]:
     from rich.table import Table
 
@@ -140,7 +141,20 @@ def _explain_images(
             )
             cells.append(str(save_overlay(path, e)))
         table.add_row(*cells)
-    console.print(table)
+        if as_json:
+            row: dict[str, Any] = {
+                "image": e.source,
+                "predicted": e.predicted_label,
+                "target": e.target_label,
+                "probability": round(e.probability, 6),
+                "method": e.method,
+                "heat_on_object": round(e.heat_on_object(), 6),
+            }
+            if out is not None:
+                row["overlay"] = cells[5]
+            typer.echo(json.dumps(row, ensure_ascii=False))
+    if not as_json:
+        console.print(table)
     return explanations
 
 
@@ -220,7 +234,7 @@ def explain(
         if not paths and not faithfulness:
             raise DataError("nothing to explain: give image files as arguments or --file DIR")
         if paths:
-            report["images"] = _explain_images(image_explainer, paths, chosen, target, out)
+            report["images"] = _explain_images(image_explainer, paths, chosen, target, out, as_json)
         if faithfulness:
             data = _test_split(loaded, ref)
             images = data.raw.images[data.indices("test")[:n]]
