@@ -115,3 +115,17 @@ def test_bad_inputs_get_clear_errors(explain_home: Path, text_models: dict[str, 
         cnn.explain(["a good film"], method="gradcam")
     with pytest.raises(DataError, match="nothing to explain"):
         cnn.explain([])
+
+
+def test_attention_rollout_follows_the_residual_mix() -> None:
+    from neuroplast.explain import attention_rollout
+
+    real = torch.tensor([[True, True, False]])
+    # one layer, one head: both real queries attend only to token 1
+    layer = torch.tensor([[[[0.0, 1.0, 0.0], [0.0, 1.0, 0.0], [0.5, 0.5, 0.0]]]])
+    rollout = attention_rollout([layer], real)
+    # 0.5 * attention + 0.5 * identity, per real query row; the padded key gets nothing
+    expected = torch.tensor([[0.5, 0.5, 0.0], [0.0, 1.0, 0.0]])
+    torch.testing.assert_close(rollout[0, :2], expected)
+    two = attention_rollout([layer, layer], real)  # layers multiply
+    torch.testing.assert_close(two[0, 0, :2], torch.tensor([0.25, 0.75]))
