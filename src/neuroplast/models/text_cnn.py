@@ -17,6 +17,7 @@ from torch import Tensor, nn
 
 from neuroplast.models._config import FilterSizes, TextArchConfig
 from neuroplast.models._masking import PADDING_ID, masked_max, nonempty, padding_mask
+from neuroplast.models._recurrent import exporting
 from neuroplast.models._registry import register_model
 
 __all__ = ["TextCNNClassifier", "TextCNNConfig"]
@@ -58,11 +59,31 @@ class TextCNNClassifier(nn.Module):
         )
 
     def forward(self, input_ids: Tensor) -> Tensor:
+        if exporting():
+            return self._forward_as_matmuls(input_ids)
         real = padding_mask(input_ids)
         mask = nonempty(real)
         seq_len = input_ids.size(1)
         x = (self.embedding(input_ids) * real.unsqueeze(-1)).transpose(1, 2)
         x = F.pad(x, (0, self.max_width - 1))
         features = [masked_max(torch.relu(conv(x))[..., :seq_len], mask) for conv in self.convs]
+        logits: Tensor = self.classifier(self.dropout(torch.cat(features, dim=1)))
+        return logits
+
+    def _forward_as_matmuls(self, input_ids: Tensor) -> Tensor:
+        """The same logits with each convolution written as windows @ weights (exported to
+        ONNX this way: ONNX Runtime's MatMul, and its int8 MatMul, beat its Conv here)."""
+        real = padding_mask(input_ids)
+        mask = nonempty(real)
+        seq_len = input_ids.size(1)
+        x = self.embedding(input_ids) * real.unsqueeze(-1)
+        x = F.pad(x, (0, 0, 0, self.max_width - 1))
+        features = []
+        for conv in self.convs:
+            width = conv.kernel_size[0]
+            windows = torch.cat([x[:, i : i + seq_len] for i in range(width)], dim=-1)
+            weight = conv.weight.permute(0, 2, 1).reshape(conv.out_channels, -1)
+            out = torch.relu(torch.matmul(windows, weight.t()) + conv.bias)
+            features.append(out.masked_fill(~mask.unsqueeze(-1), float("-inf")).amax(dim=1))
         logits: Tensor = self.classifier(self.dropout(torch.cat(features, dim=1)))
         return logits
