@@ -79,11 +79,15 @@ class TextCNNClassifier(nn.Module):
         x = self.embedding(input_ids) * real.unsqueeze(-1)
         x = F.pad(x, (0, 0, 0, self.max_width - 1))
         features = []
-        for conv in self.convs:
+        convs: list[nn.Conv1d] = list(self.convs)  # type: ignore[arg-type]
+        for conv in convs:
             width = conv.kernel_size[0]
             windows = torch.cat([x[:, i : i + seq_len] for i in range(width)], dim=-1)
             weight = conv.weight.permute(0, 2, 1).reshape(conv.out_channels, -1)
-            out = torch.relu(torch.matmul(windows, weight.t()) + conv.bias)
+            out = torch.matmul(windows, weight.t())
+            if conv.bias is not None:
+                out = out + conv.bias
+            out = torch.relu(out)
             features.append(out.masked_fill(~mask.unsqueeze(-1), float("-inf")).amax(dim=1))
         logits: Tensor = self.classifier(self.dropout(torch.cat(features, dim=1)))
         return logits
