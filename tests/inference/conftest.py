@@ -1,16 +1,5 @@
-"""One torch thread per test process (tiny models on a shared 2-core machine)."""
+"""The compression tests' fixtures: one torch thread, a trained model, the CLI runner."""
 
-from __future__ import annotations
+from tests.compression.conftest import one_torch_thread, run_cli, trained_home
 
-from collections.abc import Iterator
-
-import pytest
-import torch
-
-
-@pytest.fixture(autouse=True)
-def one_torch_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+__all__ = ["one_torch_thread", "run_cli", "trained_home"]
