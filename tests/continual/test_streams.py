@@ -94,3 +94,14 @@ def test_a_shortened_stream_has_outputs_for_its_own_classes_only() -> None:
     stream = make_stream(StreamConfig(source="split_mnist", tasks=2, scenario="class"))
     assert stream.label_names == ["0", "1", "2", "3"] and stream.num_outputs == 4
     assert sorted(stream.tasks[1].y_test.unique().tolist()) == [2, 3]
+
+
+def test_a_sequence_of_files_is_one_task_each(tmp_path: Path) -> None:
+    first = _csv(tmp_path / "a.csv", [("x", ["cat", "dog"])])
+    second = _csv(tmp_path / "b.csv", [("x", ["eel", "fox"])])
+    cfg = StreamConfig(source="files", paths=[str(first), str(second)], scenario="task")
+    stream = make_stream(cfg)
+    assert [t.classes for t in stream.tasks] == [[0, 1], [2, 3]]
+    assert stream.output_mask(1).tolist() == [False, False, True, True]
+    with pytest.raises(ConfigError, match="two or more files"):
+        make_stream(StreamConfig(source="files", paths=[str(first)]))
