@@ -27,6 +27,7 @@ _NOISE = (
     ".*torch.ao.quantization is deprecated.*",
     ".*quantize_per_tensor.*",
     ".*_empty_affine_quantized.*",
+    ".*quant_min and quant_max.*",
 )
 
 
