@@ -16,6 +16,7 @@ __all__ = [
     "STREAMS",
     "ContinualConfig",
     "EWCOptions",
+    "ICaRLOptions",
     "LwFOptions",
     "ReplayOptions",
     "SIOptions",
@@ -56,6 +57,9 @@ class EWCOptions(_Strict):
     lambda_: float = Field(5000.0, ge=0.0, alias="lambda", description="penalty strength")
     gamma: float = Field(1.0, ge=0.0, le=1.0, description="online EWC: decay of old Fisher")
     fisher_samples: int = Field(1000, ge=1, description="rows used to estimate the Fisher")
+    fisher_labels: Literal["expected", "argmax"] = Field(
+        "argmax", description="Fisher over the predicted distribution, or its argmax only"
+    )
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
@@ -77,13 +81,26 @@ class ReplayOptions(_Strict):
     batch_size: int | None = Field(None, ge=1, description="replayed rows per batch")
 
 
+class ICaRLOptions(ReplayOptions):
+    buffer_size: int = Field(2000, ge=1, description="exemplars kept over all classes")
+    selection: Literal["herding", "random"] = Field(
+        "herding", description="exemplars: herding in feature space, or random per class"
+    )
+    loss: Literal["bce", "ce"] = Field(
+        "ce", description="ce: softmax + distillation; bce: iCaRL's sigmoid loss"
+    )
+    train_on: Literal["union", "replay"] = Field(
+        "union", description="union: task rows + exemplars; replay: a replayed batch per step"
+    )
+
+
 class StrategyOptions(_Strict):
     ewc: EWCOptions = Field(default_factory=EWCOptions)
     online_ewc: EWCOptions = Field(default_factory=EWCOptions)
     si: SIOptions = Field(default_factory=SIOptions)
     lwf: LwFOptions = Field(default_factory=LwFOptions)
     replay: ReplayOptions = Field(default_factory=ReplayOptions)
-    icarl: ReplayOptions = Field(default_factory=lambda: ReplayOptions(buffer_size=2000))
+    icarl: ICaRLOptions = Field(default_factory=ICaRLOptions)
 
 
 class ContinualConfig(_Strict):

@@ -65,8 +65,13 @@ def _config(scenario: str, seeds: list[int], epochs: int) -> ContinualConfig:
                 "num_threads": None,
             },
             "options": {
-                "ewc": {"lambda": s["ewc"], "fisher_samples": 500},
-                "online_ewc": {"lambda": s["online_ewc"], "gamma": 1.0, "fisher_samples": 500},
+                "ewc": {"lambda": s["ewc"], "fisher_samples": 500, "fisher_labels": "argmax"},
+                "online_ewc": {
+                    "lambda": s["online_ewc"],
+                    "gamma": 1.0,
+                    "fisher_samples": 500,
+                    "fisher_labels": "argmax",
+                },
                 "si": {"c": s["si"]},
                 "icarl": {"buffer_size": 2000},
             },

@@ -15,7 +15,7 @@ from neuroplast.continual.strategies.regularization import (
     ewc_penalty,
     fisher_information,
 )
-from neuroplast.continual.strategies.replay import ICaRL, Replay, ReplayBuffer
+from neuroplast.continual.strategies.replay import ICaRL, Replay, ReplayBuffer, herding
 from neuroplast.continual.strategies.simple import Joint, Naive
 from neuroplast.errors import ConfigError
 
@@ -38,17 +38,24 @@ __all__ = [
     "distillation_loss",
     "ewc_penalty",
     "fisher_information",
+    "herding",
     "list_strategies",
 ]
 
 
 def _ewc(o: StrategyOptions, seed: int) -> Plugin:
-    return EWC(lambda_=o.ewc.lambda_, fisher_samples=o.ewc.fisher_samples)
+    e = o.ewc
+    return EWC(lambda_=e.lambda_, fisher_samples=e.fisher_samples, fisher_labels=e.fisher_labels)
 
 
 def _online(o: StrategyOptions, seed: int) -> Plugin:
     e = o.online_ewc
-    return OnlineEWC(lambda_=e.lambda_, gamma=e.gamma, fisher_samples=e.fisher_samples)
+    return OnlineEWC(
+        lambda_=e.lambda_,
+        gamma=e.gamma,
+        fisher_samples=e.fisher_samples,
+        fisher_labels=e.fisher_labels,
+    )
 
 
 _FACTORIES: dict[str, Callable[[StrategyOptions, int], Plugin]] = {
@@ -64,7 +71,13 @@ _FACTORIES: dict[str, Callable[[StrategyOptions, int], Plugin]] = {
         batch_size=o.replay.batch_size,
         seed=s,
     ),
-    "icarl": lambda o, s: ICaRL(buffer_size=o.icarl.buffer_size, seed=s),
+    "icarl": lambda o, s: ICaRL(
+        buffer_size=o.icarl.buffer_size,
+        selection=o.icarl.selection,
+        loss=o.icarl.loss,
+        train_on=o.icarl.train_on,
+        seed=s,
+    ),
 }
 _ALONE = ("naive", "joint")
 

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from neuroplast.continual.streams import Task
     from neuroplast.training import Trainer
 
-__all__ = ["ICaRL", "Replay", "ReplayBuffer"]
+__all__ = ["ICaRL", "Replay", "ReplayBuffer", "herding"]
 
 
 class ReplayBuffer:
@@ -162,18 +162,52 @@ def _features(model: nn.Module, x: Tensor) -> Tensor:
     return F.normalize(out.flatten(1), dim=1)
 
 
+def herding(features: Tensor, m: int) -> Tensor:
+    """Indices of ``m`` rows of ``features`` [N, D] chosen by herding (Welling, 2009; iCaRL):
+    the k-th pick is the row that brings the mean of the k picked rows closest (L2) to the
+    mean of all rows. The order is the priority order: the first ``m'`` picks are the
+    herding set of size ``m'``. Ties go to the lowest index."""
+    n = len(features)
+    m = min(m, n)
+    target = features.mean(0)
+    total = torch.zeros_like(target)
+    free = torch.ones(n, dtype=torch.bool)
+    picked: list[int] = []
+    for k in range(1, m + 1):
+        distance = (target - (total + features) / k).norm(dim=1)
+        distance[~free] = float("inf")
+        row = int(distance.argmin())
+        picked.append(row)
+        free[row] = False
+        total = total + features[row]
+    return torch.tensor(picked, dtype=torch.long)
+
+
 class ICaRL(Replay):
-    """Class-balanced exemplars, replay and distillation of old outputs while training, and
-    nearest-mean-of-exemplars classification (Rebuffi et al., 2017) at test time."""
+    """iCaRL (Rebuffi et al., 2017): ``buffer_size // classes seen`` exemplars per class,
+    chosen by herding in the L2-normalised feature space (old classes keep their first
+    picks), replayed with distillation of the old outputs while training, and
+    nearest-mean-of-exemplars classification at test time. ``selection="random"`` keeps a
+    random class-balanced set instead (the ablation)."""
 
     name = "icarl"
 
     def __init__(
-        self, *, buffer_size: int = 2000, distil_weight: float = 1.0, seed: int = 0
+        self,
+        *,
+        buffer_size: int = 2000,
+        distil_weight: float = 1.0,
+        selection: Literal["herding", "random"] = "herding",
+        loss: Literal["bce", "ce"] = "ce",
+        train_on: Literal["union", "replay"] = "union",
+        seed: int = 0,
     ) -> None:
         super().__init__(buffer_size=buffer_size, policy="class_balanced", seed=seed)
         self.distil = LwF()
         self.distil_weight = distil_weight
+        self.selection = selection
+        self.loss = loss
+        self.train_on = train_on
         self.means: Tensor | None = None
         self.mean_classes: Tensor | None = None
 
@@ -183,10 +217,25 @@ class ICaRL(Replay):
         super().before_task(learner, task)
         self.distil.before_task(learner, task)
 
+    def train_data(
+        self, learner: ContinualLearner, index: int, x: Tensor, y: Tensor
+    ) -> tuple[Tensor, Tensor]:
+        """``union``: the task's rows and the exemplars form one training set (iCaRL's
+        Algorithm 3), so every epoch also passes over the exemplars."""
+        if self.train_on != "union" or self.buffer.x is None:
+            return x, y
+        return torch.cat([x, self.buffer.x.to(x.device)]), torch.cat(
+            [y, self.buffer.y.to(y.device)]
+        )
+
     def on_loss(self, trainer: Trainer, loss: Tensor, inputs: Tensor, targets: Tensor) -> Tensor:
+        if self.loss == "bce":
+            return self._bce_loss(inputs, targets, loss)
         # the old outputs on the new inputs are targets of their own, beside the mixed
         # loss (weighing them by 1 - 1/t as LwF does starves the new classes here)
-        mixed = super().on_loss(trainer, loss, inputs, targets)
+        mixed = (
+            loss if self.train_on == "union" else super().on_loss(trainer, loss, inputs, targets)
+        )
         distil = self.distil
         new = self._learner.model.last_logits if self._learner is not None else None
         if distil.teacher is None or new is None or not distil.groups:
@@ -197,20 +246,77 @@ class ICaRL(Replay):
             new, old, distil.groups, distil.temperature
         )
 
+    def _bce_loss(self, inputs: Tensor, targets: Tensor, loss: Tensor) -> Tensor:
+        """iCaRL's loss: binary cross-entropy over the outputs of every class seen so far, on
+        the batch (plus as many exemplars with ``train_on="replay"``); the targets of the new
+        classes are the labels, those of the old classes the previous model's sigmoid
+        outputs (distillation)."""
+        learner = self._learner
+        logits = learner.model.last_logits if learner is not None else None
+        if learner is None or logits is None:
+            return loss
+        x, y = inputs, targets
+        if len(self.buffer) and self.train_on == "replay":
+            bx, by = self.buffer.sample(self.batch_size or len(targets))
+            bx, by = bx.to(inputs.device), by.to(targets.device)
+            logits = torch.cat([logits, logits_of(learner.inner(bx))])
+            x, y = torch.cat([inputs, bx]), torch.cat([targets, by])
+        seen = learner.stream.output_mask(learner.current_task).to(logits.device)
+        target = F.one_hot(y, logits.shape[1]).to(logits.dtype)
+        teacher, groups = self.distil.teacher, self.distil.groups
+        if teacher is not None and groups:
+            old = groups[0].to(logits.device)
+            with torch.no_grad():
+                target[:, old] = torch.sigmoid(logits_of(teacher(x))[:, old])
+        return F.binary_cross_entropy_with_logits(logits[:, seen], target[:, seen])
+
     @torch.no_grad()
     def after_task(self, learner: ContinualLearner, task: Task) -> None:
-        super().after_task(learner, task)
+        if self.selection == "random":
+            super().after_task(learner, task)
+        else:
+            self._herd(learner, task)
         if self.buffer.x is None:
             return
-        was_training = learner.inner.training
-        learner.inner.eval()
-        feats = _features(learner.inner, self.buffer.x)
-        learner.inner.train(was_training)
+        feats = self._eval_features(learner, self.buffer.x)
         classes = self.buffer.y.unique()
         self.means = F.normalize(
             torch.stack([feats[self.buffer.y == c].mean(0) for c in classes]), dim=1
         )
         self.mean_classes = classes
+
+    @staticmethod
+    def _eval_features(learner: ContinualLearner, x: Tensor) -> Tensor:
+        was_training = learner.inner.training
+        learner.inner.eval()
+        try:
+            return torch.cat(
+                [_features(learner.inner, x[i : i + 1000]) for i in range(0, len(x), 1000)]
+            )
+        finally:
+            learner.inner.train(was_training)
+
+    def _herd(self, learner: ContinualLearner, task: Task) -> None:
+        """Shrink every old class to its first ``m`` exemplars, then herd ``m`` of each new
+        class from the task's training rows, ``m = buffer_size // classes seen``."""
+        buffer = self.buffer
+        old_classes = buffer.y.unique().tolist() if buffer.x is not None else []
+        new_classes = [c for c in task.y_train.unique().tolist() if c not in set(old_classes)]
+        m = buffer.size // max(len(old_classes) + len(new_classes), 1)
+        xs, ys = [], []
+        if buffer.x is not None:
+            for c in old_classes:
+                rows = (buffer.y == c).nonzero().flatten()[:m]  # kept in priority order
+                xs.append(buffer.x[rows])
+                ys.append(buffer.y[rows])
+        for c in new_classes:
+            x = task.x_train[task.y_train == c]
+            pick = herding(self._eval_features(learner, x), m)
+            xs.append(x[pick])
+            ys.append(torch.full((len(pick),), c, dtype=torch.long))
+        buffer.seen += len(task.y_train)
+        if xs:
+            buffer.x, buffer.y = torch.cat(xs), torch.cat(ys)
 
     def classify(self, learner: ContinualLearner, x: Tensor, mask: Tensor | None) -> Tensor | None:
         if self.means is None or self.mean_classes is None:

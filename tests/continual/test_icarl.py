@@ -1,0 +1,84 @@
+"""iCaRL: herding picks the exemplars a hand computation picks, old classes keep their
+first picks when the memory shrinks, and classification is by the nearest L2-normalised
+exemplar mean."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from neuroplast.config import TrainConfig
+from neuroplast.continual import ContinualLearner, StreamConfig, make_stream
+from neuroplast.continual.runner import build_model
+from neuroplast.continual.strategies import ICaRL, herding
+from neuroplast.continual.strategies.replay import _features
+
+TRAIN = TrainConfig(
+    epochs=1,
+    batch_size=64,
+    grad_clip=None,
+    optimizer={"name": "adam", "lr": 0.001, "weight_decay": 0.0},
+)
+MODEL = {"architecture": "image_mlp", "hidden_dim": 32, "num_layers": 1, "dropout": 0.0}
+
+
+def test_herding_matches_a_hand_computation() -> None:
+    # unit vectors; mean of all four = (0.52, 0.64)
+    f = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.8, 0.6], [0.28, 0.96]])
+    # k=1: distances to the mean .800 .632 .283 .400 -> row 2
+    # k=2: |mean - (f2+fi)/2| = .510 .200 - .141 -> row 3
+    # k=3: |mean - (f2+f3+fi)/3| = .211 .267 -> row 0 (nearest-to-the-mean order would
+    #      take row 1 third: its own distance .632 < .800)
+    assert herding(f, 4).tolist() == [2, 3, 0, 1]
+    assert herding(f, 2).tolist() == [2, 3]
+    assert herding(f, 9).tolist() == [2, 3, 0, 1]  # never more rows than there are
+
+
+def test_herding_mean_approaches_the_class_mean() -> None:
+    feats = F.normalize(torch.randn(200, 8, generator=torch.Generator().manual_seed(0)), dim=1)
+    mean = feats.mean(0)
+    picked = herding(feats, 10)
+    herd_gap = float((feats[picked].mean(0) - mean).norm())
+    random_gaps = [
+        float(
+            (
+                feats[torch.randperm(200, generator=torch.Generator().manual_seed(s))[:10]].mean(0)
+                - mean
+            ).norm()
+        )
+        for s in range(20)
+    ]
+    assert herd_gap < 0.5 * min(random_gaps), (herd_gap, min(random_gaps))
+
+
+def test_icarl_buffer_is_the_herding_set_and_old_classes_keep_their_prefix() -> None:
+    stream = make_stream(
+        StreamConfig(scenario="class", tasks=2, train_per_class=60, test_per_class=20)
+    )
+    model, _ = build_model(stream, MODEL, seed=0)
+    icarl = ICaRL(buffer_size=40)
+    learner = ContinualLearner(model, stream, TRAIN, [icarl], seed=0)
+    learner.fit_task(0)
+    task = stream.tasks[0]
+    first = {}
+    model.eval()
+    for c in task.classes:
+        x = task.x_train[task.y_train == c]
+        with torch.no_grad():
+            expected = x[herding(_features(model, x), 20)]  # 40 slots / 2 classes
+        first[c] = icarl.buffer.x[icarl.buffer.y == c]
+        assert torch.equal(first[c], expected)
+    learner.fit_task(1)
+    assert sorted(icarl.buffer.y.tolist()) == sorted([0] * 10 + [1] * 10 + [2] * 10 + [3] * 10)
+    for c in task.classes:  # 40 slots / 4 classes: the first 10 picks stay
+        assert torch.equal(icarl.buffer.x[icarl.buffer.y == c], first[c][:10])
+    # the class means are the normalised means of the normalised exemplar features
+    assert icarl.means is not None
+    model.eval()
+    with torch.no_grad():
+        feats = _features(model, icarl.buffer.x)
+    expected_means = F.normalize(
+        torch.stack([feats[icarl.buffer.y == c].mean(0) for c in range(4)]), dim=1
+    )
+    assert torch.allclose(icarl.means, expected_means, atol=1e-6)
+    assert torch.allclose(icarl.means.norm(dim=1), torch.ones(4), atol=1e-6)
