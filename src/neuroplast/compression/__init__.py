@@ -1,1 +1,50 @@
-"""Compression: int8 quantization, pruning, distillation and ONNX export, each measured."""
+"""Compression: int8 quantization, pruning, distillation and ONNX export, each measured and
+registered as a new version. Names are imported on first use (they pull in torch)."""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from neuroplast.compression.export import ExportOutcome, export_version
+    from neuroplast.compression.onnx_export import export_onnx_bytes, quantize_onnx_int8
+    from neuroplast.compression.optimizer import CompressOutcome, ModelOptimizer
+    from neuroplast.compression.predictors import registered_predictor
+    from neuroplast.compression.quantize import dynamic_int8, static_int8
+
+__all__ = [
+    "CompressOutcome",
+    "ExportOutcome",
+    "ModelOptimizer",
+    "dynamic_int8",
+    "export_onnx_bytes",
+    "export_version",
+    "quantize_onnx_int8",
+    "registered_predictor",
+    "static_int8",
+]
+
+_HOMES = {
+    "CompressOutcome": "neuroplast.compression.optimizer",
+    "ModelOptimizer": "neuroplast.compression.optimizer",
+    "ExportOutcome": "neuroplast.compression.export",
+    "export_version": "neuroplast.compression.export",
+    "export_onnx_bytes": "neuroplast.compression.onnx_export",
+    "quantize_onnx_int8": "neuroplast.compression.onnx_export",
+    "registered_predictor": "neuroplast.compression.predictors",
+    "dynamic_int8": "neuroplast.compression.quantize",
+    "static_int8": "neuroplast.compression.quantize",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _HOMES:
+        value = getattr(importlib.import_module(_HOMES[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
