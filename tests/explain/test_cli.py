@@ -113,9 +113,14 @@ def test_gradcam_overlay_of_an_image_file(
 
 
 def test_image_faithfulness(cli: Callable[..., Result], image_model: str) -> None:
-    result = cli(image_model, "--faithfulness", "--n", "30")
+    result = cli(image_model, "--faithfulness", "--n", "10")
     assert result.code == 0, result.err
-    assert "gradcam" in result.out and "mean on object" in result.out
+    assert "mean on object" in result.out and "random weights" in result.out
+    rows = {line.split("│")[1].strip(): line for line in result.out.splitlines() if "│" in line}
+    assert set(rows) >= {"gradcam", "guided_gradcam", "ig", "saliency", "input_x_gradient"}
+    assert "random weights score as high" in rows["ig"]
+    only = cli(image_model, "--faithfulness", "--n", "10", "--method", "gradcam")
+    assert only.code == 0 and "guided_gradcam" not in only.out
 
 
 @pytest.mark.parametrize(

@@ -7,10 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from neuroplast.errors import ConfigError, DataError
 from neuroplast.explain import (
+    HeatCheck,
     ImageExplainer,
     TextExplainer,
     gradcam_check,
@@ -45,6 +47,67 @@ def test_gradcam_heat_falls_on_the_garment_more_than_chance(explainer: ImageExpl
     assert check.n == 60
     assert check.mean_on_object > foreground, (check, foreground)
     assert 0.0 <= check.images_at_least <= 1.0
+
+
+def test_the_check_needs_the_threshold_and_to_beat_random_weights() -> None:
+    def check(mean: float, random_weights: float) -> HeatCheck:
+        return HeatCheck("m", 10, mean, mean, 0.5, 0.8, 0.1, 0.5, random_weights)
+
+    assert check(0.85, 0.60).verdict == "passed" and check(0.85, float("nan")).passed
+    assert check(0.79, 0.10).verdict == "FAILED"
+    assert check(0.95, 0.95).verdict == "FAILED (random weights score as high)"
+    assert not check(0.95, 0.99).passed
+
+
+def test_a_method_that_shows_the_image_fails_the_random_weights_reference(
+    explainer: ImageExplainer,
+) -> None:
+    images, _ = split_images(explainer.loaded, 20)
+    # integrated gradients from a black image are exactly 0 on black pixels: all positive heat
+    # is on the garment whatever the weights, so the 80 % bar alone would call it faithful
+    ig = gradcam_check(explainer, images, method="ig")
+    assert ig.mean_on_object == 1.0 and ig.random_weights == 1.0
+    assert ig.verdict == "FAILED (random weights score as high)"
+    # guided backpropagation, too, draws the garment without any training: on random weights
+    # it clears the 80 % bar by itself (what the trained model adds is the difference)
+    guided = gradcam_check(explainer, images, method="guided_gradcam")
+    assert guided.random_weights > 0.8 and guided.mean_on_object > 0.8
+    plain = gradcam_check(explainer, images)
+    assert 0.0 < plain.random_weights < 1.0 and plain.mean_on_object < 0.8
+    assert not plain.passed
+
+
+def test_random_weights_are_a_seeded_fresh_model(explainer: ImageExplainer) -> None:
+    images, _ = split_images(explainer.loaded, 4)
+    first, again = explainer.with_random_weights(), explainer.with_random_weights()
+    trained = explainer.model.state_dict()
+    fresh = first.model.state_dict()
+    assert fresh.keys() == trained.keys()
+    assert not torch.equal(fresh["classifier.weight"], trained["classifier.weight"])
+    targets = [0, 1, 2, 3]
+    np.testing.assert_array_equal(
+        first.heat(images, targets, "gradcam"), again.heat(images, targets, "gradcam")
+    )
+
+
+@pytest.mark.filterwarnings("ignore:Setting backward hooks on ReLU")
+def test_guided_gradcam_is_guided_backprop_times_upsampled_gradcam(
+    explainer: ImageExplainer,
+) -> None:
+    from captum.attr import GuidedBackprop, LayerAttribution, LayerGradCam
+
+    images, _ = split_images(explainer.loaded, 6)
+    targets = [int(t) for t in explainer.predict_proba(images).argmax(axis=1)]
+    heat = explainer.heat(images, targets, "guided_gradcam")
+    x = explainer.normalize(images).requires_grad_()
+    target = torch.tensor(targets)
+    layer = explainer.model.get_submodule(explainer.model.gradcam_layer)
+    cam = LayerGradCam(explainer.forward, layer).attribute(x, target=target, relu_attributions=True)
+    up = LayerAttribution.interpolate(cam, (28, 28), interpolate_mode="bilinear")
+    guided = GuidedBackprop(explainer.forward).attribute(x, target=target)
+    expected = (guided * up).sum(dim=1).detach().numpy()
+    np.testing.assert_allclose(heat, expected, rtol=1e-4, atol=1e-7)
+    assert (heat < 0).any() and (heat > 0).any()  # signed, unlike GradCAM
 
 
 def test_gradcam_maps_are_positive_and_image_sized(explainer: ImageExplainer) -> None:

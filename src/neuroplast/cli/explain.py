@@ -170,7 +170,7 @@ def explain(
         "--method",
         "-m",
         help="Texts: ig (default), saliency, input_x_gradient, occlusion, attention. "
-        "Images: gradcam (default), ig, saliency, input_x_gradient.",
+        "Images: gradcam (default), guided_gradcam, ig, saliency, input_x_gradient.",
     ),
     target: str | None = typer.Option(
         None, "--target", help="Class (index or label) to explain; default: the predicted one."
@@ -238,11 +238,14 @@ def explain(
         if faithfulness:
             data = _test_split(loaded, ref)
             images = data.raw.images[data.indices("test")[:n]]
-            check = gradcam_check(image_explainer, images, method=chosen)
-            console.print(
-                heat_table([check], title=f"Heat of {ref} on object pixels (> 0), test images")
+            methods = [method] if method else list(image_explainer.methods)
+            heat = [gradcam_check(image_explainer, images, method=m) for m in methods]
+            title = (
+                f"Heat of {ref} on object pixels (> 0), {len(images)} test images; references: "
+                "uniform heat, the same method on random weights"
             )
-            report["heat"] = [check]
+            console.print(heat_table(heat, title=title))
+            report["heat"] = heat
     if html is not None:
         document = html_report(model=ref, architecture=arch, method=chosen, **report)
         console.print(f"report: {save_html(html, document)}")

@@ -9,6 +9,7 @@ import numpy as np
 
 __all__ = [
     "IMAGE_METHODS",
+    "LAYER_METHODS",
     "TEXT_METHODS",
     "ImageExplanation",
     "Method",
@@ -16,12 +17,23 @@ __all__ = [
     "heat_on_object",
 ]
 
-Method = Literal["ig", "saliency", "input_x_gradient", "occlusion", "attention", "gradcam"]
+Method = Literal[
+    "ig", "saliency", "input_x_gradient", "occlusion", "attention", "gradcam", "guided_gradcam"
+]
 
 #: Methods for text models; ``attention`` only for architectures that have attention.
 TEXT_METHODS: tuple[Method, ...] = ("ig", "saliency", "input_x_gradient", "occlusion", "attention")
-#: Methods for image models; ``gradcam`` only for architectures with a ``gradcam_layer``.
-IMAGE_METHODS: tuple[Method, ...] = ("gradcam", "ig", "saliency", "input_x_gradient")
+#: Methods for image models; ``gradcam`` and ``guided_gradcam`` (GradCAM times guided
+#: backpropagation) only for architectures with a ``gradcam_layer``.
+IMAGE_METHODS: tuple[Method, ...] = (
+    "gradcam",
+    "guided_gradcam",
+    "ig",
+    "saliency",
+    "input_x_gradient",
+)
+#: Image methods that need the model's ``gradcam_layer``.
+LAYER_METHODS: frozenset[str] = frozenset({"gradcam", "guided_gradcam"})
 
 #: Methods whose scores have no sign (larger means more important, never "against").
 UNSIGNED: frozenset[str] = frozenset({"saliency", "attention", "gradcam"})

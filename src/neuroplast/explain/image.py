@@ -2,12 +2,21 @@
 
 GradCAM weighs the feature maps of the model's ``gradcam_layer`` (the last conv block of
 ``image_cnn``) by their mean gradient for the class, keeps the positive part and upsamples it
-bilinearly to the image size. Integrated gradients (from a black image), saliency and
-input x gradient attribute to the pixels directly, summed over channels.
+bilinearly to the image size. Guided GradCAM (``guided_gradcam``, Captum's GuidedGradCam)
+multiplies that map, upsampled, by guided backpropagation: a signed, pixel-sharp map.
+Integrated gradients (from a black image), saliency and input x gradient attribute to the
+pixels directly, summed over channels.
+
+:func:`gradcam_check` measures where the positive heat falls and compares it with two
+references: a uniform map (the share of object pixels) and the same method on a copy of the
+architecture with random weights. A method that scores as high on random weights shows the
+image, not what the model learned (guided backpropagation is known to do so: Adebayo et al.,
+"Sanity checks for saliency maps", 2018), so it does not pass.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -16,10 +25,15 @@ import torch
 from torch import Tensor, nn
 
 from neuroplast.errors import ConfigError, DataError
-from neuroplast.explain._results import IMAGE_METHODS, ImageExplanation, heat_on_object
+from neuroplast.explain._results import (
+    IMAGE_METHODS,
+    LAYER_METHODS,
+    ImageExplanation,
+    heat_on_object,
+)
 from neuroplast.explain.text import resolve_target
 from neuroplast.inference import LoadedModel
-from neuroplast.models import logits_of
+from neuroplast.models import create_model, logits_of
 
 __all__ = ["HeatCheck", "ImageExplainer", "gradcam_check"]
 
@@ -66,7 +80,7 @@ class ImageExplainer:
     def methods(self) -> tuple[str, ...]:
         if isinstance(getattr(type(self.model), "gradcam_layer", None), property):
             return IMAGE_METHODS
-        return tuple(m for m in IMAGE_METHODS if m != "gradcam")
+        return tuple(m for m in IMAGE_METHODS if m not in LAYER_METHODS)
 
     def check_method(self, method: str) -> None:
         if method not in IMAGE_METHODS:
@@ -76,9 +90,20 @@ class ImageExplainer:
             )
         if method not in self.methods:
             raise ConfigError(
-                f"a {self.architecture} model has no convolutional layer for GradCAM; use "
+                f"a {self.architecture} model has no convolutional layer for {method}; use "
                 "--method ig, saliency or input_x_gradient (GradCAM needs image_cnn)"
             )
+
+    def with_random_weights(self, seed: int = 0) -> ImageExplainer:
+        """The same explainer on a fresh copy of the architecture (random weights, seeded):
+        the model-randomisation reference of :func:`gradcam_check`."""
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            model = create_model(self.architecture, dict(self.loaded.meta.arch_config))
+        loaded = LoadedModel(model=model, meta=self.loaded.meta, vocab=None)
+        return ImageExplainer(
+            loaded, batch_size=self.batch_size, ig_steps=self.ig_steps, device=self.device
+        )
 
     def normalize(self, images: np.ndarray) -> Tensor:
         """uint8 ``[N, C, H, W]`` to the float tensor the model was trained on."""
@@ -115,6 +140,7 @@ class ImageExplainer:
     def heat_tensor(self, x: Tensor, target: Tensor, method: str) -> Tensor:
         """Heat ``[B, H, W]`` of normalised model inputs ``x[B, C, H, W]`` for ``target[B]``."""
         from captum.attr import (
+            GuidedGradCam,
             InputXGradient,
             IntegratedGradients,
             LayerAttribution,
@@ -123,6 +149,14 @@ class ImageExplainer:
         )
 
         x = x.clone().requires_grad_()
+        if method == "guided_gradcam":
+            layer = self.model.get_submodule(str(self.model.gradcam_layer))
+            with warnings.catch_warnings():  # Captum announces its temporary ReLU hooks
+                warnings.filterwarnings("ignore", message="Setting backward hooks on ReLU")
+                guided = GuidedGradCam(self.forward, layer).attribute(
+                    x, target=target, interpolate_mode="bilinear"
+                )
+            return guided.sum(dim=1)
         if method == "gradcam":
             layer = self.model.get_submodule(str(self.model.gradcam_layer))
             cam = LayerGradCam(self.forward, layer).attribute(
@@ -176,9 +210,11 @@ class ImageExplainer:
 
 @dataclass(frozen=True)
 class HeatCheck:
-    """Where the positive GradCAM heat falls, over ``n`` images.
+    """Where the positive heat of ``method`` falls, over ``n`` images.
 
     ``object_pixels`` is the mean share of object pixels: what a uniform heat map would score.
+    ``random_weights`` is what the same method scores on the architecture with random weights
+    (NaN when not measured); a method passes only if it reaches ``threshold`` and beats it.
     """
 
     method: str
@@ -189,10 +225,29 @@ class HeatCheck:
     threshold: float
     seconds: float
     object_pixels: float = float("nan")
+    random_weights: float = float("nan")
 
     @property
     def passed(self) -> bool:
-        return self.mean_on_object >= self.threshold
+        return self.mean_on_object >= self.threshold and not (
+            self.mean_on_object <= self.random_weights
+        )
+
+    @property
+    def verdict(self) -> str:
+        """``passed``, or why not."""
+        if self.mean_on_object < self.threshold:
+            return "FAILED"
+        if self.mean_on_object <= self.random_weights:
+            return "FAILED (random weights score as high)"
+        return "passed"
+
+
+def _shares(explainer: ImageExplainer, images: np.ndarray, method: str) -> np.ndarray:
+    targets = explainer.predict_proba(images).argmax(axis=1)
+    maps = explainer.heat(images, [int(t) for t in targets], method)
+    shares = np.array([heat_on_object(m, img) for m, img in zip(maps, images, strict=True)])
+    return shares[~np.isnan(shares)]
 
 
 def gradcam_check(
@@ -201,18 +256,21 @@ def gradcam_check(
     *,
     method: str = "gradcam",
     threshold: float = 0.8,
+    random_reference: bool = True,
 ) -> HeatCheck:
-    """Share of the positive heat on object pixels (value > 0), for the predicted classes."""
+    """Share of the positive heat on object pixels (value > 0), for the predicted classes,
+    with the uniform-map and (``random_reference``) random-weights references."""
     import time
 
     start = time.perf_counter()
-    targets = explainer.predict_proba(images).argmax(axis=1)
-    maps = explainer.heat(images, [int(t) for t in targets], method)
+    shares = _shares(explainer, images, method)
     seconds = time.perf_counter() - start
-    shares = np.array([heat_on_object(m, img) for m, img in zip(maps, images, strict=True)])
-    shares = shares[~np.isnan(shares)]
     if not len(shares):
         raise DataError(f"{method} gave no positive heat on any of the {len(images)} images")
+    random_weights = float("nan")
+    if random_reference:
+        reference = _shares(explainer.with_random_weights(), images, method)
+        random_weights = float(reference.mean()) if len(reference) else float("nan")
     return HeatCheck(
         method=method,
         n=len(shares),
@@ -222,4 +280,5 @@ def gradcam_check(
         threshold=threshold,
         seconds=seconds,
         object_pixels=float((np.asarray(images) > 0).any(axis=1).mean()),
+        random_weights=random_weights,
     )

@@ -121,9 +121,18 @@ def completeness_table(result: CompletenessResult, *, title: str) -> Table:
 
 def heat_table(checks: Sequence[HeatCheck], *, title: str) -> Table:
     """Share of the positive heat on object pixels (value > 0); "uniform heat" is the share of
-    object pixels, what a map spreading heat evenly would score."""
+    object pixels, what a map spreading heat evenly would score; "random weights" what the
+    same method scores on the architecture with random weights (a method must beat both)."""
     table = Table(title=title)
-    names = ("method", "n", "mean on object", "median", "images >= threshold", "uniform heat")
+    names = (
+        "method",
+        "n",
+        "mean on object",
+        "median",
+        "images >= threshold",
+        "uniform heat",
+        "random weights",
+    )
     for name in (*names, "time"):
         table.add_column(name, justify="left" if name == "method" else "right")
     table.add_column("result")
@@ -135,7 +144,8 @@ def heat_table(checks: Sequence[HeatCheck], *, title: str) -> Table:
             f"{100 * c.median_on_object:.1f} %",
             f"{100 * c.images_at_least:.1f} % (>= {100 * c.threshold:.0f} %)",
             f"{100 * c.object_pixels:.1f} %",
+            "-" if c.random_weights != c.random_weights else f"{100 * c.random_weights:.1f} %",
             f"{c.seconds:.1f} s",
-            "passed" if c.passed else "FAILED",
+            c.verdict,
         )
     return table

@@ -134,13 +134,22 @@ def _faithfulness(
                 f"{100 * h.mean_on_object:.1f} %",
                 f"{100 * h.images_at_least:.1f} %",
                 f"{100 * h.object_pixels:.1f} %",
+                "-" if h.random_weights != h.random_weights else f"{100 * h.random_weights:.1f} %",
                 _verdict(h.passed),
             ]
             for h in heat
         ]
         parts.append(
             _table(
-                ["method", "n", "mean on object", "images >= 80 %", "uniform heat", "result"],
+                [
+                    "method",
+                    "n",
+                    "mean on object",
+                    "images >= 80 %",
+                    "uniform heat",
+                    "random weights",
+                    "result",
+                ],
                 rows,
             )
         )

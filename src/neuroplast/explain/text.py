@@ -20,6 +20,7 @@ import torch
 from torch import Tensor, nn
 
 from neuroplast.errors import ConfigError, DataError
+from neuroplast.explain._ig import adaptive_integrated_gradients
 from neuroplast.explain._results import TEXT_METHODS, TokenExplanation
 from neuroplast.explain.attention import attention_scores, has_attention, require_attention
 from neuroplast.inference import LoadedModel, Predictor
@@ -236,44 +237,21 @@ class TextExplainer:
     def _integrated_gradients(self, batch: Tensor, target: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """IG scores ``[B, T]``, completeness deltas and ``f(x) - f(baseline)`` per row.
 
-        Rows whose relative delta exceeds 5 % are recomputed with 4x the steps (50, 200, 800,
-        3200 by default), up to
-        ``ig_max_steps`` (Captum's convergence delta tells when the integral has converged).
+        ``ig_steps`` Gauss-Legendre nodes over the whole path; rows whose relative delta
+        exceeds 5 % are integrated piecewise, refining only the pieces that carry the error,
+        up to ``ig_max_steps`` gradient evaluations per row (see :mod:`._ig`).
         """
-        from captum.attr import IntegratedGradients
-
         embedded, pad = self._embed(batch)
-        ig = IntegratedGradients(self._forward)
-        with torch.no_grad():
-            rows = torch.arange(batch.size(0), device=self.device)
-            gap = (
-                self._forward(embedded, batch)[rows, target]
-                - self._forward(pad, batch)[rows, target]
-            )
-        scores = torch.zeros(batch.shape, device=self.device)
-        delta = torch.zeros(batch.size(0), device=self.device)
-        todo = rows
-        steps = self.ig_steps
-        while todo.numel():
-            attr, d = ig.attribute(
-                embedded[todo],
-                baselines=pad[todo],
-                target=target[todo],
-                additional_forward_args=(batch[todo],),
-                n_steps=steps,
-                internal_batch_size=max(1, 4096 // max(1, batch.size(1))),
-                return_convergence_delta=True,
-            )
-            scores[todo] = attr.sum(dim=-1).detach()
-            delta[todo] = d.detach().to(delta.dtype)
-            relative = delta[todo].abs() / gap[todo].abs().clamp(min=1e-6)
-            todo = todo[relative > IG_TOLERANCE]
-            steps *= 4
-            if steps > self.ig_max_steps:
-                if todo.numel():
-                    logger.info("%d rows did not converge within 5 %%", todo.numel())
-                break
-        return scores, delta, gap
+        return adaptive_integrated_gradients(
+            self._forward,
+            embedded,
+            pad,
+            batch,
+            target,
+            tolerance=IG_TOLERANCE,
+            steps=self.ig_steps,
+            max_evals=self.ig_max_steps,
+        )
 
     # ---- the verb ----------------------------------------------------------------------
     def explain(
