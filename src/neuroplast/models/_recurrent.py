@@ -12,12 +12,9 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-__all__ = ["exporting", "run_masked", "run_packed"]
+from neuroplast.models._export import exporting
 
-
-def exporting() -> bool:
-    """True while ``torch.onnx.export`` or ``torch.export`` traces a model."""
-    return bool(torch.onnx.is_in_onnx_export() or torch.compiler.is_exporting())
+__all__ = ["run_masked", "run_packed"]
 
 
 def run_packed(lstm: nn.LSTM, x: Tensor, lengths: Tensor) -> Tensor:

@@ -16,8 +16,8 @@ from pydantic import Field
 from torch import Tensor, nn
 
 from neuroplast.models._config import FilterSizes, TextArchConfig
+from neuroplast.models._export import exporting
 from neuroplast.models._masking import PADDING_ID, masked_max, nonempty, padding_mask
-from neuroplast.models._recurrent import exporting
 from neuroplast.models._registry import register_model
 
 __all__ = ["TextCNNClassifier", "TextCNNConfig"]

@@ -18,8 +18,8 @@ from torch import Tensor, nn
 
 from neuroplast.errors import ConfigError
 from neuroplast.models._config import TextArchConfig
+from neuroplast.models._export import exporting
 from neuroplast.models._masking import PADDING_ID, masked_mean, nonempty, padding_mask
-from neuroplast.models._recurrent import exporting
 from neuroplast.models._registry import register_model
 
 __all__ = ["EncoderBlock", "TransformerClassifier", "TransformerConfig", "sinusoidal_encoding"]
