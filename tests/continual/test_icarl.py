@@ -82,3 +82,19 @@ def test_icarl_buffer_is_the_herding_set_and_old_classes_keep_their_prefix() -> 
     )
     assert torch.allclose(icarl.means, expected_means, atol=1e-6)
     assert torch.allclose(icarl.means.norm(dim=1), torch.ones(4), atol=1e-6)
+
+
+def test_icarl_trains_on_the_task_rows_and_the_exemplars() -> None:
+    stream = make_stream(
+        StreamConfig(scenario="class", tasks=2, train_per_class=30, test_per_class=10)
+    )
+    task1 = stream.tasks[1]
+    for train_on, extra in (("union", 20), ("replay", 0)):
+        model, _ = build_model(stream, MODEL, seed=0)
+        icarl = ICaRL(buffer_size=20, train_on=train_on)  # type: ignore[arg-type]
+        learner = ContinualLearner(model, stream, TRAIN, [icarl], seed=0)
+        learner.fit_task(0)
+        x, y = icarl.train_data(learner, 1, task1.x_train, task1.y_train)
+        assert len(y) == len(task1.y_train) + extra
+        assert torch.equal(x[len(task1.y_train) :], icarl.buffer.x[:extra])
+        assert sorted(set(y.tolist())) == ([0, 1, 2, 3] if extra else [2, 3])

@@ -89,6 +89,7 @@ class ICaRLOptions(ReplayOptions):
     loss: Literal["bce", "ce"] = Field(
         "ce", description="ce: softmax + distillation; bce: iCaRL's sigmoid loss"
     )
+    distil_weight: float = Field(1.0, ge=0.0, description="weight of the distillation term")
     train_on: Literal["union", "replay"] = Field(
         "union", description="union: task rows + exemplars; replay: a replayed batch per step"
     )

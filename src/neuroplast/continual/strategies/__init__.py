@@ -76,6 +76,7 @@ _FACTORIES: dict[str, Callable[[StrategyOptions, int], Plugin]] = {
         selection=o.icarl.selection,
         loss=o.icarl.loss,
         train_on=o.icarl.train_on,
+        distil_weight=o.icarl.distil_weight,
         seed=s,
     ),
 }
