@@ -76,3 +76,29 @@ def test_merged_ewc_penalty_equals_the_sum_of_per_task_penalties() -> None:
         ewc_penalty(model, f, a, 7.0) for f, a in zip(ewc.fishers, ewc.anchors, strict=True)
     ).backward()
     assert torch.allclose(grad_merged, model.weight.grad, rtol=1e-5, atol=1e-6)
+
+
+def test_ewc_anchored_at_the_latest_task_is_online_ewc_with_gamma_one() -> None:
+    from neuroplast.config import TrainConfig
+    from neuroplast.continual import ContinualLearner, StreamConfig, make_stream
+    from neuroplast.continual.runner import build_model
+    from neuroplast.continual.strategies import OnlineEWC
+
+    stream = make_stream(StreamConfig(scenario="task", tasks=3, train_per_class=40))
+    train = TrainConfig(
+        epochs=1, batch_size=32, grad_clip=None, optimizer={"name": "adam", "lr": 0.01}
+    )
+    arch = {"architecture": "image_mlp", "hidden_dim": 16, "num_layers": 1, "dropout": 0.0}
+    params = {}
+    for name, plugin in (
+        ("latest", EWC(lambda_=50.0, fisher_samples=40, anchor="latest")),
+        ("online", OnlineEWC(lambda_=50.0, gamma=1.0, fisher_samples=40)),
+        ("task", EWC(lambda_=50.0, fisher_samples=40, anchor="task")),
+    ):
+        model, _ = build_model(stream, arch, seed=0)
+        learner = ContinualLearner(model, stream, train, [plugin], seed=0)
+        for i in range(3):
+            learner.fit_task(i)
+        params[name] = torch.cat([p.detach().flatten() for p in model.parameters()])
+    assert torch.allclose(params["latest"], params["online"], atol=1e-4)
+    assert not torch.allclose(params["task"], params["online"], atol=1e-3)

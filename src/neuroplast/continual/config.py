@@ -60,6 +60,9 @@ class EWCOptions(_Strict):
     fisher_labels: Literal["expected", "argmax"] = Field(
         "argmax", description="Fisher over the predicted distribution, or its argmax only"
     )
+    anchor: Literal["task", "latest"] = Field(
+        "task", description="ewc: each Fisher at its own task's parameters, or at the latest"
+    )
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 

@@ -45,7 +45,12 @@ __all__ = [
 
 def _ewc(o: StrategyOptions, seed: int) -> Plugin:
     e = o.ewc
-    return EWC(lambda_=e.lambda_, fisher_samples=e.fisher_samples, fisher_labels=e.fisher_labels)
+    return EWC(
+        lambda_=e.lambda_,
+        fisher_samples=e.fisher_samples,
+        fisher_labels=e.fisher_labels,
+        anchor=e.anchor,
+    )
 
 
 def _online(o: StrategyOptions, seed: int) -> Plugin:

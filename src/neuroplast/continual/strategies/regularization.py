@@ -119,7 +119,12 @@ def _merge(
 
 
 class EWC(Plugin):
-    """Elastic weight consolidation: one Fisher and anchor per finished task."""
+    """Elastic weight consolidation: one Fisher and anchor per finished task
+    (``anchor="task"``, Kirkpatrick et al.), or every task's Fisher anchored at the
+    parameters after the latest task (``anchor="latest"``, Huszar's 2018 correction: the
+    stale anchors of early tasks otherwise pull the parameters, from the first step of a
+    new task, towards their Fisher-weighted mean and away from the one point known to suit
+    all old tasks)."""
 
     name = "ewc"
 
@@ -129,7 +134,9 @@ class EWC(Plugin):
         lambda_: float = 5000.0,
         fisher_samples: int = 1000,
         fisher_labels: Literal["expected", "argmax"] = "argmax",
+        anchor: Literal["task", "latest"] = "task",
     ) -> None:
+        self.anchor = anchor
         self.strength = lambda_
         self.fisher_samples = fisher_samples
         self.fisher_labels = fisher_labels
@@ -153,6 +160,8 @@ class EWC(Plugin):
     def after_task(self, learner: ContinualLearner, task: Task) -> None:
         self.fishers.append(self._task_fisher(learner, task))
         self.anchors.append(self._anchor(learner))
+        if self.anchor == "latest":
+            self.anchors = [self.anchors[-1]] * len(self.fishers)
         self._merged = None
         self._learner = learner
 
