@@ -141,7 +141,8 @@ class Explainer:
         (default: each input's predicted class); one input gives ``[T]`` / ``[H, W]``.
 
         ``method``: ``ig`` (integrated gradients), ``saliency``, ``input_x_gradient``,
-        ``occlusion`` or ``attention`` for texts; ``gradcam`` or the gradient methods for images.
+        ``occlusion`` or ``attention`` for texts; ``gradcam``, ``guided_gradcam`` or the gradient
+        methods for images.
         """
         loaded = self._load(model_id)
         target = resolve_target(target_class, loaded.meta.label_names)
