@@ -68,7 +68,7 @@ def test_merged_ewc_penalty_equals_the_sum_of_per_task_penalties() -> None:
         ewc_penalty(model, f, a, 7.0) for f, a in zip(ewc.fishers, ewc.anchors, strict=True)
     )
     got = ewc.penalty()
-    assert float(got.detach()) == pytest.approx(float(expected), rel=1e-5)
+    assert float(got.detach()) == pytest.approx(float(expected.detach()), rel=1e-5)
     got.backward()
     grad_merged = model.weight.grad.clone()
     model.zero_grad()
