@@ -102,3 +102,26 @@ def test_ewc_anchored_at_the_latest_task_is_online_ewc_with_gamma_one() -> None:
         params[name] = torch.cat([p.detach().flatten() for p in model.parameters()])
     assert torch.allclose(params["latest"], params["online"], atol=1e-4)
     assert not torch.allclose(params["task"], params["online"], atol=1e-3)
+
+
+def test_ewc_state_round_trips_and_stores_a_shared_anchor_once() -> None:
+    model, _ = _linear()
+    g = torch.Generator().manual_seed(2)
+    for anchor, stored in (("task", 3), ("latest", 1)):
+        ewc = EWC(lambda_=3.0, anchor=anchor)  # type: ignore[arg-type]
+        latest = {n: torch.randn(p.shape, generator=g) for n, p in model.named_parameters()}
+        for _ in range(3):
+            ewc.fishers.append(
+                {n: torch.rand(p.shape, generator=g) for n, p in model.named_parameters()}
+            )
+            own = {n: torch.randn(p.shape, generator=g) for n, p in model.named_parameters()}
+            ewc.anchors.append(latest if anchor == "latest" else own)
+        tensors = ewc.artifacts()
+        assert (
+            len([k for k in tensors if k.startswith("anchor.") and k.endswith(".bias")]) == stored
+        )
+        again = EWC(lambda_=3.0)
+        again.load_artifacts(tensors)
+        for e in (ewc, again):
+            e._learner = type("L", (), {"inner": model})()  # type: ignore[assignment]
+        assert float(again.penalty().detach()) == pytest.approx(float(ewc.penalty().detach()))

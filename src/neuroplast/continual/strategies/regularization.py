@@ -194,20 +194,24 @@ class EWC(Plugin):
         out: dict[str, Tensor] = {}
         for t, (f, a) in enumerate(zip(self.fishers, self.anchors, strict=True)):
             out.update({f"fisher.{t}.{n}": v for n, v in f.items()})
-            out.update({f"anchor.{t}.{n}": v for n, v in a.items()})
+            if t == len(self.anchors) - 1 or a is not self.anchors[-1]:
+                out.update({f"anchor.{t}.{n}": v for n, v in a.items()})  # shared: once
         return out
 
     def load_artifacts(self, tensors: dict[str, Tensor]) -> None:
         self._merged = None
         tasks = sorted({int(k.split(".")[1]) for k in tensors if k.startswith("fisher.")})
+        anchors: dict[int, dict[str, Tensor]] = {}
         for t in tasks:
             prefix_f, prefix_a = f"fisher.{t}.", f"anchor.{t}."
             self.fishers.append(
                 {k[len(prefix_f) :]: v for k, v in tensors.items() if k.startswith(prefix_f)}
             )
-            self.anchors.append(
-                {k[len(prefix_a) :]: v for k, v in tensors.items() if k.startswith(prefix_a)}
-            )
+            anchor = {k[len(prefix_a) :]: v for k, v in tensors.items() if k.startswith(prefix_a)}
+            if anchor:
+                anchors[t] = anchor
+        for t in tasks:  # a task stored without its own anchor shares the latest one
+            self.anchors.append(anchors.get(t) or anchors[max(anchors)])
 
 
 class OnlineEWC(EWC):
