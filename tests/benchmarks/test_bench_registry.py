@@ -13,9 +13,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_bench_registry_smoke(tmp_path: Path) -> None:
     out = tmp_path / "r.json"
+    args = ["--sizes", "1000,1500", "--repeats", "1", "--json", str(out)]
     proc = subprocess.run(
-        [sys.executable, "benchmarks/bench_registry.py", "--sizes", "1000,1500"]
-        + ["--repeats", "1", "--json", str(out)],
+        [sys.executable, "benchmarks/bench_registry.py", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
