@@ -84,6 +84,8 @@ def test_distillation_registers_the_student_and_compares_it_with_training_alone(
             "rt-small:1",
             student_config={"architecture": "cnn", "embedding_dim": 16, "num_filters": 8},
             epochs=1,
+            temperature=2.5,
+            alpha=0.4,
         )
         child = engine.registry.resolve(ref)
         assert child.source == "distill"
@@ -94,6 +96,8 @@ def test_distillation_registers_the_student_and_compares_it_with_training_alone(
         ]
         assert rows[1]["size_mb"] < rows[0]["size_mb"]
         assert child.config["compression"]["teacher"] == "rt-small:1"
+        assert child.config["compression"]["temperature"] == 2.5
+        assert child.config["compression"]["alpha"] == 0.4
         assert engine.predictor(ref).loaded.meta.arch_config["embedding_dim"] == 16
 
 

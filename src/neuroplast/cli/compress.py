@@ -48,6 +48,12 @@ def compress(
         None, "--student-config", help="YAML with the student's architecture and options."
     ),
     epochs: int = typer.Option(3, "--epochs", min=1, help="Distillation epochs (both students)."),
+    temperature: float = typer.Option(
+        4.0, "--temperature", help="Distillation: softmax temperature T (> 0) of both models."
+    ),
+    alpha: float = typer.Option(
+        0.7, "--alpha", help="Distillation: weight of the soft labels, 1 - alpha on hard labels."
+    ),
     all_techniques: bool = typer.Option(
         False, "--all", help="Every technique that applies, in one table."
     ),
@@ -73,6 +79,8 @@ def compress(
             student_config=_student(student_config),
             epochs=epochs,
             all_techniques=all_techniques,
+            temperature=temperature,
+            alpha=alpha,
         )
     print_compression_table(console, f"compression of {outcome.parent.ref}", outcome.table)
     for note in outcome.notes:

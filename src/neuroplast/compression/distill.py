@@ -1,7 +1,9 @@
 """Knowledge distillation: a student learns from the teacher's soft labels on the one loop.
 
 :class:`DistillationLoss` is a Trainer callback: its ``on_loss`` mixes the hard-label
-cross-entropy with ``T**2 * KL(softmax(teacher / T) || softmax(student / T))``.
+cross-entropy with ``T**2 * KL(softmax(teacher / T) || softmax(student / T))``. The
+teacher stays in eval mode without gradients and sees exactly the batch the student saw
+(same tokens / normalised pixels, same order), so its labels line up with the student's.
 """
 
 from __future__ import annotations
@@ -15,7 +17,49 @@ from neuroplast.errors import ConfigError
 from neuroplast.models import logits_of
 from neuroplast.training.callbacks import Callback
 
-__all__ = ["DistillationLoss"]
+__all__ = [
+    "DEFAULT_ALPHA",
+    "DEFAULT_TEMPERATURE",
+    "DistillationLoss",
+    "check_distillation_settings",
+    "distillation_loss",
+]
+
+DEFAULT_TEMPERATURE = 4.0
+DEFAULT_ALPHA = 0.7
+
+
+def check_distillation_settings(temperature: float, alpha: float) -> None:
+    """Raise :class:`ConfigError` unless ``temperature > 0`` and ``0 <= alpha <= 1``."""
+    if not temperature > 0:
+        raise ConfigError(
+            f"distillation temperature must be > 0, got {temperature}; try --temperature 4"
+        )
+    if not 0.0 <= alpha <= 1.0:
+        raise ConfigError(
+            f"distillation alpha (weight of the teacher's soft labels) must be in [0, 1], "
+            f"got {alpha}; try --alpha 0.7"
+        )
+
+
+def distillation_loss(
+    student_logits: Tensor,
+    teacher_logits: Tensor,
+    hard_loss: Tensor,
+    *,
+    temperature: float,
+    alpha: float,
+) -> Tensor:
+    """``alpha * T**2 * KL(p_teacher || p_student) + (1 - alpha) * hard_loss``, with both
+    distributions softened by ``T`` and the KL averaged over the batch."""
+    t = temperature
+    soft = F.kl_div(
+        F.log_softmax(student_logits.float() / t, dim=1),
+        F.log_softmax(teacher_logits.float() / t, dim=1),
+        reduction="batchmean",
+        log_target=True,
+    ) * (t * t)
+    return alpha * soft + (1.0 - alpha) * hard_loss
 
 
 class DistillationLoss(Callback):
@@ -26,13 +70,10 @@ class DistillationLoss(Callback):
         student: nn.Module,
         teacher: nn.Module,
         *,
-        temperature: float = 4.0,
-        alpha: float = 0.7,
+        temperature: float = DEFAULT_TEMPERATURE,
+        alpha: float = DEFAULT_ALPHA,
     ) -> None:
-        if temperature <= 0:
-            raise ConfigError(f"distillation temperature must be > 0, got {temperature}")
-        if not 0.0 <= alpha <= 1.0:
-            raise ConfigError(f"distillation alpha must be in [0, 1], got {alpha}")
+        check_distillation_settings(temperature, alpha)
         self.student = student
         self.teacher = teacher.eval()
         for p in self.teacher.parameters():
@@ -56,13 +97,16 @@ class DistillationLoss(Callback):
     def on_loss(self, trainer: object, loss: Tensor, inputs: Tensor, targets: Tensor) -> Tensor:
         if self._logits is None:
             raise ConfigError("distillation saw no student output; is the student being trained?")
-        with torch.no_grad():
-            teacher = logits_of(self.teacher(inputs)).float()
-        t = self.temperature
-        soft = F.kl_div(
-            F.log_softmax(self._logits.float() / t, dim=1),
-            F.softmax(teacher / t, dim=1),
-            reduction="batchmean",
-        ) * (t * t)
+        student = self._logits
         self._logits = None
-        return self.alpha * soft + (1.0 - self.alpha) * loss
+        self.teacher.to(inputs.device).eval()
+        with torch.no_grad():
+            teacher = logits_of(self.teacher(inputs))
+        if teacher.shape != student.shape:
+            raise ConfigError(
+                f"teacher logits {tuple(teacher.shape)} and student logits "
+                f"{tuple(student.shape)} differ: the student needs the teacher's classes"
+            )
+        return distillation_loss(
+            student, teacher, loss, temperature=self.temperature, alpha=self.alpha
+        )

@@ -19,6 +19,11 @@ from typing import Any, Literal
 
 from neuroplast.compression._data import SplitInputs, model_data, split_inputs
 from neuroplast.compression.derive import register_derived
+from neuroplast.compression.distill import (
+    DEFAULT_ALPHA,
+    DEFAULT_TEMPERATURE,
+    check_distillation_settings,
+)
 from neuroplast.compression.table import Variant, compression_table
 from neuroplast.compression.techniques import (
     Candidate,
@@ -99,12 +104,20 @@ class ModelOptimizer:
         *,
         student_config: dict[str, Any] | None = None,
         epochs: int = 3,
+        temperature: float = DEFAULT_TEMPERATURE,
+        alpha: float = DEFAULT_ALPHA,
     ) -> str:
         """Train ``model_id``'s architecture (or ``student_config``) on ``teacher_id``'s soft
         labels; returns the distilled student's ref (the table also holds the same student
-        trained alone)."""
+        trained alone). ``temperature`` softens both distributions; ``alpha`` is the weight
+        of the soft-label term (``1 - alpha`` goes to the hard labels)."""
         outcome = self.compress(
-            model_id, distill_from=teacher_id, student_config=student_config, epochs=epochs
+            model_id,
+            distill_from=teacher_id,
+            student_config=student_config,
+            epochs=epochs,
+            temperature=temperature,
+            alpha=alpha,
         )
         return outcome.versions[-1].ref
 
@@ -130,6 +143,8 @@ class ModelOptimizer:
         student_config: dict[str, Any] | None = None,
         epochs: int = 3,
         all_techniques: bool = False,
+        temperature: float = DEFAULT_TEMPERATURE,
+        alpha: float = DEFAULT_ALPHA,
     ) -> CompressOutcome:
         """Apply each requested technique to ``model_id``; one table, one version each."""
         if quantize not in (None, "dynamic", "static"):
@@ -139,6 +154,8 @@ class ModelOptimizer:
                 "nothing to do: choose --quantize dynamic|static, --prune AMOUNT, "
                 "--distill-from TEACHER or --all"
             )
+        if distill_from:
+            check_distillation_settings(temperature, alpha)
         ctx = self._context(model_id)
         outcome = CompressOutcome(parent=ctx.version)
         candidates: list[Candidate] = []
@@ -173,6 +190,8 @@ class ModelOptimizer:
                 student_config=student_config,
                 default_student=default,
                 epochs=epochs,
+                temperature=temperature,
+                alpha=alpha,
             )
             for c in (alone, distilled):
                 c.options["teacher"] = distill_from

@@ -18,7 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from neuroplast.compression.distill import DistillationLoss
+from neuroplast.compression.distill import DEFAULT_ALPHA, DEFAULT_TEMPERATURE, DistillationLoss
 from neuroplast.compression.prune import KeepPruned, prune_copy, sparsity
 from neuroplast.compression.quantize import static_int8
 from neuroplast.config import RunConfig, TrainConfig
@@ -210,20 +210,22 @@ def distill_student(
     student_config: dict[str, Any] | None,
     default_student: dict[str, Any],
     epochs: int,
-    temperature: float = 4.0,
-    alpha: float = 0.7,
+    temperature: float = DEFAULT_TEMPERATURE,
+    alpha: float = DEFAULT_ALPHA,
 ) -> tuple[Candidate, Candidate]:
     """(student trained alone on hard labels, student trained on the teacher's soft labels),
-    same architecture, data, epochs and seed."""
+    same architecture, data, batches, epochs and seed."""
     options = _student_options(student_config, default_student)
     architecture = str(options.pop("architecture"))
     arch_config = complete_arch_config(architecture, options, data)
-    min_length = max([1, *arch_config.get("filter_sizes", [])])
+    # Both arms see batches padded for the teacher too (a CNN teacher needs its widest filter).
+    teacher_min = int(teacher.meta.preprocessing.get("min_length", 1))
+    min_length = max([teacher_min, *arch_config.get("filter_sizes", [])])
     config = train.model_copy(update={"epochs": epochs})
     meta = teacher.meta
     preprocessing = dict(meta.preprocessing)
     if meta.modality == "text":
-        preprocessing["min_length"] = max(min_length, int(preprocessing.get("min_length", 1)))
+        preprocessing["min_length"] = min_length
     student_meta = replace(
         meta, architecture=architecture, arch_config=arch_config, preprocessing=preprocessing
     )
