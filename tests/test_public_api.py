@@ -19,6 +19,10 @@ PACKAGES = [
     "neuroplast.registry",
     "neuroplast.inference",
     "neuroplast.workflows",
+    "neuroplast.tokens",
+    "neuroplast.compression",
+    "neuroplast.continual",
+    "neuroplast.explain",
 ]
 
 
