@@ -237,13 +237,29 @@ class Engine:
         return train_from_config(run_config, self.registry, resume=resume, **kwargs)
 
     def evaluate(
-        self, model_id: str, *, split: str = "test", data: str | None = None
+        self,
+        model_id: str,
+        *,
+        split: str = "test",
+        data: str | None = None,
+        backend: str = "torch",
     ) -> EvaluationReport:
-        """Evaluate on the model's own ``split`` (train / val / test) or on a labelled file."""
+        """Evaluate on the model's own ``split`` (train / val / test) or on a labelled file,
+        end to end through the Predictor on ``backend`` (torch, torch-int8, onnx,
+        onnx-int8 or auto), so that the figures are those of the model as it is served."""
+        from neuroplast.compression.predictors import registered_predictor
+
         splits: dict[str, Split] = {"train": "train", "val": "val", "test": "test"}
         if split not in splits:
             raise ConfigError(f"--split must be train, val or test, not {split!r}")
-        return evaluate_registered(self.registry, model_id, split=splits[split], data_path=data)
+        predictor = registered_predictor(self.registry, model_id, backend=backend)
+        return evaluate_registered(
+            self.registry,
+            model_id,
+            split=splits[split],
+            data_path=data,
+            predict_proba=predictor.predict_proba,
+        )
 
     def predictor(self, model_id: str) -> Predictor:
         return Predictor(self.model_manager.get_loaded(model_id))

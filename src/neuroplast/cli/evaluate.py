@@ -14,6 +14,12 @@ def evaluate(
     data: str | None = typer.Option(
         None, "--data", help="A labelled CSV / JSONL / Parquet file or image folder instead."
     ),
+    backend: str = typer.Option(
+        "torch",
+        "--backend",
+        help="Predictor backend: torch | torch-int8 | onnx | onnx-int8 | auto (fastest that "
+        "agrees with fp32).",
+    ),
     home: HomeOption = None,
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
@@ -22,9 +28,9 @@ def evaluate(
     from neuroplast.engine import Engine
 
     with Engine(home) as engine, console.status(f"evaluating {model}..."):
-        report = engine.evaluate(model, split=split, data=data)
+        report = engine.evaluate(model, split=split, data=data, backend=backend)
     v = report.version
-    title = f"{v.ref} on {report.split} ({report.data_source})"
+    title = f"{v.ref} on {report.split} ({report.data_source}, {backend} backend)"
     print_results(console, title, report.result, report.baseline, v.architecture)
     if report.note:
         console.print(report.note)

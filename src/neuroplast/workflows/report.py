@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -17,6 +18,7 @@ from neuroplast.errors import ConfigError, DataError
 from neuroplast.evaluation import (
     EvalResult,
     evaluate_model,
+    metrics_from_probabilities,
     plot_confusion_matrix,
     plot_training_curves,
     tfidf_baseline,
@@ -26,7 +28,16 @@ from neuroplast.registry import Registry, VersionRecord, sha256_file
 from neuroplast.types import ModelMetrics
 from neuroplast.workflows.prepare import PreparedData, Split, as_test_set, load_source, prepare
 
-__all__ = ["EvaluationReport", "evaluate_and_record", "evaluate_registered", "load_registered"]
+__all__ = [
+    "EvaluationReport",
+    "ProbaFn",
+    "evaluate_and_record",
+    "evaluate_registered",
+    "load_registered",
+    "record_evaluation",
+]
+
+ProbaFn = Callable[[Any], np.ndarray]  # raw texts or uint8 images -> probabilities [N, K]
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +75,28 @@ def evaluate_and_record(
     device: torch.device | None = None,
 ) -> EvaluationReport:
     result = evaluate_model(model, loader, label_names, device)
+    return record_evaluation(
+        registry,
+        version,
+        result,
+        split=split,
+        data_source=data_source,
+        baseline=baseline,
+        history=history,
+    )
+
+
+def record_evaluation(
+    registry: Registry,
+    version: VersionRecord,
+    result: EvalResult,
+    *,
+    split: str,
+    data_source: str,
+    baseline: EvalResult | None,
+    history: Sequence[ModelMetrics] | None = None,
+) -> EvaluationReport:
+    """Plot and store ``result`` as an evaluation of ``version``."""
     plot_dir = version.artifact_dir / "plots"
     tag = split.replace("/", "_").replace(".", "_")
     plots = {
@@ -104,8 +137,13 @@ def evaluate_registered(
     split: Split = "test",
     data_path: str | None = None,
     batch_size: int = 256,
+    predict_proba: ProbaFn | None = None,
 ) -> EvaluationReport:
-    """Evaluate a registered model on one of its own splits or on another labelled file."""
+    """Evaluate a registered model on one of its own splits or on another labelled file.
+
+    ``predict_proba`` (raw texts or uint8 images -> probabilities ``[N, K]``), typically a
+    Predictor's, scores the split's raw inputs end to end (tokenization, backend) instead
+    of running the loaded PyTorch model on the split's batches."""
     version, loaded = load_registered(registry, ref)
     meta = loaded.meta
     if not meta.data:  # trained through the Python API on the caller's own loaders
@@ -137,7 +175,6 @@ def evaluate_registered(
             except DataError as e:
                 note = f"no baseline: the training data cannot be loaded ({e})"
                 logger.warning(note)
-    loader = data.loader(eval_split, batch_size=batch_size, shuffle=False, min_length=min_length)
     baseline = None
     if original is not None and isinstance(original.raw, TextData):
         baseline, _ = tfidf_baseline(
@@ -148,12 +185,22 @@ def evaluate_registered(
             meta.label_names,
             seed=data_cfg.seed,
         )
-    report = evaluate_and_record(
+    if predict_proba is None:
+        loader = data.loader(
+            eval_split, batch_size=batch_size, shuffle=False, min_length=min_length
+        )
+        result = evaluate_model(loaded.model, loader, meta.label_names)
+    else:
+        idx = data.indices(eval_split)
+        raw = data.raw
+        inputs = [raw.texts[i] for i in idx] if isinstance(raw, TextData) else raw.images[idx]
+        probs = torch.from_numpy(np.asarray(predict_proba(inputs), dtype=np.float32))
+        targets = torch.from_numpy(np.asarray(raw.labels[idx], dtype=np.int64))
+        result = metrics_from_probabilities(probs, targets, meta.label_names)
+    report = record_evaluation(
         registry,
         version,
-        loaded.model,
-        loader,
-        meta.label_names,
+        result,
         split=label,
         data_source=data_path or data.raw.source,
         baseline=baseline,
