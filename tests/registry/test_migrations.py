@@ -6,7 +6,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import create_engine, inspect, text
 
 from neuroplast.registry import Registry, history, promote
 from neuroplast.registry._database import HEAD_REVISION, current_revision
@@ -30,6 +30,7 @@ def test_a_database_made_by_the_first_schema_is_upgraded_and_keeps_its_data(
         assert reg.migrated_from == "0001"
         with reg._engine.connect() as conn:
             assert current_revision(conn) == HEAD_REVISION
+            assert conn.execute(text("SELECT version FROM schema_info")).scalars().all() == [2]
         assert [v.ref for v in reg.versions("legacy")] == ["legacy:1", "legacy:2"]
         assert reg.resolve("legacy").metrics == {"test_accuracy": 0.71}
         run = reg.get_run(reg.resolve("legacy:1").run_id or 0)

@@ -31,6 +31,7 @@ def upgrade() -> None:
         "WHERE v.status = 'ready' AND NOT EXISTS "
         "(SELECT 1 FROM events e WHERE e.version_id = v.id)"
     )
+    op.execute("UPDATE schema_info SET version = 2")  # mirrors the revision for old readers
 
 
 _INDEXES = [
