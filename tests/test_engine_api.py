@@ -215,7 +215,10 @@ def test_registry_operations_through_the_engine(home: Path, tmp_path: Path) -> N
         with pytest.raises(RegistryError, match="production version"):
             engine.delete("digits:1")
         assert engine.delete("digits:2", reason="not needed") == "digits:2"
-        assert engine.verify().clean and engine.gc() == []
+        plot = engine.evaluate("digits:1", split="val").plots["confusion_matrix"]
+        report = engine.verify()  # a later evaluation's plot is referenced, not an orphan
+        assert report.clean and report.orphans == [] and engine.gc() == []
+        assert plot.is_file()
     with Engine(tmp_path / "other") as other:
         imported = other.import_bundle(bundle, name="digits-copy")
         assert imported.ref == "digits-copy:1" and imported.source == "import"

@@ -54,6 +54,12 @@ def _known(registry: Registry) -> dict[str, str]:
         return {a.path: a.sha256 for a in s.scalars(select(ArtifactRow))}
 
 
+def _evaluation_plots(registry: Registry) -> set[str]:
+    """Plots of later evaluations: referenced by their evaluation rows, not hashed."""
+    with registry._session(readonly=True) as s:
+        return {str(p) for plots in s.scalars(select(EvaluationRow.plots)) for p in plots.values()}
+
+
 def verify(registry: Registry) -> VerifyReport:
     """Every recorded artifact present and matching its sha256; unreferenced files listed."""
     report = VerifyReport()
@@ -65,10 +71,11 @@ def verify(registry: Registry) -> VerifyReport:
             report.problems.append(f"{location}: missing")
         elif store.sha256(location) != sha:
             report.problems.append(f"{location}: sha256 mismatch (modified or truncated)")
+    referenced = _evaluation_plots(registry)
     for location in registry.artifact_store.list():
         if is_partial_write(location):
             report.partial_writes.append(location)
-        elif location not in known:
+        elif location not in known and location not in referenced:
             report.orphans.append(location)
     return report
 
