@@ -8,8 +8,9 @@ fastest that agrees with fp32. Names are imported on first use, so that
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from neuroplast._lazy import lazy_exports as _lazy_exports
 
 if TYPE_CHECKING:
     from neuroplast.inference._base import BasePredictor, Prediction, load_image_files
@@ -52,13 +53,4 @@ _HOMES = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _HOMES:
-        value = getattr(importlib.import_module(_HOMES[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = _lazy_exports(__name__, _HOMES, __all__)
