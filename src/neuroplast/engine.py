@@ -19,7 +19,7 @@ from neuroplast._model_manager import ModelManager
 from neuroplast._training_engine import TrainingEngine
 from neuroplast.config import RunConfig, load_run_config, parse_run_config
 from neuroplast.errors import ConfigError
-from neuroplast.inference import Prediction, Predictor
+from neuroplast.inference import LoadedModel, Prediction, Predictor
 from neuroplast.models import count_parameters
 from neuroplast.registry import (
     Event,
@@ -39,6 +39,7 @@ from neuroplast.workflows import (
     train_from_config,
 )
 from neuroplast.workflows.prepare import Split
+from neuroplast.workflows.report import ProbaFn
 
 if TYPE_CHECKING:
     from neuroplast.compression.optimizer import ModelOptimizer
@@ -248,17 +249,20 @@ class Engine:
         end to end through the Predictor on ``backend`` (torch, torch-int8, onnx,
         onnx-int8 or auto), so that the figures are those of the model as it is served."""
         from neuroplast.compression.predictors import registered_predictor
+        from neuroplast.inference.auto import check_backend
 
         splits: dict[str, Split] = {"train": "train", "val": "val", "test": "test"}
         if split not in splits:
             raise ConfigError(f"--split must be train, val or test, not {split!r}")
-        predictor = registered_predictor(self.registry, model_id, backend=backend)
+        check_backend(backend)
+
+        def proba_for(version: VersionRecord, loaded: LoadedModel) -> ProbaFn:
+            return registered_predictor(
+                self.registry, version.ref, backend=backend, preloaded=(version, loaded)
+            ).predict_proba
+
         return evaluate_registered(
-            self.registry,
-            model_id,
-            split=splits[split],
-            data_path=data,
-            predict_proba=predictor.predict_proba,
+            self.registry, model_id, split=splits[split], data_path=data, proba_for=proba_for
         )
 
     def predictor(self, model_id: str) -> Predictor:

@@ -19,6 +19,7 @@ from neuroplast.errors import ArtifactError, NeuroplastError
 from neuroplast.inference._base import BasePredictor
 from neuroplast.inference._meta import ONNX, ONNX_INT8
 from neuroplast.inference.auto import check_backend, create_predictor
+from neuroplast.inference.bundle import LoadedModel
 from neuroplast.registry import Registry, VersionRecord
 from neuroplast.registry.artifacts import sha256_bytes
 from neuroplast.workflows.report import load_registered
@@ -53,11 +54,13 @@ def registered_predictor(
     sample: Sequence[str] | np.ndarray | None = None,
     batch_size: int = 256,
     threads: int | None = None,
+    preloaded: tuple[VersionRecord, LoadedModel] | None = None,
 ) -> BasePredictor:
     """The Predictor of ``ref`` on ``backend`` (``auto`` picks the fastest that agrees);
-    ``threads`` sets ONNX Runtime's intra-op threads (default: the physical cores)."""
+    ``threads`` sets ONNX Runtime's intra-op threads (default: the physical cores).
+    ``preloaded`` is ``ref``'s version and bundle when the caller has loaded them already."""
     check_backend(backend)
-    version, loaded = load_registered(registry, ref)
+    version, loaded = preloaded or load_registered(registry, ref)
     quantization = loaded.meta.compression.get("quantization")
     if quantization == "static":
         from neuroplast.compression.techniques import static_candidate

@@ -137,13 +137,14 @@ def evaluate_registered(
     split: Split = "test",
     data_path: str | None = None,
     batch_size: int = 256,
-    predict_proba: ProbaFn | None = None,
+    proba_for: Callable[[VersionRecord, LoadedModel], ProbaFn] | None = None,
 ) -> EvaluationReport:
     """Evaluate a registered model on one of its own splits or on another labelled file.
 
-    ``predict_proba`` (raw texts or uint8 images -> probabilities ``[N, K]``), typically a
-    Predictor's, scores the split's raw inputs end to end (tokenization, backend) instead
-    of running the loaded PyTorch model on the split's batches."""
+    ``proba_for(version, loaded)`` returns a function from raw texts or uint8 images to
+    probabilities ``[N, K]``, typically a Predictor's ``predict_proba`` built on the bundle
+    loaded here; it scores the split's raw inputs end to end (tokenization, backend)
+    instead of running the loaded PyTorch model on the split's batches."""
     version, loaded = load_registered(registry, ref)
     meta = loaded.meta
     if not meta.data:  # trained through the Python API on the caller's own loaders
@@ -185,7 +186,7 @@ def evaluate_registered(
             meta.label_names,
             seed=data_cfg.seed,
         )
-    if predict_proba is None:
+    if proba_for is None:
         loader = data.loader(
             eval_split, batch_size=batch_size, shuffle=False, min_length=min_length
         )
@@ -194,6 +195,7 @@ def evaluate_registered(
         idx = data.indices(eval_split)
         raw = data.raw
         inputs = [raw.texts[i] for i in idx] if isinstance(raw, TextData) else raw.images[idx]
+        predict_proba = proba_for(version, loaded)
         probs = torch.from_numpy(np.asarray(predict_proba(inputs), dtype=np.float32))
         targets = torch.from_numpy(np.asarray(raw.labels[idx], dtype=np.int64))
         result = metrics_from_probabilities(probs, targets, meta.label_names)
