@@ -20,6 +20,7 @@ from neuroplast._training_engine import TrainingEngine
 from neuroplast.config import RunConfig, load_run_config, parse_run_config
 from neuroplast.errors import ConfigError
 from neuroplast.inference import LoadedModel, Prediction, Predictor
+from neuroplast.inference._base import BasePredictor
 from neuroplast.models import count_parameters
 from neuroplast.registry import (
     Event,
@@ -265,8 +266,18 @@ class Engine:
             self.registry, model_id, split=splits[split], data_path=data, proba_for=proba_for
         )
 
-    def predictor(self, model_id: str) -> Predictor:
-        return Predictor(self.model_manager.get_loaded(model_id))
+    def predictor(self, model_id: str) -> BasePredictor:
+        """The eager Predictor of a registered version, as it is served: int8 for versions
+        made by ``compress --quantize`` (a static one loads its stored calibrated state)."""
+        loaded = self.model_manager.get_loaded(model_id)
+        if loaded.meta.compression.get("quantization") != "static":
+            return Predictor(loaded)
+        from neuroplast.compression.predictors import registered_predictor
+
+        version = self.registry.resolve(model_id)
+        return registered_predictor(
+            self.registry, version.ref, backend="torch", preloaded=(version, loaded)
+        )
 
     def predict(
         self, model_id: str, inputs: Sequence[str] | np.ndarray, *, top_k: int = 1

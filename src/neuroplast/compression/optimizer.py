@@ -224,6 +224,7 @@ class ModelOptimizer:
                     metrics=candidate.metrics,
                     arch_config=candidate.arch_config,
                     meta_compression=candidate.meta_compression,
+                    extra_files=candidate.extra_files,
                 )
             )
         self.last = outcome

@@ -3,8 +3,9 @@
 ONNX backends use the version's own ``model.onnx`` / ``model.int8.onnx`` when it has them
 (verified by sha256) and export in memory otherwise. ``auto`` measures on real inputs: the
 caller's, or else the first validation inputs of the model's own data. Versions made by
-``--quantize static`` are re-calibrated on the recorded training batches when loaded
-(deterministic), since int8 tensors are not stored.
+``--quantize static`` load their calibrated int8 state from ``model.int8.safetensors``
+(versions registered before that file existed are re-calibrated on the recorded training
+batches, which needs their data).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import logging
 from collections.abc import Sequence
 
 import numpy as np
+import torch
 
 from neuroplast.compression._data import model_data, split_inputs
 from neuroplast.errors import ArtifactError, NeuroplastError
@@ -46,6 +48,24 @@ def _artifact_bytes(version: VersionRecord, name: str) -> bytes | None:
     return data
 
 
+def _static_predictor(version: VersionRecord, loaded: LoadedModel) -> BasePredictor:
+    from neuroplast.compression._qstate import STATIC_INT8, load_quantized
+    from neuroplast.compression.quantize import static_int8
+    from neuroplast.compression.techniques import static_candidate
+    from neuroplast.inference import Predictor
+
+    stored = _artifact_bytes(version, STATIC_INT8)
+    if stored is None:  # registered before the int8 state was stored: calibrate again
+        batches = int(loaded.meta.compression.get("calibration_batches", 16))
+        data = model_data(loaded.meta, loaded.vocab)
+        return static_candidate(loaded, data, batches=batches).predictor
+    shape = loaded.meta.preprocessing.get("image_shape") or [1, 28, 28]
+    # any calibration gives the quantized graph; the stored state then replaces its numbers
+    structure = static_int8(loaded.model, [torch.zeros(1, *map(int, shape))], modality="image")
+    model = load_quantized(structure, stored, source=f"{version.ref}/{STATIC_INT8}")
+    return Predictor(loaded, model=model, backend_name="torch-int8-static")
+
+
 def registered_predictor(
     registry: Registry,
     ref: str,
@@ -63,11 +83,7 @@ def registered_predictor(
     version, loaded = preloaded or load_registered(registry, ref)
     quantization = loaded.meta.compression.get("quantization")
     if quantization == "static":
-        from neuroplast.compression.techniques import static_candidate
-
-        batches = int(loaded.meta.compression.get("calibration_batches", 16))
-        data = model_data(loaded.meta, loaded.vocab)
-        return static_candidate(loaded, data, batches=batches).predictor
+        return _static_predictor(version, loaded)
     if backend == "auto" and (sample is None or len(sample) == 0):
         try:
             data = model_data(loaded.meta, loaded.vocab)

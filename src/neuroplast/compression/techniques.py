@@ -18,6 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from neuroplast.compression._qstate import STATIC_INT8, dump_quantized
 from neuroplast.compression.distill import DEFAULT_ALPHA, DEFAULT_TEMPERATURE, DistillationLoss
 from neuroplast.compression.prune import KeepPruned, prune_copy, sparsity
 from neuroplast.compression.quantize import static_int8
@@ -58,6 +59,8 @@ class Candidate:
     metrics: dict[str, Any] = field(default_factory=dict)
     #: What the new version's bundle is written from (default: the parent's meta/vocab).
     loaded: LoadedModel | None = None
+    #: Files stored beside the bundle (the int8 state of a static version).
+    extra_files: dict[str, bytes] = field(default_factory=dict)
 
 
 def state_bytes(model: nn.Module) -> int:
@@ -118,11 +121,13 @@ def static_candidate(loaded: LoadedModel, data: PreparedData, *, batches: int = 
     quantized = static_int8(
         loaded.model, calibration_batches(data, batches=batches), modality="image"
     )
+    stored = dump_quantized(quantized)
     return Candidate(
         technique="static int8",
         model=loaded.model,
         predictor=Predictor(loaded, model=quantized, backend_name="torch-int8-static"),
-        size_bytes=state_bytes(quantized),
+        size_bytes=len(stored),
+        extra_files={STATIC_INT8: stored},
         options={"quantization": "static", "calibration": f"train, {batches} batches of 64"},
         meta_compression={"quantization": "static", "calibration_batches": batches},
     )
