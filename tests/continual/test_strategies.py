@@ -99,6 +99,29 @@ def test_lwf_distils_from_the_previous_model(small_stream: Stream) -> None:
     assert any(abs(t - p / 2) > 1e-4 for p, t in zip(plain, total, strict=True))
 
 
+def test_lwf_class_il_distils_over_every_active_class() -> None:
+    """Class-IL: the old model's distribution over the old classes, padded with zeros for the
+    new ones, against the student's softmax over all active classes (van de Ven & Tolias)."""
+    from neuroplast.continual.strategies.lwf import distillation_loss
+
+    torch.manual_seed(0)
+    new = torch.randn(3, 4, requires_grad=True)
+    old = torch.randn(3, 4)
+    group, active, t = torch.tensor([0, 1]), torch.tensor([0, 1, 2, 3]), 2.0
+    loss = distillation_loss(new, old, [group], t, active=active)
+    target = torch.cat([torch.softmax(old[:, :2] / t, dim=1), torch.zeros(3, 2)], dim=1)
+    log_q = torch.log_softmax(new / t, dim=1)
+    expected = (torch.xlogy(target, target) - target * log_q).sum(dim=1).mean() * t**2
+    assert torch.allclose(loss, expected)
+    loss.backward()
+    assert new.grad is not None and bool((new.grad[:, 2:] > 0).all())  # new classes pushed down
+    # Without `active` (task-IL heads) the softmax stays inside the group: new classes untouched.
+    inside = distillation_loss(new, old, [group], t)
+    new.grad = None
+    inside.backward()
+    assert new.grad is not None and bool((new.grad[:, 2:] == 0).all())
+
+
 def test_replay_mixes_old_rows_in_and_composes_with_lwf(small_stream: Stream) -> None:
     replay = Replay(buffer_size=60, policy="class_balanced")
     plain, total = _changes(replay, small_stream)

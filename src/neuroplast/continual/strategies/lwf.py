@@ -21,14 +21,36 @@ if TYPE_CHECKING:
 __all__ = ["LwF", "distillation_loss"]
 
 
-def distillation_loss(new: Tensor, old: Tensor, groups: list[Tensor], temperature: float) -> Tensor:
+def distillation_loss(
+    new: Tensor,
+    old: Tensor,
+    groups: list[Tensor],
+    temperature: float,
+    *,
+    active: Tensor | None = None,
+) -> Tensor:
     """Mean over rows and output groups of ``T^2 * KL(softmax(old/T) || softmax(new/T))``,
-    the softmax taken inside each group of outputs (a task-IL head, or the old classes)."""
+    the softmax taken inside each group of outputs (a task-IL head, or the old classes).
+
+    With ``active`` (class-IL: every class seen so far, a superset of the one group), the
+    student's softmax runs over all of ``active`` and the old model's distribution is padded
+    with zeros for the new classes, as van de Ven & Tolias (2019) do: the student is then also
+    taught that the current inputs are not the new classes in the old model's eyes, which
+    is what counters class-IL's drift towards the newest classes. A softmax inside the old
+    classes only leaves that competition untouched.
+    """
     total = new.new_zeros(())
     for group in groups:
         target = F.softmax(old[:, group] / temperature, dim=1)
-        log_pred = F.log_softmax(new[:, group] / temperature, dim=1)
-        total = total + F.kl_div(log_pred, target, reduction="batchmean") * temperature**2
+        if active is None:
+            log_pred = F.log_softmax(new[:, group] / temperature, dim=1)
+        else:
+            position = {int(c): i for i, c in enumerate(active.tolist())}
+            log_all = F.log_softmax(new[:, active] / temperature, dim=1)
+            log_pred = log_all[:, [position[int(c)] for c in group.tolist()]]
+        # KL(target || pred) on the support of target; the padded zeros add nothing
+        kl = (target * (torch.log(target.clamp_min(1e-12)) - log_pred)).sum(dim=1).mean()
+        total = total + kl * temperature**2
     return total / max(len(groups), 1)
 
 
@@ -43,6 +65,7 @@ class LwF(Plugin):
         self.alpha = alpha
         self.teacher: nn.Module | None = None
         self.groups: list[Tensor] = []
+        self.active: Tensor | None = None
         self._learner: ContinualLearner | None = None
 
     def before_task(self, learner: ContinualLearner, task: Task) -> None:
@@ -58,6 +81,9 @@ class LwF(Plugin):
             self.groups = [torch.tensor(t.classes) for t in old]
         elif stream.scenario == "class":
             self.groups = [torch.tensor(sorted(c for t in old for c in t.classes))]
+            self.active = torch.tensor(
+                sorted(c for t in stream.tasks[: task.index + 1] for c in t.classes)
+            )
         else:
             self.groups = [torch.arange(stream.num_outputs)]
 
@@ -72,5 +98,5 @@ class LwF(Plugin):
             old = logits_of(self.teacher(inputs))
         t = learner.current_task + 1
         alpha = self.alpha if self.alpha is not None else 1.0 - 1.0 / t
-        kd = distillation_loss(new, old, self.groups, self.temperature)
+        kd = distillation_loss(new, old, self.groups, self.temperature, active=self.active)
         return (1.0 - alpha) * loss + alpha * kd
