@@ -122,6 +122,21 @@ def test_lwf_class_il_distils_over_every_active_class() -> None:
     assert new.grad is not None and bool((new.grad[:, 2:] == 0).all())
 
 
+def test_lwf_class_il_softmax_is_all_seen_alone_and_old_only_beside_replay() -> None:
+    stream = make_stream(
+        StreamConfig(scenario="class", tasks=2, train_per_class=40, test_per_class=10)
+    )
+    alone = LwF()
+    _train(stream, [alone])
+    assert alone.active is not None and alone.active.tolist() == [0, 1, 2, 3]
+    beside = LwF()
+    _train(stream, [Replay(buffer_size=20), beside])
+    assert beside.active is None and [g.tolist() for g in beside.groups] == [[0, 1]]
+    forced = LwF(softmax="all_seen")
+    _train(stream, [Replay(buffer_size=20), forced])
+    assert forced.active is not None
+
+
 def test_replay_mixes_old_rows_in_and_composes_with_lwf(small_stream: Stream) -> None:
     replay = Replay(buffer_size=60, policy="class_balanced")
     plain, total = _changes(replay, small_stream)

@@ -76,6 +76,11 @@ class LwFOptions(_Strict):
     alpha: float | None = Field(
         None, ge=0.0, le=1.0, description="distillation share; null = 1 - 1/task"
     )
+    softmax: Literal["auto", "all_seen", "old_only"] = Field(
+        "auto",
+        description="class-IL: distil over every class seen so far (all_seen, the paper's) or "
+        "inside the old classes (old_only); auto = old_only beside replay, else all_seen",
+    )
 
 
 class ReplayOptions(_Strict):

@@ -69,7 +69,9 @@ _FACTORIES: dict[str, Callable[[StrategyOptions, int], Plugin]] = {
     "ewc": _ewc,
     "online_ewc": _online,
     "si": lambda o, s: SI(c=o.si.c, xi=o.si.xi),
-    "lwf": lambda o, s: LwF(temperature=o.lwf.temperature, alpha=o.lwf.alpha),
+    "lwf": lambda o, s: LwF(
+        temperature=o.lwf.temperature, alpha=o.lwf.alpha, softmax=o.lwf.softmax
+    ),
     "replay": lambda o, s: Replay(
         buffer_size=o.replay.buffer_size,
         policy=o.replay.policy,
