@@ -58,10 +58,17 @@ def _pack(key: str, value: Any, tensors: dict[str, Tensor]) -> dict[str, Any]:
     }
 
 
+def _dtype(name: str) -> torch.dtype:
+    dtype = getattr(torch, str(name), None)
+    if not isinstance(dtype, torch.dtype):
+        raise ValueError(f"{name!r} is not a torch dtype")
+    return dtype
+
+
 def _unpack(key: str, entry: dict[str, Any], tensors: dict[str, Tensor]) -> Any:
     kind = entry["kind"]
     if kind == "dtype":
-        return getattr(torch, entry["value"])
+        return _dtype(entry["value"])
     if kind == "none":
         return None
     if kind == "seq":
@@ -69,7 +76,7 @@ def _unpack(key: str, entry: dict[str, Any], tensors: dict[str, Tensor]) -> Any:
     if kind == "tensor":
         return tensors[key]
     values = tensors[f"{key}#int"]
-    dtype = getattr(torch, entry["dtype"])
+    dtype = _dtype(entry["dtype"])
     if kind == "per_channel":
         return _per_channel(values, tensors, key, int(entry["axis"]), dtype)
     return _per_tensor(values, entry, dtype)
