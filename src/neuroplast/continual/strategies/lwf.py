@@ -32,7 +32,7 @@ def distillation_loss(
     """Mean over rows and output groups of ``T^2 * KL(softmax(old/T) || softmax(new/T))``,
     the softmax taken inside each group of outputs (a task-IL head, or the old classes).
 
-    With ``active`` (class-IL: every class seen so far, a superset of the one group), the
+    With ``active`` (class-IL: every class seen so far, sorted, a superset of the group), the
     student's softmax runs over all of ``active`` and the old model's distribution is padded
     with zeros for the new classes, as van de Ven & Tolias (2019) do: the student is then also
     taught that the current inputs are not the new classes in the old model's eyes, which
@@ -45,9 +45,8 @@ def distillation_loss(
         if active is None:
             log_pred = F.log_softmax(new[:, group] / temperature, dim=1)
         else:
-            position = {int(c): i for i, c in enumerate(active.tolist())}
             log_all = F.log_softmax(new[:, active] / temperature, dim=1)
-            log_pred = log_all[:, [position[int(c)] for c in group.tolist()]]
+            log_pred = log_all[:, torch.searchsorted(active, group)]
         # KL(target || pred) on the support of target; the padded zeros add nothing
         kl = (target * (torch.log(target.clamp_min(1e-12)) - log_pred)).sum(dim=1).mean()
         total = total + kl * temperature**2
@@ -62,8 +61,8 @@ class LwF(Plugin):
     class seen so far (the paper's form, which also holds the new classes back on the new
     inputs), ``"old_only"`` inside the old classes. ``"auto"`` takes ``all_seen`` alone and
     ``old_only`` beside a replay buffer, whose old rows already hold the new classes back:
-    there ``all_seen`` starves them (Fashion-MNIST update 8 -> 2 classes with replay+lwf:
-    0 % on the new classes).
+    there ``all_seen`` starves them (a Fashion-MNIST update from 8 to 10 classes with
+    replay+lwf learned 0 % of the new classes).
     """
 
     name = "lwf"
