@@ -91,3 +91,25 @@ def test_static_version_serves_its_stored_int8_state_without_the_data(
         stored.path.write_bytes(stored.path.read_bytes()[:-8] + b"\x00" * 8)
     with Engine(tmp_path) as engine, pytest.raises(ArtifactError, match="sha256"):
         engine.predictor(ref)
+
+
+def test_a_static_version_without_the_int8_file_is_calibrated_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Versions registered before ``model.int8.safetensors`` existed load as before."""
+    from neuroplast.compression import predictors
+
+    with Engine(tmp_path) as engine:
+        engine.train(small_image_config())
+        ref = engine.optimizer.quantize_model("digits-mlp:1", quantization_type="static")
+        stored = engine.predictor(ref)
+        real = predictors._artifact_bytes
+        monkeypatch.setattr(
+            predictors,
+            "_artifact_bytes",
+            lambda version, name: None if name == STATIC_INT8 else real(version, name),
+        )
+        again = engine.predictor(ref)
+        x = torch.randn(16, 1, 8, 8)
+        assert "Quantized" in repr(again.model)
+        assert torch.equal(again.model(x), stored.model(x))
