@@ -3,12 +3,62 @@
 from __future__ import annotations
 
 import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 
 os.environ.setdefault("NEUROPLAST_NO_PROGRESS", "1")
+
+
+@contextmanager
+def one_torch_thread() -> Iterator[None]:
+    """torch on one thread inside the block: the test models are tiny, and on a busy 2-core
+    machine two threads per process made the suite over 20x slower (threads spinning)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+class Result(NamedTuple):
+    """Exit code and captured output of one in-process ``neuroplast`` call."""
+
+    code: int
+    out: str
+    err: str
+
+
+def run_neuroplast(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, *args: str
+) -> Result:
+    """Run ``neuroplast ARGS`` in-process, as the console script does."""
+    from neuroplast.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["neuroplast", *args])
+    capsys.readouterr()
+    code = 0
+    try:
+        main()
+    except SystemExit as e:
+        code = int(e.code or 0)
+    captured = capsys.readouterr()
+    return Result(code, captured.out, captured.err)
+
+
+@pytest.fixture()
+def cli(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., Result]:
+    """``cli(*args)``: :func:`run_neuroplast` with this test's capture and patches."""
+    return lambda *args: run_neuroplast(capsys, monkeypatch, *args)
 
 
 @pytest.fixture()

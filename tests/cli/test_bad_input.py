@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.cli.conftest import Result, write_config
-from tests.conftest import small_text_config
+from tests.cli.conftest import write_config
+from tests.conftest import Result, small_text_config
 
 
 def _snapshot(home: Path) -> dict[str, str]:

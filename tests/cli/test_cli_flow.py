@@ -13,8 +13,8 @@ import pytest
 import yaml
 from PIL import Image
 
-from tests.cli.conftest import Result, write_config
-from tests.conftest import small_image_config, small_text_config
+from tests.cli.conftest import write_config
+from tests.conftest import Result, small_image_config, small_text_config
 
 COMMANDS = [
     [],

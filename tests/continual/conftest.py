@@ -6,17 +6,15 @@ import os
 from collections.abc import Iterator
 
 import pytest
-import torch
 
 from neuroplast.data import get_builtin_info
+from tests.conftest import one_torch_thread
 
 
 @pytest.fixture(autouse=True)
-def one_torch_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def one_thread_per_test() -> Iterator[None]:
+    with one_torch_thread():
+        yield
 
 
 def require_builtin(name: str) -> None:

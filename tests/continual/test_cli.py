@@ -11,7 +11,7 @@ import yaml
 from neuroplast.continual.config import parse_continual_config
 from neuroplast.continual.record import STATE_FILE, load_plugin_state
 from neuroplast.registry import Registry
-from tests.cli.conftest import Result, cli  # noqa: F401 - the fixture
+from tests.conftest import Result
 from tests.continual._fashion import write_folder
 
 SMALL = [
@@ -29,7 +29,7 @@ SMALL = [
 
 
 @pytest.fixture()
-def stream_yaml(tmp_path: Path, cli: Callable[..., Result]) -> Path:  # noqa: F811
+def stream_yaml(tmp_path: Path, cli: Callable[..., Result]) -> Path:
     result = cli("init", "--template", "continual")
     assert result.code == 0
     config = parse_continual_config(yaml.safe_load(result.out))
@@ -42,7 +42,7 @@ def stream_yaml(tmp_path: Path, cli: Callable[..., Result]) -> Path:  # noqa: F8
 def test_continual_run_prints_the_matrix_and_registers_the_model(
     stream_yaml: Path,
     home: Path,
-    cli: Callable[..., Result],  # noqa: F811
+    cli: Callable[..., Result],
 ) -> None:
     result = cli("continual", "run", str(stream_yaml), *SMALL, "--strategy", "replay+lwf")
     assert result.code == 0, result.err
@@ -62,7 +62,7 @@ def test_continual_run_prints_the_matrix_and_registers_the_model(
 
 def test_continual_compare_prints_one_row_per_strategy(
     stream_yaml: Path,
-    cli: Callable[..., Result],  # noqa: F811
+    cli: Callable[..., Result],
 ) -> None:
     result = cli("continual", "compare", str(stream_yaml), *SMALL, "--strategies", "naive,ewc")
     assert result.code == 0, result.err
@@ -73,7 +73,7 @@ def test_continual_compare_prints_one_row_per_strategy(
 def test_bad_strategy_and_bad_stream_are_one_line_errors(
     stream_yaml: Path,
     tmp_path: Path,
-    cli: Callable[..., Result],  # noqa: F811
+    cli: Callable[..., Result],
 ) -> None:
     result = cli("continual", "compare", str(stream_yaml), "--strategies", "naive,ewk")
     assert result.code == 2 and "unknown strategy 'ewk'" in result.err
@@ -100,7 +100,7 @@ def test_bad_strategy_and_bad_stream_are_one_line_errors(
 def test_update_needs_allow_new_classes_for_unknown_labels(
     tmp_path: Path,
     home: Path,
-    cli: Callable[..., Result],  # noqa: F811
+    cli: Callable[..., Result],
 ) -> None:
     from neuroplast import Engine
 

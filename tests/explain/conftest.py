@@ -7,21 +7,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import torch
 
 from neuroplast import Engine
 from neuroplast.data import get_builtin_info
 from neuroplast.inference import LoadedModel
+from tests.conftest import one_torch_thread
 from tests.explain._models import TEXT_MODELS, image_config, text_config
 
 
 @pytest.fixture(autouse=True)
-def one_torch_thread() -> Iterator[None]:
-    """One thread: the models are tiny and the machine is shared (see tests/models)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def one_thread_per_test() -> Iterator[None]:
+    with one_torch_thread():
+        yield
 
 
 @pytest.fixture(scope="session")
@@ -32,13 +29,8 @@ def explain_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def text_models(explain_home: Path) -> dict[str, str]:
     """Architecture -> registered model ref, one small model per text architecture."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with Engine(explain_home) as engine:
-            return {a: engine.train(text_config(a)).version.ref for a in TEXT_MODELS}
-    finally:
-        torch.set_num_threads(threads)
+    with one_torch_thread(), Engine(explain_home) as engine:
+        return {a: engine.train(text_config(a)).version.ref for a in TEXT_MODELS}
 
 
 @pytest.fixture(scope="session")
@@ -48,13 +40,8 @@ def image_model(explain_home: Path) -> str:
         if os.environ.get("CI"):
             pytest.fail(f"{message}: .ci/run must install it")
         pytest.skip(message)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with Engine(explain_home) as engine:
-            return engine.train(image_config()).version.ref
-    finally:
-        torch.set_num_threads(threads)
+    with one_torch_thread(), Engine(explain_home) as engine:
+        return engine.train(image_config()).version.ref
 
 
 def load(home: Path, ref: str) -> LoadedModel:

@@ -3,47 +3,26 @@
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
 from neuroplast.explain import ImageExplainer
+from tests.conftest import Result, run_neuroplast
 from tests.explain._data import split_images
 from tests.explain.conftest import load
-
-
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
 
 
 @pytest.fixture()
 def cli(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, explain_home: Path
 ) -> Callable[..., Result]:
-    from neuroplast.cli import main
-
+    """``cli(*args)`` runs ``neuroplast explain ARGS`` on the registry of trained models."""
     monkeypatch.setenv("NEUROPLAST_HOME", str(explain_home))
     monkeypatch.setenv("COLUMNS", "160")
-
-    def run(*args: str) -> Result:
-        monkeypatch.setattr(sys, "argv", ["neuroplast", "explain", *args])
-        capsys.readouterr()
-        code = 0
-        try:
-            main()
-        except SystemExit as e:
-            code = int(e.code or 0)
-        captured = capsys.readouterr()
-        return Result(code, captured.out, captured.err)
-
-    return run
+    return lambda *args: run_neuroplast(capsys, monkeypatch, "explain", *args)
 
 
 def test_explain_a_text_in_the_terminal(

@@ -5,19 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-import torch
 
 from neuroplast.models import list_models
+from tests.conftest import one_torch_thread
 
 
 @pytest.fixture(autouse=True)
-def one_torch_thread() -> Iterator[None]:
-    """Run on one thread: these models are tiny, and on a busy 2-core machine two threads per
-    test process made the suite over 20x slower (threads spinning for a core)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def one_thread_per_test() -> Iterator[None]:
+    with one_torch_thread():
+        yield
 
 
 @pytest.fixture(params=list_models())
