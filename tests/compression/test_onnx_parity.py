@@ -19,6 +19,7 @@ from neuroplast.compression.onnx_export import export_onnx_bytes
 from neuroplast.data import Vocabulary, load_builtin
 from neuroplast.inference._meta import ModelMeta
 from neuroplast.models import create_model, get_spec, list_models, logits_of
+from tests.conftest import load_debian_data
 
 TOLERANCE = 1e-4
 
@@ -33,7 +34,7 @@ def _texts() -> tuple[Vocabulary, list[list[int]]]:
 
 @cache
 def _images() -> np.ndarray:
-    data = load_builtin("fashion_mnist", limit=2000, seed=0)
+    data = load_debian_data("fashion_mnist", limit=2000, seed=0)
     assert data.test_mask is not None
     images = data.images[data.test_mask][:200]
     return ((images.astype(np.float32) / 255.0) - 0.5) / 0.5

@@ -8,6 +8,7 @@ import numpy as np
 from PIL import Image
 
 from neuroplast.data import ImageData, load_builtin
+from tests.conftest import DEBIAN_DATA, load_debian_data
 
 OLD = list(range(8))
 NEW = [8, 9]
@@ -22,7 +23,7 @@ def write_folder(
     dataset: str = "fashion_mnist",
 ) -> Path:
     """``per_class`` real training images of each class as PNGs in ``root/<class name>/``."""
-    data = load_builtin(dataset)
+    data = load_debian_data(dataset) if dataset in DEBIAN_DATA else load_builtin(dataset)
     assert isinstance(data, ImageData)
     train = np.ones(len(data.labels), dtype=bool) if data.test_mask is None else ~data.test_mask
     for c in classes:

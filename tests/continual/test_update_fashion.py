@@ -9,13 +9,13 @@ import pytest
 
 from neuroplast import Engine
 from neuroplast.continual.update import update_model
+from tests.conftest import require_debian_data
 from tests.continual._fashion import NEW, OLD, train_config, write_folder
-from tests.continual.conftest import require_builtin
 
 
 @pytest.mark.slow
 def test_replay_keeps_the_old_classes_and_naive_forgets_them(tmp_path: Path) -> None:
-    require_builtin("fashion_mnist")
+    require_debian_data("fashion_mnist")
     old = write_folder(tmp_path / "old", OLD, 400)
     new = write_folder(tmp_path / "new", NEW, 400, offset=400)
     with Engine(tmp_path / "home") as engine:

@@ -10,12 +10,11 @@ import pytest
 from neuroplast.data import TextData, load_builtin
 from neuroplast.data.builtin import WORDNET_DIR_ENV
 from neuroplast.errors import DataError, DatasetNotInstalledError
-from tests.continual.conftest import require_builtin
+from tests.conftest import load_debian_data
 
 
 def test_wordnet_glosses_has_41_categories_and_real_glosses() -> None:
-    require_builtin("wordnet_glosses")
-    data = load_builtin("wordnet_glosses")
+    data = load_debian_data("wordnet_glosses")
     assert isinstance(data, TextData)
     assert len(data) == 95277 and data.num_classes == 41
     assert data.label_names[0] == "noun.Tops" and data.label_names[-1] == "verb.weather"

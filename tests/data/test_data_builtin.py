@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tests.conftest import load_debian_data
 
 from neuroplast.data import (
     DatasetInfo,
@@ -28,12 +29,7 @@ NAMES = ["rotten_tomatoes", "bbc_news", "fashion_mnist", "mnist_5k", "wordnet_gl
 
 @pytest.fixture(scope="module")
 def fashion() -> ImageData:
-    if not get_builtin_info("fashion_mnist").installed():
-        message = "Debian's dataset-fashion-mnist is not installed (make data-debian)"
-        if os.environ.get("CI"):
-            pytest.fail(f"{message}: .ci/run must install it")
-        pytest.skip(message)
-    data = load_builtin("fashion_mnist")
+    data = load_debian_data("fashion_mnist")
     assert isinstance(data, ImageData)
     return data
 
@@ -164,7 +160,7 @@ def test_limit_keeps_every_class_and_is_deterministic(rotten: TextData) -> None:
 def test_limit_keeps_tiny_classes_and_the_test_share(fashion: ImageData) -> None:
     small = load_builtin("digits", limit=10, seed=0)
     assert sorted(small.labels.tolist()) == list(range(10))
-    sub = load_builtin("fashion_mnist", limit=700, seed=1)
+    sub = load_debian_data("fashion_mnist", limit=700, seed=1)
     assert isinstance(sub, ImageData) and sub.test_mask is not None
     assert len(sub) == 700
     assert sub.test_mask.sum() == 100

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.conftest import require_debian_data
+
 TEXT_MODELS: dict[str, dict[str, Any]] = {
     "cnn": {"embedding_dim": 32, "num_filters": 24},
     "lstm": {"embedding_dim": 32, "hidden_dim": 32},
@@ -36,7 +38,8 @@ def text_config(architecture: str) -> dict[str, Any]:
 
 
 def image_config() -> dict[str, Any]:
-    """A small image CNN on 3,000 real Fashion-MNIST images."""
+    """A small image CNN on 3,000 real Fashion-MNIST images (skips where it is missing)."""
+    require_debian_data("fashion_mnist")
     return {
         "name": "fm-cnn",
         "data": {"dataset": "fashion_mnist", "limit": 3000, "seed": 1},

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from neuroplast import Engine
-from neuroplast.data import get_builtin_info
 from neuroplast.inference import LoadedModel
-from tests.conftest import one_torch_thread
+from tests.conftest import one_torch_thread, require_debian_data
 from tests.explain._models import TEXT_MODELS, image_config, text_config
 
 
@@ -35,11 +33,7 @@ def text_models(explain_home: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def image_model(explain_home: Path) -> str:
-    if not get_builtin_info("fashion_mnist").installed():
-        message = "Debian's dataset-fashion-mnist is not installed (make data-debian)"
-        if os.environ.get("CI"):
-            pytest.fail(f"{message}: .ci/run must install it")
-        pytest.skip(message)
+    require_debian_data("fashion_mnist")
     with one_torch_thread(), Engine(explain_home) as engine:
         return engine.train(image_config()).version.ref
 

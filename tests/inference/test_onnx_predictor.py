@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from neuroplast.data import load_builtin
 from neuroplast.errors import ArtifactError, DataError
 from neuroplast.inference.onnx_predictor import OnnxPredictor
 from neuroplast.inference.predictor import Predictor
+from tests.conftest import load_debian_data
 from tests.inference._helpers import image_model, reviews, text_model, write_serving_dir
 
 _CHILD = """
@@ -48,7 +48,7 @@ def test_onnx_predictor_imports_no_torch_and_matches_eager(tmp_path: Path) -> No
 def test_onnx_image_predictor_matches_eager(tmp_path: Path) -> None:
     loaded = image_model()
     predictor = OnnxPredictor.from_dir(write_serving_dir(loaded, tmp_path))
-    data = load_builtin("fashion_mnist", limit=300, seed=2)
+    data = load_debian_data("fashion_mnist", limit=300, seed=2)
     images = data.images[:50]
     np.testing.assert_allclose(
         predictor.predict_proba(images), Predictor(loaded).predict_proba(images), atol=1e-5

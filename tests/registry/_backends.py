@@ -4,28 +4,17 @@ a failure in CI)."""
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Callable, Iterator
 
-import pytest
-
 from neuroplast.registry import Registry
+from tests.conftest import require_postgres
 
 OpenRegistry = Callable[..., Registry]
-PG_ENV = "NEUROPLAST_TEST_PG_URL"
 
 
 def postgres_admin_url() -> str:
-    url = os.environ.get(PG_ENV)
-    if not url:
-        message = (
-            f'PostgreSQL is not configured: run `eval "$(.ci/start-postgres)"` to set {PG_ENV}'
-        )
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return url
+    return require_postgres()
 
 
 def fresh_postgres_database() -> Iterator[str]:

@@ -1,8 +1,16 @@
-"""The ``neuroplast`` command line: one Typer app, one module per command group."""
+"""The ``neuroplast`` command line: one Typer app, one module per command group.
+
+:func:`main` is the console script. It turns every way a command can end into one line on
+stderr and an exit code that reaches the shell: 0 on success, 2 for a usage mistake (an
+unknown option, a missing argument; with the usage line and the ``--help`` hint), the
+error's own code for a :class:`~neuroplast.errors.NeuroplastError`, 130 when interrupted.
+"""
 
 from __future__ import annotations
 
+import re
 import sys
+from typing import Any
 
 import typer
 
@@ -32,7 +40,7 @@ app = typer.Typer(
     name="neuroplast",
     help="Train, evaluate, register and query deep learning models that keep learning.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
 )
 app.add_typer(datasets.app, name="datasets")
@@ -49,34 +57,66 @@ app.command("compress")(compress.compress)
 app.command("bench")(bench.bench)
 
 
-@app.callback()
-def _root(
-    version: bool = typer.Option(False, "--version", help="Print the version and exit."),
-) -> None:
-    if version:
+def _print_version(value: bool) -> None:
+    if value:
         from neuroplast import __version__
 
-        typer.echo(__version__)
+        typer.echo(f"neuroplast {__version__}")
         raise typer.Exit()
 
 
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False,
+        "--version",
+        help="Print the version and exit.",
+        callback=_print_version,
+        is_eager=True,
+    ),
+) -> None:
+    """Train, evaluate, register and query deep learning models that keep learning."""
+
+
+def _is_click_error(error: BaseException, name: str) -> bool:
+    """Whether ``error`` is Click's ``name`` exception: Typer up to 0.28 uses the ``click``
+    package, later ones a private copy of it, so the class is matched by name."""
+    return any(cls.__name__ == name for cls in type(error).__mro__)
+
+
+def usage_error_line(error: Any) -> str:
+    """``error: <what was wrong> (usage: <usage line>; see `<command> --help`)``, one line."""
+    message = " ".join(str(error.format_message()).split())
+    ctx = getattr(error, "ctx", None)
+    if ctx is None:
+        return f"error: {message} (see `neuroplast --help`)"
+    usage = " ".join(ctx.get_usage().split())
+    usage = usage.removeprefix("Usage:").strip()
+    usage = re.sub(r"\{(\w+)\}", lambda m: m.group(1).upper(), usage)  # Typer 0.29: {config}
+    return f"error: {message} (usage: {usage}; see `{ctx.command_path} --help`)"
+
+
 def main() -> None:
-    """Console entry point: neuroplast errors become one line on stderr and an exit code."""
+    """Console entry point: every outcome becomes an exit code, every error one line."""
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
     except NeuroplastError as e:
-        raise SystemExit(fail(e).exit_code) from None
+        code = fail(e).exit_code
     except typer.Exit as e:
-        raise SystemExit(e.exit_code) from None
-    except typer.Abort:
-        raise SystemExit(130) from None
+        code = e.exit_code
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
-        raise SystemExit(130) from None
-    except Exception as e:  # click usage errors and the like
-        import click
-
-        if isinstance(e, click.ClickException):
-            e.show()
-            raise SystemExit(e.exit_code) from None
-        raise
+        code = 130
+    except Exception as e:  # Click's usage errors and aborts, matched by class name
+        if _is_click_error(e, "NoArgsIsHelpError"):
+            typer.echo(e.format_message(), err=True)  # type: ignore[attr-defined]
+            code = 2
+        elif _is_click_error(e, "ClickException"):
+            typer.echo(usage_error_line(e), err=True)
+            code = 2 if _is_click_error(e, "UsageError") else int(getattr(e, "exit_code", 1))
+        elif _is_click_error(e, "Abort"):
+            typer.echo("error: aborted, nothing was changed", err=True)
+            code = 1
+        else:
+            raise
+    raise SystemExit(code if isinstance(code, int) else 0)

@@ -2,22 +2,96 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
+import math
 import os
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+from rich.text import Text
 
 from neuroplast.errors import NeuroplastError
 
-console = Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else 160)
+
+def _plain(cell: object) -> str:
+    if isinstance(cell, Text):
+        return cell.plain
+    if isinstance(cell, str):
+        return Text.from_markup(cell).plain
+    return str(cell)
+
+
+def plain_table(table: Table) -> Text:
+    """A table as plain aligned text: a title line, a header, one line a row, columns two
+    spaces apart (right-aligned where the table says so); no box drawing, no wrapping."""
+    columns = [[_plain(c.header), *(_plain(cell) for cell in c._cells)] for c in table.columns]
+    widths = [max(len(line) for line in cells) for cells in columns]
+    lines = [] if table.title is None else [_plain(table.title)]
+    for row in range(len(columns[0]) if columns else 0):
+        cells = []
+        for column, cells_of, width in zip(table.columns, columns, widths, strict=True):
+            text = cells_of[row]
+            cells.append(text.rjust(width) if column.justify == "right" else text.ljust(width))
+        lines.append("  ".join(cells).rstrip())
+    return Text("\n".join(lines))
+
+
+class CliConsole(Console):
+    """Rich tables and colours on a terminal; plain aligned text, unwrapped, when the output
+    goes to a file or a pipe (so ``neuroplast models list > models.txt`` stays readable)."""
+
+    def print(self, *objects: Any, **kwargs: Any) -> None:
+        if not self.is_terminal:
+            objects = tuple(plain_table(o) if isinstance(o, Table) else o for o in objects)
+            kwargs.setdefault("soft_wrap", True)
+        super().print(*objects, **kwargs)
+
+
+console = CliConsole(highlight=False, soft_wrap=False)
 err_console = Console(stderr=True, highlight=False)
+
+JsonOption = Annotated[
+    bool,
+    typer.Option(
+        "--json",
+        help="Print one JSON document on stdout instead of tables (shape in docs/cli.md).",
+    ),
+]
+
+
+def _jsonable(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None  # JSON has no NaN / Infinity
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Path):
+        return str(value)
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if hasattr(value, "item"):  # numpy scalars
+        return _jsonable(value.item())
+    return str(value)
+
+
+def print_json(payload: Any) -> None:
+    """One JSON document on stdout (dataclasses, paths, datetimes and NaN made JSON-safe)."""
+    typer.echo(json.dumps(_jsonable(payload), indent=2, ensure_ascii=False))
+
 
 HomeOption = Annotated[
     Path | None,

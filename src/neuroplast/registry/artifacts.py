@@ -1,6 +1,8 @@
 """Artifact files: written atomically (temp file, fsync, rename) and verified by sha256 on load.
 
-Weights are safetensors and everything else is JSON; nothing is ever unpickled.
+Weights are safetensors and everything else is JSON; nothing is ever unpickled. Hashing,
+atomic writes and JSON reads need no torch (the registry's commands start fast); torch is
+imported by the two safetensors functions only.
 """
 
 from __future__ import annotations
@@ -10,14 +12,12 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
-
-import torch
-from safetensors import SafetensorError
-from safetensors.torch import load as st_load
-from safetensors.torch import save as st_save
+from typing import TYPE_CHECKING, Any
 
 from neuroplast.errors import ArtifactError
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = [
     "atomic_write_bytes",
@@ -83,6 +83,8 @@ def save_safetensors(
     path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None
 ) -> str:
     """Save tensors (made contiguous, on the CPU) atomically; returns the sha256."""
+    from safetensors.torch import save as st_save
+
     cpu = {name: t.detach().to("cpu").contiguous() for name, t in tensors.items()}
     return atomic_write_bytes(path, st_save(cpu, metadata=metadata))
 
@@ -103,6 +105,9 @@ def _read_verified(path: Path, sha256: str | None) -> bytes:
 
 
 def read_safetensors_verified(path: Path, sha256: str | None) -> dict[str, torch.Tensor]:
+    from safetensors import SafetensorError
+    from safetensors.torch import load as st_load
+
     data = _read_verified(path, sha256)
     try:
         return st_load(data)

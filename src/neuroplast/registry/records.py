@@ -51,6 +51,25 @@ class VersionRecord:
         """The id users type: ``name:version``."""
         return f"{self.model_name}:{self.version}"
 
+    def summary(self) -> dict[str, Any]:
+        """What the CLI's ``--json`` prints for a version: a stable, JSON-ready shape."""
+        return {
+            "ref": self.ref,
+            "uid": self.uid,
+            "name": self.model_name,
+            "version": self.version,
+            "architecture": self.architecture,
+            "task": self.task,
+            "modality": self.modality,
+            "stage": self.stage,
+            "source": self.source,
+            "parent": self.parent,
+            "parameters": self.params_count,
+            "size_bytes": self.size_bytes,
+            "metrics": self.metrics,
+            "created_at": self.created_at.isoformat(),
+        }
+
 
 @dataclass(frozen=True)
 class RunRecord:
