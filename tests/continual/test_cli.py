@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -47,9 +48,10 @@ def test_continual_run_prints_the_matrix_and_registers_the_model(
     result = cli("continual", "run", str(stream_yaml), *SMALL, "--strategy", "replay+lwf")
     assert result.code == 0, result.err
     assert "after task" in result.out and "replay+lwf" in result.out
-    assert "registered split-mnist-replay:1" in result.out
+    # named after the config and the strategies that ran, not the template's replay alone
+    assert "registered split-mnist-replay-lwf:1" in result.out
     with Registry(home) as registry:
-        version = registry.resolve("split-mnist-replay")
+        version = registry.resolve("split-mnist-replay-lwf")
     assert version.source == "continual"
     matrix = version.metrics["accuracy_matrix"]
     assert len(matrix) == 2 and version.metrics["acc"] == pytest.approx(sum(matrix[1]) / 2)
@@ -66,8 +68,17 @@ def test_continual_compare_prints_one_row_per_strategy(
 ) -> None:
     result = cli("continual", "compare", str(stream_yaml), *SMALL, "--strategies", "naive,ewc")
     assert result.code == 0, result.err
-    rows = [line for line in result.out.splitlines() if line.startswith("│")]
-    assert [r.split("│")[1].strip() for r in rows] == ["naive", "ewc"]
+    header = next(i for i, line in enumerate(result.out.splitlines()) if "ACC %" in line)
+    rows = result.out.splitlines()[header + 1 : header + 3]
+    assert [r.split()[0] for r in rows] == ["naive", "ewc"]
+    as_json = cli(
+        "continual", "compare", str(stream_yaml), *SMALL, "--strategies", "naive,ewc", "--json"
+    )
+    assert as_json.code == 0, as_json.err
+    document = json.loads(as_json.out)
+    assert [s["strategy"] for s in document["summaries"]] == ["naive", "ewc"]
+    assert document["tasks"] == 2 and all(0 <= s["acc"] <= 1 for s in document["summaries"])
+    assert "naive seed" in as_json.err  # progress goes to stderr in JSON mode
 
 
 def test_bad_strategy_and_bad_stream_are_one_line_errors(

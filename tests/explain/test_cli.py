@@ -95,7 +95,8 @@ def test_image_faithfulness(cli: Callable[..., Result], image_model: str) -> Non
     result = cli(image_model, "--faithfulness", "--n", "10")
     assert result.code == 0, result.err
     assert "mean on object" in result.out and "random weights" in result.out
-    rows = {line.split("│")[1].strip(): line for line in result.out.splitlines() if "│" in line}
+    lines = [line.split() for line in result.out.splitlines() if line.strip()]
+    rows = {words[0]: " ".join(words) for words in lines}
     assert set(rows) >= {"gradcam", "guided_gradcam", "ig", "saliency", "input_x_gradient"}
     assert "random weights score as high" in rows["ig"]
     only = cli(image_model, "--faithfulness", "--n", "10", "--method", "gradcam")

@@ -124,3 +124,15 @@ def test_lineage_follows_parents_and_travels_with_an_export(
         imported = import_bundle(other, bundle)
         assert imported.source == "import"
         assert imported.metrics["imported_lineage"] == ["lin:3", "lin:2", "lin:1"]
+
+
+def test_a_bare_name_means_production_else_the_newest(reg: Registry) -> None:
+    assert reg.resolve("m").version == 3  # no production version: the newest
+    promote(reg, "m:2", "production")
+    _version(reg)  # a later compress / export / update adds a candidate
+    assert reg.resolve("m").version == 2
+    assert reg.resolve("m:4").version == 4 and reg.resolve("m@candidate").version == 4
+    rollback_to = promote(reg, "m:4", "production")
+    assert reg.resolve("m").version == rollback_to.version == 4
+    rollback(reg, "m")
+    assert reg.resolve("m").version == 2

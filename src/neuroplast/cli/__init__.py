@@ -84,12 +84,24 @@ def _is_click_error(error: BaseException, name: str) -> bool:
     return any(cls.__name__ == name for cls in type(error).__mro__)
 
 
-def usage_error_line(error: Any) -> str:
+def _context_from_argv(argv: list[str]) -> Any:
+    """The Click context of the (sub)command ``argv`` names, for errors raised without one
+    (Click's "Option '--split' requires an argument" has none)."""
+    command = typer.main.get_command(app)
+    ctx = command.context_class(command, info_name="neuroplast")
+    for arg in argv:
+        sub = getattr(command, "commands", {}).get(arg)
+        if sub is None:
+            break
+        command = sub
+        ctx = command.context_class(command, info_name=arg, parent=ctx)
+    return ctx
+
+
+def usage_error_line(error: Any, argv: list[str] | None = None) -> str:
     """``error: <what was wrong> (usage: <usage line>; see `<command> --help`)``, one line."""
     message = " ".join(str(error.format_message()).split())
-    ctx = getattr(error, "ctx", None)
-    if ctx is None:
-        return f"error: {message} (see `neuroplast --help`)"
+    ctx = getattr(error, "ctx", None) or _context_from_argv(sys.argv[1:] if argv is None else argv)
     usage = " ".join(ctx.get_usage().split())
     usage = usage.removeprefix("Usage:").strip()
     usage = re.sub(r"\{(\w+)\}", lambda m: m.group(1).upper(), usage)  # Typer 0.29: {config}

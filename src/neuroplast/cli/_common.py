@@ -59,6 +59,9 @@ class CliConsole(Console):
 console = CliConsole(highlight=False, soft_wrap=False)
 err_console = Console(stderr=True, highlight=False)
 
+#: How every command that takes a MODEL describes it.
+MODEL_HELP = "NAME (its production version, else its newest), NAME:VERSION, NAME@STAGE or an id."
+
 JsonOption = Annotated[
     bool,
     typer.Option(

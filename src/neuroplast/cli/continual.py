@@ -9,9 +9,17 @@ from typing import TYPE_CHECKING
 import typer
 from rich.table import Table
 
-from neuroplast.cli._common import HomeOption, console, setup_logging
+from neuroplast.cli._common import (
+    MODEL_HELP,
+    HomeOption,
+    JsonOption,
+    console,
+    print_json,
+    setup_logging,
+)
 
 if TYPE_CHECKING:
+    from neuroplast.continual.config import ContinualConfig
     from neuroplast.continual.runner import RunResult, StrategySummary
 
 __all__ = ["app"]
@@ -58,6 +66,37 @@ def _metrics_table(summaries: list[StrategySummary], title: str) -> Table:
     return table
 
 
+def _summary_json(s: StrategySummary) -> dict[str, object]:
+    return {
+        "strategy": s.strategy,
+        "seeds": [r.seed for r in s.runs],
+        **{key: s.mean(key) for key in ("acc", "bwt", "fwt", "forgetting")},
+        "acc_std": s.std("acc"),
+        "train_seconds": s.seconds,
+        "memory_bytes": s.memory_bytes,
+        "matrix": s.mean_matrix(),
+    }
+
+
+def _run_name(cfg: ContinualConfig, strategies: list[str], name: str | None) -> str:
+    """``--name``, else the config's name, with the strategies in it when ``--strategy``
+    changed them: ``split-mnist-replay`` run with ``replay+lwf`` is ``split-mnist-replay-lwf``."""
+    if name:
+        return name
+    if strategies == cfg.strategies:
+        return cfg.name
+    base = cfg.name.removesuffix("-" + "-".join(cfg.strategies))
+    return f"{base}-{'-'.join(strategies)}"
+
+
+def _echo(json_mode: bool, message: str) -> None:
+    """Progress lines: on stdout, or on stderr when stdout carries the JSON document."""
+    if json_mode:
+        typer.echo(message, err=True)
+    else:
+        console.print(message)
+
+
 @app.command("run")
 def run(
     config: Path = typer.Argument(..., help="Stream config YAML (neuroplast init -t continual)."),
@@ -66,10 +105,22 @@ def run(
         None, "--strategy", "-s", help="Strategies to compose, e.g. replay+lwf (overrides)."
     ),
     register: bool = typer.Option(True, "--register/--no-register", help="Register the model."),
+    name: str | None = typer.Option(
+        None,
+        "--name",
+        help="Register under this name (default: the config's name, with the strategies in "
+        "it when --strategy changes them).",
+    ),
     home: HomeOption = None,
+    as_json: JsonOption = False,
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
-    """Train task by task; print the accuracy matrix and the metrics; register the model."""
+    """Train task by task; print the accuracy matrix and the metrics; register the model.
+
+    ``--json``: ``{stream, scenario, summaries: [{strategy, seeds, acc, bwt, fwt, forgetting,
+    acc_std, train_seconds, memory_bytes, matrix}], version, plots}`` (metrics as
+    fractions; ``version`` is the registered version's summary or null).
+    """
     setup_logging(verbose)
     from neuroplast.continual.config import load_continual_config
     from neuroplast.continual.workflow import parse_strategy_sets, run_continual
@@ -79,10 +130,13 @@ def run(
     sets = parse_strategy_sets(strategy) if strategy else None
     if sets is not None and len(sets) != 1:
         raise typer.BadParameter("--strategy takes one set (use '+'); see `continual compare`")
+    cfg = cfg.model_copy(update={"name": _run_name(cfg, sets[0] if sets else cfg.strategies, name)})
 
     def on_run(r: RunResult) -> None:
-        console.print(
-            f"{r.strategy} seed {r.seed}: ACC {100 * r.metrics.acc:.1f}%  ({r.train_seconds:.1f} s)"
+        _echo(
+            as_json,
+            f"{r.strategy} seed {r.seed}: ACC {100 * r.metrics.acc:.1f}%  "
+            f"({r.train_seconds:.1f} s)",
         )
 
     registry = Registry(home) if register else None
@@ -93,6 +147,17 @@ def run(
             registry.close()
     summary = outcome.summaries[0]
     stream = outcome.stream
+    if as_json:
+        print_json(
+            {
+                "stream": stream.name,
+                "scenario": stream.scenario,
+                "summaries": [_summary_json(s) for s in outcome.summaries],
+                "version": None if outcome.version is None else outcome.version.summary(),
+                "plots": outcome.plots,
+            }
+        )
+        return
     console.print(
         _matrix_table(
             summary.mean_matrix(),
@@ -116,9 +181,15 @@ def compare(
         help="Comma-separated; compose with '+', e.g. naive,replay,replay+lwf.",
     ),
     set_: list[str] = typer.Option([], "--set", help="Override a value: --set seeds=[0,1]."),
+    as_json: JsonOption = False,
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
-    """Run several strategies on the same stream and seeds; print one table."""
+    """Run several strategies on the same stream and seeds; print one table (nothing is
+    registered: `continual run` registers one strategy's model).
+
+    ``--json``: ``{stream, scenario, tasks, seeds, summaries: [...]}`` with the summaries of
+    `continual run --json`.
+    """
     setup_logging(verbose)
     from neuroplast.continual.config import load_continual_config
     from neuroplast.continual.runner import summarise
@@ -133,10 +204,22 @@ def compare(
     stream, summaries = summarise(
         cfg,
         sets,
-        on_run=lambda r: console.print(
-            f"{r.strategy} seed {r.seed}: ACC {100 * r.metrics.acc:.1f}% ({r.train_seconds:.1f} s)"
+        on_run=lambda r: _echo(
+            as_json,
+            f"{r.strategy} seed {r.seed}: ACC {100 * r.metrics.acc:.1f}% ({r.train_seconds:.1f} s)",
         ),
     )
+    if as_json:
+        print_json(
+            {
+                "stream": stream.name,
+                "scenario": stream.scenario,
+                "tasks": len(stream.tasks),
+                "seeds": list(cfg.seeds),
+                "summaries": [_summary_json(s) for s in summaries],
+            }
+        )
+        return
     console.print(
         _metrics_table(
             summaries,
@@ -151,9 +234,15 @@ def reproduce(
     protocol: str = typer.Argument("split-mnist", help="split-mnist"),
     seeds: int = typer.Option(3, "--seeds", min=1, help="Seeds 0..N-1 per cell."),
     epochs: int = typer.Option(5, "--epochs", min=1, help="Epochs per task."),
+    as_json: JsonOption = False,
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
-    """Reproduce van de Ven & Tolias (2019) Table 4 (split MNIST) beside the published one."""
+    """Reproduce van de Ven & Tolias (2019) Table 4 (split MNIST) beside the published one
+    (nothing is registered).
+
+    ``--json``: ``{protocol, seeds, epochs, seconds, cells: [{strategy, scenario, mean, std,
+    published}]}`` (accuracies in %; mean/std null where a strategy does not apply).
+    """
     setup_logging(verbose)
     from neuroplast.continual.reproduce import PUBLISHED, SCENARIOS, reproduce
 
@@ -161,10 +250,34 @@ def reproduce(
         protocol,
         seeds=list(range(seeds)),
         epochs=epochs,
-        on_run=lambda scenario, r: console.print(
-            f"{scenario}-IL {r.strategy} seed {r.seed}: {100 * r.metrics.acc:.1f}%"
+        on_run=lambda scenario, r: _echo(
+            as_json, f"{scenario}-IL {r.strategy} seed {r.seed}: {100 * r.metrics.acc:.1f}%"
         ),
     )
+    if as_json:
+        cells = []
+        for strategy, published in PUBLISHED.items():
+            for scenario in SCENARIOS:
+                ours = result.ours(strategy, scenario)
+                cells.append(
+                    {
+                        "strategy": strategy,
+                        "scenario": scenario,
+                        "mean": None if ours is None else ours[0],
+                        "std": None if ours is None else ours[1],
+                        "published": published[scenario],
+                    }
+                )
+        print_json(
+            {
+                "protocol": protocol,
+                "seeds": result.seeds,
+                "epochs": result.epochs,
+                "seconds": result.seconds,
+                "cells": cells,
+            }
+        )
+        return
     table = Table(
         title=f"split MNIST, average accuracy % after 5 tasks (ours: mean ± sd of seeds "
         f"{', '.join(map(str, result.seeds))}; published: van de Ven & Tolias 2019, Table 4)"
@@ -201,7 +314,7 @@ def reproduce(
 
 @app.command("update")
 def update(
-    model: str = typer.Argument(..., help="The registered model (NAME, NAME:VERSION, NAME@STAGE)."),
+    model: str = typer.Argument(..., help=MODEL_HELP),
     data: Path = typer.Option(..., "--data", help="New labelled data: a table or image folder."),
     strategy: str = typer.Option(
         "replay", "--strategy", "-s", help="replay | ewc | lwf | naive, or several: replay+lwf."
@@ -215,9 +328,15 @@ def update(
     text_column: str = typer.Option("text", "--text-column"),
     label_column: str = typer.Option("label", "--label-column"),
     home: HomeOption = None,
+    as_json: JsonOption = False,
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
-    """Teach a registered model new data without forgetting; register the new version."""
+    """Teach a registered model new data without forgetting; register the new version.
+
+    ``--json``: ``{parent, version, strategy, before, after, new_classes, seconds}`` where
+    ``before``/``after`` hold ``old_accuracy`` and ``new_accuracy`` (fractions) and
+    ``version`` is the new version's summary.
+    """
     setup_logging(verbose)
     from neuroplast.continual.update import update_model
     from neuroplast.continual.workflow import parse_strategy_sets
@@ -239,6 +358,19 @@ def update(
             text_column=text_column,
             label_column=label_column,
         )
+    if as_json:
+        print_json(
+            {
+                "parent": outcome.parent.ref,
+                "version": outcome.version.summary(),
+                "strategy": outcome.strategy,
+                "before": outcome.before,
+                "after": outcome.after,
+                "new_classes": outcome.new_classes,
+                "seconds": outcome.seconds,
+            }
+        )
+        return
     table = Table(title=f"{outcome.parent.ref} -> {outcome.version.ref} ({outcome.strategy})")
     for column in ("test data", "before %", "after %", "change"):
         table.add_column(column, justify="left" if column == "test data" else "right")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from neuroplast.cli._common import console
+from neuroplast.cli._common import JsonOption, console, print_json
 
 app = typer.Typer(
     help="Built-in real data sets (shipped inside installable packages).", no_args_is_help=True
@@ -13,9 +13,29 @@ app = typer.Typer(
 
 
 @app.command("list")
-def list_datasets() -> None:
-    """Name, task, size, classes, source package and whether it is installed."""
+def list_datasets(as_json: JsonOption = False) -> None:
+    """Name, task, size, classes, source package and whether it is installed.
+
+    ``--json``: a list of ``{name, task, size, classes, source, installed, install_hint}``.
+    """
     from neuroplast.data import list_builtin
+
+    if as_json:
+        print_json(
+            [
+                {
+                    "name": info.name,
+                    "task": info.task,
+                    "size": info.size,
+                    "classes": info.num_classes,
+                    "source": info.source,
+                    "installed": info.installed(),
+                    "install_hint": info.install_hint,
+                }
+                for info in list_builtin()
+            ]
+        )
+        return
 
     table = Table(title="Built-in data sets")
     for column in ("name", "task", "size", "classes", "source", "installed"):

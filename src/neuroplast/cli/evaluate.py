@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import typer
 
-from neuroplast.cli._common import HomeOption, console, setup_logging
+from neuroplast.cli._common import (
+    MODEL_HELP,
+    HomeOption,
+    JsonOption,
+    console,
+    print_json,
+    setup_logging,
+)
 from neuroplast.cli._tables import print_results
 
 
 def evaluate(
-    model: str = typer.Argument(..., help="Model name (newest version), NAME:VERSION or id."),
+    model: str = typer.Argument(..., help=MODEL_HELP),
     split: str = typer.Option("test", "--split", help="train | val | test of the model's data."),
     data: str | None = typer.Option(
         None, "--data", help="A labelled CSV / JSONL / Parquet file or image folder instead."
@@ -21,15 +28,37 @@ def evaluate(
         "agrees with fp32).",
     ),
     home: HomeOption = None,
+    as_json: JsonOption = False,
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
-    """Accuracy, precision, recall, F1, ROC AUC, loss, per class, next to the TF-IDF baseline."""
+    """Accuracy, precision, recall, F1, ROC AUC, loss, per class, next to the TF-IDF baseline.
+
+    ``--json``: ``{version, split, data_source, backend, metrics, per_class, baseline, note,
+    plots}`` (``metrics`` and ``baseline`` hold accuracy, precision/recall/F1 macro and
+    weighted, roc_auc, loss, samples; ``baseline`` is null where there is none).
+    """
     setup_logging(verbose)
     from neuroplast.engine import Engine
 
     with Engine(home) as engine, console.status(f"evaluating {model}..."):
         report = engine.evaluate(model, split=split, data=data, backend=backend)
     v = report.version
+    if as_json:
+        r, b = report.result, report.baseline
+        print_json(
+            {
+                "version": v.ref,
+                "split": report.split,
+                "data_source": report.data_source,
+                "backend": backend,
+                "metrics": {**r.headline(), "samples": r.samples},
+                "per_class": r.per_class,
+                "baseline": None if b is None else {**b.headline(), "samples": b.samples},
+                "note": report.note or None,
+                "plots": report.plots,
+            }
+        )
+        return
     title = f"{v.ref} on {report.split} ({report.data_source}, {backend} backend)"
     print_results(console, title, report.result, report.baseline, v.architecture)
     if report.note:

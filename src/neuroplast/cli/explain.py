@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 from rich.text import Text
 
-from neuroplast.cli._common import HomeOption, console, setup_logging
+from neuroplast.cli._common import MODEL_HELP, HomeOption, console, setup_logging
 from neuroplast.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
@@ -159,7 +159,7 @@ def _explain_images(
 
 
 def explain(
-    model: str = typer.Argument(..., help="Model name (newest version), NAME:VERSION or id."),
+    model: str = typer.Argument(..., help=MODEL_HELP),
     inputs: list[str] = typer.Argument(None, help="Texts, or image files for image models."),
     file: Path | None = typer.Option(
         None, "--file", "-f", help="CSV / JSONL / Parquet (text column), .txt, or image folder."

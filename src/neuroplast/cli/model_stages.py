@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from neuroplast.cli._common import HomeOption, console
+from neuroplast.cli._common import MODEL_HELP, HomeOption, JsonOption, console, print_json
 from neuroplast.cli.models import app
 from neuroplast.registry.records import VersionRecord
 
@@ -26,13 +26,21 @@ def _how_made(version: VersionRecord) -> str:
 def versions(
     model: str = typer.Argument(..., help="Model name."),
     home: HomeOption = None,
+    as_json: JsonOption = False,
 ) -> None:
-    """Every version of a model: how it was made, its stage, test metrics and size."""
+    """Every version of a model: how it was made, its stage, test metrics and size.
+
+    ``--json``: a list of version summaries (ref, uid, stage, source, parent, metrics, ...),
+    oldest first, each with ``made_by`` as in the table.
+    """
     from neuroplast.engine import Engine
 
     with Engine(home) as engine:
         name = engine.registry.resolve(model).model_name
         rows = engine.registry.versions(name)
+    if as_json:
+        print_json([{**v.summary(), "made_by": _how_made(v)} for v in rows])
+        return
     table = Table(title=f"Versions of {name}")
     for column in (
         "version",
@@ -66,16 +74,23 @@ def versions(
 
 @app.command("promote")
 def promote(
-    model: str = typer.Argument(..., help="NAME:VERSION, NAME@STAGE or NAME (newest)."),
+    model: str = typer.Argument(..., help=MODEL_HELP),
     stage: str = typer.Option("production", "--stage", help="candidate | production | archived"),
     reason: str = typer.Option("", "--reason", help="Why (kept in the history)."),
     home: HomeOption = None,
+    as_json: JsonOption = False,
 ) -> None:
-    """Move a version to a stage; a new production version archives the previous one."""
+    """Move a version to a stage; a new production version archives the previous one.
+
+    ``--json``: the version's summary after the move.
+    """
     from neuroplast.engine import Engine
 
     with Engine(home) as engine:
         version = engine.promote(model, stage, reason=reason)
+    if as_json:
+        print_json(version.summary())
+        return
     console.print(f"{version.ref} is now [bold]{version.stage}[/]")
 
 
@@ -84,12 +99,19 @@ def rollback(
     model: str = typer.Argument(..., help="Model name."),
     reason: str = typer.Option("", "--reason", help="Why (kept in the history)."),
     home: HomeOption = None,
+    as_json: JsonOption = False,
 ) -> None:
-    """Put the previous production version back in production."""
+    """Put the previous production version back in production.
+
+    ``--json``: the summary of the version that is production again.
+    """
     from neuroplast.engine import Engine
 
     with Engine(home) as engine:
         version = engine.rollback(model, reason=reason)
+    if as_json:
+        print_json(version.summary())
+        return
     console.print(f"rolled back: {version.ref} is production again")
 
 
@@ -97,12 +119,19 @@ def rollback(
 def history(
     model: str = typer.Argument(..., help="Model name."),
     home: HomeOption = None,
+    as_json: JsonOption = False,
 ) -> None:
-    """The audit trail: who did what to which version, when and why."""
+    """The audit trail: who did what to which version, when and why.
+
+    ``--json``: a list of ``{at, user, action, version, stage_from, stage_to, reason}``.
+    """
     from neuroplast.engine import Engine
 
     with Engine(home) as engine:
         events = engine.history(model)
+    if as_json:
+        print_json(events)
+        return
     table = Table(title=f"History of {model}")
     for column in ("when (UTC)", "user", "action", "version", "stage", "reason"):
         table.add_column(column)

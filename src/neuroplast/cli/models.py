@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-import json
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
 
-from neuroplast.cli._common import HomeOption, console
+from neuroplast.cli._common import MODEL_HELP, HomeOption, JsonOption, console, print_json
+
+if TYPE_CHECKING:
+    from neuroplast.registry import Registry
 
 app = typer.Typer(help="Models and versions in the registry.", no_args_is_help=True)
 
@@ -17,13 +20,35 @@ def _pct(value: object) -> str:
 
 
 @app.command("list")
-def list_models(home: HomeOption = None) -> None:
-    """Every model with its newest version and test metrics."""
+def list_models(home: HomeOption = None, as_json: JsonOption = False) -> None:
+    """Every model with its newest version, its production version and test metrics.
+
+    ``--json``: ``{"home": ..., "models": [{name, versions, latest, production}]}`` where
+    ``latest`` is a version summary (ref, uid, stage, metrics, ...) and ``production`` is the
+    production version's ref or null.
+    """
     from neuroplast.engine import Engine
 
     with Engine(home) as engine:
         summaries = engine.registry.list_models()
         where = engine.home
+        production = {s.name: _production_ref(engine.registry, s.name) for s in summaries}
+    if as_json:
+        print_json(
+            {
+                "home": str(where),
+                "models": [
+                    {
+                        "name": s.name,
+                        "versions": s.versions,
+                        "latest": None if s.latest is None else s.latest.summary(),
+                        "production": production[s.name],
+                    }
+                    for s in summaries
+                ],
+            }
+        )
+        return
     if not summaries:
         console.print(f"no models in {where} yet: train one with `neuroplast train CONFIG`")
         return
@@ -31,6 +56,7 @@ def list_models(home: HomeOption = None) -> None:
     for column in (
         "name",
         "latest",
+        "production",
         "versions",
         "architecture",
         "task",
@@ -50,6 +76,7 @@ def list_models(home: HomeOption = None) -> None:
         table.add_row(
             s.name,
             v.ref,
+            production[s.name] or "-",
             str(s.versions),
             s.architecture,
             s.task,
@@ -62,10 +89,19 @@ def list_models(home: HomeOption = None) -> None:
     console.print(table)
 
 
+def _production_ref(registry: Registry, name: str) -> str | None:
+    from neuroplast.errors import ModelNotFoundError
+
+    try:
+        return registry.resolve(f"{name}@production").ref
+    except ModelNotFoundError:
+        return None
+
+
 @app.command("show")
 def show(
-    model: str = typer.Argument(..., help="Model name (newest version), NAME:VERSION or id."),
-    as_json: bool = typer.Option(False, "--json", help="Print everything as JSON."),
+    model: str = typer.Argument(..., help=MODEL_HELP),
+    as_json: JsonOption = False,
     home: HomeOption = None,
 ) -> None:
     """Everything the registry knows about one model version."""
@@ -76,7 +112,7 @@ def show(
     with Engine(home) as engine:
         info = engine.get_model_info(model)
     if as_json:
-        typer.echo(json.dumps(info, indent=2, default=str))
+        print_json(info)
         return
     table = Table(title=f"{info['model_id']}", show_header=False)
     table.add_column("field")

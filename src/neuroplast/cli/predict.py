@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from neuroplast.cli._common import HomeOption, console, setup_logging
+from neuroplast.cli._common import MODEL_HELP, HomeOption, console, setup_logging
 from neuroplast.errors import DataError
 
 _IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
@@ -38,14 +38,19 @@ def _texts_from_file(path: Path, text_column: str) -> list[str]:
 
 
 def predict(
-    model: str = typer.Argument(..., help="Model name (newest version), NAME:VERSION or id."),
+    model: str = typer.Argument(..., help=MODEL_HELP),
     inputs: list[str] = typer.Argument(None, help="Texts, or image files for image models."),
     file: Path | None = typer.Option(
         None, "--file", "-f", help="CSV / JSONL / Parquet (text column) or .txt (one per line)."
     ),
     text_column: str = typer.Option("text", "--text-column", help="Column of --file to read."),
     top_k: int = typer.Option(1, "--top-k", "-k", help="Show the k most likely labels."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON lines instead of a table."),
+    as_json: bool = typer.Option(
+        False,
+        "--json",
+        help="One JSON object per line, per input: {input, label, probability, top_k: "
+        "[{label, probability}]}.",
+    ),
     backend: str = typer.Option(
         "torch",
         "--backend",

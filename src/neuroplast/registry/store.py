@@ -19,7 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.engine import Engine as SAEngine
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -275,8 +275,13 @@ class Registry(RunsMixin):
             row.metrics = {**(row.metrics or {}), **metrics}
 
     def resolve(self, ref: str) -> VersionRecord:
-        """``name`` (newest ready version), ``name:N``, ``name@STAGE`` (newest version in
-        that stage: candidate, production, archived) or a version uid -> the version."""
+        """``name``, ``name:N``, ``name@STAGE`` (newest version in that stage: candidate,
+        production, archived) or a version uid -> the version.
+
+        A bare ``name`` means what a user would serve: its production version when it has
+        one, else its newest ready version. So a later ``compress``, ``export`` or
+        ``continual update`` (new candidate versions) does not change what ``name`` means
+        until one of them is promoted."""
         with self._session(readonly=True) as s:
             match = _REF_RE.match(ref)
             name, _, stage = (match.group("name") if match else ref).partition("@")
@@ -289,6 +294,8 @@ class Registry(RunsMixin):
                 query = query.where(VersionRow.version == int(match.group("version")))
             if stage:
                 query = query.where(VersionRow.stage == stage)
+            if not match and not stage:  # a bare name: production first, then the newest
+                query = query.order_by(case((VersionRow.stage == "production", 0), else_=1))
             row = s.scalars(query.order_by(VersionRow.version.desc())).first()
             if row is None and not match:
                 row = s.scalars(select(VersionRow).where(VersionRow.uid == ref)).first()
