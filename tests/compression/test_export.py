@@ -81,7 +81,8 @@ def test_bench_compares_eager_and_the_predictor(trained_home: Path, run_cli: Run
     )
     assert code == 0, err
     assert "eager fp32 vs Predictor (onnx)" in out
-    assert "batch-1 latency p50 (ms)" in out and "MFLOP per sample" in out
+    assert "batch-1 latency (ms/input)" in out and "MFLOP per sample" in out
+    assert "median of 1 interleaved repeats" in out
     flops = float(out.split("forward ")[1].split(" MFLOP")[0])
     assert flops > 0.01  # the counter saw the convolutions
     code, _, err = run_cli("bench", "rt-small:1", "--backend", "tpu", "--home", str(trained_home))

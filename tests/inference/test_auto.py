@@ -21,10 +21,34 @@ def test_auto_measures_every_backend_and_keeps_an_agreeing_one() -> None:
     assert len(chosen) == 1 and chosen[0].backend == predictor.backend
     assert chosen[0].agreement >= 0.99
     assert all(t.batch1_ms > 0 and t.batch_ms > 0 for t in predictor.timings)
+    assert all(t.batch1_spread_ms >= 0 and t.batch_spread_ms >= 0 for t in predictor.timings)
     texts = reviews()[0][700:760]
     reference = build_backend(loaded, "torch").predict_proba(texts)
     agree = np.mean(predictor.predict_proba(texts).argmax(1) == reference.argmax(1))
     assert agree >= 0.95
+
+
+def test_auto_times_every_backend_with_the_shared_helper(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fixed figures in place of timings: the choice and the spreads follow them."""
+    from neuroplast.inference.timing import Timing
+
+    figures = {"torch": 4.0, "torch-int8": 3.0, "onnx": 1.0, "onnx-int8": 2.0}
+    seen: list[int] = []
+
+    def fake(calls: list[object], **kwargs: object) -> list[Timing]:
+        seen.append(len(calls))
+        return [Timing.from_samples([0.9 * ms, ms, 1.1 * ms]) for ms in list(figures.values())][
+            : len(calls)
+        ]
+
+    monkeypatch.setattr("neuroplast.inference.auto.time_calls", fake)
+    predictor = create_predictor(text_model("cnn"), backend="auto", sample=reviews()[0][:32])
+    assert seen == [4, 4]  # batch 1, then the whole sample; the four backends interleaved
+    assert predictor.backend == "onnx"
+    by_name = {t.backend: t for t in predictor.timings}
+    assert by_name["onnx"].chosen and by_name["onnx"].batch1_ms == pytest.approx(1.0)
+    assert by_name["torch"].batch1_spread_ms == pytest.approx(0.2)  # (4.4 - 3.6) / 2 / 2
+    assert by_name["torch-int8"].batch_ms == pytest.approx(3.0)
 
 
 def test_auto_skips_a_faster_backend_that_disagrees() -> None:

@@ -1,49 +1,103 @@
-"""The compression comparison table, printed by compress, export and bench."""
+"""The compression comparison table, printed by compress and export; and the outcome's
+warnings and JSON document."""
 
 from __future__ import annotations
 
+import json
+import math
 from typing import Any
 
+import typer
 from rich.console import Console
 from rich.table import Table
 
-__all__ = ["print_compression_table"]
+__all__ = ["print_compression_table", "print_json", "print_warnings"]
+
+_STATUS = {"parent": "parent", "compared": "compared only"}
+
+
+def _status(row: dict[str, Any]) -> str:
+    status = str(row["status"])
+    if status == "registered":
+        return str(row["version"])
+    if status == "not registered":
+        return f"not registered: {row['reason']}"
+    return _STATUS.get(status, status)
 
 
 def print_compression_table(console: Console, title: str, rows: list[dict[str, Any]]) -> None:
+    """One row per variant; speeds as ``median ± spread`` (half the interquartile range of
+    the repeats); a ``registered`` column when the rows carry a ``status``."""
     table = Table(title=title)
-    for name in (
+    columns = [
         "technique",
         "backend",
         "size MB",
-        "batch-1 p50 ms",
+        "batch-1 ms/input",
         "speed-up",
-        "batch-64 /s",
+        "batch-N /s",
         "speed-up ",
         "accuracy",
         "change",
         "F1 macro",
         "change ",
-    ):
-        table.add_column(name, justify="left" if name in ("technique", "backend") else "right")
+    ]
+    with_status = bool(rows) and "status" in rows[0]
+    if rows:
+        columns[5] = f"batch-{rows[0].get('batch_size', 64)} /s"
+    if with_status:
+        columns.append("registered")
+    for name in columns:
+        left = name in ("technique", "backend", "registered")
+        table.add_column(name, justify="left" if left else "right")
     first = rows[0] if rows else {}
     for row in rows:
         size = f"{row['size_mb']:.2f}"
         if row is not first:
             size = f"{first['size_mb']:.2f} -> {size}"
-        table.add_row(
+        cells = [
             row["technique"],
             row["backend"],
             size,
-            f"{row['latency_p50_ms']:.3f}",
+            f"{row['latency_p50_ms']:.3f} ± {row.get('latency_spread_ms', 0.0):.3f}",
             f"{row['latency_speedup']:.2f}x",
-            f"{row['throughput_per_s']:.0f}",
+            f"{row['throughput_per_s']:.0f} ± {row.get('throughput_spread_per_s', 0.0):.0f}",
             f"{row['throughput_speedup']:.2f}x",
             f"{row['accuracy']:.4f}",
             f"{row['accuracy_change'] * 100:+.2f} pt",
             f"{row['f1_macro']:.4f}",
             f"{row['f1_change'] * 100:+.2f} pt",
-        )
+        ]
+        if with_status:
+            cells.append(_status(row))
+        table.add_row(*cells)
     console.print(table)
     if rows:
-        console.print(f"accuracy on {rows[0]['samples']} test inputs; latency p50 of single inputs")
+        console.print(
+            f"accuracy on {rows[0]['samples']} test inputs; speeds: median of "
+            f"{rows[0].get('repeats', '?')} interleaved repeats ± half their interquartile "
+            "range; faster = beyond that spread",
+            soft_wrap=True,
+        )
+
+
+def print_warnings(console: Console, warnings: list[str], notes: list[str]) -> None:
+    for note in notes:
+        console.print(note, markup=False, soft_wrap=True)
+    for warning in warnings:
+        console.print(f"warning: {warning}", style="yellow", markup=False, soft_wrap=True)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None  # JSON has no NaN / Infinity
+    if isinstance(value, dict):
+        return {str(k): _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+def print_json(document: dict[str, Any]) -> None:
+    """One JSON document on stdout, nothing else (NaN and infinities become null)."""
+    typer.echo(json.dumps(_finite(document), indent=2, allow_nan=False))

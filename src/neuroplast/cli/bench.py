@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+from typing import Any
+
 import typer
 from rich.table import Table
 
 from neuroplast.cli._common import HomeOption, console, setup_logging
+from neuroplast.cli._compress_table import print_json, print_warnings
 
 
 def bench(
@@ -18,11 +22,27 @@ def bench(
     threads: int | None = typer.Option(
         None, "--threads", min=1, help="torch and ONNX Runtime threads (default: physical cores)."
     ),
+    json_output: bool = typer.Option(
+        False, "--json", help="Print one JSON document (shape described above) instead of tables."
+    ),
     home: HomeOption = None,
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
     """Batch-1 latency and batch-64 throughput: eager fp32 on ready tensors vs the Predictor
-    on raw inputs (tokenization included), measured in one run."""
+    on raw inputs (tokenization included), measured in one run.
+
+    Each speed is the median of --repeats interleaved repeats after a warm-up, ± half their
+    interquartile range.
+
+    With --json, stdout holds one JSON object: command ("bench"), model (the measured ref),
+    backend (the Predictor's backend), inputs, repeats, torch_threads, rows, auto,
+    flops_per_sample, matmul_gflops, achieved_gflops, achieved_fraction and warnings (a
+    list of strings). Each row: measure, batch_size, unit ("ms" per input, or "/s" inputs
+    per second), eager and predictor (each with median, q1, q3, spread, repeats, unit),
+    speedup and faster (beyond the spread). auto lists what backend auto measured (empty
+    for a named backend): backend, batch1_ms, batch1_spread_ms, batch_ms, batch_spread_ms,
+    batch_size, agreement, chosen.
+    """
     setup_logging(verbose)
     import torch
 
@@ -35,16 +55,17 @@ def bench(
     )
     from neuroplast.compression.predictors import registered_predictor
     from neuroplast.registry import Registry
+    from neuroplast.workflows.report import load_registered
 
     if threads:
         torch.set_num_threads(threads)
-    with Registry(home) as registry, console.status(f"benchmarking {model}..."):
-        predictor = registered_predictor(registry, model, backend=backend, threads=threads)
-        loaded = predictor.loaded if hasattr(predictor, "loaded") else None
-        if loaded is None:
-            from neuroplast.workflows.report import load_registered
-
-            _, loaded = load_registered(registry, model)
+    status = nullcontext() if json_output else console.status(f"benchmarking {model}...")
+    with Registry(home) as registry, status:
+        version, loaded = load_registered(registry, model)
+        predictor = registered_predictor(
+            registry, model, backend=backend, threads=threads, preloaded=(version, loaded)
+        )
+        loaded = getattr(predictor, "loaded", None) or loaded
         data = model_data(loaded.meta, loaded.vocab)
         test = split_inputs(data, "test", limit=inputs)
         result = speed_compare(loaded, predictor, test.inputs, repeats=repeats)
@@ -58,15 +79,35 @@ def bench(
             batch = torch.cat(sample)
         flops = flops_per_sample(loaded.model, batch)
         peak = matmul_gflops()
+    achieved = flops * result.predictor_batch.median / 1e9
+    if json_output:
+        document: dict[str, Any] = {
+            "command": "bench",
+            "model": version.ref,
+            "backend": result.backend,
+            "inputs": len(test),
+            "repeats": result.repeats,
+            "torch_threads": torch.get_num_threads(),
+            "rows": result.rows(),
+            "auto": [dict(vars(t)) for t in predictor.timings],
+            "flops_per_sample": flops,
+            "matmul_gflops": peak,
+            "achieved_gflops": achieved,
+            "achieved_fraction": achieved / peak,
+            "warnings": result.warnings(),
+        }
+        print_json(document)
+        return
     if predictor.timings:
         auto = Table(title="backend auto: measured on the model's validation inputs")
-        for name in ("backend", "batch-1 ms", "whole sample ms", "agrees with fp32", "chosen"):
+        columns = ("backend", "batch-1 ms/input", "whole sample ms", "agrees with fp32", "chosen")
+        for name in columns:
             auto.add_column(name, justify="left" if name == "backend" else "right")
         for t in predictor.timings:
             auto.add_row(
                 t.backend,
-                f"{t.batch1_ms:.3f}",
-                f"{t.batch_ms:.1f}",
+                f"{t.batch1_ms:.3f} ± {t.batch1_spread_ms:.3f}",
+                f"{t.batch_ms:.1f} ± {t.batch_spread_ms:.1f}",
                 f"{t.agreement:.1%}",
                 "yes" if t.chosen else "",
             )
@@ -76,21 +117,25 @@ def bench(
     for name in ("measure", "eager fp32", "Predictor", "speed-up"):
         table.add_column(name, justify="left" if name == "measure" else "right")
     table.add_row(
-        "batch-1 latency p50 (ms)",
-        f"{result.eager_batch1_ms:.3f}",
-        f"{result.predictor_batch1_ms:.3f}",
+        "batch-1 latency (ms/input)",
+        f"{result.eager_batch1.median:.3f} ± {result.eager_batch1.spread:.3f}",
+        f"{result.predictor_batch1.median:.3f} ± {result.predictor_batch1.spread:.3f}",
         f"{result.batch1_speedup:.2f}x",
     )
     table.add_row(
         f"batch-{result.batch_size} throughput (/s)",
-        f"{result.eager_batch_per_s:.0f}",
-        f"{result.predictor_batch_per_s:.0f}",
+        f"{result.eager_batch.median:.0f} ± {result.eager_batch.spread:.0f}",
+        f"{result.predictor_batch.median:.0f} ± {result.predictor_batch.spread:.0f}",
         f"{result.batch_speedup:.2f}x",
     )
     console.print(table)
-    achieved = flops * result.predictor_batch_per_s / 1e9
+    console.print(
+        f"median of {result.repeats} interleaved repeats ± half their interquartile range",
+        soft_wrap=True,
+    )
     console.print(
         f"forward {flops / 1e6:.1f} MFLOP per sample; fp32 matmul peak {peak:.1f} GFLOP/s "
         f"({torch.get_num_threads()} threads); the Predictor at batch {result.batch_size} "
         f"achieves {achieved:.2f} GFLOP/s = {achieved / peak:.1%} of it"
     )
+    print_warnings(console, result.warnings(), [])

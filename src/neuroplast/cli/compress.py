@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from pathlib import Path
 
 import typer
 
 from neuroplast.cli._common import HomeOption, console, setup_logging
-from neuroplast.cli._compress_table import print_compression_table
+from neuroplast.cli._compress_table import print_compression_table, print_json, print_warnings
 from neuroplast.errors import ConfigError
 
 
@@ -60,15 +61,49 @@ def compress(
     test_limit: int | None = typer.Option(
         None, "--test-limit", min=10, help="Measure on at most this many test inputs."
     ),
+    if_better: bool = typer.Option(
+        False,
+        "--if-better",
+        help="Register only results smaller (by 1 % or more) or faster (beyond the measured "
+        "spread, at batch 1 or 64) than MODEL that lose at most --max-accuracy-drop.",
+    ),
+    max_accuracy_drop: float = typer.Option(
+        0.01,
+        "--max-accuracy-drop",
+        min=0.0,
+        max=1.0,
+        help="Test accuracy a result may lose and still count as better (0.01 = one point).",
+    ),
+    json_output: bool = typer.Option(
+        False, "--json", help="Print one JSON document (shape described above) instead of tables."
+    ),
     home: HomeOption = None,
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
-    """Compress a model: each technique becomes a new version (parent: MODEL), one table."""
+    """Compress a model: each technique becomes a new version (parent: MODEL), one table.
+
+    A warning follows any result that is not faster than MODEL at any measured batch size,
+    or that loses more accuracy than --max-accuracy-drop, and a table whose timings vary by
+    more than 25 % between repeats (a busy machine).
+
+    With --json, stdout holds one JSON object: command ("compress"), parent (a ref),
+    if_better, max_accuracy_drop, rows (one object per table row, the parent first),
+    registered (the new refs), warnings and notes (lists of strings). Row keys: technique,
+    backend, size_mb, size_ratio, latency_p50_ms, latency_q1_ms, latency_q3_ms,
+    latency_spread_ms, latency_speedup, throughput_per_s, throughput_q1_per_s,
+    throughput_q3_per_s, throughput_spread_per_s, throughput_speedup, batch_size, repeats,
+    accuracy, accuracy_change, f1_macro, f1_change, samples, status ("parent",
+    "registered", "not registered" or "compared"), version (a NAME:VERSION ref or null) and
+    reason (why it was not registered, or null). Latency is ms per input at batch 1,
+    throughput inputs per second at batch_size: medians of interleaved repeats, q1 / q3
+    their quartiles, spread half the interquartile range.
+    """
     setup_logging(verbose)
     from neuroplast.compression.optimizer import ModelOptimizer
     from neuroplast.registry import Registry
 
-    with Registry(home) as registry, console.status(f"compressing {model}..."):
+    status = nullcontext() if json_output else console.status(f"compressing {model}...")
+    with Registry(home) as registry, status:
         outcome = ModelOptimizer(registry, test_limit=test_limit).compress(
             model,
             quantize=quantize,
@@ -81,10 +116,17 @@ def compress(
             all_techniques=all_techniques,
             temperature=temperature,
             alpha=alpha,
+            if_better=if_better,
+            max_accuracy_drop=max_accuracy_drop,
         )
-    print_compression_table(console, f"compression of {outcome.parent.ref}", outcome.table)
-    for note in outcome.notes:
-        console.print(note)
+    if json_output:
+        print_json(outcome.to_dict())
+        return
+    rows = outcome.to_dict()["rows"]
+    print_compression_table(console, f"compression of {outcome.parent.ref}", rows)
+    print_warnings(console, outcome.warnings, outcome.notes)
     for v in outcome.versions:
         technique = v.config.get("compression", {}).get("technique", v.source)
         console.print(f"registered {v.ref} (id {v.uid}, {technique}, parent {outcome.parent.ref})")
+    if not outcome.versions:
+        console.print(f"nothing registered: no result is better than {outcome.parent.ref}")

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from pathlib import Path
 
 import typer
 
 from neuroplast.cli._common import HomeOption, console, setup_logging
-from neuroplast.cli._compress_table import print_compression_table
+from neuroplast.cli._compress_table import print_compression_table, print_json, print_warnings
 
 
 def export(
@@ -20,24 +21,76 @@ def export(
     measure: bool = typer.Option(
         True, "--measure/--no-measure", help="Measure the table on the model's test split."
     ),
+    if_better: bool = typer.Option(
+        False,
+        "--if-better",
+        help="Register (and write -o) only when an ONNX model is smaller (by 1 % or more) or "
+        "faster (beyond the measured spread, at batch 1 or 64) than MODEL in eager torch and "
+        "loses at most --max-accuracy-drop.",
+    ),
+    max_accuracy_drop: float = typer.Option(
+        0.01,
+        "--max-accuracy-drop",
+        min=0.0,
+        max=1.0,
+        help="Test accuracy an ONNX model may lose and still count as better (0.01 = one point).",
+    ),
+    json_output: bool = typer.Option(
+        False, "--json", help="Print one JSON document (shape described above) instead of tables."
+    ),
     home: HomeOption = None,
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
-    """Export to ONNX (opset 17, dynamic batch and sequence length) as a new registry version."""
+    """Export to ONNX (opset 17, dynamic batch and sequence length) as a new registry version.
+
+    A warning follows any ONNX model that is not faster than MODEL in eager torch at any
+    measured batch size, or that loses more accuracy than --max-accuracy-drop, and a table
+    whose timings vary by more than 25 % between repeats (a busy machine).
+
+    With --json, stdout holds one JSON object: command ("export"), parent (a ref), version
+    (the new ref, or null when --if-better registered nothing), format, int8, if_better,
+    max_accuracy_drop, files (the ONNX files of the version), output (the serving folder or
+    null), rows (one object per table row, eager torch first; empty with --no-measure),
+    warnings and notes (lists of strings). Row keys: technique, backend, size_mb,
+    size_ratio, latency_p50_ms, latency_q1_ms, latency_q3_ms, latency_spread_ms,
+    latency_speedup, throughput_per_s, throughput_q1_per_s, throughput_q3_per_s,
+    throughput_spread_per_s, throughput_speedup, batch_size, repeats, accuracy,
+    accuracy_change, f1_macro, f1_change, samples, status ("parent", "registered" or "not
+    registered"), version (a NAME:VERSION ref or null) and reason (why it was not
+    registered, or null). Latency is ms per input at batch 1, throughput inputs per second
+    at batch_size: medians of interleaved repeats, q1 / q3 their quartiles, spread half the
+    interquartile range.
+    """
     setup_logging(verbose)
     from neuroplast.compression.export import export_version
     from neuroplast.registry import Registry
 
-    with Registry(home) as registry, console.status(f"exporting {model}..."):
+    status = nullcontext() if json_output else console.status(f"exporting {model}...")
+    with Registry(home) as registry, status:
         outcome = export_version(
-            registry, model, int8=int8, output=output, measure=measure, fmt=fmt
+            registry,
+            model,
+            int8=int8,
+            output=output,
+            measure=measure,
+            fmt=fmt,
+            if_better=if_better,
+            max_accuracy_drop=max_accuracy_drop,
         )
+    if json_output:
+        print_json(outcome.to_dict())
+        return
     v = outcome.version
+    document = outcome.to_dict()
     if outcome.table:
-        print_compression_table(console, f"{outcome.parent.ref} -> {v.ref} (ONNX)", outcome.table)
-    if outcome.note:
-        console.print(outcome.note)
-    files = ", ".join(sorted(n for n in v.artifacts if n.endswith(".onnx")))
+        target = v.ref if v is not None else "not registered"
+        title = f"{outcome.parent.ref} -> {target} (ONNX)"
+        print_compression_table(console, title, document["rows"])
+    print_warnings(console, outcome.warnings, outcome.notes)
+    if v is None:
+        console.print(f"nothing registered: no ONNX model is better than {outcome.parent.ref}")
+        return
+    files = ", ".join(document["files"])
     console.print(f"registered {v.ref} (id {v.uid}, parent {outcome.parent.ref}): {files}")
     if outcome.output is not None:
         console.print(f"serving folder: {outcome.output}")

@@ -3,14 +3,14 @@
 Eager fp32 gets its inputs already tokenized and in tensors (the work a hand-written
 serving loop would do beforehand is left out of its time); the Predictor gets raw texts or
 uint8 images, so its time includes tokenization / pre-processing, batching and softmax.
-Both run in the same process, interleaved repeat by repeat; each figure is a median.
+Both run in the same process, interleaved repeat by repeat by
+:func:`~neuroplast.inference.timing.time_calls`; each figure is a median with its spread.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -19,25 +19,108 @@ from torch import nn
 
 from neuroplast.inference._base import BasePredictor
 from neuroplast.inference.bundle import LoadedModel
+from neuroplast.inference.timing import MS, NOISY_SPREAD, Timing, time_call, time_calls
 
 __all__ = ["SpeedResult", "eager_tensors", "flops_per_sample", "matmul_gflops", "speed_compare"]
 
 
 @dataclass(frozen=True)
 class SpeedResult:
+    """Batch-1 latency (ms per input) and batch throughput (inputs per second) of eager fp32
+    and of the Predictor, each a :class:`~neuroplast.inference.timing.Timing`."""
+
     backend: str
-    eager_batch1_ms: float
-    predictor_batch1_ms: float
-    batch1_speedup: float
-    eager_batch_per_s: float
-    predictor_batch_per_s: float
-    batch_speedup: float
+    eager_batch1: Timing
+    predictor_batch1: Timing
+    eager_batch: Timing
+    predictor_batch: Timing
     batch_size: int
-    repeats: int
     singles: int
 
+    @property
+    def repeats(self) -> int:
+        return self.eager_batch1.repeats
+
+    @property
+    def batch1_speedup(self) -> float:
+        return self.eager_batch1.median / self.predictor_batch1.median
+
+    @property
+    def batch_speedup(self) -> float:
+        return self.predictor_batch.median / self.eager_batch.median
+
+    @property
+    def predictor_faster(self) -> dict[int, bool]:
+        """Batch size -> the Predictor is faster than eager beyond the measured spread."""
+        return {
+            1: self.predictor_batch1.faster_than(self.eager_batch1),
+            self.batch_size: self.predictor_batch.higher_than(self.eager_batch),
+        }
+
+    def rows(self) -> list[dict[str, Any]]:
+        """The two measures, each with both timings (``Timing.to_dict``), the speed-up of the
+        Predictor and whether it is faster beyond the spread."""
+        faster = self.predictor_faster
+        return [
+            {
+                "measure": "batch-1 latency",
+                "batch_size": 1,
+                "unit": "ms",
+                "eager": self.eager_batch1.to_dict(),
+                "predictor": self.predictor_batch1.to_dict(),
+                "speedup": round(self.batch1_speedup, 6),
+                "faster": faster[1],
+            },
+            {
+                "measure": f"batch-{self.batch_size} throughput",
+                "batch_size": self.batch_size,
+                "unit": "/s",
+                "eager": self.eager_batch.to_dict(),
+                "predictor": self.predictor_batch.to_dict(),
+                "speedup": round(self.batch_speedup, 6),
+                "faster": faster[self.batch_size],
+            },
+        ]
+
+    def warnings(self) -> list[str]:
+        """Sentences for a Predictor not faster than eager fp32 at any batch size, and for
+        timings too noisy to rank the two."""
+        out = []
+        if not any(self.predictor_faster.values()):
+            out.append(
+                f"the Predictor ({self.backend}) is not faster than eager fp32 "
+                f"({self.batch1_speedup:.2f}x at batch 1, {self.batch_speedup:.2f}x at batch "
+                f"{self.batch_size})"
+            )
+        timings = (self.eager_batch1, self.predictor_batch1, self.eager_batch, self.predictor_batch)
+        share = max(t.relative_spread for t in timings)
+        if share > NOISY_SPREAD:
+            out.append(
+                f"timings vary by up to ± {share:.0%} of their median between repeats: the "
+                "machine was busy and the speed-ups are uncertain; measure again when it is "
+                "quieter"
+            )
+        return out
+
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """Medians under the historical flat keys (``eager_batch1_ms`` ...), each with its
+        ``*_spread`` (half the interquartile range), plus the speed-ups."""
+        return {
+            "backend": self.backend,
+            "eager_batch1_ms": self.eager_batch1.median,
+            "eager_batch1_spread_ms": self.eager_batch1.spread,
+            "predictor_batch1_ms": self.predictor_batch1.median,
+            "predictor_batch1_spread_ms": self.predictor_batch1.spread,
+            "batch1_speedup": self.batch1_speedup,
+            "eager_batch_per_s": self.eager_batch.median,
+            "eager_batch_spread_per_s": self.eager_batch.spread,
+            "predictor_batch_per_s": self.predictor_batch.median,
+            "predictor_batch_spread_per_s": self.predictor_batch.spread,
+            "batch_speedup": self.batch_speedup,
+            "batch_size": self.batch_size,
+            "repeats": self.repeats,
+            "singles": self.singles,
+        }
 
 
 def eager_tensors(loaded: LoadedModel, inputs: Sequence[str] | np.ndarray) -> list[torch.Tensor]:
@@ -79,8 +162,9 @@ def speed_compare(
     batch_size: int = 64,
     repeats: int = 5,
 ) -> SpeedResult:
-    """Batch-1 latency (median over ``singles`` inputs) and batch-``batch_size``
-    throughput of eager fp32 and of ``predictor``, interleaved over ``repeats``."""
+    """Batch-1 latency (ms per input over ``singles`` inputs predicted one by one) and
+    batch-``batch_size`` throughput of eager fp32 and of ``predictor``: after a warm-up,
+    ``repeats`` interleaved rounds, reported as medians with their spread."""
     model: nn.Module = loaded.model.eval()
     tensors = eager_tensors(loaded, inputs)
     n_batches = max(1, len(inputs) // batch_size)
@@ -91,49 +175,42 @@ def speed_compare(
     raw_singles = [inputs[i : i + 1] for i in range(min(singles, len(inputs)))]
     eager_singles = tensors[: len(raw_singles)]
 
-    def eager_one(x: torch.Tensor) -> None:
-        with torch.inference_mode():
-            model(x)
+    def eager_pass(xs: list[torch.Tensor]) -> Any:
+        def run() -> None:
+            with torch.inference_mode():
+                for x in xs:
+                    model(x)
 
-    for i in range(3):  # warm-up
-        eager_one(eager_singles[i % len(eager_singles)])
-        predictor.predict_proba(raw_singles[i % len(raw_singles)])
-    eager_one(eager_batches[0])
-    predictor.predict_proba(raw_batches[0])
-    e1, p1, eb, pb = [], [], [], []
-    for _ in range(repeats):
-        times = []
-        for x in eager_singles:
-            start = time.perf_counter()
-            eager_one(x)
-            times.append(time.perf_counter() - start)
-        e1.append(float(np.median(times)))
-        times = []
-        for item in raw_singles:
-            start = time.perf_counter()
-            predictor.predict_proba(item)
-            times.append(time.perf_counter() - start)
-        p1.append(float(np.median(times)))
-        start = time.perf_counter()
-        for x in eager_batches:
-            eager_one(x)
-        eb.append(n_batches * batch_size / (time.perf_counter() - start))
-        start = time.perf_counter()
-        for chunk in raw_batches:
-            predictor.predict_proba(chunk)
-        pb.append(n_batches * batch_size / (time.perf_counter() - start))
-    eager1, pred1 = float(np.median(e1)) * 1000, float(np.median(p1)) * 1000
-    eager_b, pred_b = float(np.median(eb)), float(np.median(pb))
+        return run
+
+    def predictor_pass(chunks: list[Any]) -> Any:
+        def run() -> None:
+            for chunk in chunks:
+                predictor.predict_proba(chunk)
+
+        return run
+
+    eager1, pred1 = time_calls(
+        [eager_pass(eager_singles), predictor_pass(raw_singles)],
+        repeats=repeats,
+        items=len(raw_singles),
+    )
+    counted = sum(len(chunk) for chunk in raw_batches)
+    eager_b, pred_b = (
+        t.inverse(MS, unit="/s")
+        for t in time_calls(
+            [eager_pass(eager_batches), predictor_pass(raw_batches)],
+            repeats=repeats,
+            items=counted,
+        )
+    )
     return SpeedResult(
         backend=predictor.backend,
-        eager_batch1_ms=eager1,
-        predictor_batch1_ms=pred1,
-        batch1_speedup=eager1 / pred1,
-        eager_batch_per_s=eager_b,
-        predictor_batch_per_s=pred_b,
-        batch_speedup=pred_b / eager_b,
+        eager_batch1=eager1,
+        predictor_batch1=pred1,
+        eager_batch=eager_b,
+        predictor_batch=pred_b,
         batch_size=batch_size,
-        repeats=repeats,
         singles=len(raw_singles),
     )
 
@@ -155,11 +232,5 @@ def flops_per_sample(model: nn.Module, batch: torch.Tensor) -> float:
 def matmul_gflops(size: int = 1024, repeats: int = 15) -> float:
     """The machine's peak fp32 matmul GFLOP/s (best of ``repeats``) at torch's thread count."""
     a, b = torch.randn(size, size), torch.randn(size, size)
-    for _ in range(2):
-        a @ b
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        a @ b
-        times.append(time.perf_counter() - start)
-    return 2 * size**3 / min(times) / 1e9
+    timing = time_call(lambda: a @ b, repeats=repeats, warmup=2, scale=1.0, unit="s")
+    return 2 * size**3 / timing.best / 1e9

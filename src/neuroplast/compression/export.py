@@ -3,7 +3,9 @@
 The new version holds the parent's bundle plus ``model.onnx`` (and ``model.int8.onnx``) and
 the measured comparison table. ``output`` also writes a serving folder (``model.json``,
 ``vocab.json``, the ONNX files) that :class:`~neuroplast.inference.OnnxPredictor` loads
-without torch.
+without torch. With ``if_better=True`` the version (and the serving folder) is written only
+when one of its ONNX models is smaller or faster than the parent in eager torch, within
+``max_accuracy_drop`` of its accuracy (see :mod:`neuroplast.compression.verdict`).
 """
 
 from __future__ import annotations
@@ -18,8 +20,18 @@ from neuroplast.compression._data import model_data, split_inputs
 from neuroplast.compression.derive import register_derived
 from neuroplast.compression.onnx_export import OPSET, export_onnx_bytes, quantize_onnx_int8
 from neuroplast.compression.table import Variant, compression_table
+from neuroplast.compression.verdict import (
+    DEFAULT_MAX_ACCURACY_DROP,
+    Decision,
+    Verdict,
+    check_accuracy_drop,
+    judge,
+    noise_warning,
+    rows_with_status,
+)
 from neuroplast.errors import ConfigError, NeuroplastError
 from neuroplast.inference._meta import META, ONNX, ONNX_INT8, VOCAB, WEIGHTS
+from neuroplast.inference.bundle import LoadedModel
 from neuroplast.inference.onnx_predictor import OnnxPredictor
 from neuroplast.inference.predictor import Predictor
 from neuroplast.registry import Registry, VersionRecord
@@ -32,11 +44,51 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class ExportOutcome:
-    version: VersionRecord
+    """What ``export`` made: the new ``version`` (None when ``if_better`` found no ONNX
+    model better than the parent), the measured ``table`` (first row: the parent in eager
+    torch), one :class:`Decision` per row, ``warnings`` and ``notes``."""
+
+    version: VersionRecord | None
     parent: VersionRecord
     table: list[dict[str, Any]] = field(default_factory=list)
     output: Path | None = None
-    note: str = ""
+    notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    decisions: list[Decision] = field(default_factory=list)
+    int8: bool = False
+    if_better: bool = False
+    max_accuracy_drop: float = DEFAULT_MAX_ACCURACY_DROP
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON document of ``neuroplast export --json``::
+
+            {"command": "export", "parent": "rt-cnn:1", "version": "rt-cnn:3" | null,
+             "format": "onnx", "int8": true, "if_better": false, "max_accuracy_drop": 0.01,
+             "files": ["model.int8.onnx", "model.onnx"], "output": "DIR" | null,
+             "rows": [{<table row keys, see compression.table>,
+                       "status": "parent" | "registered" | "not registered",
+                       "version": "rt-cnn:3" | null, "reason": str | null}, ...],
+             "warnings": [str, ...], "notes": [str, ...]}
+
+        ``rows`` is empty with ``measure=False``.
+        """
+        files = (
+            sorted(n for n in self.version.artifacts if n.endswith(".onnx")) if self.version else []
+        )
+        return {
+            "command": "export",
+            "parent": self.parent.ref,
+            "version": self.version.ref if self.version else None,
+            "format": "onnx",
+            "int8": self.int8,
+            "if_better": self.if_better,
+            "max_accuracy_drop": self.max_accuracy_drop,
+            "files": files,
+            "output": str(self.output) if self.output is not None else None,
+            "rows": rows_with_status(self.table, self.decisions) if self.table else [],
+            "warnings": list(self.warnings),
+            "notes": list(self.notes),
+        }
 
 
 def export_version(
@@ -48,53 +100,107 @@ def export_version(
     measure: bool = True,
     test_limit: int | None = 1000,
     fmt: str = "onnx",
+    if_better: bool = False,
+    max_accuracy_drop: float = DEFAULT_MAX_ACCURACY_DROP,
 ) -> ExportOutcome:
-    """Export ``ref`` to ONNX as a new version (source ``compress``, parent ``ref``)."""
+    """Export ``ref`` to ONNX as a new version (source ``compress``, parent ``ref``); with
+    ``if_better``, only when an ONNX model beats the parent (see the module doc)."""
     if fmt != "onnx":
         raise ConfigError(f"unknown export format {fmt!r}; neuroplast exports 'onnx'")
+    check_accuracy_drop(max_accuracy_drop)
+    if if_better and not measure:
+        raise ConfigError(
+            "--if-better compares the measured table with the parent: drop --no-measure"
+        )
     parent, loaded = load_registered(registry, ref)
     onnx = export_onnx_bytes(loaded.model, loaded.meta)
     extra = {ONNX: onnx}
     if int8:
         extra[ONNX_INT8] = quantize_onnx_int8(onnx)
-    table: list[dict[str, Any]] = []
-    note = ""
+    outcome = ExportOutcome(
+        version=None,
+        parent=parent,
+        int8=int8,
+        if_better=if_better,
+        max_accuracy_drop=max_accuracy_drop,
+    )
     if measure:
         try:
-            data = model_data(loaded.meta, loaded.vocab)
-            test = split_inputs(data, "test", limit=test_limit)
-            weights = parent.artifacts[WEIGHTS].size_bytes if WEIGHTS in parent.artifacts else 0
-            variants = [
-                Variant("fp32 (eager torch)", Predictor(loaded), weights),
-                Variant("onnx fp32", OnnxPredictor(onnx, loaded.meta, loaded.vocab), len(onnx)),
-            ]
-            if int8:
-                model = extra[ONNX_INT8]
-                variants.append(
-                    Variant(
-                        "onnx int8",
-                        OnnxPredictor(model, loaded.meta, loaded.vocab, int8=True),
-                        len(model),
-                    )
-                )
-            table = compression_table(variants, test)
+            outcome.table = _measure(parent, loaded, extra, test_limit)
         except NeuroplastError as e:
-            note = f"no table: {e}"
-            logger.warning(note)
-    record = register_derived(
-        registry,
-        parent,
-        loaded,
-        model=loaded.model,
-        technique="onnx-int8" if int8 else "onnx",
-        options={"format": "onnx", "opset": OPSET, "int8": int8},
-        extra_files=extra,
-        table=table or None,
-    )
-    written = None
-    if output is not None:
-        written = write_serving_dir(record, output)
-    return ExportOutcome(version=record, parent=parent, table=table, output=written, note=note)
+            outcome.notes.append(f"no table: {e}")
+            logger.warning("no table: %s", e)
+    verdicts = [
+        judge(outcome.table[0], row, max_accuracy_drop=max_accuracy_drop)
+        for row in outcome.table[1:]
+    ]
+    if if_better and not any(v.qualifies for v in verdicts):
+        reasons = [f"{v.technique}: {v.reason}" for v in verdicts] or ["not measured"]
+        outcome.decisions = _decisions(parent, verdicts, None)
+        outcome.notes.append(f"nothing registered (--if-better): {'; '.join(reasons)}")
+        if output is not None:
+            outcome.notes.append(f"serving folder {output} not written: nothing registered")
+        logger.info("export of %s not registered: %s", parent.ref, "; ".join(reasons))
+    else:
+        outcome.version = register_derived(
+            registry,
+            parent,
+            loaded,
+            model=loaded.model,
+            technique="onnx-int8" if int8 else "onnx",
+            options={"format": "onnx", "opset": OPSET, "int8": int8},
+            extra_files=extra,
+            table=outcome.table or None,
+        )
+        outcome.decisions = _decisions(parent, verdicts, outcome.version.ref)
+        if output is not None:
+            outcome.output = write_serving_dir(outcome.version, output)
+    for v in verdicts:
+        name = (
+            f"{outcome.version.ref} ({v.technique})"
+            if outcome.version
+            else f"{v.technique} (not registered)"
+        )
+        outcome.warnings += v.warnings(name, parent.ref)
+    noisy = noise_warning(outcome.table)
+    if noisy:
+        outcome.warnings.append(noisy)
+    return outcome
+
+
+def _measure(
+    parent: VersionRecord, loaded: LoadedModel, extra: dict[str, bytes], test_limit: int | None
+) -> list[dict[str, Any]]:
+    data = model_data(loaded.meta, loaded.vocab)
+    test = split_inputs(data, "test", limit=test_limit)
+    weights = parent.artifacts[WEIGHTS].size_bytes if WEIGHTS in parent.artifacts else 0
+    onnx = extra[ONNX]
+    variants = [
+        Variant("fp32 (eager torch)", Predictor(loaded), weights),
+        Variant("onnx fp32", OnnxPredictor(onnx, loaded.meta, loaded.vocab), len(onnx)),
+    ]
+    if ONNX_INT8 in extra:
+        model = extra[ONNX_INT8]
+        variants.append(
+            Variant(
+                "onnx int8",
+                OnnxPredictor(model, loaded.meta, loaded.vocab, int8=True),
+                len(model),
+            )
+        )
+    return compression_table(variants, test)
+
+
+def _decisions(
+    parent: VersionRecord, verdicts: list[Verdict], version: str | None
+) -> list[Decision]:
+    rows = [Decision("parent", parent.ref)]
+    for v in verdicts:
+        if version is None:
+            rows.append(Decision("not registered", reason=v.reason or "not measured"))
+        else:
+            rows.append(Decision("registered", version))
+    return rows
 
 
 def write_serving_dir(version: VersionRecord, output: Path) -> Path:

@@ -6,8 +6,11 @@
 
 Each call creates a new registry version (``source`` "compress", or "distill" for a
 distilled student) whose parent is the compressed version, and stores the comparison table
-(``compression.json`` and the version's metrics). :attr:`ModelOptimizer.last` keeps the
-last outcome (versions, table, notes) for the CLI.
+(``compression.json`` and the version's metrics). With ``if_better=True`` only results that
+are smaller or faster than the parent, within ``max_accuracy_drop`` of its accuracy, are
+registered (see :mod:`neuroplast.compression.verdict`); the others are measured, reported
+and leave nothing in the registry. :attr:`ModelOptimizer.last` keeps the last outcome
+(versions, table, decisions, warnings, notes) for the CLI.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from neuroplast.compression._data import SplitInputs, model_data, split_inputs
 from neuroplast.compression.derive import register_derived
@@ -34,7 +37,15 @@ from neuroplast.compression.techniques import (
     state_bytes,
     static_candidate,
 )
-from neuroplast.errors import ConfigError
+from neuroplast.compression.verdict import (
+    DEFAULT_MAX_ACCURACY_DROP,
+    Decision,
+    check_accuracy_drop,
+    judge,
+    noise_warning,
+    rows_with_status,
+)
+from neuroplast.errors import ConfigError, NeuroplastError
 from neuroplast.inference.bundle import LoadedModel
 from neuroplast.inference.predictor import Predictor
 from neuroplast.registry import Registry, VersionRecord
@@ -42,6 +53,9 @@ from neuroplast.workflows.prepare import PreparedData
 from neuroplast.workflows.report import load_registered
 
 __all__ = ["CompressOutcome", "ModelOptimizer", "QuantizationType"]
+
+if TYPE_CHECKING:
+    from neuroplast.compression.export import ExportOutcome
 
 logger = logging.getLogger(__name__)
 
@@ -54,10 +68,39 @@ DEFAULT_STUDENTS: dict[str, dict[str, Any]] = {
 
 @dataclass
 class CompressOutcome:
+    """What ``compress`` made: the registered ``versions``, the measured ``table`` (first row:
+    the parent), one :class:`Decision` per row, ``warnings`` (results not faster than the
+    parent, or losing more accuracy than the bound) and ``notes``."""
+
     parent: VersionRecord
     versions: list[VersionRecord] = field(default_factory=list)
     table: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    decisions: list[Decision] = field(default_factory=list)
+    if_better: bool = False
+    max_accuracy_drop: float = DEFAULT_MAX_ACCURACY_DROP
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON document of ``neuroplast compress --json``::
+
+        {"command": "compress", "parent": "rt-cnn:1", "if_better": false,
+         "max_accuracy_drop": 0.01,
+         "rows": [{<table row keys, see compression.table>,
+                   "status": "parent" | "registered" | "not registered" | "compared",
+                   "version": "rt-cnn:2" | null, "reason": str | null}, ...],
+         "registered": ["rt-cnn:2", ...], "warnings": [str, ...], "notes": [str, ...]}
+        """
+        return {
+            "command": "compress",
+            "parent": self.parent.ref,
+            "if_better": self.if_better,
+            "max_accuracy_drop": self.max_accuracy_drop,
+            "rows": rows_with_status(self.table, self.decisions),
+            "registered": [v.ref for v in self.versions],
+            "warnings": list(self.warnings),
+            "notes": list(self.notes),
+        }
 
 
 @dataclass
@@ -75,6 +118,7 @@ class ModelOptimizer:
         self.registry = registry
         self.test_limit = test_limit
         self.last: CompressOutcome | None = None
+        self.last_export: ExportOutcome | None = None
 
     # ---- the seed API ------------------------------------------------------------------
     def quantize_model(self, model_id: str, quantization_type: str = "dynamic") -> str:
@@ -128,6 +172,9 @@ class ModelOptimizer:
         outcome = export_version(
             self.registry, model_id, int8=int8, output=output, test_limit=self.test_limit
         )
+        self.last_export = outcome
+        if outcome.version is None:  # not reached: only if_better=True leaves it empty
+            raise NeuroplastError(f"the export of {model_id} was not registered")
         return outcome.version.ref
 
     # ---- everything at once --------------------------------------------------------------
@@ -145,8 +192,13 @@ class ModelOptimizer:
         all_techniques: bool = False,
         temperature: float = DEFAULT_TEMPERATURE,
         alpha: float = DEFAULT_ALPHA,
+        if_better: bool = False,
+        max_accuracy_drop: float = DEFAULT_MAX_ACCURACY_DROP,
     ) -> CompressOutcome:
-        """Apply each requested technique to ``model_id``; one table, one version each."""
+        """Apply each requested technique to ``model_id``; one table, one version each
+        (with ``if_better``, only for results smaller or faster than the parent that lose
+        at most ``max_accuracy_drop`` of its test accuracy)."""
+        check_accuracy_drop(max_accuracy_drop)
         if quantize not in (None, "dynamic", "static"):
             raise ConfigError(f"--quantize must be dynamic or static, not {quantize!r}")
         if not (quantize or prune or distill_from or all_techniques):
@@ -157,7 +209,9 @@ class ModelOptimizer:
         if distill_from:
             check_distillation_settings(temperature, alpha)
         ctx = self._context(model_id)
-        outcome = CompressOutcome(parent=ctx.version)
+        outcome = CompressOutcome(
+            parent=ctx.version, if_better=if_better, max_accuracy_drop=max_accuracy_drop
+        )
         candidates: list[Candidate] = []
         modality = ctx.loaded.meta.modality
         if quantize == "dynamic" or all_techniques:
@@ -208,11 +262,19 @@ class ModelOptimizer:
             Variant(c.technique, c.predictor, c.size_bytes) for c in candidates
         ]
         outcome.table = compression_table(variants, ctx.test)
-        for candidate in candidates:
+        outcome.decisions.append(Decision("parent", ctx.version.ref))
+        for candidate, row in zip(candidates, outcome.table[1:], strict=True):
             if candidate.technique.startswith("student alone"):
-                continue  # measured for the comparison, not registered
-            outcome.versions.append(
-                register_derived(
+                # measured for the comparison, not registered
+                outcome.decisions.append(Decision("compared", reason="trained without teacher"))
+                continue
+            verdict = judge(outcome.table[0], row, max_accuracy_drop=max_accuracy_drop)
+            if if_better and not verdict.qualifies:
+                outcome.decisions.append(Decision("not registered", reason=verdict.reason))
+                name = f"{candidate.technique} (not registered)"
+                logger.info("%s of %s not registered: %s", name, ctx.version.ref, verdict.reason)
+            else:
+                record = register_derived(
                     self.registry,
                     ctx.version,
                     candidate.loaded or ctx.loaded,
@@ -226,7 +288,13 @@ class ModelOptimizer:
                     meta_compression=candidate.meta_compression,
                     extra_files=candidate.extra_files,
                 )
-            )
+                outcome.versions.append(record)
+                outcome.decisions.append(Decision("registered", record.ref))
+                name = f"{record.ref} ({candidate.technique})"
+            outcome.warnings += verdict.warnings(name, ctx.version.ref)
+        noisy = noise_warning(outcome.table)
+        if noisy:
+            outcome.warnings.append(noisy)
         self.last = outcome
         return outcome
 

@@ -1,15 +1,24 @@
 """The table a team reads to choose what to ship, measured on real test inputs.
 
-One row per variant: size on disk, batch-1 latency p50 (each input predicted alone,
+One row per variant: size on disk, batch-1 latency (each input predicted alone,
 tokenization or pre-processing included), batch-64 throughput, test accuracy and macro F1,
-each with its change against the first row (the parent, eager fp32). Rows are measured in
-one process with the variants interleaved, so ratios hold even when the machine is shared.
+each with its change against the first row (the parent, eager fp32). Speeds come from
+:func:`~neuroplast.inference.timing.time_calls`: a warm-up, then ``repeats`` rounds with the
+variants interleaved (so ratios hold when the machine is shared), reported as the median
+with its quartiles (``*_q1_*``, ``*_q3_*``) and spread (half the interquartile range).
+
+A row's keys (all numbers rounded to 6 decimals): ``technique``, ``backend``, ``size_mb``,
+``size_ratio`` (parent bytes / these bytes), ``latency_p50_ms`` (median over the repeats of
+the mean time per single input), ``latency_q1_ms``, ``latency_q3_ms``,
+``latency_spread_ms``, ``latency_speedup`` (parent median / this median),
+``throughput_per_s`` (median inputs per second at ``batch_size``), ``throughput_q1_per_s``,
+``throughput_q3_per_s``, ``throughput_spread_per_s``, ``throughput_speedup``, ``batch_size``,
+``repeats``, ``accuracy``, ``accuracy_change``, ``f1_macro``, ``f1_change``, ``samples``.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -18,6 +27,7 @@ import numpy as np
 
 from neuroplast.compression._data import SplitInputs
 from neuroplast.inference._base import BasePredictor
+from neuroplast.inference.timing import MS, time_calls
 
 __all__ = ["Variant", "compression_table", "macro_f1"]
 
@@ -40,9 +50,17 @@ class Row:
     size_mb: float
     size_ratio: float
     latency_p50_ms: float
+    latency_q1_ms: float
+    latency_q3_ms: float
+    latency_spread_ms: float
     latency_speedup: float
     throughput_per_s: float
+    throughput_q1_per_s: float
+    throughput_q3_per_s: float
+    throughput_spread_per_s: float
     throughput_speedup: float
+    batch_size: int
+    repeats: int
     accuracy: float
     accuracy_change: float
     f1_macro: float
@@ -65,6 +83,14 @@ def _slice(inputs: Sequence[str] | np.ndarray, start: int, stop: int) -> Any:
     return inputs[start:stop]
 
 
+def _pass(predictor: BasePredictor, chunks: list[Any]) -> Any:
+    def run() -> None:
+        for chunk in chunks:
+            predictor.predict_proba(chunk)
+
+    return run
+
+
 def compression_table(
     variants: Sequence[Variant],
     test: SplitInputs,
@@ -84,40 +110,35 @@ def compression_table(
     batches = [_slice(test.inputs, s, s + batch) for s in range(0, len(test) - batch + 1, batch)][
         :8
     ] or [test.inputs]
-    latency: list[list[float]] = [[] for _ in variants]
-    throughput: list[list[float]] = [[] for _ in variants]
-    for v in variants:  # warm-up
-        for item in singles[:5]:
-            v.predictor.predict_proba(item)
-        v.predictor.predict_proba(batches[0])
-    for _ in range(repeats):
-        for k, v in enumerate(variants):
-            times = []
-            for item in singles:
-                start = time.perf_counter()
-                v.predictor.predict_proba(item)
-                times.append(time.perf_counter() - start)
-            latency[k].append(float(np.median(times)) * 1000.0)
-            start = time.perf_counter()
-            count = 0
-            for chunk in batches:
-                v.predictor.predict_proba(chunk)
-                count += len(chunk)
-            throughput[k].append(count / (time.perf_counter() - start))
-    base_lat = float(np.median(latency[0]))
-    base_tp = float(np.median(throughput[0]))
+    batch_size = len(batches[0])
+    counted = sum(len(b) for b in batches)
+    latency = time_calls(
+        [_pass(v.predictor, singles) for v in variants], repeats=repeats, items=len(singles)
+    )
+    per_input = time_calls(
+        [_pass(v.predictor, batches) for v in variants], repeats=repeats, items=counted
+    )
+    throughput = [t.inverse(MS, unit="/s") for t in per_input]
     rows = []
     for k, v in enumerate(variants):
-        lat, tp = float(np.median(latency[k])), float(np.median(throughput[k]))
+        lat, tp = latency[k], throughput[k]
         row = Row(
             technique=v.technique,
             backend=v.predictor.backend,
             size_mb=v.size_bytes / 1e6,
             size_ratio=variants[0].size_bytes / max(v.size_bytes, 1),
-            latency_p50_ms=lat,
-            latency_speedup=base_lat / lat,
-            throughput_per_s=tp,
-            throughput_speedup=tp / base_tp,
+            latency_p50_ms=lat.median,
+            latency_q1_ms=lat.q1,
+            latency_q3_ms=lat.q3,
+            latency_spread_ms=lat.spread,
+            latency_speedup=latency[0].median / lat.median,
+            throughput_per_s=tp.median,
+            throughput_q1_per_s=tp.q1,
+            throughput_q3_per_s=tp.q3,
+            throughput_spread_per_s=tp.spread,
+            throughput_speedup=tp.median / throughput[0].median,
+            batch_size=batch_size,
+            repeats=lat.repeats,
             accuracy=accuracy[k],
             accuracy_change=accuracy[k] - accuracy[0],
             f1_macro=f1[k],

@@ -2,16 +2,17 @@
 
 ``auto`` builds every backend that loads (eager fp32, eager dynamic int8, ONNX Runtime fp32
 and int8), times each on a small sample of real inputs at batch 1 and on the whole sample at
-once, and keeps the fastest whose predicted labels agree with eager fp32 on at least
-``min_agreement`` of the sample. The measurements stay on the predictor (``.timings``).
+once (:func:`~neuroplast.inference.timing.time_calls`: a warm-up, then three rounds with the
+backends interleaved; medians and spreads), and keeps the fastest whose predicted labels
+agree with eager fp32 on at least ``min_agreement`` of the sample. The measurements stay on
+the predictor (``.timings``).
 """
 
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from typing import Literal, get_args
 
 import numpy as np
@@ -19,6 +20,7 @@ import numpy as np
 from neuroplast.errors import ConfigError, NeuroplastError
 from neuroplast.inference._base import BasePredictor
 from neuroplast.inference.bundle import LoadedModel
+from neuroplast.inference.timing import Timing, time_calls
 
 __all__ = [
     "BACKENDS",
@@ -37,7 +39,9 @@ BACKENDS: tuple[str, ...] = get_args(Backend)
 
 @dataclass(frozen=True)
 class BackendTiming:
-    """What ``auto`` measured for one backend (milliseconds; agreement with eager fp32)."""
+    """What ``auto`` measured for one backend: medians in milliseconds (batch 1: per input;
+    batch: the whole sample at once) with their spreads (half the interquartile range of
+    the repeats), and the share of labels that agree with eager fp32."""
 
     backend: str
     batch1_ms: float
@@ -45,6 +49,8 @@ class BackendTiming:
     batch_size: int
     agreement: float
     chosen: bool = False
+    batch1_spread_ms: float = 0.0
+    batch_spread_ms: float = 0.0
 
 
 def check_backend(backend: str) -> Backend:
@@ -85,25 +91,29 @@ def build_backend(
 
 
 def measure(
-    predictor: BasePredictor, sample: Sequence[str] | np.ndarray, *, singles: int = 16
-) -> tuple[float, float, np.ndarray]:
-    """(batch-1 median ms over ``singles`` inputs, whole-sample median ms, probabilities)."""
+    predictors: Sequence[BasePredictor],
+    sample: Sequence[str] | np.ndarray,
+    *,
+    singles: int = 16,
+    repeats: int = 3,
+) -> list[tuple[Timing, Timing]]:
+    """(ms per input at batch 1 over ``singles`` inputs, ms for the whole sample at once)
+    of every predictor, interleaved over ``repeats`` rounds after a warm-up."""
     items = [sample[i : i + 1] for i in range(min(singles, len(sample)))]
-    for item in items[:3]:
-        predictor.predict_proba(item)  # warm-up
-    single = []
-    for item in items:
-        start = time.perf_counter()
-        predictor.predict_proba(item)
-        single.append(time.perf_counter() - start)
-    probs = predictor.predict_proba(sample)
-    times = []
-    for _ in range(3):
-        start = time.perf_counter()
-        predictor.predict_proba(sample)
-        times.append(time.perf_counter() - start)
-    whole = float(np.median(times) * 1000.0)
-    return float(np.median(single) * 1000.0), whole, probs
+
+    def one_by_one(predictor: BasePredictor) -> Callable[[], None]:
+        def run() -> None:
+            for item in items:
+                predictor.predict_proba(item)
+
+        return run
+
+    def whole(predictor: BasePredictor) -> Callable[[], object]:
+        return lambda: predictor.predict_proba(sample)
+
+    batch1 = time_calls([one_by_one(p) for p in predictors], repeats=repeats, items=len(items))
+    batch = time_calls([whole(p) for p in predictors], repeats=repeats)
+    return list(zip(batch1, batch, strict=True))
 
 
 def choose(timings: Sequence[BackendTiming], min_agreement: float) -> int:
@@ -150,21 +160,24 @@ def create_predictor(
             candidates.append(build_backend(loaded, name, batch_size=batch_size, **options))  # type: ignore[arg-type]
         except (NeuroplastError, RuntimeError, ImportError) as e:
             logger.warning("backend %s is not available for this model: %s", name, e)
-    ref_labels: np.ndarray | None = None
+    labels = [p.predict_proba(sample).argmax(axis=1) for p in candidates]
     timings: list[BackendTiming] = []
-    for predictor in candidates:
-        single, whole, probs = measure(predictor, sample)
-        labels = probs.argmax(axis=1)
-        if ref_labels is None:
-            ref_labels = labels
-        agreement = float(np.mean(labels == ref_labels))
-        timings.append(BackendTiming(predictor.backend, single, whole, len(sample), agreement))
+    measured = measure(candidates, sample)
+    for k, (single, whole) in enumerate(measured):
+        timings.append(
+            BackendTiming(
+                candidates[k].backend,
+                single.median,
+                whole.median,
+                len(sample),
+                float(np.mean(labels[k] == labels[0])),
+                batch1_spread_ms=single.spread,
+                batch_spread_ms=whole.spread,
+            )
+        )
     best = choose(timings, min_agreement)
     chosen = candidates[best]
-    chosen.timings = [
-        BackendTiming(t.backend, t.batch1_ms, t.batch_ms, t.batch_size, t.agreement, i == best)
-        for i, t in enumerate(timings)
-    ]
+    chosen.timings = [replace(t, chosen=i == best) for i, t in enumerate(timings)]
     logger.info(
         "backend auto chose %s: %s",
         chosen.backend,
