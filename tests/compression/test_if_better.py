@@ -251,6 +251,7 @@ def test_compress_if_better_registers_a_faster_result_and_json_has_the_documente
         "registered",
         "warnings",
         "notes",
+        "name_now_means",
     }
     assert document["command"] == "compress" and document["parent"] == "rt-small:1"
     assert document["if_better"] is True and document["max_accuracy_drop"] == 0.05
@@ -258,6 +259,10 @@ def test_compress_if_better_registers_a_faster_result_and_json_has_the_documente
     parent, int8 = document["rows"]
     assert (parent["status"], parent["version"]) == ("parent", "rt-small:1")
     assert int8["status"] == "registered" and int8["reason"] is None
+    # rt-small has no production version: the bare name moved, and the user is told
+    assert document["name_now_means"] == int8["version"]
+    assert f"note: `rt-small` now means {int8['version']}" in document["notes"][-1]
+    assert "neuroplast models promote rt-small:" in document["notes"][-1]
     assert int8["latency_speedup"] == pytest.approx(2.0)
     assert int8["throughput_speedup"] == pytest.approx(2.0)
     assert int8["latency_q1_ms"] == pytest.approx(0.95)
@@ -312,8 +317,10 @@ def test_export_if_better_writes_nothing_for_an_onnx_model_that_is_not_better(
         "rows",
         "warnings",
         "notes",
+        "name_now_means",
     }
     assert document["command"] == "export" and document["version"] is None
+    assert not any("now means" in note for note in document["notes"])  # nothing registered
     assert document["files"] == [] and document["output"] is None
     assert all(set(row) == ROW_KEYS for row in document["rows"])
     assert [r["status"] for r in document["rows"]] == ["parent", "not registered"]

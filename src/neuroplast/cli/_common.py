@@ -128,15 +128,34 @@ def engine_for(home: Path | None) -> object:
 
 
 def quiet_progress() -> bool:
+    """No progress bar: ``NEUROPLAST_NO_PROGRESS=1``, or stderr is not a terminal."""
     return os.environ.get("NEUROPLAST_NO_PROGRESS") == "1" or not err_console.is_terminal
 
 
 @contextmanager
-def progress_bar(description: str) -> Iterator[Callable[[str, int, int], None]]:
-    """A ``progress(stage, done, total)`` callback drawing a bar on stderr (when a terminal)."""
+def progress_bar(
+    description: str, *, lines_every: int | None = None
+) -> Iterator[Callable[[str, int, int], None]]:
+    """A ``progress(stage, done, total)`` callback drawing a bar on stderr (when a terminal).
+
+    Without a bar, ``lines_every`` (a number of steps; 0 = each quarter of the total) prints
+    a plain line on stdout every that many steps and at the last one, so that a piped or
+    logged run shows it is alive; ``NEUROPLAST_NO_PROGRESS=1`` turns lines and bar off.
+    """
     if quiet_progress():
-        yield lambda stage, done, total: None
+        if lines_every is None or os.environ.get("NEUROPLAST_NO_PROGRESS") == "1":
+            yield lambda stage, done, total: None
+            return
+
+        def line(stage: str, done: int, total: int) -> None:
+            every = lines_every or max(1, math.ceil(total / 4))
+            if done % every == 0 or done == total:
+                console.print(f"{description} [{stage}] {done}/{total}", markup=False)
+
+        yield line
         return
+    from rich.markup import escape
+
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -145,9 +164,10 @@ def progress_bar(description: str) -> Iterator[Callable[[str, int, int], None]]:
         console=err_console,
         transient=True,
     ) as bar:
-        task = bar.add_task(description, total=None)
+        task = bar.add_task(escape(description), total=None)
 
         def update(stage: str, done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total, description=f"{description} [{stage}]")
+            label = escape(f"{description} [{stage}]")  # "[train]" is not a style tag
+            bar.update(task, completed=done, total=total, description=label)
 
         yield update

@@ -3,15 +3,15 @@ warnings and JSON document."""
 
 from __future__ import annotations
 
-import json
-import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import typer
 from rich.console import Console
 from rich.table import Table
 
-__all__ = ["print_compression_table", "print_json", "print_warnings"]
+if TYPE_CHECKING:
+    from neuroplast.registry import Registry
+
+__all__ = ["NameWatch", "print_compression_table", "print_warnings"]
 
 _STATUS = {"parent": "parent", "compared": "compared only"}
 
@@ -88,16 +88,26 @@ def print_warnings(console: Console, warnings: list[str], notes: list[str]) -> N
         console.print(f"warning: {warning}", style="yellow", markup=False, soft_wrap=True)
 
 
-def _finite(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None  # JSON has no NaN / Infinity
-    if isinstance(value, dict):
-        return {str(k): _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    return value
+class NameWatch:
+    """Tells the user when a new version changes what a bare model name means.
 
+    A bare name means the production version, else the newest; so a compressed or exported
+    version of a model with no production version becomes what ``name`` means.
+    """
 
-def print_json(document: dict[str, Any]) -> None:
-    """One JSON document on stdout, nothing else (NaN and infinities become null)."""
-    typer.echo(json.dumps(_finite(document), indent=2, allow_nan=False))
+    def __init__(self, registry: Registry, model: str) -> None:
+        self.registry = registry
+        self.name = registry.resolve(model).model_name
+        self.before = registry.resolve(self.name).ref
+        self.now = self.before
+
+    def note(self) -> str | None:
+        """After the command: the note to print, or None when the name did not move."""
+        now = self.now = self.registry.resolve(self.name).ref
+        if now == self.before:
+            return None
+        return (
+            f"note: `{self.name}` now means {now} (its newest version: {self.name} has no "
+            f"production version); to keep it on {self.before}, run "
+            f"`neuroplast models promote {self.before}`"
+        )

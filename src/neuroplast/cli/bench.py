@@ -8,12 +8,12 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from neuroplast.cli._common import HomeOption, console, setup_logging
-from neuroplast.cli._compress_table import print_json, print_warnings
+from neuroplast.cli._common import MODEL_HELP, HomeOption, console, print_json, setup_logging
+from neuroplast.cli._compress_table import print_warnings
 
 
 def bench(
-    model: str = typer.Argument(..., help="Model name (newest version), NAME:VERSION or id."),
+    model: str = typer.Argument(..., help=MODEL_HELP),
     backend: str = typer.Option(
         "auto", "--backend", help="auto | torch | torch-int8 | onnx | onnx-int8."
     ),

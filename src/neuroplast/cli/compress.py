@@ -7,8 +7,8 @@ from pathlib import Path
 
 import typer
 
-from neuroplast.cli._common import HomeOption, console, setup_logging
-from neuroplast.cli._compress_table import print_compression_table, print_json, print_warnings
+from neuroplast.cli._common import MODEL_HELP, HomeOption, console, print_json, setup_logging
+from neuroplast.cli._compress_table import NameWatch, print_compression_table, print_warnings
 from neuroplast.errors import ConfigError
 
 
@@ -29,7 +29,7 @@ def _student(path: Path | None) -> dict[str, object] | None:
 
 
 def compress(
-    model: str = typer.Argument(..., help="Model name (newest version), NAME:VERSION or id."),
+    model: str = typer.Argument(..., help=MODEL_HELP),
     quantize: str | None = typer.Option(
         None, "--quantize", help="int8: dynamic (Linear, LSTM) or static (image CNN / MLP)."
     ),
@@ -104,6 +104,7 @@ def compress(
 
     status = nullcontext() if json_output else console.status(f"compressing {model}...")
     with Registry(home) as registry, status:
+        watch = NameWatch(registry, model)
         outcome = ModelOptimizer(registry, test_limit=test_limit).compress(
             model,
             quantize=quantize,
@@ -119,12 +120,16 @@ def compress(
             if_better=if_better,
             max_accuracy_drop=max_accuracy_drop,
         )
+        moved = watch.note()
     if json_output:
-        print_json(outcome.to_dict())
+        document = outcome.to_dict()
+        document["name_now_means"] = watch.now
+        document["notes"] = [*document["notes"], *([moved] if moved else [])]
+        print_json(document)
         return
     rows = outcome.to_dict()["rows"]
     print_compression_table(console, f"compression of {outcome.parent.ref}", rows)
-    print_warnings(console, outcome.warnings, outcome.notes)
+    print_warnings(console, outcome.warnings, [*outcome.notes, *([moved] if moved else [])])
     for v in outcome.versions:
         technique = v.config.get("compression", {}).get("technique", v.source)
         console.print(f"registered {v.ref} (id {v.uid}, {technique}, parent {outcome.parent.ref})")

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import typer
 
-from neuroplast.cli._common import HomeOption, console, setup_logging
-from neuroplast.cli._compress_table import print_compression_table, print_json, print_warnings
+from neuroplast.cli._common import MODEL_HELP, HomeOption, console, print_json, setup_logging
+from neuroplast.cli._compress_table import NameWatch, print_compression_table, print_warnings
 
 
 def export(
-    model: str = typer.Argument(..., help="Model name (newest version), NAME:VERSION or id."),
+    model: str = typer.Argument(..., help=MODEL_HELP),
     fmt: str = typer.Option("onnx", "--format", help="Export format (onnx)."),
     int8: bool = typer.Option(False, "--int8", help="Also write an ONNX Runtime int8 model."),
     output: Path | None = typer.Option(
@@ -67,6 +67,7 @@ def export(
 
     status = nullcontext() if json_output else console.status(f"exporting {model}...")
     with Registry(home) as registry, status:
+        watch = NameWatch(registry, model)
         outcome = export_version(
             registry,
             model,
@@ -77,8 +78,12 @@ def export(
             if_better=if_better,
             max_accuracy_drop=max_accuracy_drop,
         )
+        moved = watch.note()
     if json_output:
-        print_json(outcome.to_dict())
+        document = outcome.to_dict()
+        document["name_now_means"] = watch.now
+        document["notes"] = [*document["notes"], *([moved] if moved else [])]
+        print_json(document)
         return
     v = outcome.version
     document = outcome.to_dict()
@@ -86,7 +91,7 @@ def export(
         target = v.ref if v is not None else "not registered"
         title = f"{outcome.parent.ref} -> {target} (ONNX)"
         print_compression_table(console, title, document["rows"])
-    print_warnings(console, outcome.warnings, outcome.notes)
+    print_warnings(console, outcome.warnings, [*outcome.notes, *([moved] if moved else [])])
     if v is None:
         console.print(f"nothing registered: no ONNX model is better than {outcome.parent.ref}")
         return

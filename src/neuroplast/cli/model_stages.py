@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 from rich.table import Table
 
 from neuroplast.cli._common import MODEL_HELP, HomeOption, JsonOption, console, print_json
 from neuroplast.cli.models import app
-from neuroplast.registry.records import VersionRecord
+
+if TYPE_CHECKING:
+    from neuroplast.registry.records import VersionRecord
 
 _STAGE_STYLE = {"production": "bold green", "candidate": "yellow", "archived": "dim"}
 

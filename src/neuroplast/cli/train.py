@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import typer
@@ -18,6 +19,13 @@ def train(
     resume: bool = typer.Option(
         False, "--resume", help="Continue the latest interrupted run of this config."
     ),
+    log_every: int = typer.Option(
+        0,
+        "--log-every",
+        min=0,
+        help="Without a progress bar (output piped or logged): print a progress line every "
+        "N training batches; 0 = every quarter of an epoch.",
+    ),
     home: HomeOption = None,
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log what happens."),
 ) -> None:
@@ -25,9 +33,13 @@ def train(
     setup_logging(verbose)
     from neuroplast.config import load_run_config
     from neuroplast.engine import Engine
+    from neuroplast.training.loggers import check_loggers
     from neuroplast.types import ModelMetrics
 
     run_config = load_run_config(config, set_)
+    check_loggers(run_config.train.loggers)  # imports mlflow, which sets up its own logging
+    if not verbose:
+        logging.getLogger("mlflow").setLevel(logging.WARNING)
 
     def on_epoch(m: ModelMetrics) -> None:
         val = (
@@ -37,7 +49,8 @@ def train(
         )
         console.print(f"epoch {m.epoch}: train_loss {m.train_loss:.4f}{val}  ({m.seconds:.1f} s)")
 
-    with Engine(home) as engine, progress_bar(f"training {run_config.name}") as progress:
+    description = f"training {run_config.name}"
+    with Engine(home) as engine, progress_bar(description, lines_every=log_every) as progress:
         outcome = engine.train(run_config, resume=resume, progress=progress, on_epoch=on_epoch)
     version = outcome.version
     if outcome.resumed_from_epoch:
@@ -53,3 +66,5 @@ def train(
     )
     for name, path in outcome.plots.items():
         console.print(f"plot {name}: {path}")
+    for name, where in outcome.tracking.items():
+        console.print(f"{name} log: {where}", markup=False)
