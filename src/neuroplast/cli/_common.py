@@ -66,7 +66,7 @@ JsonOption = Annotated[
     bool,
     typer.Option(
         "--json",
-        help="Print one JSON document on stdout instead of tables (shape in docs/cli.md).",
+        help="Print one JSON document on stdout instead of tables (its shape is described above).",
     ),
 ]
 
