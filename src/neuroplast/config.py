@@ -13,7 +13,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from neuroplast.errors import ConfigError
 from neuroplast.types import TaskType
@@ -23,6 +30,7 @@ __all__ = [
     "TEMPLATES",
     "DataConfig",
     "EarlyStoppingConfig",
+    "LoggerName",
     "OptimizerConfig",
     "RunConfig",
     "SchedulerConfig",
@@ -109,6 +117,10 @@ class EarlyStoppingConfig(_Strict):
     min_delta: float = Field(0.0, ge=0.0)
 
 
+#: The experiment trackers of ``train.loggers`` (see :mod:`neuroplast.training.loggers`).
+LoggerName = Literal["csv", "tensorboard", "mlflow"]
+
+
 class TrainConfig(_Strict):
     epochs: int = Field(5, ge=1, le=10000)
     batch_size: int = Field(64, ge=1)
@@ -123,6 +135,36 @@ class TrainConfig(_Strict):
     accelerator: Literal["auto", "cpu", "cuda", "mps"] = "auto"
     seed: int = 42
     num_threads: int | None = Field(None, ge=1, description="torch CPU threads; null = default")
+    loggers: list[LoggerName] = Field(
+        default_factory=list,
+        description=(
+            "experiment trackers that record each epoch's metrics, the run's hyperparameters "
+            "and the registered version (neuroplast train): csv, tensorboard, mlflow; the last "
+            "two need `pip install 'neuroplast[tracking]'`"
+        ),
+    )
+    log_dir: str | None = Field(
+        None,
+        description=(
+            "folder of the loggers' files; null = <home>/logs. A run writes "
+            "<log_dir>/<name>/<run id>/csv and .../tensorboard"
+        ),
+    )
+    mlflow_uri: str | None = Field(
+        None,
+        description=(
+            "MLflow tracking URI (http://..., sqlite:///...); null = $MLFLOW_TRACKING_URI, "
+            "else sqlite:///<log_dir>/mlflow.db"
+        ),
+    )
+
+    @field_validator("loggers")
+    @classmethod
+    def _distinct_loggers(cls, loggers: list[LoggerName]) -> list[LoggerName]:
+        twice = sorted({name for name in loggers if loggers.count(name) > 1})
+        if twice:
+            raise ValueError(f"lists {', '.join(twice)} more than once")
+        return loggers
 
 
 class RunConfig(_Strict):

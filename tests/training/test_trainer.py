@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -105,6 +106,30 @@ def test_every_schedule_changes_the_learning_rate(rt: Any, schedule: str) -> Non
     rates = [m.learning_rate for m in history]
     if schedule != "plateau":
         assert len(set(rates)) > 1, rates
+
+
+@pytest.mark.parametrize("schedule", ["step", "cosine"])
+def test_an_epochs_learning_rate_is_the_mean_of_the_rates_its_steps_used(schedule: str) -> None:
+    """By hand: 4 optimizer steps per epoch, SGD at 0.1, 3 epochs. ``step`` (gamma 0.5 every
+    epoch) runs epochs at 0.1, 0.05, 0.025; ``cosine`` over T = 12 steps runs step t at
+    0.1 * (1 + cos(pi t / 12)) / 2, and epoch e is the mean over t = 4(e - 1) ... 4e - 1.
+    (Read after the scheduler stepped, the rates were 0.05, 0.025, 0.0125 and ..., 0.0.)"""
+    torch.manual_seed(0)
+    x = torch.randint(1, 50, (64, 12))
+    loader = DataLoader(TensorDataset(x, (x[:, 0] > 25).long()), batch_size=16)
+    model = create_model("cnn", {"vocab_size": 50, "num_classes": 2, "embedding_dim": 8})
+    cfg = _config(
+        optimizer={"name": "sgd", "lr": 0.1},
+        scheduler={"name": schedule, "step_size": 1, "gamma": 0.5},
+        early_stopping={"enabled": False},
+    )
+    history = Trainer(cfg).fit(model, loader)
+    if schedule == "step":
+        expected = [0.1, 0.05, 0.025]
+    else:
+        rate = [0.1 * (1 + math.cos(math.pi * t / 12)) / 2 for t in range(12)]
+        expected = [sum(rate[4 * e : 4 * e + 4]) / 4 for e in range(3)]
+    assert [m.learning_rate for m in history] == pytest.approx(expected, rel=1e-9)
 
 
 @pytest.mark.parametrize("optimizer", ["adam", "adamw", "sgd"])

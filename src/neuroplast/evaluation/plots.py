@@ -49,8 +49,8 @@ def plot_training_curves(history: Sequence[ModelMetrics], path: Path, title: str
     ax_acc.grid(alpha=0.3)
     from matplotlib.ticker import MaxNLocator
 
-    for axis in (ax_loss, ax_acc):
-        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+    for axis in (ax_loss, ax_acc):  # epochs are whole: no 0.5 ticks, even for one epoch
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
     fig.suptitle(title)
     atomic_write_bytes(path, _figure_bytes(fig))
     return path

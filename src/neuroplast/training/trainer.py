@@ -4,6 +4,10 @@ Everything a run can vary (optimizer, schedule, clipping, accumulation, early st
 checkpoints, resume, extra losses) is configuration or a callback; there is no second
 loop. The hot path does no host-device synchronisation per batch: losses are summed as
 tensors and read once per epoch.
+
+An epoch's ``learning_rate`` is the mean of the rates its optimizer steps used (read before
+each step, so before the scheduler moves on): constant within the epoch for ``step`` and
+``plateau``, the average over the epoch's part of the curve for ``cosine`` and ``onecycle``.
 """
 
 from __future__ import annotations
@@ -200,6 +204,7 @@ class Trainer:
         total = _length(loader)
         loss_sum = torch.zeros((), dtype=torch.float64, device=self.fabric.device)
         seen = 0
+        step_rates: list[float] = []  # the rate of each optimizer step (a float: no sync)
         started = time.perf_counter()
         optimizer.zero_grad(set_to_none=True)
         for index, batch in enumerate(loader, start=1):
@@ -224,6 +229,7 @@ class Trainer:
                             f"training diverged at epoch {epoch}, batch {index}: the gradients "
                             "are not finite; lower train.optimizer.lr"
                         ) from e
+                step_rates.append(float(optimizer.param_groups[0]["lr"]))
                 optimizer.step()
                 optimizer.zero_grad(set_to_none=True)
                 if per_batch_schedule:
@@ -242,7 +248,7 @@ class Trainer:
         return ModelMetrics(
             epoch=epoch,
             train_loss=train_loss,
-            learning_rate=float(optimizer.param_groups[0]["lr"]),
+            learning_rate=math.fsum(step_rates) / len(step_rates),
             samples_per_sec=seen / seconds if seconds > 0 else None,
             seconds=seconds,
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,14 @@ from neuroplast.inference.bundle import ModelMeta, save_bundle
 from neuroplast.models import count_parameters, create_model, get_spec
 from neuroplast.models.pretrained import init_embedding, pretrained_dim
 from neuroplast.registry import Registry, RunRecord, VersionRecord
-from neuroplast.training import MetricsRecorder, Trainer
+from neuroplast.training import Callback, MetricsRecorder, Trainer
+from neuroplast.training.loggers import (
+    TrackingCallback,
+    TrackingTarget,
+    check_loggers,
+    flatten_params,
+    make_tracking,
+)
 from neuroplast.types import ModelMetrics, TaskType
 from neuroplast.workflows.prepare import IMAGE_MEAN, IMAGE_STD, PreparedData, prepare
 from neuroplast.workflows.report import evaluate_and_record
@@ -45,6 +53,7 @@ class TrainOutcome:
     train_seconds: float
     plots: dict[str, Path] = field(default_factory=dict)
     resumed_from_epoch: int = 0
+    tracking: dict[str, str] = field(default_factory=dict)  # train.loggers name -> location
 
 
 def complete_arch_config(
@@ -99,6 +108,23 @@ def _resume_point(registry: Registry, config: dict[str, Any]) -> tuple[RunRecord
     return run, checkpoint if checkpoint.exists() else None
 
 
+def _tracking(
+    config: RunConfig, registry: Registry, run: RunRecord, config_dict: dict[str, Any]
+) -> TrackingCallback | None:
+    """The callback of ``train.loggers`` (None without loggers). It stays open after the fit
+    so that the registered version is recorded with the run."""
+    train = config.train
+    if not train.loggers:
+        return None
+    root = Path(train.log_dir).expanduser() if train.log_dir else registry.home / "logs"
+    target = TrackingTarget(
+        root=root, experiment=config.name, run_name=run.uid, mlflow_uri=train.mlflow_uri
+    )
+    return make_tracking(
+        train.loggers, target, params=flatten_params(config_dict), close_at_fit_end=False
+    )
+
+
 def train_from_config(
     config: RunConfig,
     registry: Registry,
@@ -107,7 +133,12 @@ def train_from_config(
     progress: Progress | None = None,
     on_epoch: Callable[[ModelMetrics], None] | None = None,
 ) -> TrainOutcome:
-    """Load data, build the model, train, evaluate on the test split, register the version."""
+    """Load data, build the model, train, evaluate on the test split, register the version.
+
+    With ``train.loggers`` the run is also tracked (CSV / TensorBoard / MLflow, see
+    :mod:`neuroplast.training.loggers`); the outcome's ``tracking`` says where it went.
+    """
+    check_loggers(config.train.loggers)  # a missing package fails before any work is done
     data = prepare(config.data)
     options = dict(config.arch_options)
     if config.pretrained_embeddings is not None:
@@ -142,92 +173,97 @@ def train_from_config(
         if on_epoch is not None:
             on_epoch(metrics)
 
+    tracking = _tracking(config, registry, run, config_dict)
+    callbacks: list[Callback] = [MetricsRecorder(record)]
+    if tracking is not None:
+        callbacks.append(tracking)
     trainer = Trainer(
-        config.train,
-        callbacks=[MetricsRecorder(record)],
-        checkpoint_dir=run.checkpoint_dir,
-        progress=progress,
+        config.train, callbacks=callbacks, checkpoint_dir=run.checkpoint_dir, progress=progress
     )
     registry.update_run(
         run.id,
         device=str(trainer.fabric.device),
         precision=str(trainer.fabric._precision.precision),
     )
-    started = time.perf_counter()
-    try:
-        history = trainer.fit(model, train_loader, val_loader, resume_from=resume_from)
-        trainer.load_best_weights(model)
-    except KeyboardInterrupt:
-        registry.update_run(run.id, status="interrupted", error="interrupted by the user")
-        raise
-    except Exception as e:
-        registry.update_run(run.id, status="failed", error=f"{type(e).__name__}: {e}")
-        raise
-    train_seconds = time.perf_counter() - started
-    preprocessing: dict[str, Any] = (
-        {"max_length": data.max_length, "min_length": min_length}
-        if data.modality == "text"
-        else {"mean": IMAGE_MEAN, "std": IMAGE_STD, "image_shape": list(data.image_shape())}
-    )
-    version = registry.create_version(
-        config.name,
-        architecture=config.architecture,
-        task=task,
-        modality=data.modality,
-        config=config_dict,
-        run_id=run.id,
-    )
-    meta = ModelMeta(
-        architecture=config.architecture,
-        modality=data.modality,
-        task=task,
-        arch_config=arch_config,
-        label_names=data.label_names,
-        preprocessing=preprocessing,
-        data=config.data.model_dump(mode="json"),
-        name=config.name,
-        version=version.version,
-    )
-    files = save_bundle(version.artifact_dir, model, meta, data.vocab)
-    test_loader = data.loader(
-        "test", batch_size=config.train.eval_batch_size, shuffle=False, min_length=min_length
-    )
-    baseline, baseline_seconds = None, None
-    if data.modality == "text":
-        baseline, baseline_seconds = tfidf_baseline(
-            data.texts("train"),
-            data.labels("train"),
-            data.texts("test"),
-            data.labels("test"),
-            data.label_names,
-            seed=config.data.seed,
+    # the loggers close as finished, failed or interrupted, after the version is recorded
+    with tracking or nullcontext():
+        started = time.perf_counter()
+        try:
+            history = trainer.fit(model, train_loader, val_loader, resume_from=resume_from)
+            trainer.load_best_weights(model)
+        except KeyboardInterrupt:
+            registry.update_run(run.id, status="interrupted", error="interrupted by the user")
+            raise
+        except Exception as e:
+            registry.update_run(run.id, status="failed", error=f"{type(e).__name__}: {e}")
+            raise
+        train_seconds = time.perf_counter() - started
+        preprocessing: dict[str, Any] = (
+            {"max_length": data.max_length, "min_length": min_length}
+            if data.modality == "text"
+            else {"mean": IMAGE_MEAN, "std": IMAGE_STD, "image_shape": list(data.image_shape())}
         )
-    report = evaluate_and_record(
-        registry,
-        version,
-        model,
-        test_loader,
-        data.label_names,
-        split="test",
-        data_source=data.raw.source,
-        baseline=baseline,
-        history=history,
-        device=trainer.fabric.device,
-    )
-    summary = {
-        "best_epoch": trainer.best_epoch,
-        "epochs_trained": len(history),
-        "train_seconds": round(train_seconds, 2),
-        **{f"test_{k}": v for k, v in report.result.headline().items()},
-    }
-    if baseline is not None:
-        summary["baseline_test_accuracy"] = baseline.accuracy
-        summary["baseline_test_f1_macro"] = baseline.f1_macro
-    files.update({f"plots/{p.name}": (p, sha) for p, sha in report.plot_files})
-    version = registry.finalize_version(
-        version.id, files=files, params_count=count_parameters(model), metrics=summary
-    )
-    registry.complete_run(run.id)
+        version = registry.create_version(
+            config.name,
+            architecture=config.architecture,
+            task=task,
+            modality=data.modality,
+            config=config_dict,
+            run_id=run.id,
+        )
+        meta = ModelMeta(
+            architecture=config.architecture,
+            modality=data.modality,
+            task=task,
+            arch_config=arch_config,
+            label_names=data.label_names,
+            preprocessing=preprocessing,
+            data=config.data.model_dump(mode="json"),
+            name=config.name,
+            version=version.version,
+        )
+        files = save_bundle(version.artifact_dir, model, meta, data.vocab)
+        test_loader = data.loader(
+            "test", batch_size=config.train.eval_batch_size, shuffle=False, min_length=min_length
+        )
+        baseline, baseline_seconds = None, None
+        if data.modality == "text":
+            baseline, baseline_seconds = tfidf_baseline(
+                data.texts("train"),
+                data.labels("train"),
+                data.texts("test"),
+                data.labels("test"),
+                data.label_names,
+                seed=config.data.seed,
+            )
+        report = evaluate_and_record(
+            registry,
+            version,
+            model,
+            test_loader,
+            data.label_names,
+            split="test",
+            data_source=data.raw.source,
+            baseline=baseline,
+            history=history,
+            device=trainer.fabric.device,
+        )
+        summary = {
+            "best_epoch": trainer.best_epoch,
+            "epochs_trained": len(history),
+            "train_seconds": round(train_seconds, 2),
+            **{f"test_{k}": v for k, v in report.result.headline().items()},
+        }
+        if baseline is not None:
+            summary["baseline_test_accuracy"] = baseline.accuracy
+            summary["baseline_test_f1_macro"] = baseline.f1_macro
+        files.update({f"plots/{p.name}": (p, sha) for p, sha in report.plot_files})
+        version = registry.finalize_version(
+            version.id, files=files, params_count=count_parameters(model), metrics=summary
+        )
+        registry.complete_run(run.id)
+        if tracking is not None:
+            tracking.log_version(version.ref)
     return TrainOutcome(
         version=version,
         run=registry.get_run(run.id),
@@ -238,4 +274,5 @@ def train_from_config(
         train_seconds=train_seconds,
         plots=report.plots,
         resumed_from_epoch=trainer.start_epoch - 1,
+        tracking={} if tracking is None else tracking.locations,
     )
