@@ -110,3 +110,19 @@ def test_tables_are_plain_aligned_text_when_piped(
     # right-aligned numbers end where their header ends
     end = lines[header].index("parameters") + len("parameters")
     assert row[:end].rstrip().endswith(row[:end].split()[-1]) and row[end - 1].isdigit()
+
+
+def test_train_json_keeps_stdout_for_the_document(
+    cli: Callable[..., Result], home: Path, tmp_path: Path
+) -> None:
+    cfg = write_config(tmp_path / "cfg.yaml", small_text_config(epochs=2))
+    result = cli("train", str(cfg), "--json")
+    assert result.code == 0, result.err
+    document = json.loads(result.out)
+    assert document["version"]["ref"] == "rt-small:1" and document["home"] == str(home)
+    assert [m["epoch"] for m in document["history"]] == [1, 2]
+    assert all(m["learning_rate"] > 0 for m in document["history"])
+    assert 0.0 < document["test"]["accuracy"] <= 1.0 and document["test"]["samples"] > 0
+    assert document["baseline"] is None or 0.0 < document["baseline"]["accuracy"] <= 1.0
+    assert "epoch 1: train_loss" in result.err and "epoch 2: train_loss" in result.err
+    assert all(Path(p).is_file() for p in document["plots"].values())

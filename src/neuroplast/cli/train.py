@@ -7,7 +7,14 @@ from pathlib import Path
 
 import typer
 
-from neuroplast.cli._common import HomeOption, console, progress_bar, setup_logging
+from neuroplast.cli._common import (
+    HomeOption,
+    JsonOption,
+    console,
+    print_json,
+    progress_bar,
+    setup_logging,
+)
 from neuroplast.cli._tables import history_table, print_results
 
 
@@ -27,9 +34,18 @@ def train(
         "N training batches; 0 = every quarter of an epoch.",
     ),
     home: HomeOption = None,
+    as_json: JsonOption = False,
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log what happens."),
 ) -> None:
-    """Train a model, evaluate it on the held-out test split, record it in the registry."""
+    """Train a model, evaluate it on the held-out test split, record it in the registry.
+
+    ``--json``: the epoch lines go to stderr and stdout holds ``{version, home,
+    resumed_from_epoch, train_seconds, best_epoch, history, test, baseline, plots,
+    tracking}``: ``version`` is the registered version's summary, ``history`` one object per
+    epoch (epoch, train_loss, val_loss, val_accuracy, learning_rate, samples_per_sec,
+    seconds, extra), ``test`` and ``baseline`` the test-split metrics (baseline null when
+    there is none).
+    """
     setup_logging(verbose)
     from neuroplast.config import load_run_config
     from neuroplast.engine import Engine
@@ -47,12 +63,35 @@ def train(
             if m.val_accuracy is None
             else f"  val_loss {m.val_loss:.4f}  val_acc {m.val_accuracy:.4f}"
         )
-        console.print(f"epoch {m.epoch}: train_loss {m.train_loss:.4f}{val}  ({m.seconds:.1f} s)")
+        line = f"epoch {m.epoch}: train_loss {m.train_loss:.4f}{val}  ({m.seconds:.1f} s)"
+        if as_json:
+            typer.echo(line, err=True)
+        else:
+            console.print(line)
 
     description = f"training {run_config.name}"
     with Engine(home) as engine, progress_bar(description, lines_every=log_every) as progress:
         outcome = engine.train(run_config, resume=resume, progress=progress, on_epoch=on_epoch)
     version = outcome.version
+    if as_json:
+        test, baseline = outcome.test, outcome.baseline
+        print_json(
+            {
+                "version": version.summary(),
+                "home": engine.home,
+                "resumed_from_epoch": outcome.resumed_from_epoch,
+                "train_seconds": outcome.train_seconds,
+                "best_epoch": version.metrics.get("best_epoch"),
+                "history": [m.to_dict() for m in outcome.history],
+                "test": {**test.headline(), "samples": test.samples},
+                "baseline": None
+                if baseline is None
+                else {**baseline.headline(), "samples": baseline.samples},
+                "plots": outcome.plots,
+                "tracking": outcome.tracking,
+            }
+        )
+        return
     if outcome.resumed_from_epoch:
         console.print(f"resumed after epoch {outcome.resumed_from_epoch}")
     console.print(history_table(outcome.history))
