@@ -30,10 +30,26 @@ def test_a_database_made_by_the_first_schema_is_upgraded_and_keeps_its_data(
         assert reg.migrated_from == "0001"
         with reg._engine.connect() as conn:
             assert current_revision(conn) == HEAD_REVISION
-            assert conn.execute(text("SELECT version FROM schema_info")).scalars().all() == [2]
+            assert conn.execute(text("SELECT version FROM schema_info")).scalars().all() == [3]
+            # 0003: the absolute paths of /tmp/v1home became relative to its artifact root
+            # (versions, artifacts) and to the home (runs)
+            assert conn.execute(
+                text("SELECT artifact_dir FROM versions ORDER BY id")
+            ).scalars().all() == ["legacy/v1", "legacy/v2"]
+            assert conn.execute(text("SELECT path FROM artifacts ORDER BY id")).scalars().all() == [
+                "legacy/v1/model.json",
+                "legacy/v2/model.json",
+            ]
+            assert conn.execute(text("SELECT checkpoint_dir FROM runs")).scalars().all() == [
+                "runs/ab7ad96851a2"
+            ]
         assert [v.ref for v in reg.versions("legacy")] == ["legacy:1", "legacy:2"]
         assert reg.resolve("legacy").metrics == {"test_accuracy": 0.71}
-        run = reg.get_run(reg.resolve("legacy:1").run_id or 0)
+        legacy1 = reg.resolve("legacy:1")
+        assert legacy1.artifact_dir == tmp_path / "artifacts" / "legacy" / "v1"
+        assert legacy1.artifacts["model.json"].path == legacy1.artifact_dir / "model.json"
+        run = reg.get_run(legacy1.run_id or 0)
+        assert run.checkpoint_dir == tmp_path / "runs" / "ab7ad96851a2"
         assert [m.epoch for m in reg.epoch_metrics(run.id)] == [1, 2]
         # old versions appear in the audit trail; new operations work on the old data
         assert [e.version for e in history(reg, "legacy")] == [1, 2]

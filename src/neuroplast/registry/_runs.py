@@ -1,4 +1,5 @@
-"""The runs half of the registry: training runs, their per-epoch metrics, and resume."""
+"""The runs half of the registry: training runs, their per-epoch metrics, their leases
+(see ``_leases``) and resume."""
 
 from __future__ import annotations
 
@@ -9,19 +10,22 @@ import shutil
 import uuid
 from abc import abstractmethod
 from contextlib import AbstractContextManager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from neuroplast.errors import ModelNotFoundError, RegistryError
 from neuroplast.registry._convert import run_record
+from neuroplast.registry._leases import Heartbeat, Lease, db_now, lease_owner, lease_seconds
+from neuroplast.registry._paths import store_location
 from neuroplast.registry.records import RunRecord
-from neuroplast.registry.schema import EpochMetricRow, RunRow, utcnow
+from neuroplast.registry.schema import EpochMetricRow, RunRow, VersionRow, utcnow
 from neuroplast.types import ModelMetrics
 
-__all__ = ["RunsMixin", "config_hash"]
+__all__ = ["RunsMixin", "config_hash", "run_lease"]
 
 logger = logging.getLogger(__name__)
 
@@ -30,10 +34,22 @@ def config_hash(config: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()
 
 
+def run_lease(row: RunRow) -> Lease:
+    return Lease(row.lease_owner, row.heartbeat_at, row.lease_expires_at, row.started_at)
+
+
+def _renew(s: Session, row: RunRow, seconds: float | None = None) -> None:
+    now = db_now(s)
+    row.lease_owner = lease_owner()
+    row.heartbeat_at = now
+    row.lease_expires_at = now + timedelta(seconds=lease_seconds() if seconds is None else seconds)
+
+
 class RunsMixin:
     """Run bookkeeping; :class:`~neuroplast.registry.store.Registry` supplies the session."""
 
     url: str
+    home: Path
 
     @property
     @abstractmethod
@@ -43,6 +59,7 @@ class RunsMixin:
     def _session(self, *, readonly: bool = False) -> AbstractContextManager[Session]: ...
 
     def start_run(self, model_name: str, config: dict[str, Any]) -> RunRecord:
+        """A new ``running`` run, holding a lease (keep it alive with :meth:`heartbeat`)."""
         uid = uuid.uuid4().hex[:12]
         with self._session() as s:
             row = RunRow(
@@ -50,11 +67,42 @@ class RunsMixin:
                 model_name=model_name,
                 config=config,
                 config_hash=config_hash(config),
-                checkpoint_dir=str(self.runs_root / uid),
+                checkpoint_dir=store_location(self.runs_root / uid, self.home),
             )
+            _renew(s, row)
             s.add(row)
             s.flush()
-            return run_record(row)
+            return run_record(row, self.home)
+
+    def heartbeat(self, run_id: int) -> Heartbeat:
+        """``with registry.heartbeat(run.id):`` keeps the run's lease (and so its draft
+        versions) alive while the block runs, so that ``registry gc`` leaves them alone."""
+        return Heartbeat(self, run_id)
+
+    def renew_run_lease(self, run_id: int, *, seconds: float | None = None) -> bool:
+        """Renew the run's lease; False when the run is no longer marked running."""
+        with self._session() as s:
+            row = s.get(RunRow, run_id)
+            if row is None:
+                raise RegistryError(f"run {run_id} does not exist")
+            _renew(s, row, seconds)
+            return row.status == "running"
+
+    def claim_run(self, run_id: int) -> str | None:
+        """Take over a run that stopped (to resume it): mark it running under this process's
+        lease. Returns None when claimed, or how the run is still alive when its lease is
+        live (another process is running it; nothing changes then)."""
+        with self._session() as s:
+            row = s.scalars(select(RunRow).where(RunRow.id == run_id).with_for_update()).first()
+            if row is None:
+                raise ModelNotFoundError(f"run {run_id} does not exist in {self.url}")
+            now = db_now(s)
+            lease = run_lease(row)
+            if row.status == "running" and lease.live(now):
+                return lease.describe(now)
+            row.status, row.error, row.finished_at = "running", None, None
+            _renew(s, row)
+            return None
 
     def update_run(self, run_id: int, **fields: Any) -> None:
         with self._session() as s:
@@ -82,17 +130,23 @@ class RunsMixin:
             row = s.get(RunRow, run_id)
             if row is None:
                 raise ModelNotFoundError(f"run {run_id} does not exist in {self.url}")
-            return run_record(row)
+            return run_record(row, self.home)
 
     def latest_interrupted_run(self, config: dict[str, Any]) -> RunRecord | None:
-        """The newest run of exactly this config that did not complete, if any."""
+        """The newest run of exactly this config that did not complete, if any (a run that
+        registered its version but was killed before it was marked completed is not)."""
+        registered = exists().where(VersionRow.run_id == RunRow.id, VersionRow.status == "ready")
         with self._session(readonly=True) as s:
             row = s.scalars(
                 select(RunRow)
-                .where(RunRow.config_hash == config_hash(config), RunRow.status != "completed")
+                .where(
+                    RunRow.config_hash == config_hash(config),
+                    RunRow.status != "completed",
+                    ~registered,
+                )
                 .order_by(RunRow.id.desc())
             ).first()
-            return None if row is None else run_record(row)
+            return None if row is None else run_record(row, self.home)
 
     def log_epoch(self, run_id: int, metrics: ModelMetrics) -> None:
         with self._session() as s:
@@ -112,6 +166,7 @@ class RunsMixin:
             run = s.get(RunRow, run_id)
             if run is not None:
                 run.epochs_done = max(run.epochs_done, metrics.epoch)
+                _renew(s, run)  # every epoch is a heartbeat too
 
     def epoch_metrics(self, run_id: int) -> list[ModelMetrics]:
         with self._session(readonly=True) as s:

@@ -1,8 +1,9 @@
 """Where artifact bytes live: the local file system, or any fsspec URL.
 
 The registry records each artifact's *location* and sha256. :class:`LocalArtifactStore`
-(the default: ``<home>/artifacts``) stores absolute paths; :class:`FsspecArtifactStore`
-stores full URLs (``s3://bucket/prefix/...``, ``memory://...``, ``file:///shared/...``)
+(the default: ``<home>/artifacts``) hands out absolute paths, which the database records
+relative to the home's artifact root (see ``_paths``); :class:`FsspecArtifactStore`
+hands out full URLs (``s3://bucket/prefix/...``, ``memory://...``, ``file:///shared/...``)
 so that a team can share one store. Both write atomically (a temporary name, then a
 rename) so that readers never see a partial artifact, and both verify the hash on read.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 import logging
 import uuid
 from abc import ABC, abstractmethod
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +60,14 @@ class ArtifactStore(ABC):
     @abstractmethod
     def list(self) -> list[str]:
         """Every location in the store, partial writes included."""
+
+    @abstractmethod
+    def location_of(self, key: str) -> str:
+        """The location :meth:`put` gives ``key`` (without writing anything)."""
+
+    @abstractmethod
+    def modified(self, location: str) -> float | None:
+        """When the file was last written (seconds since the epoch); None if unknown."""
 
     def sha256(self, location: str) -> str:
         return sha256_bytes(self.get(location))
@@ -107,6 +117,15 @@ class LocalArtifactStore(ArtifactStore):
         if not self.root.is_dir():
             return []
         return sorted(str(p) for p in self.root.rglob("*") if p.is_file())
+
+    def location_of(self, key: str) -> str:
+        return str(self._path(key))
+
+    def modified(self, location: str) -> float | None:
+        try:
+            return Path(location).stat().st_mtime
+        except FileNotFoundError:
+            return None
 
     def sha256(self, location: str) -> str:
         return sha256_file(Path(location))
@@ -173,6 +192,22 @@ class FsspecArtifactStore(ArtifactStore):
         if not self.fs.exists(self.root):
             return []
         return sorted(self._location(p) for p in self.fs.find(self.root))
+
+    def location_of(self, key: str) -> str:
+        return self._location(f"{self.root}/{key}")
+
+    def modified(self, location: str) -> float | None:
+        try:
+            info = self.fs.info(self._path(location))
+        except FileNotFoundError:
+            return None
+        for key in ("mtime", "LastModified", "last_modified", "updated", "created"):
+            value = info.get(key)
+            if isinstance(value, datetime):
+                return value.timestamp()
+            if isinstance(value, int | float):
+                return float(value)
+        return None
 
 
 def open_artifact_store(url: str | Path) -> ArtifactStore:

@@ -74,7 +74,7 @@ def promote(registry: Registry, ref: str, stage: str, *, reason: str = "") -> Ve
                 _set_stage(s, other, "archived", "archive", f"replaced by v{row.version}")
         _set_stage(s, row, stage, "promote", reason)
         s.flush()
-        return version_record(s, row)
+        return version_record(s, row, registry.artifacts_root)
 
 
 def rollback(registry: Registry, name: str, *, reason: str = "") -> VersionRecord:
@@ -116,12 +116,12 @@ def rollback(registry: Registry, name: str, *, reason: str = "") -> VersionRecor
         _set_stage(s, current, "archived", "rollback", reason)
         _set_stage(s, previous, "production", "rollback", reason)
         s.flush()
-        return version_record(s, previous)
+        return version_record(s, previous, registry.artifacts_root)
 
 
 def history(registry: Registry, name: str) -> list[Event]:
     """Every recorded event of model ``name``, oldest first."""
-    with registry._session() as s:
+    with registry._session(readonly=True) as s:
         model = _model(s, name)
         rows = s.scalars(
             select(EventRow).where(EventRow.model_id == model.id).order_by(EventRow.id)
@@ -149,6 +149,6 @@ def lineage(registry: Registry, ref: str) -> list[VersionRecord]:
             row = s.get(VersionRow, chain[-1].parent_id)
             if row is None:
                 break
-            chain.append(version_record(s, row))
+            chain.append(version_record(s, row, registry.artifacts_root))
         seen.add(chain[-1].id)
     return chain

@@ -3,6 +3,8 @@ artifacts, events.
 
 The database schema itself is made and upgraded by the Alembic migrations in
 ``registry/migrations``; a test checks that these classes and the migrations agree.
+File locations are recorded relative to the home (see ``_paths``), so a home can be moved
+or copied.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-SCHEMA_VERSION = 2  # the Alembic revision is the authority; this mirrors it
+SCHEMA_VERSION = 3  # the Alembic revision is the authority; this mirrors it
 
 
 def utcnow() -> datetime:
@@ -62,11 +64,17 @@ class RunRow(Base):
     status: Mapped[str] = mapped_column(String(20), default="running")
     device: Mapped[str] = mapped_column(String(30), default="")
     precision: Mapped[str] = mapped_column(String(20), default="")
-    checkpoint_dir: Mapped[str] = mapped_column(Text, default="")
+    checkpoint_dir: Mapped[str] = mapped_column(Text, default="")  # relative to the home
     epochs_done: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # the lease of a running run (see registry/_leases.py): renewed while its process lives
+    lease_owner: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True
+    )
 
 
 class VersionRow(Base):
@@ -90,8 +98,14 @@ class VersionRow(Base):
     params_count: Mapped[int] = mapped_column(Integer, default=0)
     size_bytes: Mapped[int] = mapped_column(Integer, default=0)
     metrics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    artifact_dir: Mapped[str] = mapped_column(Text, default="")
+    artifact_dir: Mapped[str] = mapped_column(Text, default="")  # relative to the artifact root
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # the lease of a draft (a registration in progress); its run's lease also keeps it alive
+    lease_owner: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True
+    )
 
 
 class EpochMetricRow(Base):
@@ -117,7 +131,7 @@ class EvaluationRow(Base):
     data_source: Mapped[str] = mapped_column(Text)
     metrics: Mapped[dict[str, Any]] = mapped_column(JSON)
     baseline: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
-    plots: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    plots: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # like artifacts.path
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
@@ -127,6 +141,7 @@ class ArtifactRow(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     version_id: Mapped[int] = mapped_column(ForeignKey("versions.id"), index=True)
     name: Mapped[str] = mapped_column(String(100))
+    # relative to the artifact root (a local store), or the full URL (an fsspec store)
     path: Mapped[str] = mapped_column(Text)
     sha256: Mapped[str] = mapped_column(String(64))
     size_bytes: Mapped[int] = mapped_column(Integer)

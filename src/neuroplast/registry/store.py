@@ -4,7 +4,9 @@ SQLite (one file, WAL mode, busy timeout, immediate write transactions) by defau
 PostgreSQL (or any SQLAlchemy URL) via ``url`` or ``NEUROPLAST_DB_URL``. The schema is
 migrated by Alembic when the database is opened (see ``_database``). Rows describe
 artifacts; artifact bytes live in files that are written atomically and verified by
-hash when read back.
+hash when read back. Rows record locations relative to the home (``_paths``), so a home
+can be moved or copied. A home that cannot be written is opened read-only: reading works,
+writing raises :class:`~neuroplast.errors.RegistryError`.
 """
 
 from __future__ import annotations
@@ -12,10 +14,12 @@ from __future__ import annotations
 import logging
 import os
 import re
+import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +31,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from neuroplast.config import is_valid_model_name
 from neuroplast.errors import ArtifactError, ConfigError, ModelNotFoundError, RegistryError
 from neuroplast.registry._convert import version_record
-from neuroplast.registry._database import READONLY, make_engine, upgrade
+from neuroplast.registry._database import READONLY, make_engine, read_only_reason, upgrade
 from neuroplast.registry._events import record_event
+from neuroplast.registry._leases import db_now, lease_owner, lease_seconds
+from neuroplast.registry._paths import resolve_location, store_location
 from neuroplast.registry._runs import RunsMixin, config_hash
 from neuroplast.registry.artifact_store import ArtifactStore, open_artifact_store
 from neuroplast.registry.artifacts import atomic_write_bytes, sha256_bytes, sha256_file
@@ -67,32 +73,53 @@ class Registry(RunsMixin):
         *,
         url: str | None = None,
         artifact_url: str | None = None,
+        read_only: bool = False,
     ) -> None:
-        self.home = Path(home).expanduser() if home is not None else default_home()
-        try:
-            self.home.mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            raise RegistryError(f"cannot create the neuroplast home {self.home}: {e}") from e
+        """``read_only``: never write (also chosen by itself when the home or the SQLite
+        database cannot be written: a ``chmod -R a-w`` home, a read-only mount)."""
+        self.home = (Path(home).expanduser() if home is not None else default_home()).absolute()
+        if not self.home.is_dir():
+            try:
+                self.home.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise RegistryError(f"cannot create the neuroplast home {self.home}: {e}") from e
         self.url = url or os.environ.get("NEUROPLAST_DB_URL") or f"sqlite:///{self.db_path}"
+        detected = read_only_reason(self.home, self.url)
+        self.read_only_reason: str | None = (
+            "opened read-only" if read_only else None if detected is None else detected.reason
+        )
         self.artifact_store: ArtifactStore = open_artifact_store(
             artifact_url or os.environ.get("NEUROPLAST_ARTIFACT_URL") or self.artifacts_root
         )
-        self._engine: SAEngine = make_engine(self.url)
+        self._engine: SAEngine = make_engine(
+            self.url,
+            read_only=self.read_only,
+            immutable=detected is not None and detected.immutable,
+        )
         self._sessions = sessionmaker(self._engine, expire_on_commit=False)
         self._read_sessions = sessionmaker(
             self._engine.execution_options(**{READONLY: True}), expire_on_commit=False
         )
-        self.migrated_from = upgrade(self._engine)
+        where = f"{self.url} ({self.read_only_reason})"
+        self.migrated_from = upgrade(self._engine, read_only=self.read_only, where=where)
         try:
-            with self._session() as s:
-                if s.scalar(select(func.count(SchemaInfo.id))) == 0:
-                    s.add(SchemaInfo(version=SCHEMA_VERSION))
+            with self._session(readonly=True) as s:
+                missing_info = s.scalar(select(func.count(SchemaInfo.id))) == 0
+            if missing_info and not self.read_only:
+                with self._session() as s:
+                    if s.scalar(select(func.count(SchemaInfo.id))) == 0:
+                        s.add(SchemaInfo(version=SCHEMA_VERSION))
         except SQLAlchemyError as e:
             raise RegistryError(f"cannot open the registry database {self.url}: {e}") from e
 
     @property
     def db_path(self) -> Path:
         return self.home / "registry.db"
+
+    @property
+    def read_only(self) -> bool:
+        """True when this registry never writes (see ``read_only_reason``)."""
+        return self.read_only_reason is not None
 
     @property
     def artifacts_root(self) -> Path:
@@ -116,9 +143,19 @@ class Registry(RunsMixin):
         """``sqlite`` or ``postgresql`` (the SQLAlchemy dialect name)."""
         return self._engine.dialect.name
 
+    def require_writable(self, action: str = "this") -> None:
+        """Raise a clear :class:`RegistryError` when the registry is read-only."""
+        if self.read_only:
+            raise RegistryError(
+                f"the registry in {self.home} is read-only ({self.read_only_reason}); {action} "
+                "needs to write to it: make it writable, or work on a writable copy (cp -a)"
+            )
+
     @contextmanager
     def _session(self, *, readonly: bool = False) -> Iterator[Session]:
         """One transaction; ``readonly`` ones never take SQLite's write lock."""
+        if not readonly:
+            self.require_writable("changing the registry")
         session = (self._read_sessions if readonly else self._sessions)()
         try:
             yield session
@@ -165,6 +202,7 @@ class Registry(RunsMixin):
                 with self._session() as s:
                     model = self._model_for_update(s, name, architecture, task, modality)
                     number = self._next_version(s, model.id)
+                    now = db_now(s)
                     row = VersionRow(
                         uid=uuid.uuid4().hex[:12],
                         model_id=model.id,
@@ -173,11 +211,14 @@ class Registry(RunsMixin):
                         run_id=run_id,
                         parent_id=parent_id,
                         config=config,
-                        artifact_dir=str(self.artifacts_root / name / f"v{number}"),
+                        artifact_dir=f"{name}/v{number}",  # relative to the artifact root
+                        lease_owner=lease_owner(),  # a draft: `gc` leaves it alone meanwhile
+                        heartbeat_at=now,
+                        lease_expires_at=now + timedelta(seconds=lease_seconds()),
                     )
                     s.add(row)
                     s.flush()
-                    return version_record(s, row)
+                    return version_record(s, row, self.artifacts_root)
             except IntegrityError as e:  # another writer created the model or the number
                 attempts += 1
                 if attempts == 5:
@@ -240,12 +281,12 @@ class Registry(RunsMixin):
                 row.run_id = run_id
             record_event(s, row.model_id, row, row.source, stage_to=row.stage)
             s.flush()
-            return version_record(s, row)
+            return version_record(s, row, self.artifacts_root)
 
     def _publish(self, row: VersionRow, name: str, path: Path, sha: str) -> str:
-        """A file written under ``artifact_dir`` -> its location in the artifact store."""
+        """A file written under ``artifact_dir`` -> the location the database records."""
         if self.artifact_store.is_local(self.artifacts_root):
-            return str(path)
+            return store_location(path, self.artifacts_root)
         data = path.read_bytes()
         if sha256_bytes(data) != sha:
             raise ArtifactError(f"{path} changed after it was written; not publishing it")
@@ -257,7 +298,10 @@ class Registry(RunsMixin):
         remote store are fetched (hash-verified) into ``<home>/cache/<uid>``."""
         if all(a.path.is_file() for a in version.artifacts.values()):
             return version
-        cache = self.home / "cache" / version.uid
+        cache_root = self.home / "cache"
+        if self.read_only:  # a read-only home: fetch into this machine's temporary folder
+            cache_root = Path(tempfile.gettempdir()) / f"neuroplast-cache-{os.getuid()}"
+        cache = cache_root / version.uid
         local = {}
         for name, artifact in version.artifacts.items():
             target = cache / name
@@ -305,7 +349,7 @@ class Registry(RunsMixin):
                 raise ModelNotFoundError(
                     f"no model version matches {ref!r} in {self.home}; models: {known}"
                 )
-            return version_record(s, row)
+            return version_record(s, row, self.artifacts_root)
 
     def versions(self, name: str) -> list[VersionRecord]:
         with self._session(readonly=True) as s:
@@ -315,7 +359,7 @@ class Registry(RunsMixin):
                 .where(ModelRow.name == name, VersionRow.status == "ready")
                 .order_by(VersionRow.version)
             ).all()
-            return [version_record(s, r) for r in rows]
+            return [version_record(s, r, self.artifacts_root) for r in rows]
 
     def list_models(self) -> list[ModelSummary]:
         """Every model with its number of ready versions and its newest one (indexed
@@ -343,7 +387,7 @@ class Registry(RunsMixin):
                         model.task,
                         model.modality,
                         counts.get(model.id, 0),
-                        None if newest is None else version_record(s, newest),
+                        None if newest is None else version_record(s, newest, self.artifacts_root),
                     )
                 )
             return out
@@ -367,7 +411,12 @@ class Registry(RunsMixin):
                     data_source=data_source,
                     metrics=metrics,
                     baseline=baseline,
-                    plots=dict(plots or {}),
+                    plots={
+                        k: store_location(v, self.artifacts_root)
+                        if isinstance(v, str | Path)
+                        else v
+                        for k, v in (plots or {}).items()
+                    },
                 )
             )
 
@@ -386,7 +435,10 @@ class Registry(RunsMixin):
                     r.data_source,
                     dict(r.metrics),
                     None if r.baseline is None else dict(r.baseline),
-                    dict(r.plots or {}),
+                    {
+                        k: resolve_location(v, self.artifacts_root) if isinstance(v, str) else v
+                        for k, v in (r.plots or {}).items()
+                    },
                     r.created_at,
                 )
                 for r in rows
