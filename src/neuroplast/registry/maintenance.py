@@ -17,6 +17,7 @@ import logging
 import shutil
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sqlalchemy import select
 
@@ -226,25 +227,29 @@ def collect_garbage(registry: Registry, *, grace_seconds: float | None = None) -
             continue
         store.delete(location)
         report.removed.append(location)
-    _prune_empty_folders(registry, live, now, grace)
+    _prune_empty_folders(registry, live, report.removed, now, grace)
     for item in report.removed:
         logger.info("gc removed %s", item)
     return report
 
 
 def _prune_empty_folders(
-    registry: Registry, live: list[DraftState], now: float, grace: float
+    registry: Registry, live: list[DraftState], removed: list[str], now: float, grace: float
 ) -> None:
+    """Remove folders left empty. A young empty folder stays (a writer may have just made
+    it and be about to fill it) unless gc itself emptied it."""
     root = registry.artifacts_root
     if not (registry.artifact_store.is_local(root) and root.is_dir()):
         return
     keep = [d.directory for d in live]
+    emptied = {Path(location).parent for location in removed if not is_url(location)}
     for folder in sorted((p for p in root.rglob("*") if p.is_dir()), reverse=True):
         if any(folder.is_relative_to(k) for k in keep) or any(folder.iterdir()):
             continue
-        if now - folder.stat().st_mtime < grace:
-            continue  # a writer may have just made it and be about to fill it
+        if folder not in emptied and now - folder.stat().st_mtime < grace:
+            continue
         folder.rmdir()
+        emptied.add(folder.parent)
 
 
 def gc(registry: Registry, *, grace_seconds: float | None = None) -> list[str]:

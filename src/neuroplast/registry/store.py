@@ -32,21 +32,20 @@ from neuroplast.config import is_valid_model_name
 from neuroplast.errors import ArtifactError, ConfigError, ModelNotFoundError, RegistryError
 from neuroplast.registry._convert import version_record
 from neuroplast.registry._database import READONLY, make_engine, read_only_reason, upgrade
+from neuroplast.registry._evaluations import EvaluationsMixin
 from neuroplast.registry._events import record_event
 from neuroplast.registry._leases import db_now, lease_owner, lease_seconds
-from neuroplast.registry._paths import resolve_location, store_location
+from neuroplast.registry._paths import store_location
 from neuroplast.registry._runs import RunsMixin, config_hash
 from neuroplast.registry.artifact_store import ArtifactStore, open_artifact_store
 from neuroplast.registry.artifacts import atomic_write_bytes, sha256_bytes, sha256_file
 from neuroplast.registry.records import (
-    EvaluationRecord,
     ModelSummary,
     VersionRecord,
 )
 from neuroplast.registry.schema import (
     SCHEMA_VERSION,
     ArtifactRow,
-    EvaluationRow,
     EventRow,
     ModelRow,
     SchemaInfo,
@@ -64,7 +63,7 @@ def default_home() -> Path:
     return Path(os.environ.get("NEUROPLAST_HOME") or Path.home() / ".neuroplast").expanduser()
 
 
-class Registry(RunsMixin):
+class Registry(RunsMixin, EvaluationsMixin):
     """Models, versions, runs, metrics and evaluations of one neuroplast home."""
 
     def __init__(
@@ -113,10 +112,6 @@ class Registry(RunsMixin):
             raise RegistryError(f"cannot open the registry database {self.url}: {e}") from e
 
     @property
-    def db_path(self) -> Path:
-        return self.home / "registry.db"
-
-    @property
     def read_only(self) -> bool:
         """True when this registry never writes (see ``read_only_reason``)."""
         return self.read_only_reason is not None
@@ -124,6 +119,10 @@ class Registry(RunsMixin):
     @property
     def artifacts_root(self) -> Path:
         return self.home / "artifacts"
+
+    @property
+    def db_path(self) -> Path:
+        return self.home / "registry.db"
 
     @property
     def runs_root(self) -> Path:
@@ -391,55 +390,3 @@ class Registry(RunsMixin):
                     )
                 )
             return out
-
-    # ---- evaluations ------------------------------------------------------------------
-    def add_evaluation(
-        self,
-        version_id: int,
-        *,
-        split: str,
-        data_source: str,
-        metrics: dict[str, Any],
-        baseline: dict[str, Any] | None = None,
-        plots: dict[str, Any] | None = None,
-    ) -> None:
-        with self._session() as s:
-            s.add(
-                EvaluationRow(
-                    version_id=version_id,
-                    split=split,
-                    data_source=data_source,
-                    metrics=metrics,
-                    baseline=baseline,
-                    plots={
-                        k: store_location(v, self.artifacts_root)
-                        if isinstance(v, str | Path)
-                        else v
-                        for k, v in (plots or {}).items()
-                    },
-                )
-            )
-
-    def evaluations(self, version: VersionRecord) -> list[EvaluationRecord]:
-        with self._session(readonly=True) as s:
-            rows = s.scalars(
-                select(EvaluationRow)
-                .where(EvaluationRow.version_id == version.id)
-                .order_by(EvaluationRow.id)
-            ).all()
-            return [
-                EvaluationRecord(
-                    r.id,
-                    version.ref,
-                    r.split,
-                    r.data_source,
-                    dict(r.metrics),
-                    None if r.baseline is None else dict(r.baseline),
-                    {
-                        k: resolve_location(v, self.artifacts_root) if isinstance(v, str) else v
-                        for k, v in (r.plots or {}).items()
-                    },
-                    r.created_at,
-                )
-                for r in rows
-            ]
