@@ -117,12 +117,12 @@ class Registry(RunsMixin, EvaluationsMixin):
         return self.read_only_reason is not None
 
     @property
-    def artifacts_root(self) -> Path:
-        return self.home / "artifacts"
-
-    @property
     def db_path(self) -> Path:
         return self.home / "registry.db"
+
+    @property
+    def artifacts_root(self) -> Path:
+        return self.home / "artifacts"
 
     @property
     def runs_root(self) -> Path:
