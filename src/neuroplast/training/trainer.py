@@ -312,6 +312,9 @@ class Trainer:
         self.history = [ModelMetrics(**m) for m in state.history]
         if self.early_stopping is not None and self.early_stopping.best_epoch:
             self.best_epoch = self.early_stopping.best_epoch
+        elif self.early_stopping is None:
+            for past in self.history:  # the best epoch, as _is_best chose it at the time
+                self._is_best(past)
         if (
             self.early_stopping is not None
             and self.early_stopping.wait >= self.early_stopping.patience
