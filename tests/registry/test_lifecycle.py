@@ -104,10 +104,10 @@ def test_lineage_follows_parents_and_travels_with_an_export(
             source=source,
             parent_id=parent.id,
         )
-        path = child.artifact_dir / "model.json"
+        path = child.artifact_dir / "notes.json"
         reg.finalize_version(
             child.id,
-            files={"model.json": (path, atomic_write_json(path, {}))},
+            files={"notes.json": (path, atomic_write_json(path, {}))},
             params_count=1,
             metrics={"technique": "dynamic int8"} if source == "compress" else {},
         )
