@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from torch import nn
 
+from neuroplast.compression._data import INPUTS
 from neuroplast.errors import ModelNotFoundError, RegistryError
 from neuroplast.inference.bundle import LoadedModel, ModelMeta, load_bundle, save_bundle
 from neuroplast.models import count_parameters, create_model, get_spec, validate_config
@@ -65,7 +67,11 @@ class ModelManager:
             task=task.value,
             arch_config=arch_config,
             label_names=names,
-            preprocessing={"max_length": arch_config.get("max_seq_length", 512), "min_length": 1}
+            preprocessing={
+                "max_length": arch_config.get("max_seq_length", 512),
+                # a text CNN needs at least its widest filter's length of ids
+                "min_length": max([1, *arch_config.get("filter_sizes", [])]),
+            }
             if spec.modality == "text"
             else {"mean": 0.5, "std": 0.5},
             name=model_name,
@@ -94,8 +100,13 @@ class ModelManager:
         *,
         run_id: int | None = None,
         metrics: dict[str, Any] | None = None,
+        inputs: dict[str, Any] | None = None,
     ) -> bool:
-        """Write the weights of a created model as its registry version's artifacts."""
+        """Write the weights of a created model as its registry version's artifacts.
+
+        ``inputs`` is what training recorded of its batches (shape, dtype, a few token id
+        rows), stored in ``model.json``'s ``preprocessing["inputs"]``: compression, ONNX
+        export and explanations build inputs shaped like the model's own from it."""
         draft = self._drafts.get(model_id)
         if draft is None:
             if model_id in self._loaded:
@@ -105,6 +116,9 @@ class ModelManager:
                 )
             raise ModelNotFoundError(f"{model_id} was not created in this session")
         loaded = self._loaded[model_id]
+        if inputs is not None:
+            meta = replace(loaded.meta, preprocessing={**loaded.meta.preprocessing, INPUTS: inputs})
+            loaded = self._loaded[model_id] = LoadedModel(loaded.model, meta, loaded.vocab)
         files = save_bundle(draft.artifact_dir, loaded.model, loaded.meta, loaded.vocab)
         self.registry.finalize_version(
             draft.id,

@@ -8,9 +8,11 @@ from collections.abc import Iterable
 from typing import Any
 
 import torch
+from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, IterableDataset
 
 from neuroplast._model_manager import ModelManager
+from neuroplast.compression._data import record_inputs
 from neuroplast.config import (
     EarlyStoppingConfig,
     OptimizerConfig,
@@ -57,6 +59,20 @@ def _as_loader(
     return DataLoader(
         data, batch_size=batch_size, shuffle=shuffle, collate_fn=collate, generator=generator
     )
+
+
+class InputRecorder(Callback):
+    """Records the shape, dtype and (text models) first token id rows of the first training
+    batch, so that compression, export and explanations can build inputs shaped like the
+    model's own (see :func:`neuroplast.compression._data.record_inputs`)."""
+
+    def __init__(self, modality: str) -> None:
+        self.modality = modality
+        self.spec: dict[str, Any] | None = None
+
+    def on_train_batch_start(self, trainer: Trainer, inputs: Tensor, targets: Tensor) -> None:
+        if self.spec is None:
+            self.spec = record_inputs(inputs, self.modality)
 
 
 class TrainingEngine:
@@ -120,9 +136,10 @@ class TrainingEngine:
             history.append(metrics)
             self.registry.log_epoch(run.id, metrics)
 
+        inputs = InputRecorder(self.model_manager.get_loaded(model_id).meta.modality)
         trainer = Trainer(
             config,
-            callbacks=[MetricsRecorder(record), *callbacks],
+            callbacks=[MetricsRecorder(record), inputs, *callbacks],
             checkpoint_dir=run.checkpoint_dir,
         )
         try:
@@ -137,7 +154,9 @@ class TrainingEngine:
             summary.update(
                 train_loss=last.train_loss, val_loss=last.val_loss, val_accuracy=last.val_accuracy
             )
-        self.model_manager.save_model(model_id, "final", run_id=run.id, metrics=summary)
+        self.model_manager.save_model(
+            model_id, "final", run_id=run.id, metrics=summary, inputs=inputs.spec
+        )
         self.registry.complete_run(run.id)
         return True
 

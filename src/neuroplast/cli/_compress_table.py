@@ -25,6 +25,13 @@ def _status(row: dict[str, Any]) -> str:
     return _STATUS.get(status, status)
 
 
+def _share(value: float | None, points: bool = False) -> str:
+    """A share (``0.8123``) or a change in points (``+1.20 pt``); "not measured" for None."""
+    if value is None:
+        return "not measured"
+    return f"{value * 100:+.2f} pt" if points else f"{value:.4f}"
+
+
 def print_compression_table(console: Console, title: str, rows: list[dict[str, Any]]) -> None:
     """One row per variant; speeds as ``median ± spread`` (half the interquartile range of
     the repeats); a ``registered`` column when the rows carry a ``status``."""
@@ -63,18 +70,20 @@ def print_compression_table(console: Console, title: str, rows: list[dict[str, A
             f"{row['latency_speedup']:.2f}x",
             f"{row['throughput_per_s']:.0f} ± {row.get('throughput_spread_per_s', 0.0):.0f}",
             f"{row['throughput_speedup']:.2f}x",
-            f"{row['accuracy']:.4f}",
-            f"{row['accuracy_change'] * 100:+.2f} pt",
-            f"{row['f1_macro']:.4f}",
-            f"{row['f1_change'] * 100:+.2f} pt",
+            _share(row["accuracy"]),
+            _share(row["accuracy_change"], points=True),
+            _share(row["f1_macro"]),
+            _share(row["f1_change"], points=True),
         ]
         if with_status:
             cells.append(_status(row))
         table.add_row(*cells)
     console.print(table)
     if rows:
+        n = rows[0]["samples"]
+        head = f"accuracy on {n} test inputs" if rows[0]["accuracy"] is not None else None
         console.print(
-            f"accuracy on {rows[0]['samples']} test inputs; speeds: median of "
+            f"{head or f'no accuracy: {n} unlabelled inputs'}; speeds: median of "
             f"{rows[0].get('repeats', '?')} interleaved repeats ± half their interquartile "
             "range; faster = beyond that spread",
             soft_wrap=True,

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import logging
 import shutil
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from neuroplast.compression._data import model_data, split_inputs
+from neuroplast.compression._data import NOT_MEASURED, measurement_inputs, model_data
 from neuroplast.compression.derive import register_derived
 from neuroplast.compression.onnx_export import OPSET, export_onnx_bytes, quantize_onnx_int8
 from neuroplast.compression.table import Variant, compression_table
@@ -102,9 +103,14 @@ def export_version(
     fmt: str = "onnx",
     if_better: bool = False,
     max_accuracy_drop: float = DEFAULT_MAX_ACCURACY_DROP,
+    data: Iterable[Any] | None = None,
 ) -> ExportOutcome:
     """Export ``ref`` to ONNX as a new version (source ``compress``, parent ``ref``); with
-    ``if_better``, only when an ONNX model beats the parent (see the module doc)."""
+    ``if_better``, only when an ONNX model beats the parent (see the module doc).
+
+    The table is measured on ``data`` (labelled ``(inputs, labels)`` batches) when given,
+    else on the model's own test split, else (a model trained through the Python API) on
+    inputs shaped like its training batches, without accuracy."""
     if fmt != "onnx":
         raise ConfigError(f"unknown export format {fmt!r}; neuroplast exports 'onnx'")
     check_accuracy_drop(max_accuracy_drop)
@@ -126,7 +132,9 @@ def export_version(
     )
     if measure:
         try:
-            outcome.table = _measure(parent, loaded, extra, test_limit)
+            outcome.table = _measure(parent, loaded, extra, test_limit, data)
+            if outcome.table and outcome.table[0]["accuracy"] is None:
+                outcome.notes.append(NOT_MEASURED)
         except NeuroplastError as e:
             outcome.notes.append(f"no table: {e}")
             logger.warning("no table: %s", e)
@@ -169,10 +177,14 @@ def export_version(
 
 
 def _measure(
-    parent: VersionRecord, loaded: LoadedModel, extra: dict[str, bytes], test_limit: int | None
+    parent: VersionRecord,
+    loaded: LoadedModel,
+    extra: dict[str, bytes],
+    test_limit: int | None,
+    data: Iterable[Any] | None,
 ) -> list[dict[str, Any]]:
-    data = model_data(loaded.meta, loaded.vocab)
-    test = split_inputs(data, "test", limit=test_limit)
+    own = model_data(loaded.meta, loaded.vocab) if loaded.meta.data and data is None else None
+    test = measurement_inputs(loaded.meta, own, data=data, limit=test_limit)
     weights = parent.artifacts[WEIGHTS].size_bytes if WEIGHTS in parent.artifacts else 0
     onnx = extra[ONNX]
     variants = [

@@ -18,6 +18,7 @@ from typing import Any, cast
 import torch
 from torch import nn
 
+from neuroplast.compression._data import recorded_inputs
 from neuroplast.errors import ArtifactError, ConfigError
 from neuroplast.inference._meta import ModelMeta
 from neuroplast.models import logits_of
@@ -39,15 +40,20 @@ class _LogitsOnly(nn.Module):
 
 
 def example_input(meta: ModelMeta) -> torch.Tensor:
-    """A small batch of the model's input type, used to trace it."""
+    """A small batch of the model's input type, used to trace it: two of the token id rows
+    training recorded (see :mod:`neuroplast.compression._data`), else ids of a fixed
+    pattern with padding, and zero images of the model's recorded input shape."""
+    spec = recorded_inputs(meta)
     if meta.modality == "text":
+        sample = spec.get("sample") or []
+        if len(sample) >= 2:
+            return torch.tensor(sample[:2], dtype=torch.long)
         vocab_size = int(meta.arch_config.get("vocab_size", 3))
-        ids = (torch.arange(2 * 12, dtype=torch.long).reshape(2, 12) % (vocab_size - 2)) + 2
+        width = max(12, int(meta.preprocessing.get("min_length", 1)))
+        ids = (torch.arange(2 * width, dtype=torch.long).reshape(2, width) % (vocab_size - 2)) + 2
         ids[1, 5:] = 0
         return ids
-    channels = int(meta.arch_config.get("in_channels", 1))
-    size = int(meta.arch_config.get("image_size", 28))
-    return torch.zeros((2, channels, size, size), dtype=torch.float32)
+    return torch.zeros((2, *map(int, spec["shape"])), dtype=torch.float32)
 
 
 def export_onnx_bytes(model: nn.Module, meta: ModelMeta, *, opset: int = OPSET) -> bytes:

@@ -4,6 +4,12 @@
 >>> optimizer.quantize_model("rt-cnn", quantization_type="dynamic")       # doctest: +SKIP
 'rt-cnn:2'
 
+The figures are measured on the caller's ``data=`` (a DataLoader of ``(inputs, labels)``)
+when given, else on the model's own test split; a model trained through the Python API on
+its caller's loaders has no split neuroplast can re-create, so without ``data=`` its size
+and speed are measured on inputs shaped like its training batches (recorded at training)
+and the accuracy is not measured (the notes say so).
+
 Each call creates a new registry version (``source`` "compress", or "distill" for a
 distilled student) whose parent is the compressed version, and stores the comparison table
 (``compression.json`` and the version's metrics). With ``if_better=True`` only results that
@@ -16,11 +22,17 @@ and leave nothing in the registry. :attr:`ModelOptimizer.last` keeps the last ou
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from neuroplast.compression._data import SplitInputs, model_data, split_inputs
+from neuroplast.compression._data import (
+    NOT_MEASURED,
+    SplitInputs,
+    measurement_inputs,
+    model_data,
+)
 from neuroplast.compression.derive import register_derived
 from neuroplast.compression.distill import (
     DEFAULT_ALPHA,
@@ -30,6 +42,7 @@ from neuroplast.compression.distill import (
 from neuroplast.compression.table import Variant, compression_table
 from neuroplast.compression.techniques import (
     Candidate,
+    calibration_from_inputs,
     distill_student,
     dynamic_candidate,
     prune_candidate,
@@ -107,7 +120,8 @@ class CompressOutcome:
 class _Context:
     version: VersionRecord
     loaded: LoadedModel
-    data: PreparedData
+    #: The model's own splits (None for a model trained on the caller's loaders).
+    data: PreparedData | None
     test: SplitInputs
 
 
@@ -121,10 +135,17 @@ class ModelOptimizer:
         self.last_export: ExportOutcome | None = None
 
     # ---- the seed API ------------------------------------------------------------------
-    def quantize_model(self, model_id: str, quantization_type: str = "dynamic") -> str:
+    def quantize_model(
+        self,
+        model_id: str,
+        quantization_type: str = "dynamic",
+        *,
+        data: Iterable[Any] | None = None,
+    ) -> str:
         """int8 quantization (``"dynamic"``: Linear/LSTM; ``"static"``: image CNN/MLP);
-        returns the new version's ``name:version``."""
-        return self._single(self.compress(model_id, quantize=quantization_type))
+        returns the new version's ``name:version``. ``data``: labelled batches to measure
+        the accuracy on (see the module doc)."""
+        return self._single(self.compress(model_id, quantize=quantization_type, data=data))
 
     def prune_model(
         self,
@@ -133,11 +154,16 @@ class ModelOptimizer:
         *,
         structured: bool = False,
         finetune_epochs: int = 0,
+        data: Iterable[Any] | None = None,
     ) -> str:
         """Magnitude pruning of ``amount`` of the weights; returns the new version's ref."""
         return self._single(
             self.compress(
-                model_id, prune=amount, structured=structured, finetune_epochs=finetune_epochs
+                model_id,
+                prune=amount,
+                structured=structured,
+                finetune_epochs=finetune_epochs,
+                data=data,
             )
         )
 
@@ -165,12 +191,24 @@ class ModelOptimizer:
         )
         return outcome.versions[-1].ref
 
-    def export_onnx(self, model_id: str, *, int8: bool = False, output: Path | None = None) -> str:
+    def export_onnx(
+        self,
+        model_id: str,
+        *,
+        int8: bool = False,
+        output: Path | None = None,
+        data: Iterable[Any] | None = None,
+    ) -> str:
         """ONNX (opset 17) as a new version; returns its ref."""
         from neuroplast.compression.export import export_version
 
         outcome = export_version(
-            self.registry, model_id, int8=int8, output=output, test_limit=self.test_limit
+            self.registry,
+            model_id,
+            int8=int8,
+            output=output,
+            test_limit=self.test_limit,
+            data=data,
         )
         self.last_export = outcome
         if outcome.version is None:  # not reached: only if_better=True leaves it empty
@@ -194,10 +232,12 @@ class ModelOptimizer:
         alpha: float = DEFAULT_ALPHA,
         if_better: bool = False,
         max_accuracy_drop: float = DEFAULT_MAX_ACCURACY_DROP,
+        data: Iterable[Any] | None = None,
     ) -> CompressOutcome:
         """Apply each requested technique to ``model_id``; one table, one version each
         (with ``if_better``, only for results smaller or faster than the parent that lose
-        at most ``max_accuracy_drop`` of its test accuracy)."""
+        at most ``max_accuracy_drop`` of its test accuracy). ``data``: labelled batches to
+        measure on (see the module doc)."""
         check_accuracy_drop(max_accuracy_drop)
         if quantize not in (None, "dynamic", "static"):
             raise ConfigError(f"--quantize must be dynamic or static, not {quantize!r}")
@@ -208,38 +248,56 @@ class ModelOptimizer:
             )
         if distill_from:
             check_distillation_settings(temperature, alpha)
-        ctx = self._context(model_id)
+        ctx = self._context(model_id, data)
         outcome = CompressOutcome(
             parent=ctx.version, if_better=if_better, max_accuracy_drop=max_accuracy_drop
         )
+        if ctx.test.labels is None:
+            outcome.notes.append(NOT_MEASURED)
         candidates: list[Candidate] = []
         modality = ctx.loaded.meta.modality
         if quantize == "dynamic" or all_techniques:
             candidates.append(dynamic_candidate(ctx.loaded))
         if quantize == "static" or (all_techniques and modality == "image"):
-            candidates.append(static_candidate(ctx.loaded, ctx.data))
+            calibration = None
+            if ctx.data is None and ctx.test.labels is not None:  # the caller's data=
+                calibration = calibration_from_inputs(ctx.test, ctx.loaded.meta)
+            candidates.append(static_candidate(ctx.loaded, ctx.data, calibration=calibration))
         if all_techniques and modality == "text":
             outcome.notes.append("static int8 skipped: it applies to the image CNN / MLP paths")
         amounts = [prune] if prune else ([0.5] if all_techniques else [])
-        train = run_config_of(ctx.version.config).train if amounts or distill_from else None
+        if all_techniques and not finetune_epochs and ctx.data is None and amounts:
+            outcome.notes.append(
+                "pruned without fine-tuning: the model has no recorded data config to train on"
+            )
+        default_finetune = 1 if all_techniques and ctx.data is not None else 0
+        epochs_after_pruning = finetune_epochs or default_finetune
+        train = None
+        if distill_from or (amounts and epochs_after_pruning and ctx.data is not None):
+            train = run_config_of(ctx.version.config).train
         for amount in amounts:
             candidates.append(
                 prune_candidate(
                     ctx.loaded,
                     amount,
                     structured=structured,
-                    finetune_epochs=finetune_epochs or (1 if all_techniques else 0),
+                    finetune_epochs=epochs_after_pruning,
                     data=ctx.data,
                     train=train,
                 )
             )
         if distill_from:
             _, teacher = load_registered(self.registry, distill_from)
-            data = model_data(teacher.meta, teacher.vocab)
+            teacher_data = model_data(
+                teacher.meta,
+                teacher.vocab,
+                needed_for="training data to distill a student on (train the teacher from a "
+                "run config with Engine.train)",
+            )
             default = dict(run_config_of(ctx.version.config).model)
             alone, distilled = distill_student(
                 teacher,
-                data,
+                teacher_data,
                 train or run_config_of(ctx.version.config).train,
                 student_config=student_config,
                 default_student=default,
@@ -299,13 +357,13 @@ class ModelOptimizer:
         return outcome
 
     # ---- internals -------------------------------------------------------------------------
-    def _context(self, model_id: str) -> _Context:
+    def _context(self, model_id: str, data: Iterable[Any] | None) -> _Context:
         version, loaded = load_registered(self.registry, model_id)
         if loaded.meta.compression.get("quantization"):
             raise ConfigError(f"{version.ref} is already int8; compress its fp32 parent instead")
-        data = model_data(loaded.meta, loaded.vocab)
-        test = split_inputs(data, "test", limit=self.test_limit)
-        return _Context(version=version, loaded=loaded, data=data, test=test)
+        own = model_data(loaded.meta, loaded.vocab) if loaded.meta.data else None
+        test = measurement_inputs(loaded.meta, own, data=data, limit=self.test_limit)
+        return _Context(version=version, loaded=loaded, data=own, test=test)
 
     @staticmethod
     def _single(outcome: CompressOutcome) -> str:

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import cast
 
 import numpy as np
 import torch
 
-from neuroplast.compression._data import model_data, split_inputs
+from neuroplast.compression._data import model_data, recorded_inputs, split_inputs
 from neuroplast.errors import ArtifactError, NeuroplastError
 from neuroplast.inference._base import BasePredictor
 from neuroplast.inference._meta import ONNX, ONNX_INT8
@@ -59,7 +60,7 @@ def _static_predictor(version: VersionRecord, loaded: LoadedModel) -> BasePredic
         batches = int(loaded.meta.compression.get("calibration_batches", 16))
         data = model_data(loaded.meta, loaded.vocab)
         return static_candidate(loaded, data, batches=batches).predictor
-    shape = loaded.meta.preprocessing.get("image_shape") or [1, 28, 28]
+    shape = recorded_inputs(loaded.meta)["shape"]  # [C, H, W]
     # any calibration gives the quantized graph; the stored state then replaces its numbers
     structure = static_int8(loaded.model, [torch.zeros(1, *map(int, shape))], modality="image")
     model = load_quantized(structure, stored, source=f"{version.ref}/{STATIC_INT8}")
@@ -87,7 +88,8 @@ def registered_predictor(
     if backend == "auto" and (sample is None or len(sample) == 0):
         try:
             data = model_data(loaded.meta, loaded.vocab)
-            sample = split_inputs(data, "val", limit=SAMPLE_SIZE).inputs
+            # a split's inputs are raw texts or uint8 images
+            sample = cast(Sequence[str], split_inputs(data, "val", limit=SAMPLE_SIZE).inputs)
         except NeuroplastError as e:
             logger.warning("no sample of real inputs for backend auto (%s); using torch", e)
             backend = "torch"

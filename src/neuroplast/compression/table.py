@@ -2,7 +2,9 @@
 
 One row per variant: size on disk, batch-1 latency (each input predicted alone,
 tokenization or pre-processing included), batch-64 throughput, test accuracy and macro F1,
-each with its change against the first row (the parent, eager fp32). Speeds come from
+each with its change against the first row (the parent, eager fp32). Inputs without labels
+(a model trained through the Python API, measured without ``data=``) give size and speed
+only: the accuracy and F1 keys are then None. Speeds come from
 :func:`~neuroplast.inference.timing.time_calls`: a warm-up, then ``repeats`` rounds with the
 variants interleaved (so ratios hold when the machine is shared), reported as the median
 with its quartiles (``*_q1_*``, ``*_q3_*``) and spread (half the interquartile range).
@@ -61,34 +63,37 @@ class Row:
     throughput_speedup: float
     batch_size: int
     repeats: int
-    accuracy: float
-    accuracy_change: float
-    f1_macro: float
-    f1_change: float
+    accuracy: float | None
+    accuracy_change: float | None
+    f1_macro: float | None
+    f1_change: float | None
     samples: int
 
 
-def macro_f1(labels: np.ndarray, predicted: np.ndarray, num_classes: int) -> float:
-    scores = []
-    for c in range(num_classes):
-        tp = float(np.sum((predicted == c) & (labels == c)))
-        fp = float(np.sum((predicted == c) & (labels != c)))
-        fn = float(np.sum((predicted != c) & (labels == c)))
-        if tp + fp + fn > 0:
-            scores.append(2 * tp / (2 * tp + fp + fn))
-    return float(np.mean(scores)) if scores else 0.0
+def macro_f1(labels: np.ndarray, predicted: np.ndarray) -> float:
+    """scikit-learn's macro F1 over the classes that occur in ``labels`` or ``predicted``
+    (0.0 for no inputs)."""
+    from sklearn.metrics import f1_score
+
+    if len(labels) == 0:
+        return 0.0
+    return float(f1_score(labels, predicted, average="macro", zero_division=0.0))
 
 
-def _slice(inputs: Sequence[str] | np.ndarray, start: int, stop: int) -> Any:
+def _slice(inputs: Sequence[Any] | np.ndarray, start: int, stop: int) -> Any:
     return inputs[start:stop]
 
 
-def _pass(predictor: BasePredictor, chunks: list[Any]) -> Any:
+def _pass(test: SplitInputs, predictor: BasePredictor, chunks: list[Any]) -> Any:
     def run() -> None:
         for chunk in chunks:
-            predictor.predict_proba(chunk)
+            test.predict_proba(predictor, chunk)
 
     return run
+
+
+def _change(value: float | None, baseline: float | None) -> float | None:
+    return None if value is None or baseline is None else value - baseline
 
 
 def compression_table(
@@ -99,13 +104,18 @@ def compression_table(
     batch: int = 64,
     repeats: int = 5,
 ) -> list[dict[str, Any]]:
-    """Measure every variant; the first is the baseline the changes are relative to."""
-    n_classes = len(variants[0].predictor.label_names)
-    accuracy, f1 = [], []
+    """Measure every variant; the first is the baseline the changes are relative to.
+    Accuracy and F1 are None when ``test`` has no labels."""
+    accuracy: list[float | None] = []
+    f1: list[float | None] = []
     for v in variants:
-        predicted = v.predictor.predict_proba(test.inputs).argmax(axis=1)
+        if test.labels is None:
+            accuracy.append(None)
+            f1.append(None)
+            continue
+        predicted = test.predict_proba(v.predictor).argmax(axis=1)
         accuracy.append(float(np.mean(predicted == test.labels)))
-        f1.append(macro_f1(test.labels, predicted, n_classes))
+        f1.append(macro_f1(test.labels, predicted))
     singles = [_slice(test.inputs, i, i + 1) for i in range(min(latency_inputs, len(test)))]
     batches = [_slice(test.inputs, s, s + batch) for s in range(0, len(test) - batch + 1, batch)][
         :8
@@ -113,10 +123,10 @@ def compression_table(
     batch_size = len(batches[0])
     counted = sum(len(b) for b in batches)
     latency = time_calls(
-        [_pass(v.predictor, singles) for v in variants], repeats=repeats, items=len(singles)
+        [_pass(test, v.predictor, singles) for v in variants], repeats=repeats, items=len(singles)
     )
     per_input = time_calls(
-        [_pass(v.predictor, batches) for v in variants], repeats=repeats, items=counted
+        [_pass(test, v.predictor, batches) for v in variants], repeats=repeats, items=counted
     )
     throughput = [t.inverse(MS, unit="/s") for t in per_input]
     rows = []
@@ -140,9 +150,9 @@ def compression_table(
             batch_size=batch_size,
             repeats=lat.repeats,
             accuracy=accuracy[k],
-            accuracy_change=accuracy[k] - accuracy[0],
+            accuracy_change=_change(accuracy[k], accuracy[0]),
             f1_macro=f1[k],
-            f1_change=f1[k] - f1[0],
+            f1_change=_change(f1[k], f1[0]),
             samples=len(test),
         )
         rows.append(

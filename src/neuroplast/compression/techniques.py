@@ -15,9 +15,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
+from neuroplast.compression._data import SplitInputs
 from neuroplast.compression._qstate import STATIC_INT8, dump_quantized
 from neuroplast.compression.distill import DEFAULT_ALPHA, DEFAULT_TEMPERATURE, DistillationLoss
 from neuroplast.compression.prune import KeepPruned, prune_copy, sparsity
@@ -25,6 +27,7 @@ from neuroplast.compression.quantize import static_int8
 from neuroplast.config import RunConfig, TrainConfig
 from neuroplast.errors import ConfigError
 from neuroplast.inference._base import BasePredictor
+from neuroplast.inference._meta import ModelMeta
 from neuroplast.inference.bundle import LoadedModel
 from neuroplast.inference.predictor import Predictor
 from neuroplast.models import create_model
@@ -35,6 +38,7 @@ from neuroplast.workflows.train import complete_arch_config
 __all__ = [
     "Candidate",
     "calibration_batches",
+    "calibration_from_inputs",
     "distill_student",
     "dynamic_candidate",
     "prune_candidate",
@@ -112,15 +116,48 @@ def calibration_batches(
     return out
 
 
-def static_candidate(loaded: LoadedModel, data: PreparedData, *, batches: int = 16) -> Candidate:
+def calibration_from_inputs(
+    inputs: SplitInputs, meta: ModelMeta, *, batches: int = 16, batch_size: int = 64
+) -> list[torch.Tensor]:
+    """Model-ready image batches from measured ``inputs`` (the caller's ``data=``): uint8
+    images normalised as the Predictor does, float ones as they are."""
+    if inputs.kind == "ids":
+        raise ConfigError("static int8 calibrates image models; this data holds token ids")
+    x = torch.from_numpy(np.asarray(inputs.inputs))
+    if inputs.kind == "raw":
+        mean = float(meta.preprocessing.get("mean", 0.5))
+        std = float(meta.preprocessing.get("std", 0.5))
+        x = (x.float() / 255.0 - mean) / std
+    return [x[s : s + batch_size].float() for s in range(0, len(x), batch_size)][:batches]
+
+
+def static_candidate(
+    loaded: LoadedModel,
+    data: PreparedData | None,
+    *,
+    batches: int = 16,
+    calibration: list[torch.Tensor] | None = None,
+) -> Candidate:
+    """Static int8 calibrated on ``calibration`` (model-ready image batches, e.g. the
+    caller's ``data=``) or else on the first ``batches`` training batches of ``data``."""
     if loaded.meta.modality != "image":
         raise ConfigError(
             "--quantize static applies to the image CNN / MLP paths; use --quantize dynamic "
             "for text models"
         )
-    quantized = static_int8(
-        loaded.model, calibration_batches(data, batches=batches), modality="image"
-    )
+    if calibration:
+        source, batches = f"data=, {len(calibration)} batches", len(calibration)
+    elif data is not None:
+        calibration = calibration_batches(data, batches=batches)
+        source = f"train, {batches} batches of 64"
+    else:
+        raise ConfigError(
+            f"static int8 calibrates its activation ranges on real images, and "
+            f"{loaded.meta.name or 'this model'} was trained through the Python API (no "
+            "recorded data config): pass data= (a DataLoader of (images, labels)), or use "
+            "quantization_type='dynamic', which needs no data"
+        )
+    quantized = static_int8(loaded.model, calibration, modality="image")
     stored = dump_quantized(quantized)
     return Candidate(
         technique="static int8",
@@ -128,7 +165,7 @@ def static_candidate(loaded: LoadedModel, data: PreparedData, *, batches: int = 
         predictor=Predictor(loaded, model=quantized, backend_name="torch-int8-static"),
         size_bytes=len(stored),
         extra_files={STATIC_INT8: stored},
-        options={"quantization": "static", "calibration": f"train, {batches} batches of 64"},
+        options={"quantization": "static", "calibration": source},
         meta_compression={"quantization": "static", "calibration_batches": batches},
     )
 
@@ -167,7 +204,12 @@ def prune_candidate(
     pruned, masks = prune_copy(loaded.model, amount, structured=structured)
     if finetune_epochs > 0:
         if data is None or train is None:
-            raise ConfigError("fine-tuning after pruning needs the model's data and train config")
+            raise ConfigError(
+                f"fine-tuning after pruning trains on the model's own data, and "
+                f"{loaded.meta.name or 'this model'} was trained through the Python API (no "
+                "recorded data or train config): prune with finetune_epochs=0, or train it "
+                "from a run config (Engine.train) so that its data can be re-created"
+            )
         lr = train.optimizer.lr * 0.1
         config = train.model_copy(
             update={

@@ -6,7 +6,9 @@ batch-1 latency's upper quartile below the parent's lower quartile, or its batch
 throughput's lower quartile above the parent's upper quartile; see
 :mod:`neuroplast.inference.timing`); and **within the accuracy bound** when its test
 accuracy is at most ``max_accuracy_drop`` below the parent's (default
-:data:`DEFAULT_MAX_ACCURACY_DROP`, one point).
+:data:`DEFAULT_MAX_ACCURACY_DROP`, one point). A table measured without labels (a model
+trained through the Python API, compressed without ``data=``) has no accuracy: the bound is
+then not checked, and the outcome's notes say so.
 
 A result **qualifies** (``if_better=True`` registers it) when it is smaller or faster at
 some measured batch size, and within the accuracy bound. Whatever ``if_better`` says, a
@@ -75,8 +77,8 @@ class Verdict:
     size_after_mb: float
     smaller: bool
     speeds: tuple[SpeedCheck, ...]
-    accuracy_before: float
-    accuracy_after: float
+    accuracy_before: float | None
+    accuracy_after: float | None
     max_accuracy_drop: float
 
     @property
@@ -84,7 +86,13 @@ class Verdict:
         return any(s.faster for s in self.speeds)
 
     @property
+    def accuracy_measured(self) -> bool:
+        return self.accuracy_before is not None and self.accuracy_after is not None
+
+    @property
     def accuracy_change(self) -> float:
+        if self.accuracy_before is None or self.accuracy_after is None:
+            return 0.0  # not measured (see the module doc)
         return self.accuracy_after - self.accuracy_before
 
     @property
@@ -160,8 +168,8 @@ def judge(parent: dict[str, Any], row: dict[str, Any], *, max_accuracy_drop: flo
         size_after_mb=after,
         smaller=after <= before * (1.0 - MIN_SIZE_GAIN),
         speeds=(latency, throughput),
-        accuracy_before=float(parent["accuracy"]),
-        accuracy_after=float(row["accuracy"]),
+        accuracy_before=None if parent["accuracy"] is None else float(parent["accuracy"]),
+        accuracy_after=None if row["accuracy"] is None else float(row["accuracy"]),
         max_accuracy_drop=max_accuracy_drop,
     )
 

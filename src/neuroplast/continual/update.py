@@ -99,8 +99,27 @@ def _split(labels: np.ndarray, test_fraction: float, seed: int) -> tuple[np.ndar
     return np.sort(np.concatenate(train)), np.sort(np.concatenate(test))
 
 
+def _require_own_data(version: VersionRecord, loaded: LoadedModel) -> None:
+    """An update replays, regularises on and measures forgetting on the parent's own data:
+    a model trained through the Python API on the caller's loaders has none to reload."""
+    if loaded.meta.data:
+        return
+    texts = ""
+    if loaded.meta.modality == "text" and loaded.vocab is None:
+        texts = ", nor a vocabulary to read the texts of new data with"
+    raise DataError(
+        f"{version.ref} was trained through the Python API on your own loaders, so it records "
+        f"no data config that `continual update` can reload as its old task{texts}; either "
+        "keep training it in your own loop with engine.continual_learner."
+        "compute_fisher_information(model_id, old_task_loader) and ewc_loss(model_id, "
+        "old_params, lambda_ewc), or train it from a run config (neuroplast train / "
+        "Engine.train) and update that version"
+    )
+
+
 def _old_task(version: VersionRecord, loaded: LoadedModel) -> Task:
     """The parent's own train / test data, from the data config it recorded."""
+    _require_own_data(version, loaded)
     raw = loaded.meta.data
     try:
         cfg = DataConfig.model_validate(raw)
@@ -136,6 +155,7 @@ def update_model(
     """Train ``ref`` on the data at ``data_path`` with ``strategies``; register the result."""
     started = time.perf_counter()
     parent, loaded = load_registered(registry, ref)
+    _require_own_data(parent, loaded)
     new = _read_new(Path(data_path), text_column, label_column)
     old_names = list(loaded.meta.label_names)
     unknown = [n for n in new.label_names if n not in old_names]

@@ -4,9 +4,11 @@
 >>> engine.explainer.compute_feature_importance("rt-cnn", ids, target_class=1)   # +SKIP
 >>> engine.explainer.layer_activations("rt-cnn", ["a tedious mess"])               # +SKIP
 
-``input_data`` is a text, a list of texts, token ids ``[B, T]`` / ``[T]`` (PAD = 0) for text
-models, or for image models uint8 images ``[N, C, H, W]`` (numpy or torch) or a float tensor
-already normalised as in training.
+``input_data`` is, for text models, a text, a list of texts, or token ids (PAD = 0): a
+tensor or array ``[B, T]`` / ``[T]``, a list of ids or a list of id lists (rows of different
+lengths are padded). Models trained through the Python API on the caller's token ids have
+no vocabulary and take token ids only. For image models it is uint8 images ``[N, C, H, W]``
+(numpy or torch) or a float tensor already normalised as in training.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from neuroplast.inference import LoadedModel
 
 __all__ = ["ActivationStats", "Explainer", "InputData"]
 
-InputData = str | Sequence[str] | Tensor | np.ndarray
+InputData = str | Sequence[str] | Sequence[int] | Sequence[Sequence[int]] | Tensor | np.ndarray
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,27 @@ def _pad(rows: Sequence[Sequence[int]]) -> Tensor:
     return batch
 
 
+def _is_id(value: object) -> bool:
+    return isinstance(value, int | np.integer) and not isinstance(value, bool)
+
+
+def _id_lists(input_data: object) -> tuple[list[list[int]], bool] | None:
+    """Rows of a list of token ids (one input) or of a list of id lists, and whether one
+    input was given; None when ``input_data`` is not such a list (texts, tensors)."""
+    if isinstance(input_data, str | Tensor | np.ndarray) or not isinstance(input_data, Sequence):
+        return None
+    items = list(input_data)
+    if items and all(_is_id(t) for t in items):
+        return [[int(t) for t in items]], True
+    if items and all(
+        isinstance(r, Sequence | np.ndarray | Tensor) and not isinstance(r, str) for r in items
+    ):
+        rows = [list(r.tolist() if isinstance(r, Tensor | np.ndarray) else r) for r in items]
+        if all(row and all(_is_id(t) for t in row) for row in rows):
+            return [[int(t) for t in row] for row in rows], False
+    return None
+
+
 def _rows(ids: Tensor) -> list[list[int]]:
     """Token id rows without their trailing padding (at least one id each)."""
     out = []
@@ -84,6 +107,11 @@ class Explainer:
         """Padded ids ``[B, T]`` and whether the caller gave a single input."""
         if isinstance(input_data, str):
             return _pad(explainer.tokenize([input_data])[1]), True
+        lists = _id_lists(input_data)
+        if lists is not None:
+            rows, single = lists
+            ids, _ = self._token_ids(explainer, _pad(rows))
+            return ids, single
         if isinstance(input_data, Tensor | np.ndarray):
             ids = torch.as_tensor(input_data)
             if ids.dtype.is_floating_point or ids.dim() not in (1, 2) or ids.numel() == 0:
@@ -98,7 +126,7 @@ class Explainer:
                     f"{int(ids.min())}..{int(ids.max())}"
                 )
             return (ids.unsqueeze(0), True) if ids.dim() == 1 else (ids.long(), False)
-        return _pad(explainer.tokenize(list(input_data))[1]), False
+        return _pad(explainer.tokenize([str(t) for t in input_data])[1]), False
 
     def _images(self, explainer: ImageExplainer, input_data: InputData) -> tuple[Tensor, bool]:
         """Normalised model inputs ``[N, C, H, W]`` and whether one image was given."""

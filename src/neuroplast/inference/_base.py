@@ -63,11 +63,6 @@ class BasePredictor(ABC):
     def __init__(self, meta: ModelMeta, vocab: Vocabulary | None, *, batch_size: int = 256) -> None:
         if batch_size < 1:
             raise DataError(f"batch_size must be at least 1, got {batch_size}")
-        if meta.modality == "text" and vocab is None:
-            raise DataError(
-                f"text model {meta.name or meta.architecture} has no vocabulary (vocab.json); "
-                "re-export it or pass its Vocabulary"
-            )
         self.meta = meta
         self.vocab = vocab
         self.batch_size = batch_size
@@ -88,6 +83,13 @@ class BasePredictor(ABC):
 
     # ---- pre-processing ------------------------------------------------------------------
     def encode(self, texts: Sequence[str]) -> list[list[int]]:
+        if self.vocab is None and self.modality == "text":
+            # trained on token ids through the Python API: predict_proba_ids still works
+            raise DataError(
+                f"text model {self.meta.name or self.meta.architecture} has no vocabulary "
+                "(vocab.json), so it cannot read raw text: pass token ids "
+                "(predict_proba_ids), or re-export it with its Vocabulary"
+            )
         if self.vocab is None:
             raise DataError("this model takes images, not texts: pass image files")
         return [self.vocab.encode(text, max_length=self.max_length) for text in texts]
