@@ -388,6 +388,7 @@ def test_bench_json_has_the_documented_shape(trained_home: Path, run_cli: Run) -
         "command",
         "model",
         "backend",
+        "cpu",
         "inputs",
         "repeats",
         "torch_threads",
@@ -401,7 +402,8 @@ def test_bench_json_has_the_documented_shape(trained_home: Path, run_cli: Run) -
     }
     assert document["command"] == "bench" and document["model"] == "rt-small:1"
     assert document["backend"] == "onnx" and document["repeats"] == 3
-    assert document["auto"] == []  # a named backend: nothing chosen
+    assert document["auto"] is None  # a named backend: nothing chosen
+    assert isinstance(document["cpu"], str) and document["cpu"]
     latency, throughput = document["rows"]
     assert (latency["unit"], latency["batch_size"]) == ("ms", 1)
     assert throughput["unit"] == "/s"

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import nullcontext
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import typer
 from rich.table import Table
 
 from neuroplast.cli._common import MODEL_HELP, HomeOption, console, print_json, setup_logging
 from neuroplast.cli._compress_table import print_warnings
+
+if TYPE_CHECKING:
+    from neuroplast.inference.choice import ChoiceTable
 
 
 def bench(
@@ -22,6 +26,12 @@ def bench(
     threads: int | None = typer.Option(
         None, "--threads", min=1, help="torch and ONNX Runtime threads (default: physical cores)."
     ),
+    max_batch: int = typer.Option(
+        64, "--max-batch", min=1, help="auto: the largest batch it measures (and runs) at."
+    ),
+    remeasure: bool = typer.Option(
+        False, "--remeasure", help="auto: measure again instead of reading this machine's cache."
+    ),
     json_output: bool = typer.Option(
         False, "--json", help="Print one JSON document (shape described above) instead of tables."
     ),
@@ -32,16 +42,22 @@ def bench(
     on raw inputs (tokenization included), measured in one run.
 
     Each speed is the median of --repeats interleaved repeats after a warm-up, ± half their
-    interquartile range.
+    interquartile range. With --backend auto (the default) the Predictor runs each batch on
+    the backend and thread count that measured fastest at its size (1, 8, 32, 64 and
+    --max-batch) among those agreeing with fp32; that table is printed first. It is cached
+    per machine under the home's cache/auto folder; --remeasure measures it again.
 
     With --json, stdout holds one JSON object: command ("bench"), model (the measured ref),
-    backend (the Predictor's backend), inputs, repeats, torch_threads, rows, auto,
+    backend (the Predictor's backend), cpu, inputs, repeats, torch_threads, rows, auto,
     flops_per_sample, matmul_gflops, achieved_gflops, achieved_fraction and warnings (a
     list of strings). Each row: measure, batch_size, unit ("ms" per input, or "/s" inputs
     per second), eager and predictor (each with median, q1, q3, spread, repeats, unit),
-    speedup and faster (beyond the spread). auto lists what backend auto measured (empty
-    for a named backend): backend, batch1_ms, batch1_spread_ms, batch_ms, batch_spread_ms,
-    batch_size, agreement, chosen.
+    speedup and faster (beyond the spread). auto is null for a named backend, else: source
+    ("measured" or "cache"), measured_at, min_agreement, fingerprint (cpu, machine,
+    torch_threads, onnx_threads, versions, model_uid, sizes), summary, choices (one per
+    batch size: batch_size, backend, threads, ms_per_input, spread_ms, agreement, eager_ms,
+    speedup) and measured (every backend and thread count at every size: backend, threads,
+    batch_size, ms_per_input, spread_ms, agreement, repeats).
     """
     setup_logging(verbose)
     import torch
@@ -54,6 +70,7 @@ def bench(
         speed_compare,
     )
     from neuroplast.compression.predictors import registered_predictor
+    from neuroplast.inference.choice import cpu_model
     from neuroplast.registry import Registry
     from neuroplast.workflows.report import load_registered
 
@@ -63,13 +80,20 @@ def bench(
     with Registry(home) as registry, status:
         version, loaded = load_registered(registry, model)
         predictor = registered_predictor(
-            registry, model, backend=backend, threads=threads, preloaded=(version, loaded)
+            registry,
+            model,
+            backend=backend,
+            threads=threads,
+            preloaded=(version, loaded),
+            max_batch=max_batch,
+            remeasure=remeasure,
         )
         loaded = getattr(predictor, "loaded", None) or loaded
         data = model_data(loaded.meta, loaded.vocab)
         test = split_inputs(data, "test", limit=inputs)
-        result = speed_compare(loaded, predictor, test.inputs, repeats=repeats)
-        sample = eager_tensors(loaded, test.inputs[:64])
+        raw = cast(Sequence[str], test.inputs)  # raw texts or uint8 images
+        result = speed_compare(loaded, predictor, raw, repeats=repeats)
+        sample = eager_tensors(loaded, raw[:64])
         width = max(t.shape[-1] for t in sample)
         if sample[0].dtype == torch.long:
             batch = torch.zeros((len(sample), width), dtype=torch.long)
@@ -80,16 +104,29 @@ def bench(
         flops = flops_per_sample(loaded.model, batch)
         peak = matmul_gflops()
     achieved = flops * result.predictor_batch.median / 1e9
+    choices = predictor.table
     if json_output:
+        auto_doc: dict[str, Any] | None = None
+        if choices is not None:
+            auto_doc = {
+                "source": choices.source,
+                "measured_at": choices.measured_at,
+                "min_agreement": choices.min_agreement,
+                "fingerprint": dict(choices.fingerprint),
+                "summary": choices.summary(),
+                "choices": [{**vars(c), "speedup": c.speedup} for c in choices.choices],
+                "measured": [dict(vars(t)) for t in choices.measured],
+            }
         document: dict[str, Any] = {
             "command": "bench",
             "model": version.ref,
             "backend": result.backend,
+            "cpu": cpu_model(),
             "inputs": len(test),
             "repeats": result.repeats,
             "torch_threads": torch.get_num_threads(),
             "rows": result.rows(),
-            "auto": [dict(vars(t)) for t in predictor.timings],
+            "auto": auto_doc,
             "flops_per_sample": flops,
             "matmul_gflops": peak,
             "achieved_gflops": achieved,
@@ -98,21 +135,11 @@ def bench(
         }
         print_json(document)
         return
-    if predictor.timings:
-        auto = Table(title="backend auto: measured on the model's validation inputs")
-        columns = ("backend", "batch-1 ms/input", "whole sample ms", "agrees with fp32", "chosen")
-        for name in columns:
-            auto.add_column(name, justify="left" if name == "backend" else "right")
-        for t in predictor.timings:
-            auto.add_row(
-                t.backend,
-                f"{t.batch1_ms:.3f} ± {t.batch1_spread_ms:.3f}",
-                f"{t.batch_ms:.1f} ± {t.batch_spread_ms:.1f}",
-                f"{t.agreement:.1%}",
-                "yes" if t.chosen else "",
-            )
-        console.print(auto)
+    if choices is not None:
+        print_choice_table(choices)
     title = f"{model}: eager fp32 vs Predictor ({result.backend}) on {len(test)} test inputs"
+    if choices is not None:
+        title += f", on {cpu_model()}"
     table = Table(title=title)
     for name in ("measure", "eager fp32", "Predictor", "speed-up"):
         table.add_column(name, justify="left" if name == "measure" else "right")
@@ -139,3 +166,27 @@ def bench(
         f"achieves {achieved:.2f} GFLOP/s = {achieved / peak:.1%} of it"
     )
     print_warnings(console, result.warnings(), [])
+
+
+def print_choice_table(table: ChoiceTable) -> None:
+    """What backend auto runs at each batch size, and what it measured there."""
+    where = "this machine's cache" if table.source == "cache" else "this run"
+    title = (
+        f"backend auto, per batch size (measured {table.measured_at}, from {where}; "
+        "eager fp32 on all torch threads for comparison)"
+    )
+    out = Table(title=title)
+    columns = ("batch", "runs on", "threads", "ms/input", "agrees with fp32", "eager ms/input")
+    for name in (*columns, "speed-up"):
+        out.add_column(name, justify="left" if name == "runs on" else "right")
+    for c in table.choices:
+        out.add_row(
+            f"<= {c.batch_size}",
+            c.backend,
+            str(c.threads),
+            f"{c.ms_per_input:.3f} ± {c.spread_ms:.3f}",
+            f"{c.agreement:.1%}",
+            f"{c.eager_ms:.3f}",
+            f"{c.speedup:.2f}x",
+        )
+    console.print(out)

@@ -76,10 +76,14 @@ def registered_predictor(
     batch_size: int = 256,
     threads: int | None = None,
     preloaded: tuple[VersionRecord, LoadedModel] | None = None,
+    max_batch: int = 64,
+    remeasure: bool = False,
 ) -> BasePredictor:
-    """The Predictor of ``ref`` on ``backend`` (``auto`` picks the fastest that agrees);
-    ``threads`` sets ONNX Runtime's intra-op threads (default: the physical cores).
-    ``preloaded`` is ``ref``'s version and bundle when the caller has loaded them already."""
+    """The Predictor of ``ref`` on ``backend`` (``auto`` picks the fastest that agrees, per
+    batch size up to ``max_batch``, cached per machine under ``HOME/cache/auto``;
+    ``remeasure`` measures again); ``threads`` sets ONNX Runtime's intra-op threads
+    (default: the physical cores). ``preloaded`` is ``ref``'s version and bundle when the
+    caller has loaded them already."""
     check_backend(backend)
     version, loaded = preloaded or load_registered(registry, ref)
     quantization = loaded.meta.compression.get("quantization")
@@ -101,4 +105,8 @@ def registered_predictor(
         onnx_int8=_artifact_bytes(version, ONNX_INT8),
         batch_size=batch_size,
         threads=threads,
+        max_batch=max_batch,
+        cache_dir=registry.home / "cache" / "auto",
+        model_uid=version.uid,
+        remeasure=remeasure,
     )

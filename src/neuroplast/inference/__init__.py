@@ -1,8 +1,9 @@
 """Inference: model bundles (safetensors + JSON) and the Predictor with its backends.
 
 ``Predictor`` runs eager PyTorch (fp32 or dynamic int8), ``OnnxPredictor`` ONNX Runtime
-(fp32 or int8) and ``create_predictor(..., backend="auto")`` measures them and keeps the
-fastest that agrees with fp32. Names are imported on first use, so that
+(fp32 or int8) and ``create_predictor(..., backend="auto")`` measures them at each batch size
+and returns an ``AutoPredictor`` that runs every batch on the fastest that agrees with fp32
+(its ``ChoiceTable``). Names are imported on first use, so that
 ``neuroplast.inference.onnx_predictor`` loads without torch.
 """
 
@@ -15,16 +16,19 @@ from neuroplast._lazy import lazy_exports as _lazy_exports
 if TYPE_CHECKING:
     from neuroplast.inference._base import BasePredictor, Prediction, load_image_files
     from neuroplast.inference._meta import ModelMeta
-    from neuroplast.inference.auto import BACKENDS, BackendTiming, create_predictor
+    from neuroplast.inference.auto import BACKENDS, AutoPredictor, create_predictor
     from neuroplast.inference.bundle import BUNDLE_FILES, LoadedModel, load_bundle, save_bundle
+    from neuroplast.inference.choice import BatchChoice, ChoiceTable
     from neuroplast.inference.onnx_predictor import OnnxPredictor
     from neuroplast.inference.predictor import Predictor
 
 __all__ = [
     "BACKENDS",
     "BUNDLE_FILES",
-    "BackendTiming",
+    "AutoPredictor",
     "BasePredictor",
+    "BatchChoice",
+    "ChoiceTable",
     "LoadedModel",
     "ModelMeta",
     "OnnxPredictor",
@@ -41,7 +45,9 @@ _HOMES = {
     "Prediction": "neuroplast.inference._base",
     "ModelMeta": "neuroplast.inference._meta",
     "BACKENDS": "neuroplast.inference.auto",
-    "BackendTiming": "neuroplast.inference.auto",
+    "AutoPredictor": "neuroplast.inference.auto",
+    "BatchChoice": "neuroplast.inference.choice",
+    "ChoiceTable": "neuroplast.inference.choice",
     "create_predictor": "neuroplast.inference.auto",
     "BUNDLE_FILES": "neuroplast.inference.bundle",
     "LoadedModel": "neuroplast.inference.bundle",

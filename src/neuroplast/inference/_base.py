@@ -5,17 +5,19 @@ Texts are tokenized with the model's own vocabulary (cut to the model's ``max_le
 tokens: longer texts, up to any size, are truncated, as in training), sorted by length and
 batched with dynamic padding, then put back in input order. Images are checked against the
 model's channels and size and normalised as in training. A backend only implements
-:meth:`BasePredictor.run_logits` on one padded batch.
+:meth:`BasePredictor.run_logits` on one padded batch, on a given number of intra-op threads
+(by default one thread for batches of at most :data:`SMALL_BATCH` inputs, where waking a
+second thread costs more than it saves, and all of the backend's threads above).
 """
 
 from __future__ import annotations
 
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -23,7 +25,16 @@ from neuroplast.errors import DataError
 from neuroplast.inference._meta import ModelMeta
 from neuroplast.tokens import Vocabulary
 
-__all__ = ["BasePredictor", "Prediction", "load_image_files", "physical_cores"]
+if TYPE_CHECKING:
+    from neuroplast.inference.choice import ChoiceTable
+
+__all__ = ["SMALL_BATCH", "BasePredictor", "Prediction", "load_image_files", "physical_cores"]
+
+#: Batches of at most this many inputs run on one intra-op thread unless told otherwise.
+SMALL_BATCH = 4
+
+#: Rows of the caller's inputs (in order) and the padded batch that holds them.
+Batch = tuple[list[int], np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -59,6 +70,8 @@ class BasePredictor(ABC):
     """Batched inference for one model; subclasses run one batch on their backend."""
 
     backend: str = "base"
+    #: What ``backend="auto"`` measured and chose, batch size by batch size (else None).
+    table: ChoiceTable | None = None
 
     def __init__(self, meta: ModelMeta, vocab: Vocabulary | None, *, batch_size: int = 256) -> None:
         if batch_size < 1:
@@ -70,16 +83,32 @@ class BasePredictor(ABC):
         self.pre = dict(meta.preprocessing)
         self.max_length = int(self.pre.get("max_length", 0)) or None
         self.min_length = int(self.pre.get("min_length", 1))
-        #: What ``backend="auto"`` measured when it chose this predictor (else empty).
-        self.timings: list[Any] = []
+        #: The intra-op thread counts :meth:`run_logits` can run a batch on (smallest first).
+        self.thread_counts: tuple[int, ...] = (1,)
 
     @property
     def modality(self) -> str:
         return self.meta.modality
 
     @abstractmethod
-    def run_logits(self, batch: np.ndarray) -> np.ndarray:
-        """Logits ``[B, K]`` (float32) of one batch: int64 ids ``[B, T]`` or float32 images."""
+    def run_logits(self, batch: np.ndarray, *, threads: int | None = None) -> np.ndarray:
+        """Logits ``[B, K]`` (float32) of one batch: int64 ids ``[B, T]`` or float32 images,
+        on ``threads`` intra-op threads (one of :attr:`thread_counts`; None: the default,
+        :meth:`default_threads`)."""
+
+    def default_threads(self, batch_size: int) -> int:
+        """One thread for batches of at most :data:`SMALL_BATCH` inputs, else all of them."""
+        return self.thread_counts[0] if batch_size <= SMALL_BATCH else self.thread_counts[-1]
+
+    def check_threads(self, threads: int) -> int:
+        if threads not in self.thread_counts:
+            counts = " or ".join(map(str, self.thread_counts))
+            plural = "s" if self.thread_counts[-1] > 1 else ""
+            raise DataError(
+                f"the {self.backend} backend can run on {counts} intra-op thread{plural}, "
+                f"not {threads}"
+            )
+        return threads
 
     # ---- pre-processing ------------------------------------------------------------------
     def encode(self, texts: Sequence[str]) -> list[list[int]]:
@@ -126,40 +155,66 @@ class BasePredictor(ABC):
             raise DataError(f"images must be uint8 pixels 0-255, got dtype {images.dtype}")
         return images
 
-    # ---- running -------------------------------------------------------------------------
-    def predict_proba_ids(self, ids: Sequence[Sequence[int]]) -> np.ndarray:
-        """Class probabilities ``[N, K]`` for already tokenized texts."""
+    # ---- batching ------------------------------------------------------------------------
+    def id_batches(
+        self, ids: Sequence[Sequence[int]], *, batch_size: int | None = None
+    ) -> Iterator[Batch]:
+        """Padded int64 batches of tokenized texts, sorted by length, at most ``batch_size``
+        (default: the predictor's) texts each."""
+        size = batch_size or self.batch_size
         n = len(ids)
-        out = np.empty((n, len(self.label_names)), dtype=np.float32)
         if n == 1:  # the latency path: no sorting, no copy of the order
             seq = ids[0]
             batch = np.zeros((1, max(self.min_length, len(seq))), dtype=np.int64)
             batch[0, : len(seq)] = seq
-            out[:] = softmax(np.asarray(self.run_logits(batch), dtype=np.float32))
-            return out
+            yield [0], batch
+            return
         order = sorted(range(n), key=lambda i: len(ids[i]))
-        for start in range(0, n, self.batch_size):
-            chunk = order[start : start + self.batch_size]
+        for start in range(0, n, size):
+            chunk = order[start : start + size]
             width = max(self.min_length, max(len(ids[i]) for i in chunk))
             batch = np.zeros((len(chunk), width), dtype=np.int64)
             for row, i in enumerate(chunk):
                 seq = ids[i]
                 batch[row, : len(seq)] = seq
-            out[chunk] = softmax(np.asarray(self.run_logits(batch), dtype=np.float32))
+            yield chunk, batch
+
+    def image_batches(
+        self, images: np.ndarray, *, batch_size: int | None = None
+    ) -> Iterator[Batch]:
+        """Normalised float32 batches of uint8 images, in order, at most ``batch_size`` each."""
+        images = self._check_images(images)
+        size = batch_size or self.batch_size
+        mean = np.float32(self.pre.get("mean", 0.5))
+        std = np.float32(self.pre.get("std", 0.5))
+        for start in range(0, len(images), size):
+            x = images[start : start + size].astype(np.float32)
+            yield list(range(start, start + len(x))), (x / np.float32(255.0) - mean) / std
+
+    def batches(
+        self, inputs: Sequence[str] | np.ndarray, *, batch_size: int | None = None
+    ) -> Iterator[Batch]:
+        """The model-ready batches of raw texts or uint8 images, as :meth:`predict_proba`
+        runs them."""
+        if self.modality == "text":
+            return self.id_batches(self.encode(self._check_texts(inputs)), batch_size=batch_size)
+        return self.image_batches(np.asarray(inputs), batch_size=batch_size)
+
+    # ---- running -------------------------------------------------------------------------
+    def _run(self, batches: Iterator[Batch], n: int) -> np.ndarray:
+        out = np.empty((n, len(self.label_names)), dtype=np.float32)
+        for rows, batch in batches:
+            out[rows] = softmax(np.asarray(self.run_logits(batch), dtype=np.float32))
         return out
+
+    def predict_proba_ids(self, ids: Sequence[Sequence[int]]) -> np.ndarray:
+        """Class probabilities ``[N, K]`` for already tokenized texts."""
+        return self._run(self.id_batches(ids), len(ids))
 
     def predict_proba_images(self, images: np.ndarray) -> np.ndarray:
         """Class probabilities ``[N, K]`` for uint8 images ``[N, C, H, W]`` of the model's size."""
         images = self._check_images(images)
-        mean = np.float32(self.pre.get("mean", 0.5))
-        std = np.float32(self.pre.get("std", 0.5))
-        out = np.empty((len(images), len(self.label_names)), dtype=np.float32)
-        for start in range(0, len(images), self.batch_size):
-            x = images[start : start + self.batch_size].astype(np.float32)
-            x = (x / np.float32(255.0) - mean) / std
-            logits = np.asarray(self.run_logits(x), dtype=np.float32)
-            out[start : start + len(x)] = softmax(logits)
-        return out
+        return self._run(self.image_batches(images), len(images))
 
     def predict_proba(self, inputs: Sequence[str] | np.ndarray) -> np.ndarray:
         """Class probabilities ``[N, K]`` of raw texts, or of uint8 images ``[N, C, H, W]``."""

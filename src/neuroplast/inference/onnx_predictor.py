@@ -20,32 +20,45 @@ from typing import Any
 import numpy as np
 
 from neuroplast.errors import ArtifactError, ConfigError
-from neuroplast.inference._base import BasePredictor, Prediction, physical_cores
+from neuroplast.inference._base import SMALL_BATCH, BasePredictor, Prediction, physical_cores
 from neuroplast.inference._meta import META, ONNX, ONNX_INT8, VOCAB, ModelMeta, read_meta
 from neuroplast.tokens import Vocabulary
 
-__all__ = ["OnnxPredictor", "Prediction", "session_options"]
+__all__ = ["SMALL_BATCH", "OnnxPredictor", "Prediction", "onnxruntime_version", "session_options"]
 
 logger = logging.getLogger(__name__)
 
-#: Batches of at most this many inputs run on the one-thread session.
-SMALL_BATCH = 4
 
-
-def session_options(threads: int | None = None) -> object:
-    """ONNX Runtime options: every graph optimization, ``threads`` intra-op threads
-    (default: the machine's physical cores), one inter-op thread."""
+def _ort() -> Any:
     try:
         import onnxruntime as ort
     except ImportError as e:
         raise ConfigError(
             "the ONNX backends need onnxruntime: pip install 'onnxruntime>=1.20,<2'"
         ) from e
+    return ort
+
+
+def onnxruntime_version() -> str | None:
+    """The installed ONNX Runtime's version, or None when it is not installed."""
+    try:
+        return str(_ort().__version__)
+    except ConfigError:
+        return None
+
+
+def session_options(threads: int | None = None) -> object:
+    """ONNX Runtime options: every graph optimization, ``threads`` intra-op threads
+    (default: the machine's physical cores), one inter-op thread, and worker threads that
+    sleep instead of spinning when they have no work: spinning threads took the cores from
+    eager PyTorch and from the other sessions of the process (see benchmarks/README.md)."""
+    ort = _ort()
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.intra_op_num_threads = threads or physical_cores()
     options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.log_severity_level = 3
     return options
 
@@ -81,19 +94,20 @@ class OnnxPredictor(BasePredictor):
         options = session_options(threads)
         self.session = self._session(model, options)
         self.threads = int(options.intra_op_num_threads)  # type: ignore[attr-defined]
-        # Small batches run on a one-thread session: waking a second thread costs more than
-        # it saves there, and a busy machine may not give it a core in time.
-        self.small_session = self.session
+        # Small batches run on a one-thread session by default: waking a second thread costs
+        # more than it saves there, and a busy machine may not give it a core in time.
+        self.sessions = {self.threads: self.session}
         if self.threads > 1:
-            self.small_session = self._session(model, session_options(1))
+            self.sessions[1] = self._session(model, session_options(1))
+        self.small_session = self.sessions[1]
+        self.thread_counts = tuple(sorted(self.sessions))
         self.input_name = self.session.get_inputs()[0].name
         self.output_names = [self.session.get_outputs()[0].name]
         self.backend = "onnx-int8" if int8 else "onnx"
 
     @staticmethod
     def _session(model: bytes, options: object) -> Any:
-        import onnxruntime as ort
-
+        ort = _ort()
         try:
             return ort.InferenceSession(
                 model, sess_options=options, providers=["CPUExecutionProvider"]
@@ -129,7 +143,8 @@ class OnnxPredictor(BasePredictor):
         model = _read(root / name, hashes.get(name))
         return cls(model, meta, vocab, int8=int8, threads=threads, batch_size=batch_size)
 
-    def run_logits(self, batch: np.ndarray) -> np.ndarray:
-        session = self.small_session if len(batch) <= SMALL_BATCH else self.session
+    def run_logits(self, batch: np.ndarray, *, threads: int | None = None) -> np.ndarray:
+        count = self.default_threads(len(batch)) if threads is None else self.check_threads(threads)
+        session = self.sessions[count]
         result: np.ndarray = session.run(self.output_names, {self.input_name: batch})[0]
         return result

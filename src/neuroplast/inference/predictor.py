@@ -2,10 +2,17 @@
 (``"torch-int8"``, ``torch.ao`` quantization of the Linear and LSTM layers).
 
 Pre-processing, batching and top-k are shared with the ONNX Runtime backends
-(:class:`~neuroplast.inference._base.BasePredictor`); only one padded batch runs here.
+(:class:`~neuroplast.inference._base.BasePredictor`); only one padded batch runs here, on one
+intra-op thread or on all of torch's (``torch.get_num_threads()`` when the Predictor is
+built): one thread for batches of at most ``SMALL_BATCH`` inputs unless told otherwise. On a
+2-core machine shared with other work, torch's two-thread OpenMP team waits for a thread that
+has no core, and a single input ran many times slower than on one thread.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -16,7 +23,22 @@ from neuroplast.inference._base import BasePredictor, Prediction, load_image_fil
 from neuroplast.inference.bundle import LoadedModel
 from neuroplast.models import logits_of
 
-__all__ = ["Prediction", "Predictor", "load_image_files"]
+__all__ = ["Prediction", "Predictor", "load_image_files", "torch_threads"]
+
+
+@contextmanager
+def torch_threads(threads: int) -> Iterator[None]:
+    """Run the block on ``threads`` torch intra-op threads, then restore the count (about a
+    microsecond each way; the count is per calling thread under OpenMP)."""
+    before = torch.get_num_threads()
+    if threads == before:
+        yield
+        return
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 class Predictor(BasePredictor):
@@ -39,6 +61,7 @@ class Predictor(BasePredictor):
     ) -> None:
         super().__init__(loaded.meta, loaded.vocab, batch_size=batch_size)
         self.loaded = loaded
+        self.thread_counts = tuple(sorted({1, torch.get_num_threads()}))
         self.device = device or torch.device("cpu")
         quantized = quantized or loaded.meta.compression.get("quantization") == "dynamic"
         if model is not None:
@@ -56,8 +79,10 @@ class Predictor(BasePredictor):
         self.backend = backend_name or ("torch-int8" if quantized else "torch")
 
     @torch.inference_mode()
-    def run_logits(self, batch: np.ndarray) -> np.ndarray:
+    def run_logits(self, batch: np.ndarray, *, threads: int | None = None) -> np.ndarray:
+        count = self.default_threads(len(batch)) if threads is None else self.check_threads(threads)
         x = torch.from_numpy(batch)
-        logits = logits_of(self.model(x.to(self.device))).float()
+        with torch_threads(count):
+            logits = logits_of(self.model(x.to(self.device))).float()
         result: np.ndarray = logits.cpu().numpy()
         return result
