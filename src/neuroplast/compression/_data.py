@@ -72,7 +72,8 @@ class SplitInputs:
     normalised as in training. ``source`` says where they came from, for the notes.
     """
 
-    inputs: list[str] | np.ndarray | list[list[int]]
+    #: list[str] or uint8 np.ndarray (raw), list[list[int]] (ids), float32 np.ndarray (tensors)
+    inputs: Any
     labels: np.ndarray | None
     kind: InputKind = "raw"
     source: str = "test split"
