@@ -1,45 +1,12 @@
-"""The public surface of neuroplast.data and the two data records."""
+"""The two data records of neuroplast.data (its `__all__`: tests/test_public_api.py)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-import neuroplast.data as data
 from neuroplast.data import ImageData, TextData
 from neuroplast.errors import DataError
-
-EXPECTED = {
-    "BucketBatchSampler",
-    "DatasetInfo",
-    "ImageData",
-    "ImageDataset",
-    "TextData",
-    "TextDataset",
-    "Tokenizer",
-    "Vocabulary",
-    "get_builtin_info",
-    "image_loader",
-    "list_builtin",
-    "load_builtin",
-    "load_image_folder",
-    "load_table",
-    "pad_collate",
-    "stratified_split",
-    "text_loader",
-}
-
-
-def test_all_lists_exactly_the_public_names_and_each_resolves() -> None:
-    assert set(data.__all__) == EXPECTED
-    for name in data.__all__:
-        assert getattr(data, name) is not None, name
-    assert set(data.__all__) <= set(dir(data))
-
-
-def test_unknown_attribute_raises_attribute_error() -> None:
-    with pytest.raises(AttributeError, match="no attribute 'nope'"):
-        _ = data.nope
 
 
 def test_text_data_record() -> None:

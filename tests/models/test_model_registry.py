@@ -10,7 +10,6 @@ import torch
 from pydantic import ValidationError
 from torch import Tensor, nn
 
-import neuroplast.models as models
 from neuroplast.errors import ConfigError
 from neuroplast.models import (
     ArchConfig,
@@ -28,25 +27,6 @@ from neuroplast.models.lstm import LSTMConfig
 from neuroplast.models.transformer import TransformerConfig
 
 from ._helpers import small_config
-
-PUBLIC_NAMES = {
-    "ArchConfig",
-    "ModelSpec",
-    "count_parameters",
-    "create_model",
-    "get_spec",
-    "list_models",
-    "logits_of",
-    "register_model",
-    "validate_config",
-}
-
-
-def test_all_is_exactly_the_public_api() -> None:
-    assert set(models.__all__) == PUBLIC_NAMES
-    assert len(models.__all__) == len(PUBLIC_NAMES)
-    for name in models.__all__:
-        assert getattr(models, name) is not None
 
 
 def test_builtin_architectures_by_modality() -> None:
