@@ -107,6 +107,25 @@ def one_torch_thread() -> Iterator[None]:
         torch.set_num_threads(threads)
 
 
+#: The test folders whose tests run torch models: each of their tests gets one torch thread.
+ONE_THREAD_FOLDERS = frozenset({"compression", "continual", "explain", "inference", "models"})
+_TESTS = Path(__file__).resolve().parent
+
+
+@pytest.fixture(autouse=True)
+def one_thread_per_test(request: pytest.FixtureRequest) -> Iterator[None]:
+    """:func:`one_torch_thread` around every test of :data:`ONE_THREAD_FOLDERS`."""
+    path = Path(request.node.path).resolve()
+    if (
+        not path.is_relative_to(_TESTS)
+        or path.relative_to(_TESTS).parts[0] not in ONE_THREAD_FOLDERS
+    ):
+        yield
+        return
+    with one_torch_thread():
+        yield
+
+
 class Result(NamedTuple):
     """Exit code and captured output of one in-process ``neuroplast`` call."""
 

@@ -1,19 +1,14 @@
-"""One torch thread per test process (tiny models on a shared 2-core machine)."""
+"""The compression tests' fixtures: a trained model and the CLI runner (one torch thread per
+test comes from ``tests/conftest.py``)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import Result, one_torch_thread, run_neuroplast, small_text_config
-
-
-@pytest.fixture(autouse=True)
-def one_thread_per_test() -> Iterator[None]:
-    with one_torch_thread():
-        yield
 
 
 @pytest.fixture(scope="session")

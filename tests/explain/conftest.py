@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,12 +10,6 @@ from neuroplast import Engine
 from neuroplast.inference import LoadedModel
 from tests.conftest import one_torch_thread, require_debian_data
 from tests.explain._models import TEXT_MODELS, image_config, text_config
-
-
-@pytest.fixture(autouse=True)
-def one_thread_per_test() -> Iterator[None]:
-    with one_torch_thread():
-        yield
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,5 @@
-"""The compression tests' fixtures: one torch thread, a trained model, the CLI runner."""
+"""The compression tests' fixtures: a trained model, the CLI runner."""
 
-from tests.compression.conftest import one_thread_per_test, run_cli, trained_home
+from tests.compression.conftest import run_cli, trained_home
 
-__all__ = ["one_thread_per_test", "run_cli", "trained_home"]
+__all__ = ["run_cli", "trained_home"]

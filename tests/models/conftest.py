@@ -2,18 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from neuroplast.models import list_models
-from tests.conftest import one_torch_thread
-
-
-@pytest.fixture(autouse=True)
-def one_thread_per_test() -> Iterator[None]:
-    with one_torch_thread():
-        yield
 
 
 @pytest.fixture(params=list_models())
