@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -63,45 +64,10 @@ GOOD_ROWS = "".join(
     f"review number {i} is {'good' if i % 2 else 'bad'},{i % 2}\n" for i in range(40)
 )
 
-CASES = {
-    "missing file": (lambda d: d / "nope.csv", r"nope.csv"),
-    "missing column": (
-        lambda d: _write(d / "cols.csv", "review,label\n" + GOOD_ROWS),
-        r"cols.csv has no column 'text'.*'review', 'label'.*data.text_column",
-    ),
-    "empty file": (lambda d: _write(d / "empty.csv", ""), r"empty.csv.*empty"),
-    "header only": (lambda d: _write(d / "head.csv", "text,label\n"), r"head.csv has no data rows"),
-    "single class": (
-        lambda d: _write(d / "one.csv", "text,label\n" + "".join(f"t {i},x\n" for i in range(30))),
-        r"one.csv.*at least 2 classes",
-    ),
-    "NaN labels": (
-        lambda d: _write(d / "nan.csv", "text,label\n" + GOOD_ROWS + "a review with no label,\n"),
-        r"nan.csv.*(label|missing).*42",
-    ),
-    "non-UTF-8": (
-        lambda d: _write(
-            d / "latin.csv", b"text,label\n" + "café crème,1\n".encode("latin-1") * 20
-        ),
-        r"latin.csv.*UTF-8.*iconv",
-    ),
-    "unsupported format": (lambda d: _write(d / "data.xlsx", "x"), r"data.xlsx.*\.csv"),
-}
 
-
-@pytest.mark.parametrize("case", list(CASES))
-def test_bad_table_files_fail_cleanly_and_touch_nothing(
-    cli: Callable[..., Result], trained_home: Path, tmp_path: Path, case: str
-) -> None:
-    make, pattern = CASES[case]
-    before = _snapshot(trained_home)
-    result = cli("train", str(_file_config(tmp_path, make(tmp_path))))
-    assert result.code != 0
-    assert result.err.startswith("error: ") and result.err.count("\n") == 1, result.err
-    import re
-
-    assert re.search(pattern, result.err), result.err
-    assert _snapshot(trained_home) == before
+def _table(make: Callable[[Path], Path]) -> Callable[[Path], Path]:
+    """A run config that trains on the table file ``make`` writes."""
+    return lambda d: _file_config(d, make(d))
 
 
 def _image_folder(root: Path, sizes: dict[str, tuple[int, int]], broken: bool = False) -> Path:
@@ -115,35 +81,76 @@ def _image_folder(root: Path, sizes: dict[str, tuple[int, int]], broken: bool = 
     return root
 
 
-@pytest.mark.parametrize(
-    ("case", "pattern"),
-    [
-        (
-            "mixed sizes",
-            r"different sizes: .*cats/0.png is 16x16 but .*dogs/3.png is 16x20; resize",
-        ),
-        ("unreadable", r"bad.png"),
-    ],
-)
-def test_bad_image_folders_fail_cleanly_and_touch_nothing(
-    cli: Callable[..., Result], trained_home: Path, tmp_path: Path, case: str, pattern: str
-) -> None:
-    import re
+def _images(sizes: dict[str, tuple[int, int]], broken: bool = False) -> Callable[[Path], Path]:
+    """A run config that trains an image MLP on the folder :func:`_image_folder` writes."""
 
-    folder = _image_folder(
-        tmp_path / "imgs",
-        {"dogs/3": (20, 16)} if case == "mixed sizes" else {},
-        broken=case == "unreadable",
-    )
-    config = {
-        "name": "pets",
-        "data": {"path": str(folder), "val_fraction": 0.2, "test_fraction": 0.2},
-        "model": {"architecture": "image_mlp"},
-        "train": {"epochs": 1},
-    }
+    def make(d: Path) -> Path:
+        folder = _image_folder(d / "imgs", sizes, broken=broken)
+        config = {
+            "name": "pets",
+            "data": {"path": str(folder), "val_fraction": 0.2, "test_fraction": 0.2},
+            "model": {"architecture": "image_mlp"},
+            "train": {"epochs": 1},
+        }
+        return write_config(d / "img.yaml", config)
+
+    return make
+
+
+#: case -> (writes the bad data and a run config on it, returns the config; the error's regex)
+CASES = {
+    "missing file": (_table(lambda d: d / "nope.csv"), r"nope.csv"),
+    "missing column": (
+        _table(lambda d: _write(d / "cols.csv", "review,label\n" + GOOD_ROWS)),
+        r"cols.csv has no column 'text'.*'review', 'label'.*data.text_column",
+    ),
+    "empty file": (_table(lambda d: _write(d / "empty.csv", "")), r"empty.csv.*empty"),
+    "header only": (
+        _table(lambda d: _write(d / "head.csv", "text,label\n")),
+        r"head.csv has no data rows",
+    ),
+    "single class": (
+        _table(
+            lambda d: _write(
+                d / "one.csv", "text,label\n" + "".join(f"t {i},x\n" for i in range(30))
+            )
+        ),
+        r"one.csv.*at least 2 classes",
+    ),
+    "NaN labels": (
+        _table(
+            lambda d: _write(
+                d / "nan.csv", "text,label\n" + GOOD_ROWS + "a review with no label,\n"
+            )
+        ),
+        r"nan.csv.*(label|missing).*42",
+    ),
+    "non-UTF-8": (
+        _table(
+            lambda d: _write(
+                d / "latin.csv", b"text,label\n" + "café crème,1\n".encode("latin-1") * 20
+            )
+        ),
+        r"latin.csv.*UTF-8.*iconv",
+    ),
+    "unsupported format": (_table(lambda d: _write(d / "data.xlsx", "x")), r"data.xlsx.*\.csv"),
+    "mixed image sizes": (
+        _images({"dogs/3": (20, 16)}),
+        r"different sizes: .*cats/0.png is 16x16 but .*dogs/3.png is 16x20; resize",
+    ),
+    "unreadable image": (_images({}, broken=True), r"bad.png"),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_bad_data_fails_cleanly_and_touches_nothing(
+    cli: Callable[..., Result], trained_home: Path, tmp_path: Path, case: str
+) -> None:
+    make, pattern = CASES[case]
     before = _snapshot(trained_home)
-    result = cli("train", str(write_config(tmp_path / "img.yaml", config)))
-    assert result.code != 0 and result.err.count("\n") == 1
+    result = cli("train", str(make(tmp_path)))
+    assert result.code != 0
+    assert result.err.startswith("error: ") and result.err.count("\n") == 1, result.err
     assert re.search(pattern, result.err), result.err
     assert _snapshot(trained_home) == before
 

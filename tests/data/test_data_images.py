@@ -1,15 +1,14 @@
-"""load_image_folder on small folders of real image files, and its errors."""
+"""load_image_folder on small folders of real image files (its errors: the bad data file
+table of test_data_tables.py)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
-import pytest
 from PIL import Image
 
 from neuroplast.data import load_image_folder
-from neuroplast.errors import DataError
 
 
 def save(path: Path, mode: str = "L", size: tuple[int, int] = (6, 4), value: int = 10) -> Path:
@@ -58,58 +57,3 @@ def test_sixteen_bit_png_is_scaled(tmp_path: Path) -> None:
         Image.fromarray(np.full((3, 3), value, dtype=np.uint16)).save(path)
     data = load_image_folder(tmp_path)
     assert data.images[:, 0, 0, 0].tolist() == [255, 1]
-
-
-def test_missing_folder(tmp_path: Path) -> None:
-    with pytest.raises(DataError, match=r"image folder .*photos does not exist"):
-        load_image_folder(tmp_path / "photos")
-
-
-def test_empty_folder(tmp_path: Path) -> None:
-    with pytest.raises(
-        DataError, match=r"has no class subfolders\. put the images in one subfolder"
-    ):
-        load_image_folder(tmp_path)
-
-
-def test_images_directly_in_the_folder(tmp_path: Path) -> None:
-    save(tmp_path / "x.png")
-    with pytest.raises(DataError, match=r"It holds 1 images directly.*one subfolder per class"):
-        load_image_folder(tmp_path)
-
-
-def test_class_folder_without_images(tmp_path: Path) -> None:
-    save(tmp_path / "cat" / "1.png")
-    (tmp_path / "dog").mkdir()
-    (tmp_path / "dog" / "readme.md").write_text("hi")
-    with pytest.raises(DataError, match=r"class folder .*dog has no images.*\.png"):
-        load_image_folder(tmp_path)
-
-
-def test_unreadable_image_is_named(tmp_path: Path) -> None:
-    save(tmp_path / "cat" / "1.png")
-    (tmp_path / "dog").mkdir()
-    (tmp_path / "dog" / "broken.png").write_bytes(b"\x89PNG not really")
-    with pytest.raises(DataError, match=r"cannot read image .*dog/broken\.png.*replace the file"):
-        load_image_folder(tmp_path)
-
-
-def test_mixed_sizes_name_both_files(tmp_path: Path) -> None:
-    save(tmp_path / "cat" / "1.png", size=(28, 28))
-    save(tmp_path / "dog" / "big.png", size=(32, 30))
-    with pytest.raises(
-        DataError,
-        match=r"cat/1\.png is 28x28 but .*dog/big\.png is 32x30; resize them all to one size",
-    ):
-        load_image_folder(tmp_path)
-
-
-def test_single_class_folder(tmp_path: Path) -> None:
-    save(tmp_path / "cat" / "1.png")
-    with pytest.raises(DataError, match=r"single class \('cat'\); training needs at least 2"):
-        load_image_folder(tmp_path)
-
-
-def test_file_instead_of_folder(tmp_path: Path) -> None:
-    with pytest.raises(DataError, match="is a file, not a folder"):
-        load_image_folder(save(tmp_path / "x.png"))

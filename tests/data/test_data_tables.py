@@ -1,17 +1,21 @@
-"""load_table on real-shaped user files, and one test per kind of bad input."""
+"""load_table on real-shaped user files; and every kind of bad data file (tables and image
+folders) in one table, each with the error that names the file and the fix."""
 
 from __future__ import annotations
 
 import gzip
 import json
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from PIL import Image
 
-from neuroplast.data import load_table
+from neuroplast.data import load_image_folder, load_table
 from neuroplast.data.files import read_table
 from neuroplast.errors import DataError
 
@@ -87,114 +91,6 @@ def test_read_table_returns_the_frame(tmp_path: Path) -> None:
     assert frame.index.tolist() == [2, 3, 4, 5]
 
 
-# --- bad input: one test each -------------------------------------------------------------
-
-
-def test_missing_file(tmp_path: Path) -> None:
-    with pytest.raises(DataError, match=r"data file .*nope\.csv does not exist.*check the path"):
-        load_table(tmp_path / "nope.csv")
-
-
-def test_unsupported_extension_lists_supported_ones(tmp_path: Path) -> None:
-    path = tmp_path / "reviews.xlsx"
-    path.write_bytes(b"PK")
-    with pytest.raises(
-        DataError,
-        match=r"reviews\.xlsx has an unsupported extension '\.xlsx'.*\.csv, \.tsv, \.jsonl",
-    ):
-        load_table(path)
-
-
-def test_missing_text_column_lists_columns_and_option(tmp_path: Path) -> None:
-    path = write_csv(tmp_path / "r.csv", ROWS, header="review,label")
-    with pytest.raises(
-        DataError,
-        match=r"r\.csv has no column 'text' \(set by data\.text_column\); "
-        r"columns found: 'review', 'label'",
-    ):
-        load_table(path)
-
-
-def test_missing_label_column_names_the_option(tmp_path: Path) -> None:
-    path = write_csv(tmp_path / "r.csv", ROWS, header="text,sentiment")
-    with pytest.raises(
-        DataError, match=r"no column 'label' \(set by data\.label_column\).*'sentiment'"
-    ):
-        load_table(path)
-
-
-def test_zero_byte_file(tmp_path: Path) -> None:
-    path = tmp_path / "empty.csv"
-    path.write_bytes(b"")
-    with pytest.raises(DataError, match=r"empty\.csv is empty \(0 bytes\)"):
-        load_table(path)
-
-
-def test_header_without_rows(tmp_path: Path) -> None:
-    path = write_csv(tmp_path / "head.csv", [])
-    with pytest.raises(DataError, match=r"head\.csv has no data rows; add labelled rows"):
-        load_table(path)
-
-
-def test_blank_jsonl_is_empty(tmp_path: Path) -> None:
-    path = tmp_path / "blank.jsonl"
-    path.write_text("\n\n", encoding="utf-8")
-    with pytest.raises(DataError, match=r"blank\.jsonl is empty"):
-        load_table(path)
-
-
-def test_single_class(tmp_path: Path) -> None:
-    path = write_csv(tmp_path / "one.csv", [("a", "pos"), ("b", "pos")])
-    with pytest.raises(
-        DataError, match=r"one\.csv has a single class \('pos'\).*at least 2 classes"
-    ):
-        load_table(path)
-
-
-def test_missing_labels_give_csv_row_numbers(tmp_path: Path) -> None:
-    path = tmp_path / "gaps.csv"
-    path.write_text("text,label\na,pos\nb,\nc,neg\nd, \ne,pos\n", encoding="utf-8")
-    with pytest.raises(
-        DataError,
-        match=r"gaps\.csv has 2 rows with an empty label in column 'label' "
-        r"\(rows 3, 5; the header is row 1\)",
-    ):
-        load_table(path)
-
-
-def test_missing_labels_give_jsonl_line_numbers(tmp_path: Path) -> None:
-    path = tmp_path / "gaps.jsonl"
-    records = [{"text": "a", "label": "x"}, {"text": "b", "label": None}, {"text": "c"}]
-    path.write_text("\n".join(json.dumps(r) for r in records), encoding="utf-8")
-    with pytest.raises(DataError, match=r"2 rows with an empty label .*\(lines 2, 3\)"):
-        load_table(path)
-
-
-def test_non_utf8_csv_gives_offset_and_iconv(tmp_path: Path) -> None:
-    path = tmp_path / "latin.csv"
-    path.write_bytes("text,label\ngood,1\ncaf\u00e9 bad,0\n".encode("latin-1"))
-    with pytest.raises(
-        DataError,
-        match=r"latin\.csv is not valid UTF-8: byte 0xe9 at byte offset 21 \(line 3\)"
-        r".*iconv -f latin1 -t utf-8",
-    ):
-        load_table(path)
-
-
-def test_non_utf8_jsonl(tmp_path: Path) -> None:
-    path = tmp_path / "latin.jsonl"
-    path.write_bytes('{"text": "\u00a3 5", "label": 1}\n'.encode("latin-1"))
-    with pytest.raises(DataError, match=r"not valid UTF-8: byte 0xa3 .*line 1.*iconv"):
-        load_table(path)
-
-
-def test_invalid_json_line(tmp_path: Path) -> None:
-    path = tmp_path / "bad.jsonl"
-    path.write_text('{"text": "a", "label": 1}\n{"text": "b", label: 2}\n', encoding="utf-8")
-    with pytest.raises(DataError, match=r"bad\.jsonl line 2 is not valid JSON"):
-        load_table(path)
-
-
 def test_empty_texts_are_dropped_with_a_warning(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -207,20 +103,169 @@ def test_empty_texts_are_dropped_with_a_warning(
     assert "dropped 2 rows with empty text in column 'text' (rows 3, 4" in caplog.text
 
 
-def test_only_empty_texts_is_an_error(tmp_path: Path) -> None:
-    path = tmp_path / "void.csv"
-    path.write_text("text,label\n,pos\n ,neg\n", encoding="utf-8")
-    with pytest.raises(DataError, match=r"void\.csv has no non-empty text in column 'text'"):
-        load_table(path)
+# --- bad data files: one table, one test ---------------------------------------------------------
+
+Maker = Callable[[Path], Path]
 
 
-def test_folder_instead_of_file(tmp_path: Path) -> None:
-    with pytest.raises(DataError, match="is a folder, not a table"):
-        load_table(tmp_path)
+@dataclass(frozen=True)
+class Bad:
+    """A bad data file (``make`` writes it under a fresh folder and returns its path), the
+    loader that reads it and the :class:`DataError` message (a regex) the user must see."""
+
+    make: Maker
+    pattern: str
+    load: Callable[[Path], object] = load_table
 
 
-def test_corrupt_parquet(tmp_path: Path) -> None:
-    path = tmp_path / "broken.parquet"
-    path.write_bytes(b"not parquet at all")
-    with pytest.raises(DataError, match=r"broken\.parquet is not a readable Parquet file"):
-        load_table(path)
+def _text(name: str, content: str) -> Maker:
+    def make(folder: Path) -> Path:
+        (folder / name).write_text(content, encoding="utf-8")
+        return folder / name
+
+    return make
+
+
+def _bytes(name: str, content: bytes) -> Maker:
+    def make(folder: Path) -> Path:
+        (folder / name).write_bytes(content)
+        return folder / name
+
+    return make
+
+
+def _csv(name: str, rows: list[tuple[str, str]], header: str = "text,label") -> Maker:
+    return lambda folder: write_csv(folder / name, rows, header=header)
+
+
+def _images(
+    *pngs: str | tuple[str, tuple[int, int]], other: dict[str, bytes] | None = None
+) -> Maker:
+    """An image folder: small gray PNGs (``name`` or ``(name, (width, height))``) and other
+    files (``other``, name -> bytes)."""
+
+    def make(folder: Path) -> Path:
+        for png in pngs:
+            name, size = (png, (6, 4)) if isinstance(png, str) else png
+            (folder / name).parent.mkdir(parents=True, exist_ok=True)
+            Image.new("L", size, 10).save(folder / name)
+        for name, content in (other or {}).items():
+            (folder / name).parent.mkdir(parents=True, exist_ok=True)
+            (folder / name).write_bytes(content)
+        return folder
+
+    return make
+
+
+def _the_file(make: Maker, name: str) -> Maker:
+    return lambda folder: make(folder) / name
+
+
+BAD_FILES: dict[str, Bad] = {
+    # tables (load_table)
+    "missing file": Bad(
+        lambda folder: folder / "nope.csv", r"data file .*nope\.csv does not exist.*check the path"
+    ),
+    "unsupported extension": Bad(
+        _bytes("reviews.xlsx", b"PK"),
+        r"reviews\.xlsx has an unsupported extension '\.xlsx'.*\.csv, \.tsv, \.jsonl",
+    ),
+    "missing text column": Bad(
+        _csv("r.csv", ROWS, header="review,label"),
+        r"r\.csv has no column 'text' \(set by data\.text_column\); "
+        r"columns found: 'review', 'label'",
+    ),
+    "missing label column": Bad(
+        _csv("r.csv", ROWS, header="text,sentiment"),
+        r"no column 'label' \(set by data\.label_column\).*'sentiment'",
+    ),
+    "zero-byte file": Bad(_bytes("empty.csv", b""), r"empty\.csv is empty \(0 bytes\)"),
+    "header without rows": Bad(
+        _csv("head.csv", []), r"head\.csv has no data rows; add labelled rows"
+    ),
+    "blank jsonl": Bad(_text("blank.jsonl", "\n\n"), r"blank\.jsonl is empty"),
+    "single class": Bad(
+        _csv("one.csv", [("a", "pos"), ("b", "pos")]),
+        r"one\.csv has a single class \('pos'\).*at least 2 classes",
+    ),
+    "empty labels, csv row numbers": Bad(
+        _text("gaps.csv", "text,label\na,pos\nb,\nc,neg\nd, \ne,pos\n"),
+        r"gaps\.csv has 2 rows with an empty label in column 'label' "
+        r"\(rows 3, 5; the header is row 1\)",
+    ),
+    "empty labels, jsonl line numbers": Bad(
+        _text(
+            "gaps.jsonl",
+            "\n".join(
+                json.dumps(r)
+                for r in [{"text": "a", "label": "x"}, {"text": "b", "label": None}, {"text": "c"}]
+            ),
+        ),
+        r"2 rows with an empty label .*\(lines 2, 3\)",
+    ),
+    "non-UTF-8 csv": Bad(
+        _bytes("latin.csv", "text,label\ngood,1\ncaf\u00e9 bad,0\n".encode("latin-1")),
+        r"latin\.csv is not valid UTF-8: byte 0xe9 at byte offset 21 \(line 3\)"
+        r".*iconv -f latin1 -t utf-8",
+    ),
+    "non-UTF-8 jsonl": Bad(
+        _bytes("latin.jsonl", '{"text": "\u00a3 5", "label": 1}\n'.encode("latin-1")),
+        r"not valid UTF-8: byte 0xa3 .*line 1.*iconv",
+    ),
+    "invalid JSON line": Bad(
+        _text("bad.jsonl", '{"text": "a", "label": 1}\n{"text": "b", label: 2}\n'),
+        r"bad\.jsonl line 2 is not valid JSON",
+    ),
+    "only empty texts": Bad(
+        _text("void.csv", "text,label\n,pos\n ,neg\n"),
+        r"void\.csv has no non-empty text in column 'text'",
+    ),
+    "folder instead of file": Bad(lambda folder: folder, "is a folder, not a table"),
+    "corrupt parquet": Bad(
+        _bytes("broken.parquet", b"not parquet at all"),
+        r"broken\.parquet is not a readable Parquet file",
+    ),
+    # image folders (load_image_folder)
+    "missing image folder": Bad(
+        lambda folder: folder / "photos", r"image folder .*photos does not exist", load_image_folder
+    ),
+    "no class subfolders": Bad(
+        _images(),
+        r"has no class subfolders\. put the images in one subfolder",
+        load_image_folder,
+    ),
+    "images directly in the folder": Bad(
+        _images("x.png"), r"It holds 1 images directly.*one subfolder per class", load_image_folder
+    ),
+    "class folder without images": Bad(
+        _images("cat/1.png", other={"dog/readme.md": b"hi"}),
+        r"class folder .*dog has no images.*\.png",
+        load_image_folder,
+    ),
+    "unreadable image": Bad(
+        _images("cat/1.png", other={"dog/broken.png": b"\x89PNG not really"}),
+        r"cannot read image .*dog/broken\.png.*replace the file",
+        load_image_folder,
+    ),
+    "mixed image sizes": Bad(
+        _images(("cat/1.png", (28, 28)), ("dog/big.png", (32, 30))),
+        r"cat/1\.png is 28x28 but .*dog/big\.png is 32x30; resize them all to one size",
+        load_image_folder,
+    ),
+    "single class folder": Bad(
+        _images("cat/1.png"),
+        r"single class \('cat'\); training needs at least 2",
+        load_image_folder,
+    ),
+    "file instead of folder": Bad(
+        _the_file(_images("x.png"), "x.png"), "is a file, not a folder", load_image_folder
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_FILES))
+def test_bad_data_files_raise_a_data_error_naming_the_problem(tmp_path: Path, case: str) -> None:
+    bad = BAD_FILES[case]
+    path = bad.make(tmp_path)
+    with pytest.raises(DataError, match=bad.pattern):
+        bad.load(path)
