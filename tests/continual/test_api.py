@@ -39,7 +39,22 @@ def test_fisher_information_and_ewc_loss_by_model_id(tmp_path: Path) -> None:
         fisher = learner.compute_fisher_information(model_id, loader, max_samples=100)
         model = engine.model_manager.get_model(model_id)
         assert set(fisher) == {n for n, _ in model.named_parameters()}
-        assert all(bool((f >= 0).all()) for f in fisher.values())
+        # the output layer's Fisher in closed form on the first 100 inputs: per input,
+        # sum_c p_c (e_c - p)^2 for the bias, times the squared hidden features for the
+        # weights (classes with p_c < 1e-4 are skipped, as documented)
+        with torch.no_grad():
+            hidden = model.eval().features(x[:100])
+            p = torch.softmax(model.classifier(hidden), dim=1)
+        weights = torch.where(p >= 1e-4, p, torch.zeros_like(p))
+        diff = torch.eye(10)[None, :, :] - p[:, None, :]  # [input, class c, output]
+        per_input = (weights[:, :, None] * diff**2).sum(dim=1)  # [input, output]
+        torch.testing.assert_close(
+            fisher["classifier.bias"], per_input.mean(dim=0), rtol=1e-4, atol=1e-8
+        )
+        torch.testing.assert_close(
+            fisher["classifier.weight"], per_input.T @ hidden**2 / 100, rtol=1e-4, atol=1e-8
+        )
+        assert all(bool((f > 0).any()) for f in fisher.values())
         old = {n: p.detach().clone() for n, p in model.named_parameters()}
         assert float(learner.ewc_loss(model_id, old, 100.0).detach()) == 0.0
         with torch.no_grad():

@@ -77,7 +77,20 @@ def test_ewc_penalty_is_positive_on_the_second_task(small_stream: Stream) -> Non
     assert diffs[0] == pytest.approx(0.0, abs=1e-6)  # the weights still sit on the anchor
     assert all(d > 0 for d in diffs[1:]), "the EWC penalty vanished after the first task"
     fisher = ewc.fishers[0]
-    assert all(bool((f >= 0).all()) for f in fisher.values())
+    # the output layer's Fisher in closed form, at the anchor, on task 1's first 100 inputs:
+    # per input (e_yhat - p)^2, p the softmax over task 1's outputs (argmax labels), times
+    # the squared hidden features for the weights
+    anchored, _ = build_model(small_stream, MODEL, seed=0)
+    anchored.load_state_dict(ewc.anchors[0], strict=False)
+    mask = small_stream.output_mask(0)
+    with torch.no_grad():
+        hidden = anchored.eval().features(small_stream.tasks[0].x_train[:100])
+        p = torch.softmax(anchored.classifier(hidden).masked_fill(~mask, -1e9), dim=1)
+        per_input = (torch.eye(len(mask))[p.argmax(dim=1)] - p).pow(2)  # [input, output]
+    torch.testing.assert_close(fisher["classifier.bias"], per_input.mean(dim=0))
+    torch.testing.assert_close(fisher["classifier.weight"], per_input.T @ hidden**2 / 100)
+    assert bool((fisher["classifier.bias"][mask] > 0).all())  # task 1's outputs matter
+    assert float(fisher["classifier.bias"][~mask].abs().sum()) == 0.0  # the others do not
     assert sum(float(f.sum()) for f in fisher.values()) > 0
     assert len(ewc.fishers) == 2  # one Fisher and anchor per finished task
     model = ewc._learner.inner

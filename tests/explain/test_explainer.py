@@ -11,7 +11,7 @@ import torch
 
 from neuroplast import Engine
 from neuroplast.errors import ConfigError, DataError
-from neuroplast.explain import TextExplainer
+from neuroplast.explain import ImageExplainer, TextExplainer
 from tests.explain._data import split_images
 from tests.explain.conftest import load
 
@@ -70,8 +70,29 @@ def test_pixel_importance_and_activations_of_an_image_model(
     one = engine.explainer.compute_feature_importance(image_model, images[0], method="gradcam")
     torch.testing.assert_close(one, heat[0], rtol=1e-4, atol=1e-6)
     stats = engine.explainer.layer_activations(image_model, images)
-    relus = [s for s in stats.values() if s.kind == "ReLU"]
-    assert relus and all(s.min >= 0.0 and 0.0 <= s.zero_fraction <= 1.0 for s in relus)
+    relus = {name: s for name, s in stats.items() if s.kind == "ReLU"}
+    # the same layers' outputs, recorded here with hooks of our own
+    loaded = load(explain_home, image_model)
+    outputs: dict[str, torch.Tensor] = {}
+    handles = [
+        module.register_forward_hook(
+            lambda _m, _i, out, name=name: outputs.__setitem__(name, out.detach().clone())
+        )
+        for name, module in loaded.model.named_modules()
+        if name in relus
+    ]
+    with torch.no_grad():
+        loaded.model.eval()(ImageExplainer(loaded).normalize(images))
+    for handle in handles:
+        handle.remove()
+    assert relus and set(outputs) == set(relus)
+    for name, s in relus.items():
+        out = outputs[name]
+        assert s.shape == tuple(out.shape) and s.min == 0.0 == float(out.min())
+        assert s.max == pytest.approx(float(out.max())) and s.max > 0
+        assert s.mean == pytest.approx(float(out.mean()))
+        assert s.zero_fraction == pytest.approx(float((out == 0).float().mean()))
+        assert 0.0 < s.zero_fraction < 1.0  # some units off, some on
     assert stats["classifier"].shape == (4, 10)
     with pytest.raises(DataError, match="image models take images"):
         engine.explainer.compute_feature_importance(image_model, "a shoe")
