@@ -1,11 +1,14 @@
 """Leases on running runs and draft versions: ``gc`` leaves what a live process owns alone
 and says so; once a lease has expired, ``verify`` reports the litter and ``gc`` cleans it
-up (on every backend). Expiry is set in the rows for the deterministic tests, and left to
-the clock in the one that checks the heartbeat thread."""
+up (on every backend). A holder on this machine is checked directly (alive or gone); one on
+another machine only by its lease's expiry, which the deterministic tests write into the
+rows and the heartbeat test leaves to the clock."""
 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -42,13 +45,21 @@ def _ready(reg: Registry, run_id: int | None = None) -> VersionRecord:
     )
 
 
-def _expire(reg: Registry, table: type[RunRow] | type[VersionRow], row_id: int) -> None:
-    """What an hour without a heartbeat looks like (the process was killed)."""
-    past = datetime.now(UTC) - timedelta(hours=1)
+Table = type[RunRow] | type[VersionRow]
+
+
+def _elsewhere(reg: Registry, table: Table, row_id: int, **values: object) -> None:
+    """As if the lease holder ran on another machine: only its expiry can tell."""
     with reg._session() as s:
         s.execute(
-            update(table).where(table.id == row_id).values(heartbeat_at=past, lease_expires_at=past)
+            update(table).where(table.id == row_id).values(lease_owner="elsewhere:4242", **values)
         )
+
+
+def _expire(reg: Registry, table: Table, row_id: int) -> None:
+    """An hour without a heartbeat from a holder on another machine (it was killed)."""
+    past = datetime.now(UTC) - timedelta(hours=1)
+    _elsewhere(reg, table, row_id, heartbeat_at=past, lease_expires_at=past)
 
 
 def test_a_live_draft_is_skipped_and_a_stale_one_is_reported_then_discarded(
@@ -63,7 +74,9 @@ def test_a_live_draft_is_skipped_and_a_stale_one_is_reported_then_discarded(
     assert report.removed == [] and report.discarded_drafts == []
     assert [s.item for s in report.skipped] == ["m:2"]
     assert report.skipped[0].reason.startswith("registration in progress, 1 files (")
-    assert "lease live for" in report.skipped[0].reason
+    assert "a process still running on this machine" in report.skipped[0].reason
+    _elsewhere(reg, VersionRow, draft.id)  # held from another machine: the expiry decides
+    assert "lease live for 10 min more" in collect_garbage(reg).skipped[0].reason
     assert os.path.isfile(weights)
     live = verify(reg)
     assert live.orphans == [] and live.stale_drafts == [] and len(live.in_progress) == 1
@@ -73,7 +86,9 @@ def test_a_live_draft_is_skipped_and_a_stale_one_is_reported_then_discarded(
     assert stale.clean, "litter is not damage: every ready version is intact"
     assert stale.orphans == [] and stale.in_progress == []
     (words,) = stale.stale_drafts
-    assert words.startswith("m:2: unfinished registration, 1 files; last heartbeat 60 min ago")
+    assert words.startswith(
+        "m:2: unfinished registration, 1 files; last heartbeat 60 min ago by elsewhere:4242"
+    )
     assert "lease expired 60 min ago" in words
 
     report = collect_garbage(reg, grace_seconds=0)
@@ -116,7 +131,7 @@ def test_a_stale_running_run_is_reported_then_marked_interrupted_and_keeps_its_c
     assert reg.claim_run(run.id) is None  # `train --resume` takes it over
     assert reg.get_run(run.id).status == "running"
     refusal = reg.claim_run(run.id)  # and nobody else can while this process lives
-    assert refusal is not None and "lease live for" in refusal
+    assert refusal is not None and "a process still running on this machine" in refusal
 
 
 def test_a_run_killed_after_registering_is_marked_completed(open_registry: OpenRegistry) -> None:
@@ -158,31 +173,57 @@ def test_the_heartbeat_keeps_a_run_alive_past_its_lease_and_a_dead_one_expires(
     run = reg.start_run("m", {})
     with reg.heartbeat(run.id):
         time.sleep(2.5)  # 2.5 leases: only the renewals keep it alive
+        _elsewhere(reg, RunRow, run.id)  # seen from another machine: by its expiry
         assert verify(reg).stale_runs == []
-        assert collect_garbage(reg, grace_seconds=0).interrupted_runs == []
-    time.sleep(1.5)  # the process "died": nobody renews
-    assert len(verify(reg).stale_runs) == 1
+    _elsewhere(reg, RunRow, run.id)
+    time.sleep(1.5)  # the holder "died": nobody renews
+    (words,) = verify(reg).stale_runs
+    assert "by elsewhere:4242, lease expired 1 s ago" in words
     assert collect_garbage(reg, grace_seconds=0).interrupted_runs == [run.uid]
 
 
-def test_gc_keeps_young_unreferenced_files_for_the_grace_period(
+def test_a_holder_on_this_machine_is_alive_or_gone_whatever_its_lease_says(
+    open_registry: OpenRegistry,
+) -> None:
+    reg = open_registry()
+    reg.start_run("m", {})
+    past = datetime.now(UTC) - timedelta(hours=1)
+    with reg._session() as s:  # this process holds it, but forgot to renew for an hour
+        s.execute(update(RunRow).values(lease_expires_at=past, heartbeat_at=past))
+    assert verify(reg).stale_runs == [], "alive here: an epoch may just take long"
+    code = "from neuroplast.registry._leases import lease_owner; print(lease_owner())"
+    dead = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    future = datetime.now(UTC) + timedelta(hours=1)
+    with reg._session() as s:  # a process that exited, its lease good for another hour
+        s.execute(update(RunRow).values(lease_owner=dead, lease_expires_at=future))
+    (words,) = verify(reg).stale_runs
+    assert f"by {dead.split(' [')[0]}, a process that no longer runs on this machine" in words
+
+
+def test_gc_keeps_young_temporary_files_for_the_grace_period(
     open_registry: OpenRegistry,
 ) -> None:
     reg = open_registry()
     _ready(reg)
-    stray = reg.artifacts_root / "m" / "v9" / "weights.safetensors"
-    partial = reg.artifacts_root / "m" / "v1" / ".model.json.1234.tmp"
+    stray = reg.artifacts_root / "old" / "v9" / "weights.safetensors"
+    partial = reg.artifacts_root / "m" / "v1" / ".model.json.1234.tmp"  # a write in progress
+    empty = reg.artifacts_root / "m" / "v8"  # a writer's fresh folder, not filled yet
+    empty.mkdir()
     for path in (stray, partial):
         atomic_write_bytes(path, b"x")
     report = collect_garbage(reg, grace_seconds=60)
-    assert report.removed == []
-    assert {s.item for s in report.skipped} == {str(stray), str(partial)}
-    assert all("within the 60 s grace period" in s.reason for s in report.skipped)
+    assert report.removed == [str(stray)], "a finished file nobody records is an orphan"
+    assert not stray.parent.exists(), "the folder gc emptied goes too"
+    assert [s.item for s in report.skipped] == [str(partial)]
+    assert report.skipped[0].reason.endswith("s ago, within the 60 s grace period")
+    assert empty.is_dir()
     old = time.time() - 120
-    for path in (stray, partial, stray.parent):
+    for path in (partial, empty):
         os.utime(path, (old, old))
-    assert sorted(gc(reg, grace_seconds=60)) == sorted([str(stray), str(partial)])
-    assert not stray.parent.exists(), "the folder left empty goes too"
+    assert gc(reg, grace_seconds=60) == [str(partial)]
+    assert not empty.exists()
     assert verify(reg).clean and (reg.artifacts_root / "m" / "v1" / "model.json").is_file()
 
 

@@ -94,37 +94,42 @@ def test_sigkill_mid_epoch_then_resume_equals_an_uninterrupted_run(tmp_path: Pat
 _WRITER = """
 import sys
 from pathlib import Path
+from neuroplast.registry import Registry
 from neuroplast.registry.artifacts import atomic_write_bytes
+with Registry(Path(sys.argv[1])) as reg:
+    version = reg.create_version("m", architecture="cnn", task="t", modality="text", config={})
 data = b"x" * (1 << 30)
-Path(sys.argv[2]).write_text("started")
-atomic_write_bytes(Path(sys.argv[1]), data)
+Path(sys.argv[2]).write_text(str(version.artifact_dir))
+atomic_write_bytes(version.artifact_dir / "weights.safetensors", data)
 """
 
 
 def test_sigkill_during_an_artifact_write_leaves_no_partial_artifact(tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    with Registry(home) as reg:
-        version = reg.create_version("m", architecture="cnn", task="t", modality="text", config={})
-    target = version.artifact_dir / "weights.safetensors"
-    started = tmp_path / "started"
+    home, started = tmp_path / "home", tmp_path / "started"
     proc = subprocess.Popen(
-        [sys.executable, "-c", _WRITER, str(target), str(started)], cwd=ROOT, env=ENV
+        [sys.executable, "-c", _WRITER, str(home), str(started)], cwd=ROOT, env=ENV
     )
     deadline = time.monotonic() + 120
     partial: list[Path] = []
     while time.monotonic() < deadline and proc.poll() is None:
-        partial = [p for p in version.artifact_dir.glob(".*.tmp") if p.stat().st_size > 0]
-        if started.exists() and partial:
-            break
+        if started.exists():
+            folder = Path(started.read_text())
+            partial = [p for p in folder.glob(".*.tmp") if p.stat().st_size > 0]
+            if partial:
+                break
         time.sleep(0.002)
     proc.kill()
     proc.wait(timeout=30)
     assert proc.returncode == -signal.SIGKILL
     assert partial, "the writer was not caught in the middle of writing"
-    assert not target.exists(), "a reader must never see a partly written artifact"
+    assert not (folder / "weights.safetensors").exists(), "readers never see a partial file"
     with Registry(home) as reg:
         report = verify(reg)
         assert report.clean and report.problems == [] and report.orphans == []
-        assert report.partial_writes == [str(p) for p in partial]
-        assert gc(reg, grace_seconds=0) == report.partial_writes
-        assert verify(reg).partial_writes == []
+        # the temporary file belongs to the registration the kill interrupted
+        assert report.partial_writes == [] and len(report.stale_drafts) == 1
+        assert report.stale_drafts[0].startswith("m:1: unfinished registration, 1 files; ")
+        assert report.stale_drafts[0].endswith("a process that no longer runs on this machine")
+        assert gc(reg) == [str(p) for p in partial]
+        after = verify(reg)
+        assert after.partial_writes == after.stale_drafts == [] and not folder.exists()

@@ -107,8 +107,8 @@ def gc(home: HomeOption = None, as_json: JsonOption = False) -> None:
     stale drafts, and mark stale runs interrupted (their checkpoints stay, for --resume).
 
     Never touches what a live run or registration owns (a lease its process renews; expired
-    after NEUROPLAST_LEASE_SECONDS, default 600, without a heartbeat), nor unreferenced
-    files younger than that: those are listed as skipped, with the reason. Refuses (exit 5,
+    after NEUROPLAST_LEASE_SECONDS, default 600, without a heartbeat), nor temporary files
+    of writes younger than that: those are listed as skipped, with the reason. Refuses (exit 5,
     nothing deleted) when most recorded artifacts are missing: a moved home or an
     unreachable artifact store.
 
@@ -141,10 +141,12 @@ def gc(home: HomeOption = None, as_json: JsonOption = False) -> None:
         console.print(f"marked run {uid} completed (its version was registered)", markup=False)
     for skipped in report.skipped:
         console.print(f"skipped {skipped.item}: {skipped.reason}", markup=False)
+    orphans = len(report.removed) - len(report.discarded_files)
     console.print(
-        f"{len(report.removed)} files removed, {len(report.discarded_drafts)} stale drafts "
-        f"discarded, {len(report.interrupted_runs) + len(report.completed_runs)} stale runs "
-        f"settled, {len(report.skipped)} items skipped",
+        f"{orphans} orphaned or partial files removed, {len(report.discarded_drafts)} stale "
+        f"drafts discarded ({len(report.discarded_files)} files), "
+        f"{len(report.interrupted_runs) + len(report.completed_runs)} stale runs settled, "
+        f"{len(report.skipped)} items skipped",
         markup=False,
     )
 

@@ -13,10 +13,17 @@ may be shared by several machines: no file lock is visible to all of them. Times
 the database's clock on PostgreSQL (machines' clocks may disagree), from this machine's on
 SQLite (one machine). The holder decides the duration (it writes the expiry), so processes
 with different settings still agree on whether a lease is live.
+
+The holder also records who it is precisely enough to be checked on its own machine (Linux:
+the boot, the PID namespace, the PID and the process's start time). A process there can
+then tell at once that the holder is gone (``kill -9``; ``train --resume`` need not wait for
+the lease to run out) or still alive (a lease that ran out because an epoch outlasted it is
+not taken away). From another machine only the expiry counts.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import os
@@ -24,6 +31,7 @@ import socket
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
@@ -71,9 +79,48 @@ def lease_seconds() -> float:
     return value
 
 
+def _start_time(pid: int) -> str | None:
+    """The process's start time in clock ticks since boot (Linux), None if there is none."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[-1].split()  # after "pid (comm)", which may hold spaces
+    return fields[19] if len(fields) > 19 else None
+
+
+@functools.cache
+def _machine() -> str | None:
+    """This boot of this kernel and this PID namespace: where PIDs can be checked."""
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+        namespace = os.stat("/proc/self/ns/pid").st_ino
+    except OSError:
+        return None
+    return f"{boot}/{namespace}"
+
+
 def lease_owner() -> str:
-    """``host:pid`` of this process (for people reading a report; never compared)."""
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """``host:pid`` of this process, for people, then ``[machine/start]`` to check it by."""
+    owner = f"{socket.gethostname()[:100]}:{os.getpid()}"
+    machine, start = _machine(), _start_time(os.getpid())
+    return owner if machine is None or start is None else f"{owner} [{machine}/{start}]"
+
+
+def owner_alive(owner: str | None) -> bool | None:
+    """Whether the lease holder ``owner`` still runs: known only on its own machine (and
+    PID namespace); None elsewhere, or for an owner recorded without its identity."""
+    if not owner or not owner.endswith("]") or " [" not in owner:
+        return None
+    shown, _, identity = owner[:-1].rpartition(" [")
+    machine, _, start = identity.rpartition("/")
+    if machine != _machine():
+        return None
+    try:
+        pid = int(shown.rsplit(":", 1)[1])
+    except (IndexError, ValueError):
+        return None
+    return _start_time(pid) == start  # gone, or its PID now belongs to another process
 
 
 def aware(moment: datetime) -> datetime:
@@ -113,16 +160,24 @@ class Lease:
         return aware(self.since) + timedelta(seconds=lease_seconds())
 
     def live(self, now: datetime) -> bool:
-        return self.expiry() > now
+        """Its holder runs on this machine, or (elsewhere) the lease has not expired."""
+        alive = owner_alive(self.owner)
+        return alive if alive is not None else self.expiry() > now
 
     def describe(self, now: datetime) -> str:
         beat = aware(self.heartbeat_at or self.since)
-        who = f" by {self.owner}" if self.owner else ""
-        state = (
-            f"lease live for {_ago((self.expiry() - now).total_seconds())} more"
-            if self.live(now)
-            else f"lease expired {_ago((now - self.expiry()).total_seconds())} ago"
-        )
+        shown = (self.owner or "").split(" [", 1)[0]
+        who = f" by {shown}" if shown else ""
+        alive = owner_alive(self.owner)
+        expiry = self.expiry()
+        if alive is False:
+            state = "a process that no longer runs on this machine"
+        elif alive:
+            state = "a process still running on this machine"
+        elif expiry > now:
+            state = f"lease live for {_ago((expiry - now).total_seconds())} more"
+        else:
+            state = f"lease expired {_ago((now - expiry).total_seconds())} ago"
         return f"last heartbeat {_ago((now - beat).total_seconds())} ago{who}, {state}"
 
 

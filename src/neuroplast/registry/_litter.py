@@ -138,9 +138,12 @@ def remove_version_rows(s: Session, row: VersionRow, action: str, reason: str) -
     s.delete(row)
 
 
-def discard_draft(registry: Registry, draft: DraftState, listed: list[str]) -> list[str] | None:
+def discard_draft(
+    registry: Registry, draft: DraftState, listed: list[str], *, force: bool = False
+) -> list[str] | None:
     """Remove a stale draft's rows, then its files (of ``listed``, the store's files, and
-    its local folder). None, with nothing changed, when its lease turned out live."""
+    its local folder). None, with nothing changed, when its lease turned out live (unless
+    ``force``: the caller owns the draft's run)."""
     with registry._session() as s:
         row = s.scalars(
             select(VersionRow).where(VersionRow.id == draft.id).with_for_update()
@@ -148,9 +151,10 @@ def discard_draft(registry: Registry, draft: DraftState, listed: list[str]) -> l
         if row is None or row.status != "draft":
             return []  # finalized or discarded meanwhile by another process
         live, lease = _draft_live(s, row, db_now(s))
-        if live:
+        if live and not force:
             return None
-        remove_version_rows(s, row, "discard", f"unfinished registration; {lease}")
+        why = "its run was resumed" if force else lease
+        remove_version_rows(s, row, "discard", f"unfinished registration; {why}")
     removed = []
     for location in listed:
         if draft.owns(location):

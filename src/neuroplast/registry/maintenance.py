@@ -4,8 +4,9 @@
 it), lists files that no row refers to, and reports what interrupted runs and
 registrations left behind (stale runs and drafts, see ``_litter``). ``gc`` removes
 orphans, the temporary files of interrupted writes and stale drafts, and marks stale runs
-interrupted; it never touches what a live lease owns or a file younger than the grace
-period (``NEUROPLAST_LEASE_SECONDS``), and says what it skipped. When most recorded
+interrupted; it never touches what a live lease owns, nor a temporary file (a write in
+progress) or an empty folder younger than the grace period (``NEUROPLAST_LEASE_SECONDS``),
+and says what it skipped. When most recorded
 artifacts are missing (a moved home, an unreachable store) it refuses to run at all.
 ``delete_version`` removes a version's rows and files (the audit trail keeps a ``delete``
 event).
@@ -16,7 +17,7 @@ from __future__ import annotations
 import logging
 import shutil
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from sqlalchemy import select
@@ -46,6 +47,7 @@ __all__ = [
     "VerifyReport",
     "collect_garbage",
     "delete_version",
+    "discard_run_drafts",
     "gc",
     "verify",
 ]
@@ -81,6 +83,7 @@ class GcReport:
     removed: list[str] = field(default_factory=list)  # files
     skipped: list[Skipped] = field(default_factory=list)
     discarded_drafts: list[str] = field(default_factory=list)  # refs of stale drafts
+    discarded_files: list[str] = field(default_factory=list)  # their files (also in removed)
     interrupted_runs: list[str] = field(default_factory=list)  # uids now marked interrupted
     completed_runs: list[str] = field(default_factory=list)  # uids that had registered
 
@@ -179,8 +182,10 @@ def collect_garbage(registry: Registry, *, grace_seconds: float | None = None) -
     """Remove orphaned files, leftovers of interrupted writes and stale drafts, and mark
     stale runs interrupted; returns what was done and what was left alone, and why.
 
-    ``grace_seconds`` (default ``NEUROPLAST_LEASE_SECONDS``, 600): unreferenced files and
-    empty folders younger than this are kept (a write may be about to record them).
+    ``grace_seconds`` (default ``NEUROPLAST_LEASE_SECONDS``, 600): temporary files and
+    empty folders younger than this are kept (a write in progress may be about to rename
+    or fill them). A finished file nobody records is an orphan at any age, except in a
+    draft's folder: the draft's lease protects those.
     """
     registry.require_writable("`registry gc`")
     grace = lease_seconds() if grace_seconds is None else grace_seconds
@@ -213,14 +218,15 @@ def collect_garbage(registry: Registry, *, grace_seconds: float | None = None) -
             )
         else:
             report.discarded_drafts.append(draft.ref)
+            report.discarded_files.extend(removed)
             report.removed.extend(removed)
     referenced = _evaluation_plots(registry)
     now = time.time()
     for location in listed:
         if location in known or location in referenced or any(d.owns(location) for d in drafts):
             continue
-        age = _young(store, location, now, grace)
-        if age is not None:
+        age = _young(store, location, now, grace) if is_partial_write(location) else None
+        if age is not None:  # a write in progress: its rename may be a moment away
             report.skipped.append(
                 Skipped(location, f"written {age:.0f} s ago, within the {grace:.0f} s grace period")
             )
@@ -242,14 +248,41 @@ def _prune_empty_folders(
     if not (registry.artifact_store.is_local(root) and root.is_dir()):
         return
     keep = [d.directory for d in live]
-    emptied = {Path(location).parent for location in removed if not is_url(location)}
+    emptied = {
+        folder
+        for location in removed
+        if not is_url(location)
+        for folder in Path(location).parents
+        if folder.is_relative_to(root)
+    }
     for folder in sorted((p for p in root.rglob("*") if p.is_dir()), reverse=True):
         if any(folder.is_relative_to(k) for k in keep) or any(folder.iterdir()):
             continue
         if folder not in emptied and now - folder.stat().st_mtime < grace:
             continue
         folder.rmdir()
-        emptied.add(folder.parent)
+
+
+def discard_run_drafts(registry: Registry, run_id: int) -> list[str]:
+    """Discard the drafts a run left when its process died (rows and files), whatever their
+    own leases say: call it after :meth:`Registry.claim_run` made this process the run's
+    owner (``train --resume``). Returns their refs."""
+    drafts, _ = in_progress(registry)
+    with registry._session(readonly=True) as s:
+        ids = set(
+            s.scalars(
+                select(VersionRow.id).where(
+                    VersionRow.run_id == run_id, VersionRow.status == "draft"
+                )
+            )
+        )
+    listed = registry.artifact_store.list()
+    discarded = []
+    for draft in drafts:
+        if draft.id in ids:
+            discard_draft(registry, replace(draft, live=False), listed, force=True)
+            discarded.append(draft.ref)
+    return discarded
 
 
 def gc(registry: Registry, *, grace_seconds: float | None = None) -> list[str]:

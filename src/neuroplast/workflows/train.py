@@ -24,6 +24,7 @@ from neuroplast.inference.bundle import ModelMeta, save_bundle
 from neuroplast.models import count_parameters, create_model, get_spec
 from neuroplast.models.pretrained import init_embedding, pretrained_dim
 from neuroplast.registry import Registry, RunRecord, VersionRecord
+from neuroplast.registry.maintenance import discard_run_drafts
 from neuroplast.training import Callback, MetricsRecorder, Trainer
 from neuroplast.training.loggers import (
     TrackingCallback,
@@ -98,12 +99,23 @@ def _task(config: RunConfig, modality: str) -> str:
 
 
 def _resume_point(registry: Registry, config: dict[str, Any]) -> tuple[RunRecord, Path | None]:
+    """Take over the newest unfinished run of this config: interrupted, failed, or still
+    marked running by a process that died (its lease expired), also one killed while it
+    registered its version (its checkpoints hold every epoch: it only registers again)."""
     run = registry.latest_interrupted_run(config)
     if run is None:
         raise TrainingError(
             "--resume: no interrupted run of this exact config exists in "
             f"{registry.home}; run without --resume to start a new one"
         )
+    alive = registry.claim_run(run.id)
+    if alive is not None:
+        raise TrainingError(
+            f"--resume: run {run.uid} of this config is still running ({alive}); wait for it "
+            "to finish, or stop it and resume once its lease has expired"
+        )
+    for ref in discard_run_drafts(registry, run.id):  # its registration died with it
+        logger.info("discarded %s, the unfinished registration of run %s", ref, run.uid)
     checkpoint = run.checkpoint_dir / "last.json"
     return run, checkpoint if checkpoint.exists() else None
 
@@ -164,7 +176,6 @@ def train_from_config(
     resume_from: Path | None = None
     if resume:
         run, resume_from = _resume_point(registry, config_dict)
-        registry.update_run(run.id, status="running", error=None)
     else:
         run = registry.start_run(config.name, config_dict)
 
@@ -185,8 +196,9 @@ def train_from_config(
         device=str(trainer.fabric.device),
         precision=str(trainer.fabric._precision.precision),
     )
-    # the loggers close as finished, failed or interrupted, after the version is recorded
-    with tracking or nullcontext():
+    # the loggers close as finished, failed or interrupted, after the version is recorded;
+    # the heartbeat keeps the run's lease (and so its draft) alive for `registry gc` meanwhile
+    with registry.heartbeat(run.id), tracking or nullcontext():
         started = time.perf_counter()
         try:
             history = trainer.fit(model, train_loader, val_loader, resume_from=resume_from)
