@@ -53,6 +53,7 @@ __all__ = [
     "db_now",
     "lease_owner",
     "lease_seconds",
+    "owner_alive",
 ]
 
 logger = logging.getLogger(__name__)
