@@ -227,3 +227,38 @@ def test_a_database_with_absolute_paths_becomes_relative_and_survives_a_move(
         # here) is missing
         assert report.problems == ["memory://bucket/artifacts/m/v2/model.json: missing"]
         assert report.orphans == [] and report.checked == 3
+
+
+def test_0003_downgrades_to_absolute_paths_and_upgrades_again(
+    open_registry: OpenRegistry, tmp_path: Path
+) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    from neuroplast.registry._database import _MIGRATIONS
+    from neuroplast.registry.artifacts import atomic_write_json
+
+    reg = open_registry(tmp_path)
+    run = reg.start_run("m", {})
+    version = reg.create_version(
+        "m", architecture="cnn", task="t", modality="text", config={}, run_id=run.id
+    )
+    path = version.artifact_dir / "model.json"
+    reg.finalize_version(
+        version.id, files={"model.json": (path, atomic_write_json(path, {}))}, params_count=1
+    )
+    with reg._engine.begin() as conn:
+        config = Config()
+        config.set_main_option("script_location", str(_MIGRATIONS))
+        config.attributes.update(connection=conn, home=str(tmp_path))
+        command.downgrade(config, "0002")
+        assert conn.execute(text("SELECT path FROM artifacts")).scalars().all() == [str(path)]
+        assert conn.execute(text("SELECT checkpoint_dir FROM runs")).scalars().all() == [
+            str(run.checkpoint_dir)
+        ]
+        assert "lease_owner" not in {c["name"] for c in inspect(conn).get_columns("runs")}
+        command.upgrade(config, "head")
+        assert conn.execute(text("SELECT path FROM artifacts")).scalars().all() == [
+            "m/v1/model.json"
+        ]
+    assert verify(reg).clean and reg.resolve("m:1").artifacts["model.json"].path == path

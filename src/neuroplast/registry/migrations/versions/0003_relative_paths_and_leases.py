@@ -140,6 +140,5 @@ def downgrade() -> None:
     _rewrite(_absolute, lambda _dir: root, lambda _dir: home_path)
     op.execute("UPDATE schema_info SET version = 2")
     for table in ("runs", "versions"):
-        with op.batch_alter_table(table) as batch:
-            for column in _LEASE_COLUMNS:
-                batch.drop_column(column)
+        for column in _LEASE_COLUMNS:  # SQLite >= 3.35 drops a column in place (a batch
+            op.execute(f"ALTER TABLE {table} DROP COLUMN {column}")  # copy breaks the FKs)
