@@ -30,6 +30,7 @@ __all__ = [
     "TEMPLATES",
     "DataConfig",
     "EarlyStoppingConfig",
+    "EvaluationConfig",
     "LoggerName",
     "OptimizerConfig",
     "RunConfig",
@@ -56,12 +57,15 @@ TEMPLATES = (
 OTHER_TEMPLATES = ("continual",)
 # Keys of the `model:` section that are not the architecture's own config keys.
 _MODEL_SECTION_KEYS = frozenset({"architecture", "pretrained_embeddings"})
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 
 
 def is_valid_model_name(name: str) -> bool:
-    """Letters, digits, ``_ - .``, at most 100 characters, no ``..`` and no path separator."""
-    return bool(_NAME_RE.match(name)) and ".." not in name
+    """Letters, digits, ``_ - .``, at most 100 characters, no ``..`` and no path separator.
+
+    The whole string must match (``fullmatch``: ``$`` also matches before a trailing newline,
+    so a name ending in a newline would pass and then never be found again)."""
+    return bool(_NAME_RE.fullmatch(name)) and ".." not in name
 
 
 class _Strict(BaseModel):
@@ -167,12 +171,26 @@ class TrainConfig(_Strict):
         return loggers
 
 
+class EvaluationConfig(_Strict):
+    """What ``neuroplast train`` and ``evaluate`` compute next to the model's own metrics."""
+
+    baseline: bool = Field(
+        True,
+        description=(
+            "fit the TF-IDF + logistic regression baseline on the training split (text "
+            "models); skipped anyway, with a warning, above 1000 classes or 10 million class "
+            "x feature weights"
+        ),
+    )
+
+
 class RunConfig(_Strict):
     name: str = Field(description="model name in the registry")
     task: TaskType | None = None
     data: DataConfig
     model: dict[str, Any] = Field(description="architecture: NAME plus that architecture's keys")
     train: TrainConfig = Field(default_factory=TrainConfig)
+    evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
 
     @model_validator(mode="after")
     def _check(self) -> RunConfig:
@@ -280,34 +298,67 @@ def _coerce(value: str) -> Any:
         return value
 
 
-def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    """Return a copy of ``raw`` with ``a.b.c=value`` overrides applied (values parsed as YAML)."""
-    out: dict[str, Any] = yaml.safe_load(yaml.safe_dump(raw)) or {}
+_YAML_KINDS = {"list": "a list", "str": "a string", "int": "a number", "float": "a number"}
+
+
+def _require_mapping(raw: Any, where: str) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        kind = _YAML_KINDS.get(type(raw).__name__, f"a {type(raw).__name__}")
+        raise ConfigError(
+            f"{where}: expected a mapping (`key: value` lines) at the top level, got {kind}; "
+            "start from a template of `neuroplast init`"
+        )
+    return raw
+
+
+def apply_overrides(
+    raw: dict[str, Any], overrides: list[str], *, where: str = "config"
+) -> dict[str, Any]:
+    """Return a copy of ``raw`` with ``a.b.c=value`` overrides applied (values parsed as YAML).
+
+    ``raw`` must be a mapping (:class:`ConfigError` otherwise), and so is the result."""
+    out = _require_mapping(yaml.safe_load(yaml.safe_dump(_require_mapping(raw, where))), where)
     for item in overrides:
         key, sep, value = item.partition("=")
-        if not sep or not key.strip():
+        parts = [part.strip() for part in key.split(".")]
+        if not sep or not all(parts):
             raise ConfigError(f"--set {item!r}: expected KEY=VALUE, for example train.epochs=3")
         node = out
-        parts = key.strip().split(".")
-        for part in parts[:-1]:
+        for depth, part in enumerate(parts[:-1], start=1):
             child = node.setdefault(part, {})
             if not isinstance(child, dict):
-                raise ConfigError(f"--set {item!r}: {part!r} is a value, not a section")
+                raise ConfigError(
+                    f"--set {item!r}: {'.'.join(parts[:depth])!r} is a value, not a section"
+                )
             node = child
         node[parts[-1]] = _coerce(value)
     return out
 
 
 def load_run_config(path: str | Path, overrides: list[str] | None = None) -> RunConfig:
-    """Read a YAML run config from ``path``, apply overrides and validate it."""
+    """Read a YAML run config from ``path``, apply overrides and validate it.
+
+    The file must hold a mapping at the top level (an empty file counts as an empty one);
+    a list or a scalar is a :class:`ConfigError`, with or without ``--set`` overrides."""
     file = Path(path)
-    if not file.is_file():
+    if not file.exists():
         raise ConfigError(f"config file {file} not found: create one with `neuroplast init`")
+    if file.is_dir():
+        raise ConfigError(
+            f"config path {file} is a directory, not a YAML file; pass the file itself "
+            "(create one with `neuroplast init`)"
+        )
+    if not file.is_file():
+        raise ConfigError(f"config path {file} is not a regular file; pass a YAML file")
     try:
         raw = yaml.safe_load(file.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as e:
         raise ConfigError(f"{file}: not valid YAML ({e}); check the indentation") from e
-    return parse_run_config(apply_overrides(raw or {}, overrides or []), where=str(file))
+    except OSError as e:
+        raise ConfigError(f"config file {file} cannot be read ({e.strerror})") from e
+    where = str(file)
+    mapping = {} if raw is None else raw
+    return parse_run_config(apply_overrides(mapping, overrides or [], where=where), where=where)
 
 
 def template_text(name: str) -> str:

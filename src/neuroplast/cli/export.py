@@ -16,7 +16,14 @@ def export(
     fmt: str = typer.Option("onnx", "--format", help="Export format (onnx)."),
     int8: bool = typer.Option(False, "--int8", help="Also write an ONNX Runtime int8 model."),
     output: Path | None = typer.Option(
-        None, "--output", "-o", help="Also write a torch-free serving folder here."
+        None,
+        "--output",
+        "-o",
+        help="Also write a torch-free serving folder here: a new path or an existing folder "
+        "(checked before anything is registered).",
+    ),
+    force: bool = typer.Option(
+        False, "--force", help="Replace the files of an earlier export in the --output folder."
     ),
     measure: bool = typer.Option(
         True, "--measure/--no-measure", help="Measure the table on the model's test split."
@@ -77,6 +84,7 @@ def export(
             fmt=fmt,
             if_better=if_better,
             max_accuracy_drop=max_accuracy_drop,
+            force=force,
         )
         moved = watch.note()
     if json_output:

@@ -15,6 +15,10 @@ _IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".t
 
 
 def _texts_from_file(path: Path, text_column: str) -> list[str]:
+    if path.is_dir():
+        raise DataError(
+            f"input file {path} is a directory; pass a CSV / JSONL / Parquet / .txt file"
+        )
     if not path.is_file():
         raise DataError(f"input file {path} not found")
     if path.suffix.lower() == ".txt":

@@ -154,20 +154,31 @@ def gc(home: HomeOption = None, as_json: JsonOption = False) -> None:
 @models_app.command("export")
 def export(
     model: str = typer.Argument(..., help=MODEL_HELP),
-    output: Path = typer.Option(..., "--output", "-o", help="The .tar file to write."),
+    output: Path = typer.Option(
+        ...,
+        "--output",
+        "-o",
+        help="The .tar file to write: a new path, or an existing file with --force.",
+    ),
+    force: bool = typer.Option(False, "--force", help="Replace an existing file at --output."),
     home: HomeOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Write one version (weights, config, vocabulary, labels, metrics, lineage) to a tar.
 
+    --output must be a new path or a regular file (replaced only with --force); a directory,
+    device, FIFO or socket (or a symlink to one) is refused before anything is written.
+
     ``--json``: ``{"ref", "path", "bytes"}``.
     """
+    from neuroplast._output_paths import check_output_file
     from neuroplast.engine import Engine
     from neuroplast.registry.transfer import export_version
 
+    check_output_file(output, force=force)  # before the registry is opened
     with Engine(home) as engine:
         ref = engine.registry.resolve(model).ref
-        path = export_version(engine.registry, ref, output)
+        path = export_version(engine.registry, ref, output, force=force)
     if as_json:
         print_json({"ref": ref, "path": str(path), "bytes": path.stat().st_size})
         return

@@ -3,9 +3,11 @@
 The new version holds the parent's bundle plus ``model.onnx`` (and ``model.int8.onnx``) and
 the measured comparison table. ``output`` also writes a serving folder (``model.json``,
 ``vocab.json``, the ONNX files) that :class:`~neuroplast.inference.OnnxPredictor` loads
-without torch. With ``if_better=True`` the version (and the serving folder) is written only
-when one of its ONNX models is smaller or faster than the parent in eager torch, within
-``max_accuracy_drop`` of its accuracy (see :mod:`neuroplast.compression.verdict`).
+without torch: a new path or an existing folder, checked before anything is registered (see
+:func:`~neuroplast._output_paths.check_output_dir`); files of an earlier export in it are
+replaced only with ``force``. With ``if_better=True`` the version (and the serving folder) is
+written only when one of its ONNX models is smaller or faster than the parent in eager torch,
+within ``max_accuracy_drop`` of its accuracy (see :mod:`neuroplast.compression.verdict`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from neuroplast._output_paths import check_output_dir
 from neuroplast.compression._data import NOT_MEASURED, measurement_inputs, model_data
 from neuroplast.compression.derive import register_derived
 from neuroplast.compression.onnx_export import OPSET, export_onnx_bytes, quantize_onnx_int8
@@ -30,7 +33,7 @@ from neuroplast.compression.verdict import (
     noise_warning,
     rows_with_status,
 )
-from neuroplast.errors import ConfigError, NeuroplastError
+from neuroplast.errors import ArtifactError, ConfigError, NeuroplastError
 from neuroplast.inference._meta import META, ONNX, ONNX_INT8, VOCAB, WEIGHTS
 from neuroplast.inference.bundle import LoadedModel
 from neuroplast.inference.onnx_predictor import OnnxPredictor
@@ -41,6 +44,8 @@ from neuroplast.workflows.report import load_registered
 __all__ = ["ExportOutcome", "export_version"]
 
 logger = logging.getLogger(__name__)
+#: The files of a serving folder (``output``).
+_SERVING_FILES = (META, VOCAB, ONNX, ONNX_INT8)
 
 
 @dataclass
@@ -103,6 +108,7 @@ def export_version(
     fmt: str = "onnx",
     if_better: bool = False,
     max_accuracy_drop: float = DEFAULT_MAX_ACCURACY_DROP,
+    force: bool = False,
     data: Iterable[Any] | None = None,
 ) -> ExportOutcome:
     """Export ``ref`` to ONNX as a new version (source ``compress``, parent ``ref``); with
@@ -113,6 +119,8 @@ def export_version(
     inputs shaped like its training batches, without accuracy."""
     if fmt != "onnx":
         raise ConfigError(f"unknown export format {fmt!r}; neuroplast exports 'onnx'")
+    if output is not None:
+        output = check_output_dir(Path(output), force=force, names=_SERVING_FILES)
     check_accuracy_drop(max_accuracy_drop)
     if if_better and not measure:
         raise ConfigError(
@@ -162,7 +170,7 @@ def export_version(
         )
         outcome.decisions = _decisions(parent, verdicts, outcome.version.ref)
         if output is not None:
-            outcome.output = write_serving_dir(outcome.version, output)
+            outcome.output = write_serving_dir(outcome.version, output, force=True)
     for v in verdicts:
         name = (
             f"{outcome.version.ref} ({v.technique})"
@@ -215,11 +223,22 @@ def _decisions(
     return rows
 
 
-def write_serving_dir(version: VersionRecord, output: Path) -> Path:
-    """Copy what a torch-free ONNX Runtime server needs into ``output``."""
-    output.mkdir(parents=True, exist_ok=True)
-    for name in (META, VOCAB, ONNX, ONNX_INT8):
-        artifact = version.artifacts.get(name)
-        if artifact is not None:
-            shutil.copyfile(artifact.path, output / name)
+def write_serving_dir(version: VersionRecord, output: Path, *, force: bool = False) -> Path:
+    """Copy what a torch-free ONNX Runtime server needs into ``output`` (checked as
+    :func:`export_version` does; with ``force`` an earlier export's files are replaced, and
+    those this version lacks, such as a stale ``model.int8.onnx``, removed)."""
+    output = check_output_dir(output, force=force, names=_SERVING_FILES)
+    try:
+        output.mkdir(parents=True, exist_ok=True)
+        for name in _SERVING_FILES:
+            artifact = version.artifacts.get(name)
+            if artifact is not None:
+                shutil.copyfile(artifact.path, output / name)
+            else:
+                (output / name).unlink(missing_ok=True)
+    except OSError as e:
+        raise ArtifactError(
+            f"{version.ref} is registered, but its serving folder {output} cannot be written "
+            f"({e.strerror or e}); write it again with `neuroplast export {version.ref} -o DIR`"
+        ) from e
     return output

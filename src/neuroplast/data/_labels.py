@@ -1,12 +1,21 @@
 """Turn raw label values (strings or numbers) into class indices and ordered class names.
 
-Names are canonical strings: ``1``, ``1.0`` and ``"1"`` all become ``"1"``. When every name
-is an integer the classes are ordered by numeric value (``"2"`` before ``"10"``), otherwise
-alphabetically. A caller-supplied ``label_names`` fixes the order instead.
+One rule names the classes: a text label is its text with the surrounding whitespace
+stripped, compared exactly (so ``" 1"`` is ``"1"``, but ``"01"`` and ``"1.0"`` are classes of
+their own); a number is its integer text when it is a whole number (``1`` and ``1.0`` from
+JSON or Parquet are ``"1"``), else its ``str``. Table files are read as text, so a CSV's
+labels are compared as written.
+
+A missing label (None, NaN, an empty or blank string, or a text spelling of a missing value:
+``NaN``, ``null``, ``N/A``, ``#N/A``, ``<NA>``, in any case) is never a class: such rows are
+an error. When every name is an integer of up to 18 digits the classes are ordered by numeric
+value (``"2"`` before ``"10"``, ties by text), otherwise alphabetically. A caller-supplied
+``label_names`` fixes the order instead.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -16,13 +25,35 @@ import pandas as pd
 
 from neuroplast.errors import DataError
 
-__all__ = ["canonical_label", "encode_labels", "format_rows", "order_label_names"]
+__all__ = [
+    "MISSING_LABEL_TEXTS",
+    "canonical_label",
+    "encode_labels",
+    "format_rows",
+    "is_missing_label",
+    "order_label_names",
+    "plural",
+]
 
-_INT_RE = re.compile(r"[+-]?\d+")
+_INT_RE = re.compile(r"[+-]?[0-9]{1,18}")
+_NESTED = (list, dict, tuple, set, np.ndarray, bytes)
+#: Text labels that spell a missing value (compared after ``strip().lower()``).
+MISSING_LABEL_TEXTS = frozenset({"", "nan", "-nan", "null", "n/a", "#n/a", "<na>"})
+
+
+def is_missing_label(value: Any) -> bool:
+    """Whether a raw label value means "no label" (see the module doc)."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    if isinstance(value, float | np.floating):
+        return math.isnan(float(value))
+    if isinstance(value, str):
+        return value.strip().lower() in MISSING_LABEL_TEXTS
+    return False
 
 
 def canonical_label(value: Any) -> str:
-    """The class name for one raw label value."""
+    """The class name for one raw label value (see the module doc for the rule)."""
     if isinstance(value, bool | np.bool_):
         return str(bool(value))
     if isinstance(value, int | np.integer):
@@ -30,14 +61,13 @@ def canonical_label(value: Any) -> str:
     if isinstance(value, float | np.floating):
         number = float(value)
         return str(int(number)) if number.is_integer() else str(number)
-    text = str(value).strip()
-    return str(int(text)) if _INT_RE.fullmatch(text) else text
+    return str(value).strip()
 
 
 def order_label_names(names: set[str]) -> list[str]:
-    """Numeric order when every name is an integer, else alphabetical."""
+    """Numeric order when every name is an integer (ties by text), else alphabetical."""
     if all(_INT_RE.fullmatch(name) for name in names):
-        return sorted(names, key=int)
+        return sorted(names, key=lambda name: (int(name), name))
     return sorted(names)
 
 
@@ -45,6 +75,11 @@ def format_rows(rows: Sequence[int], *, limit: int = 5) -> str:
     """``"3, 7, 9"`` or ``"3, 7, 9, 10, 12 and 40 more"``."""
     shown = ", ".join(str(row) for row in rows[:limit])
     return shown if len(rows) <= limit else f"{shown} and {len(rows) - limit} more"
+
+
+def plural(count: int, word: str) -> str:
+    """``"1 row"``, ``"3 rows"`` (``word`` is the plural)."""
+    return f"{count} {word.removesuffix('s') if count == 1 else word}"
 
 
 def _default_where(positions: list[int]) -> str:
@@ -58,12 +93,30 @@ def encode_labels(
     label_names: list[str] | None = None,
     where: Callable[[list[int]], str] | None = None,
 ) -> tuple[np.ndarray, list[str]]:
-    """Return ``(int64 labels, label names)`` for non-missing raw ``values``.
+    """Return ``(int64 labels, label names)`` for raw ``values``; a missing label is an error.
 
     ``where`` describes 0-based positions the way a person finds them in the file (for
     example ``"rows 3, 7 (the header is row 1)"``), so errors point at the right rows.
     """
-    codes, uniques = pd.factorize(pd.Series(values, dtype=object), sort=False)
+    raw = pd.Series(values, dtype=object)
+    located = where or _default_where
+    items = raw.tolist()
+    nested = [i for i, value in enumerate(items) if isinstance(value, _NESTED)]
+    if nested:
+        kind = type(items[nested[0]]).__name__
+        verb = "is" if len(nested) == 1 else "are"
+        raise DataError(
+            f"{source}: {plural(len(nested), 'labels')} {verb} neither a text nor a number "
+            f"(a {kind}; {located(nested)}); give each row one label"
+        )
+    missing = [i for i, value in enumerate(items) if is_missing_label(value)]
+    if missing:
+        raise DataError(
+            f"{source} has {plural(len(missing), 'labels')} missing (empty, NaN or null; "
+            f"{located(missing)}); fill in the labels or delete those rows"
+        )
+    codes, uniques = pd.factorize(raw, sort=False)
+    # factorize compares raw values, so " 1" and "1" are two codes of one name: merge them.
     unique_names = [canonical_label(value) for value in uniques]
     if label_names is None:
         names = order_label_names(set(unique_names))
@@ -82,13 +135,14 @@ def encode_labels(
             )
         unknown = sorted({name for name in unique_names if name not in names})
         if unknown:
-            bad_codes = [unique_names.index(name) for name in unknown]
+            bad_codes = [i for i, name in enumerate(unique_names) if name in unknown]
             positions = [int(i) for i in np.flatnonzero(np.isin(codes, bad_codes))]
-            located = (where or _default_where)(positions)
             raise DataError(
                 f"{source} has labels not in label_names: {', '.join(map(repr, unknown[:5]))} "
-                f"({located}); expected one of "
-                f"{', '.join(map(repr, names))}. Fix those rows or pass the full label_names"
+                f"({located(positions)}); expected one of "
+                f"{', '.join(map(repr, names[:20]))}"
+                f"{f' and {len(names) - 20} more' if len(names) > 20 else ''}. Fix those rows "
+                "or pass the full label_names"
             )
     index = {name: i for i, name in enumerate(names)}
     lookup = np.array([index[name] for name in unique_names], dtype=np.int64)

@@ -8,7 +8,9 @@ Layout::
 
 Hidden entries (``.DS_Store``, ``.ipynb_checkpoints``) and files that are not images by
 extension are skipped. Every image must have the same size; if all images are grayscale they
-keep one channel, otherwise all are converted to RGB (alpha is dropped).
+keep one channel, otherwise all are converted to RGB (alpha is dropped). An image with more
+pixels than PIL's decompression-bomb limit (``PIL.Image.MAX_IMAGE_PIXELS``) is refused with a
+:class:`~neuroplast.errors.DataError`, whether PIL would raise or only warn.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from neuroplast._pixels import pixel_limit_guard
 from neuroplast.data._labels import encode_labels
 from neuroplast.data._types import ImageData
 from neuroplast.errors import DataError
@@ -51,7 +54,7 @@ def _visible(entries: list[Path]) -> list[Path]:
 def _read_image(path: Path) -> np.ndarray:
     """``(H, W)`` uint8 for grayscale images, ``(H, W, 3)`` uint8 for anything else."""
     try:
-        with Image.open(path) as image:
+        with pixel_limit_guard(path), Image.open(path) as image:
             image.load()
             if image.mode in _SIXTEEN_BIT_MODES:
                 return (np.asarray(image, dtype=np.uint32) >> 8).astype(np.uint8)

@@ -244,12 +244,17 @@ def load_image_files(paths: Sequence[Path], *, channels: int, size: int) -> np.n
     """Read image files into uint8 [N, C, size, size], converting mode and size as needed."""
     from PIL import Image, UnidentifiedImageError
 
+    from neuroplast._pixels import pixel_limit_guard
+
     arrays = []
     for path in paths:
+        if path.is_dir():
+            raise DataError(f"image {path} is a directory; pass the image files themselves")
         if not path.is_file():
-            raise DataError(f"image {path} not found")
+            what = "not a regular file" if path.exists() else "not found"
+            raise DataError(f"image {path} {what}; pass a PNG/JPEG file")
         try:
-            with Image.open(path) as opened:
+            with pixel_limit_guard(path), Image.open(path) as opened:
                 img = opened.convert("L" if channels == 1 else "RGB")
             if img.size != (size, size):
                 img = img.resize((size, size), Image.Resampling.BILINEAR)

@@ -56,6 +56,9 @@ __all__ = ["Registry", "config_hash", "default_home"]
 
 logger = logging.getLogger(__name__)
 _REF_RE = re.compile(r"^(?P<name>[^:]+):(?P<version>\d+)$")
+#: The largest version number a ref may name: the column is a 32-bit INTEGER on PostgreSQL
+#: (SQLite overflowed at 2**63 with a traceback).
+_MAX_VERSION = 2**31 - 1
 
 
 def default_home() -> Path:
@@ -334,7 +337,14 @@ class Registry(RunsMixin, EvaluationsMixin):
                 .where(ModelRow.name == name, VersionRow.status == "ready")
             )
             if match:
-                query = query.where(VersionRow.version == int(match.group("version")))
+                digits = match.group("version").lstrip("0")
+                if len(digits) > len(str(_MAX_VERSION)) or int(digits or 0) > _MAX_VERSION:
+                    raise ModelNotFoundError(
+                        f"no model version matches {ref!r}: version numbers go up to "
+                        f"{_MAX_VERSION}; list the versions with `neuroplast models versions "
+                        f"{name}`"
+                    )
+                query = query.where(VersionRow.version == int(digits or 0))
             if stage:
                 query = query.where(VersionRow.stage == stage)
             if not match and not stage:  # a bare name: production first, then the newest

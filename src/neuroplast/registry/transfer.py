@@ -29,9 +29,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
+from neuroplast._output_paths import check_output_file
 from neuroplast._version import ARTIFACT_SCHEMA_VERSION, __version__
 from neuroplast.config import is_valid_model_name
-from neuroplast.errors import ArtifactError, ConfigError
+from neuroplast.errors import ArtifactError
 from neuroplast.registry._bundle import (
     DEFAULT_MAX_BYTES,
     MAX_BYTES_ENV,
@@ -80,12 +81,10 @@ def _damaged(path: Path) -> ArtifactError:
 def export_version(registry: Registry, ref: str, out: Path, *, force: bool = True) -> Path:
     """Write version ``ref`` with its files, verified, to the tar file ``out`` (atomically;
     the files are streamed, never held in memory). An existing ``out`` is replaced unless
-    ``force`` is false (the CLI's default); a symlink is written through, not replaced."""
-    target = out.resolve() if out.is_symlink() else out
-    if not force and (out.is_symlink() or out.exists()):
-        raise ConfigError(
-            f"{out} already exists; pass --force to replace it or choose another path"
-        )
+    ``force`` is false (the CLI's default); a symlink is written through, not replaced. A
+    directory, device, FIFO or socket (or a symlink to one, or to nothing) is refused even
+    with ``force``, before any work (see :func:`~neuroplast._output_paths.check_output_file`)."""
+    target = check_output_file(Path(out), force=force)
     version = registry.ensure_local(registry.resolve(ref))
     artifacts = sorted(version.artifacts.items())
     sizes = {}

@@ -7,6 +7,7 @@ re-creates exactly the test split a model was trained without.
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -26,6 +27,7 @@ from neuroplast.data import (
     stratified_split,
     text_loader,
 )
+from neuroplast.data.files import SUPPORTED_TABLE_EXTENSIONS
 from neuroplast.errors import ConfigError, DataError
 
 __all__ = ["PreparedData", "Split", "as_test_set", "load_source", "prepare"]
@@ -46,6 +48,11 @@ def load_source(
         return load_builtin(cfg.dataset, limit=cfg.limit, seed=cfg.seed)
     source = Path(where)
     if source.is_dir():
+        if source.suffix.lower() in SUPPORTED_TABLE_EXTENSIONS:
+            raise DataError(
+                f"data path {source} is a directory, not a {source.suffix} file; pass the table "
+                "file itself, or a folder of images (one subfolder per class)"
+            )
         return load_image_folder(source)
     return load_table(
         source, text_column=cfg.text_column, label_column=cfg.label_column, label_names=label_names
@@ -112,6 +119,35 @@ class PreparedData:
         )
 
 
+def _rows_for_one(fraction: float) -> int:
+    """The fewest rows of a class that give a split ``round(rows * fraction) >= 1`` row."""
+    rows = max(1, math.floor(0.5 / fraction))
+    while round(rows * fraction) < 1:
+        rows += 1
+    return rows
+
+
+def _check_split_sizes(data: TextData | ImageData, cfg: DataConfig, *, val: int, test: int) -> None:
+    """An empty validation or test split is a DataError that names the real cause: each
+    class gives ``round(rows * fraction)`` of its rows to a split, so when every class has
+    only a few rows, a split gets none (and a larger fraction would starve training)."""
+    empty = [name for name, size in (("validation", val), ("test", test)) if size == 0]
+    if not empty:
+        return
+    counts = np.bincount(data.labels, minlength=len(data.label_names))
+    counts = counts[counts > 0]
+    needed = max(3, _rows_for_one(cfg.val_fraction), _rows_for_one(cfg.test_fraction))
+    splits = " and ".join(empty) + (" split is" if len(empty) == 1 else " splits are")
+    raise DataError(
+        f"{data.source}: the {splits} empty because there are too few rows per class: "
+        f"{len(counts)} classes with a median of {int(np.median(counts))} rows (at most "
+        f"{int(counts.max())}), and each class gives round(rows x fraction) of its rows to a "
+        f"split (data.val_fraction={cfg.val_fraction}, data.test_fraction="
+        f"{cfg.test_fraction}). Add rows (at least {needed} per class) or merge the rare "
+        "classes"
+    )
+
+
 def prepare(
     cfg: DataConfig,
     *,
@@ -129,6 +165,7 @@ def prepare(
         seed=cfg.seed,
         test_mask=data.test_mask,
     )
+    _check_split_sizes(data, cfg, val=len(val_idx), test=len(test_idx))
     ids = None
     if isinstance(data, TextData):
         if vocab is None:

@@ -177,7 +177,8 @@ def evaluate_registered(
                 note = f"no baseline: the training data cannot be loaded ({e})"
                 logger.warning(note)
     baseline = None
-    if original is not None and isinstance(original.raw, TextData):
+    wanted = (version.config.get("evaluation") or {}).get("baseline", True)  # evaluation.baseline
+    if original is not None and isinstance(original.raw, TextData) and wanted:
         baseline, _ = tfidf_baseline(
             original.texts("train"),
             original.labels("train"),

@@ -239,7 +239,7 @@ def train_from_config(
             "test", batch_size=config.train.eval_batch_size, shuffle=False, min_length=min_length
         )
         baseline, baseline_seconds = None, None
-        if data.modality == "text":
+        if data.modality == "text" and config.evaluation.baseline:
             baseline, baseline_seconds = tfidf_baseline(
                 data.texts("train"),
                 data.labels("train"),
