@@ -302,7 +302,8 @@ class Registry(RunsMixin, EvaluationsMixin):
             return version
         cache_root = self.home / "cache"
         if self.read_only:  # a read-only home: fetch into this machine's temporary folder
-            cache_root = Path(tempfile.gettempdir()) / f"neuroplast-cache-{os.getuid()}"
+            user = os.getuid() if hasattr(os, "getuid") else "user"  # no getuid on Windows
+            cache_root = Path(tempfile.gettempdir()) / f"neuroplast-cache-{user}"
         cache = cache_root / version.uid
         local = {}
         for name, artifact in version.artifacts.items():
