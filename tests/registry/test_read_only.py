@@ -104,6 +104,16 @@ def test_a_read_only_database_that_needs_an_upgrade_is_refused(
     assert _snapshot(tmp_path) == before
 
 
+def test_a_read_only_home_without_a_registry_is_explained(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("NEUROPLAST_DB_URL", raising=False)
+    _deny_writes(monkeypatch, tmp_path)
+    with pytest.raises(RegistryError, match=r"there is no registry in .*, and it is read-only"):
+        Registry(tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_read_only_can_be_asked_for(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("NEUROPLAST_DB_URL", raising=False)
     with Registry(tmp_path) as reg:

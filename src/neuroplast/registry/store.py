@@ -90,6 +90,11 @@ class Registry(RunsMixin, EvaluationsMixin):
         self.read_only_reason: str | None = (
             "opened read-only" if read_only else None if detected is None else detected.reason
         )
+        if self.read_only and self.url == f"sqlite:///{self.db_path}" and not self.db_path.exists():
+            raise RegistryError(
+                f"there is no registry in {self.home}, and it is read-only "
+                f"({self.read_only_reason}): train or import a model where the home is writable"
+            )
         self.artifact_store: ArtifactStore = open_artifact_store(
             artifact_url or os.environ.get("NEUROPLAST_ARTIFACT_URL") or self.artifacts_root
         )
