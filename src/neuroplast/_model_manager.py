@@ -11,10 +11,11 @@ from torch import nn
 
 from neuroplast.compression._data import INPUTS
 from neuroplast.errors import ModelNotFoundError, RegistryError
-from neuroplast.inference.bundle import LoadedModel, ModelMeta, load_bundle, save_bundle
+from neuroplast.inference.bundle import LoadedModel, ModelMeta, load_bundle
 from neuroplast.models import count_parameters, create_model, get_spec, validate_config
-from neuroplast.registry import Registry, VersionRecord
+from neuroplast.registry import Registry
 from neuroplast.types import ModelType, TaskType
+from neuroplast.workflows.register import Draft, bundle_preprocessing, reserve_version
 from neuroplast.workflows.report import load_registered
 
 __all__ = ["ModelManager"]
@@ -32,7 +33,7 @@ class ModelManager:
     def __init__(self, registry: Registry) -> None:
         self.registry = registry
         self._loaded: dict[str, LoadedModel] = {}
-        self._drafts: dict[str, VersionRecord] = {}
+        self._drafts: dict[str, Draft] = {}
 
     def create_model(
         self,
@@ -53,13 +54,11 @@ class ModelManager:
         names = list(label_names) if label_names else [str(i) for i in range(k)]
         if len(names) != k:
             raise RegistryError(f"label_names has {len(names)} names for {k} classes")
-        version = self.registry.create_version(
-            model_name,
-            architecture=arch,
-            task=task.value,
-            modality=spec.modality,
-            config={"api": True, "model": {"architecture": arch, **arch_config}},
-            source="api",
+        preprocessing = bundle_preprocessing(
+            spec.modality,
+            max_length=arch_config.get("max_seq_length", 512),
+            # a text CNN needs at least its widest filter's length of ids
+            min_length=max([1, *arch_config.get("filter_sizes", [])]),
         )
         meta = ModelMeta(
             architecture=arch,
@@ -67,20 +66,16 @@ class ModelManager:
             task=task.value,
             arch_config=arch_config,
             label_names=names,
-            preprocessing={
-                "max_length": arch_config.get("max_seq_length", 512),
-                # a text CNN needs at least its widest filter's length of ids
-                "min_length": max([1, *arch_config.get("filter_sizes", [])]),
-            }
-            if spec.modality == "text"
-            else {"mean": 0.5, "std": 0.5},
+            preprocessing=preprocessing,
             name=model_name,
-            version=version.version,
         )
-        self._drafts[version.ref] = version
-        self._loaded[version.ref] = LoadedModel(model=model, meta=meta, vocab=None)
-        logger.info("created %s (%s, %d parameters)", version.ref, arch, count_parameters(model))
-        return version.ref
+        config = {"api": True, "model": {"architecture": arch, **arch_config}}
+        draft = reserve_version(self.registry, meta, config=config, source="api")
+        ref = draft.record.ref
+        self._drafts[ref] = draft
+        self._loaded[ref] = LoadedModel(model=model, meta=draft.meta, vocab=None)
+        logger.info("created %s (%s, %d parameters)", ref, arch, count_parameters(model))
+        return ref
 
     def get_model(self, model_id: str) -> nn.Module:
         """The ``torch.nn.Module`` of ``model_id`` (held in this session or loaded)."""
@@ -119,13 +114,10 @@ class ModelManager:
         if inputs is not None:
             meta = replace(loaded.meta, preprocessing={**loaded.meta.preprocessing, INPUTS: inputs})
             loaded = self._loaded[model_id] = LoadedModel(loaded.model, meta, loaded.vocab)
-        files = save_bundle(draft.artifact_dir, loaded.model, loaded.meta, loaded.vocab)
-        self.registry.finalize_version(
-            draft.id,
-            files=files,
-            params_count=count_parameters(loaded.model),
-            metrics={"checkpoint": checkpoint_name, **(metrics or {})},
-            run_id=run_id,
+            draft.meta = meta
+        draft.save_model(loaded.model, loaded.vocab)
+        draft.finalize(
+            loaded.model, metrics={"checkpoint": checkpoint_name, **(metrics or {})}, run_id=run_id
         )
         del self._drafts[model_id]
         return True

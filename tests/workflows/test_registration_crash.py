@@ -44,7 +44,7 @@ ROOT = Path(__file__).resolve().parents[2]
 _PAUSING_TRAIN = """
 import sys, time
 from pathlib import Path
-import neuroplast.workflows.train as workflow
+import neuroplast.workflows.register as workflow
 from neuroplast.config import load_run_config
 from neuroplast.errors import TrainingError
 from neuroplast.registry import Registry

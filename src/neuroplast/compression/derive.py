@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 from torch import nn
 
-from neuroplast.inference.bundle import LoadedModel, save_bundle
-from neuroplast.models import count_parameters
+from neuroplast.inference.bundle import LoadedModel
 from neuroplast.registry import Registry, VersionRecord
-from neuroplast.registry.artifacts import atomic_write_bytes, atomic_write_json
+from neuroplast.workflows.register import reserve_version
 
 __all__ = ["TABLE_FILE", "register_derived"]
 
@@ -46,48 +44,28 @@ def register_derived(
     """The next version of ``name`` (default: the parent's model) holding ``model``
     (fp32 weights) and ``extra_files``; ``parent_id`` is ``parent.id``."""
     target = name or parent.model_name
-    config = {
-        **parent.config,
-        "compression": {
-            "technique": technique,
-            "parent": parent.ref,
-            "parent_uid": parent.uid,
-            **options,
-        },
-    }
-    version = registry.create_version(
-        target,
-        architecture=loaded.meta.architecture,
-        task=parent.task,
-        modality=parent.modality,
-        config=config,
-        source=source,
-        parent_id=parent.id,
-    )
     meta = replace(
         loaded.meta,
         name=target,
-        version=version.version,
         arch_config=dict(arch_config or loaded.meta.arch_config),
         compression=dict(meta_compression or {}),
     )
-    files = save_bundle(version.artifact_dir, model, meta, loaded.vocab)
+    compression = {"technique": technique, "parent": parent.ref, "parent_uid": parent.uid}
+    draft = reserve_version(
+        registry,
+        meta,
+        config={**parent.config, "compression": {**compression, **options}},
+        source=source,
+        parent_id=parent.id,
+    )
+    draft.save_model(model, loaded.vocab)
     for file_name, data in (extra_files or {}).items():
-        path = Path(version.artifact_dir) / file_name
-        files[file_name] = (path, atomic_write_bytes(path, data))
+        draft.add_bytes(file_name, data)
+    summary = {"technique": technique, "parent": parent.ref, **(metrics or {})}
     if table is not None:
-        path = Path(version.artifact_dir) / TABLE_FILE
-        payload = {"technique": technique, "parent": parent.ref, "rows": table}
-        files[TABLE_FILE] = (path, atomic_write_json(path, payload))
-    summary = {
-        "technique": technique,
-        "parent": parent.ref,
-        **(metrics or {}),
-    }
+        draft.add_json(TABLE_FILE, {"technique": technique, "parent": parent.ref, "rows": table})
     if table:
         summary["compression_table"] = table
-    record = registry.finalize_version(
-        version.id, files=files, params_count=count_parameters(model), metrics=summary
-    )
+    record = draft.finalize(model, metrics=summary)
     logger.info("registered %s (%s of %s)", record.ref, technique, parent.ref)
     return record

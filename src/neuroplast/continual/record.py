@@ -13,18 +13,13 @@ from torch import Tensor, nn
 from neuroplast.continual.plots import plot_accuracy_curves, plot_accuracy_matrix
 from neuroplast.continual.strategies import Plugin
 from neuroplast.data import Vocabulary
-from neuroplast.inference.bundle import ModelMeta, save_bundle
-from neuroplast.models import count_parameters
+from neuroplast.inference.bundle import ModelMeta
 from neuroplast.registry import Registry, VersionRecord
-from neuroplast.registry.artifacts import (
-    read_safetensors_verified,
-    save_safetensors,
-    sha256_file,
-)
+from neuroplast.registry.artifacts import read_safetensors_verified
+from neuroplast.workflows.register import reserve_version
 
 __all__ = [
     "STATE_FILE",
-    "image_preprocessing",
     "load_plugin_state",
     "register_continual_version",
 ]
@@ -74,16 +69,6 @@ def register_continual_version(
 ) -> tuple[VersionRecord, dict[str, Path]]:
     """Create, fill and finalize the version; returns it and its plot paths."""
     modality = "text" if vocab is not None else "image"
-    version = registry.create_version(
-        name,
-        architecture=architecture,
-        task=task,
-        modality=modality,
-        config=config,
-        source="continual",
-        run_id=run_id,
-        parent_id=parent_id,
-    )
     meta = ModelMeta(
         architecture=architecture,
         modality=modality,
@@ -93,32 +78,32 @@ def register_continual_version(
         preprocessing=preprocessing,
         data=data,
         name=name,
-        version=version.version,
     )
-    files = save_bundle(version.artifact_dir, model, meta, vocab)
+    draft = reserve_version(
+        registry, meta, config=config, source="continual", run_id=run_id, parent_id=parent_id
+    )
+    draft.save_model(model, vocab)
     tensors = _plugin_tensors(plugins)
     if tensors:
-        path = version.artifact_dir / STATE_FILE
-        files[STATE_FILE] = (path, save_safetensors(path, tensors))
-    plots: dict[str, Path] = {}
-    if matrix is not None and len(matrix) > 1:
-        title = f"{version.ref}: {metrics.get('strategy', '')}"
-        plots["accuracy_matrix"] = plot_accuracy_matrix(
-            matrix, version.artifact_dir / "plots" / "accuracy_matrix.png", title
-        )
-        plots["accuracy_curves"] = plot_accuracy_curves(
-            matrix, version.artifact_dir / "plots" / "accuracy_curves.png", title
-        )
+        draft.add_tensors(STATE_FILE, tensors)
+    plots = _plots(draft.artifact_dir, matrix, f"{draft.record.ref}: {metrics.get('strategy', '')}")
     for key, p in plots.items():
-        files[f"plots/{p.name}"] = (p, sha256_file(p))
+        draft.add_file(f"plots/{p.name}", p)
         metrics = {**metrics, f"plot_{key}": str(p)}
-    version = registry.finalize_version(
-        version.id, files=files, params_count=count_parameters(model), metrics=metrics
-    )
+    version = draft.finalize(model, metrics=metrics)
     logger.info("registered %s (continual, parent id %s)", version.ref, parent_id)
     return version, plots
 
 
-def image_preprocessing(shape: tuple[int, ...]) -> dict[str, Any]:
-    """What ``neuroplast predict`` needs to normalise images like the stream did."""
-    return {"mean": 0.5, "std": 0.5, "image_shape": list(shape)}
+def _plots(directory: Path, matrix: list[list[float]] | None, title: str) -> dict[str, Path]:
+    """The accuracy matrix and curves (over two tasks at least) under ``plots/``."""
+    if matrix is None or len(matrix) <= 1:
+        return {}
+    return {
+        "accuracy_matrix": plot_accuracy_matrix(
+            matrix, directory / "plots" / "accuracy_matrix.png", title
+        ),
+        "accuracy_curves": plot_accuracy_curves(
+            matrix, directory / "plots" / "accuracy_curves.png", title
+        ),
+    }

@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from neuroplast.continual.config import ContinualConfig
-from neuroplast.continual.record import image_preprocessing, register_continual_version
+from neuroplast.continual.record import register_continual_version
 from neuroplast.continual.runner import RunResult, StrategySummary, summarise
 from neuroplast.continual.streams import Stream
 from neuroplast.registry import Registry, VersionRecord
+from neuroplast.workflows.register import bundle_preprocessing
 
 __all__ = ["ContinualOutcome", "parse_strategy_sets", "run_continual", "summary_metrics"]
 
@@ -56,10 +57,10 @@ def _register(
     result: RunResult = summary.runs[0]
     config_dict = config.model_dump(mode="json", by_alias=True)
     run = registry.start_run(config.name, config_dict)
-    preprocessing = (
-        {"max_length": config.stream.max_length, "min_length": 1}
-        if stream.modality == "text"
-        else image_preprocessing(stream.input_shape)
+    preprocessing = bundle_preprocessing(
+        stream.modality,
+        max_length=config.stream.max_length,
+        image_shape=None if stream.modality == "text" else stream.input_shape,
     )
     metrics = {
         **summary_metrics(summary),

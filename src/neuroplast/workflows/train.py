@@ -16,12 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 
 from neuroplast.config import RunConfig
 from neuroplast.errors import ConfigError, TrainingError
 from neuroplast.evaluation import EvalResult, tfidf_baseline
-from neuroplast.inference.bundle import ModelMeta, save_bundle
-from neuroplast.models import count_parameters, create_model, get_spec
+from neuroplast.inference.bundle import ModelMeta
+from neuroplast.models import create_model, get_spec
 from neuroplast.models.pretrained import init_embedding, pretrained_dim
 from neuroplast.registry import Registry, RunRecord, VersionRecord
 from neuroplast.registry.maintenance import discard_run_drafts
@@ -34,8 +35,9 @@ from neuroplast.training.loggers import (
     make_tracking,
 )
 from neuroplast.types import ModelMetrics, TaskType
-from neuroplast.workflows.prepare import IMAGE_MEAN, IMAGE_STD, PreparedData, prepare
-from neuroplast.workflows.report import evaluate_and_record
+from neuroplast.workflows.prepare import PreparedData, prepare
+from neuroplast.workflows.register import bundle_preprocessing, reserve_version
+from neuroplast.workflows.report import EvaluationReport, evaluate_and_record
 
 __all__ = ["TrainOutcome", "complete_arch_config", "train_from_config"]
 
@@ -137,6 +139,99 @@ def _tracking(
     )
 
 
+def _build_model(config: RunConfig, data: PreparedData) -> tuple[nn.Module, dict[str, Any]]:
+    """The untrained model (seeded) and its complete architecture config."""
+    options = dict(config.arch_options)
+    if config.pretrained_embeddings is not None:
+        options.setdefault("embedding_dim", pretrained_dim(config.pretrained_embeddings))
+    arch_config = complete_arch_config(config.architecture, options, data)
+    torch.manual_seed(config.train.seed)  # the initial weights depend on the seed alone
+    model = create_model(config.architecture, arch_config)
+    if config.pretrained_embeddings is not None and data.vocab is not None:
+        init_embedding(model, config.pretrained_embeddings, data.vocab.tokens)
+    return model, arch_config
+
+
+@dataclass
+class _Registered:
+    version: VersionRecord
+    report: EvaluationReport
+    baseline: EvalResult | None
+    baseline_seconds: float | None
+
+
+def _register(
+    registry: Registry,
+    config: RunConfig,
+    data: PreparedData,
+    *,
+    model: nn.Module,
+    trainer: Trainer,
+    history: list[ModelMetrics],
+    run: RunRecord,
+    arch_config: dict[str, Any],
+    train_seconds: float,
+) -> _Registered:
+    """Write the trained model as a draft version, evaluate it on the test split (the
+    evaluation is recorded against the draft) and finalize the version with the summary."""
+    min_length = _min_length(arch_config)
+    meta = ModelMeta(
+        architecture=config.architecture,
+        modality=data.modality,
+        task=_task(config, data.modality),
+        arch_config=arch_config,
+        label_names=data.label_names,
+        preprocessing=bundle_preprocessing(
+            data.modality,
+            max_length=data.max_length,
+            min_length=min_length,
+            image_shape=data.image_shape() if data.modality == "image" else None,
+        ),
+        data=config.data.model_dump(mode="json"),
+        name=config.name,
+    )
+    draft = reserve_version(registry, meta, config=config.model_dump(mode="json"), run_id=run.id)
+    draft.save_model(model, data.vocab)
+    test_loader = data.loader(
+        "test", batch_size=config.train.eval_batch_size, shuffle=False, min_length=min_length
+    )
+    baseline, baseline_seconds = None, None
+    if data.modality == "text" and config.evaluation.baseline:
+        baseline, baseline_seconds = tfidf_baseline(
+            data.texts("train"),
+            data.labels("train"),
+            data.texts("test"),
+            data.labels("test"),
+            data.label_names,
+            seed=config.data.seed,
+        )
+    report = evaluate_and_record(
+        registry,
+        draft.record,
+        model,
+        test_loader,
+        data.label_names,
+        split="test",
+        data_source=data.raw.source,
+        baseline=baseline,
+        history=history,
+        device=trainer.fabric.device,
+    )
+    summary = {
+        "best_epoch": trainer.best_epoch,
+        "epochs_trained": len(history),
+        "train_seconds": round(train_seconds, 2),
+        **{f"test_{k}": v for k, v in report.result.headline().items()},
+    }
+    if baseline is not None:
+        summary["baseline_test_accuracy"] = baseline.accuracy
+        summary["baseline_test_f1_macro"] = baseline.f1_macro
+    for p, sha in report.plot_files:
+        draft.files[f"plots/{p.name}"] = (p, sha)
+    version = draft.finalize(model, metrics=summary)
+    return _Registered(version, report, baseline, baseline_seconds)
+
+
 def train_from_config(
     config: RunConfig,
     registry: Registry,
@@ -152,15 +247,8 @@ def train_from_config(
     """
     check_loggers(config.train.loggers)  # a missing package fails before any work is done
     data = prepare(config.data)
-    options = dict(config.arch_options)
-    if config.pretrained_embeddings is not None:
-        options.setdefault("embedding_dim", pretrained_dim(config.pretrained_embeddings))
-    arch_config = complete_arch_config(config.architecture, options, data)
-    task = _task(config, data.modality)
-    torch.manual_seed(config.train.seed)  # the initial weights depend on the seed alone
-    model = create_model(config.architecture, arch_config)
-    if config.pretrained_embeddings is not None and data.vocab is not None:
-        init_embedding(model, config.pretrained_embeddings, data.vocab.tokens)
+    _task(config, data.modality)  # a task that does not fit the data fails before any work
+    model, arch_config = _build_model(config, data)
     min_length = _min_length(arch_config)
     train_loader = data.loader(
         "train",
@@ -210,81 +298,29 @@ def train_from_config(
             registry.update_run(run.id, status="failed", error=f"{type(e).__name__}: {e}")
             raise
         train_seconds = time.perf_counter() - started
-        preprocessing: dict[str, Any] = (
-            {"max_length": data.max_length, "min_length": min_length}
-            if data.modality == "text"
-            else {"mean": IMAGE_MEAN, "std": IMAGE_STD, "image_shape": list(data.image_shape())}
-        )
-        version = registry.create_version(
-            config.name,
-            architecture=config.architecture,
-            task=task,
-            modality=data.modality,
-            config=config_dict,
-            run_id=run.id,
-        )
-        meta = ModelMeta(
-            architecture=config.architecture,
-            modality=data.modality,
-            task=task,
-            arch_config=arch_config,
-            label_names=data.label_names,
-            preprocessing=preprocessing,
-            data=config.data.model_dump(mode="json"),
-            name=config.name,
-            version=version.version,
-        )
-        files = save_bundle(version.artifact_dir, model, meta, data.vocab)
-        test_loader = data.loader(
-            "test", batch_size=config.train.eval_batch_size, shuffle=False, min_length=min_length
-        )
-        baseline, baseline_seconds = None, None
-        if data.modality == "text" and config.evaluation.baseline:
-            baseline, baseline_seconds = tfidf_baseline(
-                data.texts("train"),
-                data.labels("train"),
-                data.texts("test"),
-                data.labels("test"),
-                data.label_names,
-                seed=config.data.seed,
-            )
-        report = evaluate_and_record(
+        done = _register(
             registry,
-            version,
-            model,
-            test_loader,
-            data.label_names,
-            split="test",
-            data_source=data.raw.source,
-            baseline=baseline,
+            config,
+            data,
+            model=model,
+            trainer=trainer,
             history=history,
-            device=trainer.fabric.device,
-        )
-        summary = {
-            "best_epoch": trainer.best_epoch,
-            "epochs_trained": len(history),
-            "train_seconds": round(train_seconds, 2),
-            **{f"test_{k}": v for k, v in report.result.headline().items()},
-        }
-        if baseline is not None:
-            summary["baseline_test_accuracy"] = baseline.accuracy
-            summary["baseline_test_f1_macro"] = baseline.f1_macro
-        files.update({f"plots/{p.name}": (p, sha) for p, sha in report.plot_files})
-        version = registry.finalize_version(
-            version.id, files=files, params_count=count_parameters(model), metrics=summary
+            run=run,
+            arch_config=arch_config,
+            train_seconds=train_seconds,
         )
         registry.complete_run(run.id)
         if tracking is not None:
-            tracking.log_version(version.ref)
+            tracking.log_version(done.version.ref)
     return TrainOutcome(
-        version=version,
+        version=done.version,
         run=registry.get_run(run.id),
         history=history,
-        test=report.result,
-        baseline=baseline,
-        baseline_seconds=baseline_seconds,
+        test=done.report.result,
+        baseline=done.baseline,
+        baseline_seconds=done.baseline_seconds,
         train_seconds=train_seconds,
-        plots=report.plots,
+        plots=done.report.plots,
         resumed_from_epoch=trainer.start_epoch - 1,
         tracking={} if tracking is None else tracking.locations,
     )
