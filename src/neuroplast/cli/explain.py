@@ -11,6 +11,7 @@ from rich.text import Text
 
 from neuroplast.cli._common import MODEL_HELP, HomeOption, console, setup_logging
 from neuroplast.errors import ConfigError, DataError
+from neuroplast.explain._methods import methods_help
 
 if TYPE_CHECKING:
     from neuroplast.explain import ImageExplainer, TextExplainer
@@ -169,8 +170,8 @@ def explain(
         None,
         "--method",
         "-m",
-        help="Texts: ig (default), saliency, input_x_gradient, occlusion, attention. "
-        "Images: gradcam (default), guided_gradcam, ig, saliency, input_x_gradient.",
+        help=f"Texts (default ig): {methods_help('text')}. "
+        f"Images (default gradcam): {methods_help('image')}.",
     ),
     target: str | None = typer.Option(
         None, "--target", help="Class (index or label) to explain; default: the predicted one."

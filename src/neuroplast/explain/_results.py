@@ -3,40 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
 
 import numpy as np
 
 __all__ = [
-    "IMAGE_METHODS",
-    "LAYER_METHODS",
-    "TEXT_METHODS",
     "ImageExplanation",
     "Method",
     "TokenExplanation",
     "heat_on_object",
 ]
 
-Method = Literal[
-    "ig", "saliency", "input_x_gradient", "occlusion", "attention", "gradcam", "guided_gradcam"
-]
-
-#: Methods for text models; ``attention`` only for architectures that have attention.
-TEXT_METHODS: tuple[Method, ...] = ("ig", "saliency", "input_x_gradient", "occlusion", "attention")
-#: Methods for image models; ``gradcam`` and ``guided_gradcam`` (GradCAM times guided
-#: backpropagation) only for architectures with a ``gradcam_layer``.
-IMAGE_METHODS: tuple[Method, ...] = (
-    "gradcam",
-    "guided_gradcam",
-    "ig",
-    "saliency",
-    "input_x_gradient",
-)
-#: Image methods that need the model's ``gradcam_layer``.
-LAYER_METHODS: frozenset[str] = frozenset({"gradcam", "guided_gradcam"})
-
-#: Methods whose scores have no sign (larger means more important, never "against").
-UNSIGNED: frozenset[str] = frozenset({"saliency", "attention", "gradcam"})
+#: A registered explanation method's name (see :func:`neuroplast.explain.list_methods`).
+Method = str
 
 
 @dataclass(frozen=True)
@@ -62,7 +40,9 @@ class TokenExplanation:
 
     @property
     def signed(self) -> bool:
-        return self.method not in UNSIGNED
+        from neuroplast.explain._methods import is_signed
+
+        return is_signed(self.method)
 
     def top(self, k: int = 5) -> list[tuple[str, float]]:
         """Up to ``k`` tokens that most support ``target`` (largest first; for signed

@@ -16,7 +16,6 @@ image, not what the model learned (guided backpropagation is known to do so: Ade
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -25,12 +24,8 @@ import torch
 from torch import Tensor, nn
 
 from neuroplast.errors import ConfigError, DataError
-from neuroplast.explain._results import (
-    IMAGE_METHODS,
-    LAYER_METHODS,
-    ImageExplanation,
-    heat_on_object,
-)
+from neuroplast.explain._methods import ExplainMethod, get_method, list_methods
+from neuroplast.explain._results import ImageExplanation, heat_on_object
 from neuroplast.explain.text import resolve_target
 from neuroplast.inference import LoadedModel
 from neuroplast.models import create_model, logits_of
@@ -78,21 +73,14 @@ class ImageExplainer:
 
     @property
     def methods(self) -> tuple[str, ...]:
-        if isinstance(getattr(type(self.model), "gradcam_layer", None), property):
-            return IMAGE_METHODS
-        return tuple(m for m in IMAGE_METHODS if m not in LAYER_METHODS)
+        """The registered image methods this model supports."""
+        return tuple(m for m in list_methods("image") if get_method(m, "image").supports(self))
 
-    def check_method(self, method: str) -> None:
-        if method not in IMAGE_METHODS:
-            raise ConfigError(
-                f"unknown method {method!r} for an image model; choose one of "
-                f"{', '.join(self.methods)}"
-            )
-        if method not in self.methods:
-            raise ConfigError(
-                f"a {self.architecture} model has no convolutional layer for {method}; use "
-                "--method ig, saliency or input_x_gradient (GradCAM needs image_cnn)"
-            )
+    def check_method(self, method: str) -> ExplainMethod:
+        """The registered method ``method``, checked against this model."""
+        spec = get_method(method, "image", known=self.methods)
+        spec.check(self)
+        return spec
 
     def with_random_weights(self, seed: int = 0) -> ImageExplainer:
         """The same explainer on a fresh copy of the architecture (random weights, seeded):
@@ -139,41 +127,8 @@ class ImageExplainer:
 
     def heat_tensor(self, x: Tensor, target: Tensor, method: str) -> Tensor:
         """Heat ``[B, H, W]`` of normalised model inputs ``x[B, C, H, W]`` for ``target[B]``."""
-        from captum.attr import (
-            GuidedGradCam,
-            InputXGradient,
-            IntegratedGradients,
-            LayerAttribution,
-            LayerGradCam,
-            Saliency,
-        )
-
-        x = x.clone().requires_grad_()
-        if method == "guided_gradcam":
-            layer = self.model.get_submodule(str(self.model.gradcam_layer))
-            with warnings.catch_warnings():  # Captum announces its temporary ReLU hooks
-                warnings.filterwarnings("ignore", message="Setting backward hooks on ReLU")
-                guided = GuidedGradCam(self.forward, layer).attribute(
-                    x, target=target, interpolate_mode="bilinear"
-                )
-            return guided.sum(dim=1)
-        if method == "gradcam":
-            layer = self.model.get_submodule(str(self.model.gradcam_layer))
-            cam = LayerGradCam(self.forward, layer).attribute(
-                x, target=target, relu_attributions=True
-            )
-            up = LayerAttribution.interpolate(cam, tuple(x.shape[-2:]), interpolate_mode="bilinear")
-            return up.sum(dim=1)
-        if method == "ig":
-            black = torch.full_like(x, (0.0 - self.mean) / self.std)
-            attr = IntegratedGradients(self.forward).attribute(
-                x, baselines=black, target=target, n_steps=self.ig_steps
-            )
-        elif method == "saliency":
-            attr = Saliency(self.forward).attribute(x, target=target, abs=True)
-        else:
-            attr = InputXGradient(self.forward).attribute(x, target=target)
-        return attr.sum(dim=1)
+        spec = self.check_method(method)
+        return spec.image(self, x.clone().requires_grad_(), target)
 
     def explain(
         self,

@@ -20,9 +20,8 @@ import torch
 from torch import Tensor, nn
 
 from neuroplast.errors import ConfigError, DataError
-from neuroplast.explain._ig import adaptive_integrated_gradients
-from neuroplast.explain._results import TEXT_METHODS, TokenExplanation
-from neuroplast.explain.attention import attention_scores, has_attention, require_attention
+from neuroplast.explain._methods import ExplainMethod, get_method, list_methods
+from neuroplast.explain._results import TokenExplanation
 from neuroplast.inference import LoadedModel, Predictor
 from neuroplast.models import logits_of
 
@@ -30,6 +29,7 @@ __all__ = ["TextExplainer", "resolve_target"]
 
 logger = logging.getLogger(__name__)
 
+#: Rows whose relative completeness delta exceeds this are integrated piecewise (``ig``).
 IG_TOLERANCE = 0.05
 
 
@@ -101,24 +101,19 @@ class TextExplainer:
         self.predictor = Predictor(loaded, batch_size=256, device=self.device)
         self.label_names = list(loaded.meta.label_names)
         self.min_length = int(loaded.meta.preprocessing.get("min_length", 1))
-        self._forward = _EmbeddingForward(self.model, embedding)
+        self.embedding_forward = _EmbeddingForward(self.model, embedding)
 
     # ---- inputs ------------------------------------------------------------------------
     @property
     def methods(self) -> tuple[str, ...]:
-        """The methods this model supports."""
-        if has_attention(self.model):
-            return TEXT_METHODS
-        return tuple(m for m in TEXT_METHODS if m != "attention")
+        """The registered text methods this model supports."""
+        return tuple(m for m in list_methods("text") if get_method(m, "text").supports(self))
 
-    def check_method(self, method: str) -> None:
-        if method == "attention":
-            require_attention(self.model, self.architecture)
-        if method not in TEXT_METHODS:
-            raise ConfigError(
-                f"unknown method {method!r} for a text model; choose one of "
-                f"{', '.join(self.methods)}"
-            )
+    def check_method(self, method: str) -> ExplainMethod:
+        """The registered method ``method``, checked against this model."""
+        spec = get_method(method, "text", known=self.methods)
+        spec.check(self)
+        return spec
 
     def tokenize(self, texts: Sequence[str]) -> tuple[list[list[str]], list[list[int]]]:
         """Tokens and ids of each text, with clear errors for empty or all-unknown texts."""
@@ -178,7 +173,7 @@ class TextExplainer:
         Returns ``(scores, deltas, gaps)``: ``deltas`` and ``gaps`` (``f(x) - f(baseline)``)
         are integrated gradients' completeness terms, None for the other methods.
         """
-        self.check_method(method)
+        spec = self.check_method(method)
         if len(targets) != len(ids):
             raise DataError(f"got {len(targets)} targets for {len(ids)} inputs")
         scores: list[np.ndarray] = [np.empty(0)] * len(ids)
@@ -186,72 +181,19 @@ class TextExplainer:
         gaps: list[float | None] = [None] * len(ids)
         for chunk, batch in self._batches(ids):
             target = torch.as_tensor([int(targets[i]) for i in chunk], device=self.device)
-            if method == "ig":
-                attr, delta, gap = self._integrated_gradients(batch, target)
-                for row, i in enumerate(chunk):
-                    deltas[i], gaps[i] = float(delta[row]), float(gap[row])
-            else:
-                attr = self._attribute_batch(batch, target, method)
+            out = spec.text(self, batch, target)
             for row, i in enumerate(chunk):
-                scores[i] = attr[row, : len(ids[i])].detach().cpu().numpy().astype(np.float64)
+                scores[i] = out.scores[row, : len(ids[i])].detach().cpu().numpy().astype(np.float64)
+                if out.deltas is not None and out.gaps is not None:
+                    deltas[i], gaps[i] = float(out.deltas[row]), float(out.gaps[row])
         return scores, deltas, gaps
 
-    def _embed(self, batch: Tensor) -> tuple[Tensor, Tensor]:
+    def embed(self, batch: Tensor) -> tuple[Tensor, Tensor]:
+        """The batch's embeddings (requiring grad) and PAD's, the methods' baseline."""
         with torch.no_grad():
             embedded = self.embedding(batch)
             pad = self.embedding(torch.zeros_like(batch))
         return embedded.requires_grad_(), pad
-
-    def _attribute_batch(self, batch: Tensor, target: Tensor, method: str) -> Tensor:
-        from captum.attr import InputXGradient, Occlusion, Saliency
-
-        if method == "attention":
-            pooling = str(getattr(getattr(self.model, "config", None), "pooling", "mean"))
-            return attention_scores(
-                self.model, batch, architecture=self.architecture, pooling=pooling
-            )
-        embedded, pad = self._embed(batch)
-        args = (batch,)
-        if method == "saliency":
-            grads = Saliency(self._forward).attribute(
-                embedded, target=target, abs=False, additional_forward_args=args
-            )
-            return grads.norm(dim=-1)
-        if method == "input_x_gradient":
-            attr = InputXGradient(self._forward).attribute(
-                embedded, target=target, additional_forward_args=args
-            )
-            return attr.sum(dim=-1)
-        dim = embedded.size(-1)
-        attr = Occlusion(self._forward).attribute(
-            embedded,
-            sliding_window_shapes=(1, dim),
-            strides=(1, dim),
-            baselines=pad,
-            target=target,
-            additional_forward_args=args,
-            perturbations_per_eval=max(1, min(batch.size(1), 64)),
-        )
-        return attr.mean(dim=-1)
-
-    def _integrated_gradients(self, batch: Tensor, target: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """IG scores ``[B, T]``, completeness deltas and ``f(x) - f(baseline)`` per row.
-
-        ``ig_steps`` Gauss-Legendre nodes over the whole path; rows whose relative delta
-        exceeds 5 % are integrated piecewise, refining only the pieces that carry the error,
-        up to ``ig_max_steps`` gradient evaluations per row (see :mod:`._ig`).
-        """
-        embedded, pad = self._embed(batch)
-        return adaptive_integrated_gradients(
-            self._forward,
-            embedded,
-            pad,
-            batch,
-            target,
-            tolerance=IG_TOLERANCE,
-            steps=self.ig_steps,
-            max_evals=self.ig_max_steps,
-        )
 
     # ---- the verb ----------------------------------------------------------------------
     def explain(
