@@ -10,7 +10,7 @@ from typing import Any
 from torch import nn
 
 from neuroplast.compression._data import INPUTS
-from neuroplast.errors import ModelNotFoundError, RegistryError
+from neuroplast.errors import ConfigError, ModelNotFoundError, RegistryError
 from neuroplast.inference.bundle import LoadedModel, ModelMeta, load_bundle
 from neuroplast.models import count_parameters, create_model, get_spec, validate_config
 from neuroplast.registry import Registry
@@ -44,10 +44,16 @@ class ModelManager:
         *,
         label_names: list[str] | None = None,
     ) -> str:
-        """Build an untrained model from ``config`` (the architecture's keys) and return its id."""
-        arch = ModelType(model_type).value
+        """Build an untrained model from ``config`` (the architecture's keys) and return its id.
+
+        ``model_type`` is any registered architecture (``list_models()``); the seed
+        engine's :class:`ModelType` names are some of them."""
+        arch = str(model_type)
+        try:
+            spec = get_spec(arch)
+        except ConfigError as e:  # the seed API raised ValueError for an unknown model type
+            raise ValueError(str(e)) from e
         task = TaskType(task_type)
-        spec = get_spec(arch)
         arch_config = validate_config(arch, config).model_dump(mode="json")
         model = create_model(arch, arch_config)
         k = int(arch_config["num_classes"])

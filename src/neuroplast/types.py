@@ -10,7 +10,14 @@ __all__ = ["ModelMetrics", "ModelType", "TaskType"]
 
 
 class ModelType(StrEnum):
-    """Architectures by the names the seed engine used; values are registry names."""
+    """The seed engine's names for some architectures; each value is a registered name.
+
+    The architecture registry (:func:`neuroplast.models.list_models`) is the list of
+    architectures: ``create_model`` takes any registered name, so that a new architecture
+    needs no edit here. This enum stays static (not built from the registry at runtime)
+    because listing the registry imports torch, which ``neuroplast.types`` must not, and
+    because a static enum is what type checkers and editors can read.
+    """
 
     TRANSFORMER = "transformer"
     LSTM = "lstm"
