@@ -21,8 +21,8 @@ from typing import Any
 import torch
 import yaml
 
-from neuroplast.compression._data import model_data
 from neuroplast.compression.techniques import distill_student, run_config_of
+from neuroplast.inference.inputs import model_data
 from neuroplast.registry import Registry
 from neuroplast.workflows.prepare import PreparedData
 from neuroplast.workflows.report import load_registered

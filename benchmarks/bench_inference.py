@@ -172,9 +172,9 @@ def compare_sizes(
 
 
 def measure(engine: Any, ref: str, args: argparse.Namespace) -> dict[str, Any]:
-    from neuroplast.compression._data import model_data, split_inputs
     from neuroplast.compression.bench import eager_tensors, flops_per_sample
-    from neuroplast.compression.predictors import registered_predictor
+    from neuroplast.inference.inputs import model_data, split_inputs
+    from neuroplast.inference.registered import registered_predictor
     from neuroplast.workflows.report import load_registered
 
     _, loaded = load_registered(engine.registry, ref)
@@ -206,8 +206,8 @@ def measure(engine: Any, ref: str, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def rss(engine: Any, ref: str, work: Path) -> dict[str, Any]:
-    from neuroplast.compression._data import model_data, split_inputs
     from neuroplast.compression.export import export_version
+    from neuroplast.inference.inputs import model_data, split_inputs
     from neuroplast.workflows.report import load_registered
 
     outcome = export_version(engine.registry, ref, output=work / "serve", measure=False)

@@ -9,9 +9,9 @@ from typing import Any
 
 from torch import nn
 
-from neuroplast.compression._data import INPUTS
 from neuroplast.errors import ConfigError, ModelNotFoundError, RegistryError
 from neuroplast.inference.bundle import LoadedModel, ModelMeta, load_bundle
+from neuroplast.inference.inputs import INPUTS
 from neuroplast.models import count_parameters, create_model, get_spec, validate_config
 from neuroplast.registry import Registry
 from neuroplast.types import ModelType, TaskType

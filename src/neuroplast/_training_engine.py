@@ -12,7 +12,6 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, IterableDataset
 
 from neuroplast._model_manager import ModelManager
-from neuroplast.compression._data import record_inputs
 from neuroplast.config import (
     EarlyStoppingConfig,
     OptimizerConfig,
@@ -21,6 +20,7 @@ from neuroplast.config import (
     format_validation_error,
 )
 from neuroplast.errors import ConfigError
+from neuroplast.inference.inputs import record_inputs
 from neuroplast.registry import Registry
 from neuroplast.training import Callback, MetricsRecorder, Trainer
 from neuroplast.types import ModelMetrics
@@ -64,7 +64,7 @@ def _as_loader(
 class InputRecorder(Callback):
     """Records the shape, dtype and (text models) first token id rows of the first training
     batch, so that compression, export and explanations can build inputs shaped like the
-    model's own (see :func:`neuroplast.compression._data.record_inputs`)."""
+    model's own (see :func:`neuroplast.inference.inputs.record_inputs`)."""
 
     def __init__(self, modality: str) -> None:
         self.modality = modality

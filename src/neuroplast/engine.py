@@ -35,7 +35,7 @@ if TYPE_CHECKING:  # the services below import torch: each is loaded on first us
     from neuroplast.continual.api import ContinualLearnerAPI
     from neuroplast.explain import Explainer
     from neuroplast.inference import LoadedModel, Prediction
-    from neuroplast.inference._base import BasePredictor
+    from neuroplast.inference.base import BasePredictor
     from neuroplast.registry.maintenance import VerifyReport
     from neuroplast.workflows import EvaluationReport, TrainOutcome
 
@@ -265,8 +265,8 @@ class Engine:
         """Evaluate on the model's own ``split`` (train / val / test) or on a labelled file,
         end to end through the Predictor on ``backend`` (torch, torch-int8, onnx,
         onnx-int8 or auto), so that the figures are those of the model as it is served."""
-        from neuroplast.compression.predictors import registered_predictor
         from neuroplast.inference.auto import check_backend
+        from neuroplast.inference.registered import registered_predictor
         from neuroplast.workflows import evaluate_registered
         from neuroplast.workflows.prepare import Split
         from neuroplast.workflows.report import ProbaFn
@@ -293,7 +293,7 @@ class Engine:
         loaded = self.model_manager.get_loaded(model_id)
         if loaded.meta.compression.get("quantization") != "static":
             return Predictor(loaded)
-        from neuroplast.compression.predictors import registered_predictor
+        from neuroplast.inference.registered import registered_predictor
 
         version = self.registry.resolve(model_id)
         return registered_predictor(

@@ -15,9 +15,9 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from neuroplast.compression.onnx_export import export_onnx_bytes
 from neuroplast.data import Vocabulary, load_builtin
-from neuroplast.inference._meta import ModelMeta
+from neuroplast.inference.meta import ModelMeta
+from neuroplast.inference.onnx_export import export_onnx_bytes
 from neuroplast.models import create_model, get_spec, list_models, logits_of
 from tests.conftest import load_debian_data
 

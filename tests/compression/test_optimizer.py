@@ -117,7 +117,7 @@ def test_compress_cli_and_its_bad_input(trained_home: Path, run_cli: Run) -> Non
 
 
 def test_static_quantization_needs_an_image_model() -> None:
-    from neuroplast.compression.quantize import static_int8
+    from neuroplast.inference.quantize import static_int8
     from neuroplast.models import create_model
 
     model = create_model("cnn", {"vocab_size": 50, "num_classes": 2})

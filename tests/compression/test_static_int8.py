@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from neuroplast.compression._qstate import STATIC_INT8, dump_quantized, load_quantized
-from neuroplast.compression.quantize import static_int8
 from neuroplast.engine import Engine
 from neuroplast.errors import ArtifactError
+from neuroplast.inference.qstate import STATIC_INT8, dump_quantized, load_quantized
+from neuroplast.inference.quantize import static_int8
 from neuroplast.models import create_model
 from tests.conftest import small_image_config
 
@@ -54,9 +54,9 @@ def test_load_quantized_rejects_other_bytes_and_other_architectures() -> None:
 def test_static_version_serves_its_stored_int8_state_without_the_data(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from neuroplast.compression import predictors
-    from neuroplast.compression._data import model_data
-    from neuroplast.compression.techniques import calibration_batches
+    from neuroplast.inference import registered as predictors
+    from neuroplast.inference.inputs import model_data
+    from neuroplast.inference.quantize import calibration_batches
 
     with Engine(tmp_path) as engine:
         engine.train(small_image_config())
@@ -97,7 +97,7 @@ def test_a_static_version_without_the_int8_file_is_calibrated_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Versions registered before ``model.int8.safetensors`` existed load as before."""
-    from neuroplast.compression import predictors
+    from neuroplast.inference import registered as predictors
 
     with Engine(tmp_path) as engine:
         engine.train(small_image_config())

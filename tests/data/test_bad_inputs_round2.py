@@ -24,8 +24,8 @@ from tests.conftest import Result, small_text_config
 
 from neuroplast.config import DataConfig, parse_run_config
 from neuroplast.data import load_image_folder, load_table
-from neuroplast.data._labels import encode_labels
 from neuroplast.data.files import read_table
+from neuroplast.data.labels import encode_labels
 from neuroplast.errors import ConfigError, DataError
 from neuroplast.evaluation import baseline as baseline_module
 from neuroplast.evaluation.baseline import baseline_skip_reason, tfidf_baseline

@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from neuroplast.compression.onnx_export import export_onnx_bytes
 from neuroplast.data import Vocabulary, load_builtin
-from neuroplast.inference._meta import META, ONNX, VOCAB, ModelMeta
 from neuroplast.inference.bundle import LoadedModel
+from neuroplast.inference.meta import META, ONNX, VOCAB, ModelMeta
+from neuroplast.inference.onnx_export import export_onnx_bytes
 from neuroplast.models import create_model
 from neuroplast.registry.artifacts import atomic_write_bytes, atomic_write_json
 

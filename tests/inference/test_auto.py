@@ -16,8 +16,8 @@ import torch
 
 import neuroplast.inference.auto as auto
 from neuroplast.errors import ConfigError, DataError
-from neuroplast.inference._base import BasePredictor
 from neuroplast.inference.auto import AutoPredictor, build_backend, create_predictor, table_sizes
+from neuroplast.inference.base import BasePredictor
 from neuroplast.inference.choice import FORMAT
 from neuroplast.inference.timing import Timing
 from tests.inference._helpers import reviews, text_model

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from neuroplast.errors import ConfigError, DataError
-from neuroplast.inference._base import BasePredictor
 from neuroplast.inference.auto import AutoPredictor, build_backend
+from neuroplast.inference.base import BasePredictor
 from neuroplast.inference.choice import BatchChoice, ChoiceTable, LaneTiming, choose
 from tests.inference._helpers import reviews, text_model
 

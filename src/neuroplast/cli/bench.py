@@ -62,15 +62,15 @@ def bench(
     setup_logging(verbose)
     import torch
 
-    from neuroplast.compression._data import model_data, split_inputs
     from neuroplast.compression.bench import (
         eager_tensors,
         flops_per_sample,
         matmul_gflops,
         speed_compare,
     )
-    from neuroplast.compression.predictors import registered_predictor
     from neuroplast.inference.choice import cpu_model
+    from neuroplast.inference.inputs import model_data, split_inputs
+    from neuroplast.inference.registered import registered_predictor
     from neuroplast.registry import Registry
     from neuroplast.workflows.report import load_registered
 

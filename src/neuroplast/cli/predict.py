@@ -65,8 +65,8 @@ def predict(
 ) -> None:
     """Predict the label of each input with a registered model."""
     setup_logging(verbose)
-    from neuroplast.compression.predictors import registered_predictor
     from neuroplast.inference import load_image_files
+    from neuroplast.inference.registered import registered_predictor
     from neuroplast.registry import Registry
 
     items = list(inputs or [])

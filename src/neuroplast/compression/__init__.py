@@ -9,10 +9,9 @@ from neuroplast._lazy import lazy_exports as _lazy_exports
 
 if TYPE_CHECKING:
     from neuroplast.compression.export import ExportOutcome, export_version
-    from neuroplast.compression.onnx_export import export_onnx_bytes, quantize_onnx_int8
     from neuroplast.compression.optimizer import CompressOutcome, ModelOptimizer
-    from neuroplast.compression.predictors import registered_predictor
-    from neuroplast.compression.quantize import dynamic_int8, static_int8
+    from neuroplast.inference.onnx_export import export_onnx_bytes, quantize_onnx_int8
+    from neuroplast.inference.quantize import dynamic_int8, static_int8
 
 __all__ = [
     "CompressOutcome",
@@ -22,7 +21,6 @@ __all__ = [
     "export_onnx_bytes",
     "export_version",
     "quantize_onnx_int8",
-    "registered_predictor",
     "static_int8",
 ]
 
@@ -31,11 +29,10 @@ _HOMES = {
     "ModelOptimizer": "neuroplast.compression.optimizer",
     "ExportOutcome": "neuroplast.compression.export",
     "export_version": "neuroplast.compression.export",
-    "export_onnx_bytes": "neuroplast.compression.onnx_export",
-    "quantize_onnx_int8": "neuroplast.compression.onnx_export",
-    "registered_predictor": "neuroplast.compression.predictors",
-    "dynamic_int8": "neuroplast.compression.quantize",
-    "static_int8": "neuroplast.compression.quantize",
+    "export_onnx_bytes": "neuroplast.inference.onnx_export",
+    "quantize_onnx_int8": "neuroplast.inference.onnx_export",
+    "dynamic_int8": "neuroplast.inference.quantize",
+    "static_int8": "neuroplast.inference.quantize",
 }
 
 

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from neuroplast.inference._base import BasePredictor
+from neuroplast.inference.base import BasePredictor
 from neuroplast.inference.bundle import LoadedModel
 from neuroplast.inference.timing import MS, NOISY_SPREAD, Timing, time_call, time_calls
 

@@ -20,9 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from neuroplast._output_paths import check_output_dir
-from neuroplast.compression._data import NOT_MEASURED, measurement_inputs, model_data
 from neuroplast.compression.derive import register_derived
-from neuroplast.compression.onnx_export import OPSET, export_onnx_bytes, quantize_onnx_int8
 from neuroplast.compression.table import Variant, compression_table
 from neuroplast.compression.verdict import (
     DEFAULT_MAX_ACCURACY_DROP,
@@ -34,8 +32,10 @@ from neuroplast.compression.verdict import (
     rows_with_status,
 )
 from neuroplast.errors import ArtifactError, ConfigError, NeuroplastError
-from neuroplast.inference._meta import META, ONNX, ONNX_INT8, VOCAB, WEIGHTS
 from neuroplast.inference.bundle import LoadedModel
+from neuroplast.inference.inputs import NOT_MEASURED, measurement_inputs, model_data
+from neuroplast.inference.meta import META, ONNX, ONNX_INT8, VOCAB, WEIGHTS
+from neuroplast.inference.onnx_export import OPSET, export_onnx_bytes, quantize_onnx_int8
 from neuroplast.inference.onnx_predictor import OnnxPredictor
 from neuroplast.inference.predictor import Predictor
 from neuroplast.registry import Registry, VersionRecord

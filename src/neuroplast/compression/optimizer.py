@@ -27,12 +27,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from neuroplast.compression._data import (
-    NOT_MEASURED,
-    SplitInputs,
-    measurement_inputs,
-    model_data,
-)
 from neuroplast.compression.derive import register_derived
 from neuroplast.compression.distill import (
     DEFAULT_ALPHA,
@@ -60,6 +54,12 @@ from neuroplast.compression.verdict import (
 )
 from neuroplast.errors import ConfigError, NeuroplastError
 from neuroplast.inference.bundle import LoadedModel
+from neuroplast.inference.inputs import (
+    NOT_MEASURED,
+    SplitInputs,
+    measurement_inputs,
+    model_data,
+)
 from neuroplast.inference.predictor import Predictor
 from neuroplast.registry import Registry, VersionRecord
 from neuroplast.workflows.prepare import PreparedData

@@ -27,8 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from neuroplast.compression._data import SplitInputs
-from neuroplast.inference._base import BasePredictor
+from neuroplast.inference.base import BasePredictor
+from neuroplast.inference.inputs import SplitInputs
 from neuroplast.inference.timing import MS, time_calls
 
 __all__ = ["Variant", "compression_table", "macro_f1"]

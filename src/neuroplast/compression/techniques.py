@@ -19,17 +19,17 @@ import numpy as np
 import torch
 from torch import nn
 
-from neuroplast.compression._data import SplitInputs
-from neuroplast.compression._qstate import STATIC_INT8, dump_quantized
 from neuroplast.compression.distill import DEFAULT_ALPHA, DEFAULT_TEMPERATURE, DistillationLoss
 from neuroplast.compression.prune import KeepPruned, prune_copy, sparsity
-from neuroplast.compression.quantize import static_int8
 from neuroplast.config import RunConfig, TrainConfig
 from neuroplast.errors import ConfigError
-from neuroplast.inference._base import BasePredictor
-from neuroplast.inference._meta import ModelMeta
+from neuroplast.inference.base import BasePredictor
 from neuroplast.inference.bundle import LoadedModel
+from neuroplast.inference.inputs import SplitInputs
+from neuroplast.inference.meta import ModelMeta
 from neuroplast.inference.predictor import Predictor
+from neuroplast.inference.qstate import STATIC_INT8, dump_quantized
+from neuroplast.inference.quantize import calibration_batches, static_int8
 from neuroplast.models import create_model
 from neuroplast.training import Trainer
 from neuroplast.workflows.prepare import PreparedData
@@ -100,20 +100,6 @@ def dynamic_candidate(loaded: LoadedModel) -> Candidate:
         options={"quantization": "dynamic", "dtype": "qint8", "layers": ["Linear", "LSTM"]},
         meta_compression={"quantization": "dynamic"},
     )
-
-
-def calibration_batches(
-    data: PreparedData, *, batches: int = 16, batch_size: int = 64
-) -> list[torch.Tensor]:
-    """Normalised training images for static quantization's calibration (first batches of
-    the training split in a fixed order)."""
-    loader = data.loader("train", batch_size=batch_size, shuffle=False)
-    out = []
-    for index, batch in enumerate(loader):
-        if index == batches:
-            break
-        out.append(batch[0])
-    return out
 
 
 def calibration_from_inputs(

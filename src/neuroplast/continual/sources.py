@@ -12,8 +12,8 @@ import pandas as pd
 from neuroplast.continual.config import StreamConfig
 from neuroplast.continual.streams import Stream, build_stream, split_by_classes
 from neuroplast.data import ImageData, TextData, load_builtin
-from neuroplast.data._labels import encode_labels
 from neuroplast.data.files import read_table
+from neuroplast.data.labels import encode_labels
 from neuroplast.errors import ConfigError, DataError
 
 __all__ = ["make_stream"]

@@ -6,7 +6,7 @@ mark and named as such). ``.gz``, ``.bz2`` and ``.xz`` compression is understood
 formats (``reviews.csv.gz``). JSON lines are split on ``"\\n"`` only, so a U+2028 LINE
 SEPARATOR inside a string stays in the string. Parquet columns stored as bytes are decoded as
 UTF-8. Rows with an empty text are dropped with a warning; rows with a missing label (see
-:mod:`neuroplast.data._labels`) are an error, because guessing a label would be wrong. Labels
+:mod:`neuroplast.data.labels`) are an error, because guessing a label would be wrong. Labels
 are compared as text: exactly, after stripping the surrounding whitespace.
 """
 
@@ -28,8 +28,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from neuroplast.data._labels import encode_labels, format_rows, is_missing_label, plural
 from neuroplast.data._types import TextData
+from neuroplast.data.labels import encode_labels, format_rows, is_missing_label, plural
 from neuroplast.errors import DataError
 
 __all__ = ["SUPPORTED_TABLE_EXTENSIONS", "load_table", "read_table"]
@@ -336,7 +336,7 @@ def load_table(
 
     Supported: ``.csv``, ``.tsv``, ``.jsonl`` / ``.ndjson`` / ``.json`` (JSON lines, or one
     array of objects), ``.parquet`` / ``.pq``; text formats may end in ``.gz``, ``.bz2``,
-    ``.xz``. Labels may be strings or integers; see :mod:`neuroplast.data._labels` for the
+    ``.xz``. Labels may be strings or integers; see :mod:`neuroplast.data.labels` for the
     class order. ``label_names`` fixes the classes and their order, and any other label in
     the file is an error.
     """

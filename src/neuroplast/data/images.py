@@ -22,8 +22,8 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from neuroplast._pixels import pixel_limit_guard
-from neuroplast.data._labels import encode_labels
 from neuroplast.data._types import ImageData
+from neuroplast.data.labels import encode_labels
 from neuroplast.errors import DataError
 
 __all__ = ["IMAGE_EXTENSIONS", "load_image_folder"]

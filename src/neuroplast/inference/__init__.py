@@ -3,7 +3,9 @@
 ``Predictor`` runs eager PyTorch (fp32 or dynamic int8), ``OnnxPredictor`` ONNX Runtime
 (fp32 or int8) and ``create_predictor(..., backend="auto")`` measures them at each batch size
 and returns an ``AutoPredictor`` that runs every batch on the fastest that agrees with fp32
-(its ``ChoiceTable``). Names are imported on first use, so that
+(its ``ChoiceTable``); ``registered_predictor`` builds one for a registered version, reading
+the artifacts compression wrote (``meta``, ``qstate``, ``onnx_export`` hold those formats).
+Nothing here imports :mod:`neuroplast.compression`. Names are imported on first use, so that
 ``neuroplast.inference.onnx_predictor`` loads without torch.
 """
 
@@ -14,13 +16,14 @@ from typing import TYPE_CHECKING
 from neuroplast._lazy import lazy_exports as _lazy_exports
 
 if TYPE_CHECKING:
-    from neuroplast.inference._base import BasePredictor, Prediction, load_image_files
-    from neuroplast.inference._meta import ModelMeta
     from neuroplast.inference.auto import BACKENDS, AutoPredictor, create_predictor
+    from neuroplast.inference.base import BasePredictor, Prediction, load_image_files
     from neuroplast.inference.bundle import BUNDLE_FILES, LoadedModel, load_bundle, save_bundle
     from neuroplast.inference.choice import BatchChoice, ChoiceTable
+    from neuroplast.inference.meta import ModelMeta
     from neuroplast.inference.onnx_predictor import OnnxPredictor
     from neuroplast.inference.predictor import Predictor
+    from neuroplast.inference.registered import registered_predictor
 
 __all__ = [
     "BACKENDS",
@@ -37,13 +40,14 @@ __all__ = [
     "create_predictor",
     "load_bundle",
     "load_image_files",
+    "registered_predictor",
     "save_bundle",
 ]
 
 _HOMES = {
-    "BasePredictor": "neuroplast.inference._base",
-    "Prediction": "neuroplast.inference._base",
-    "ModelMeta": "neuroplast.inference._meta",
+    "BasePredictor": "neuroplast.inference.base",
+    "Prediction": "neuroplast.inference.base",
+    "ModelMeta": "neuroplast.inference.meta",
     "BACKENDS": "neuroplast.inference.auto",
     "AutoPredictor": "neuroplast.inference.auto",
     "BatchChoice": "neuroplast.inference.choice",
@@ -55,7 +59,8 @@ _HOMES = {
     "save_bundle": "neuroplast.inference.bundle",
     "OnnxPredictor": "neuroplast.inference.onnx_predictor",
     "Predictor": "neuroplast.inference.predictor",
-    "load_image_files": "neuroplast.inference._base",
+    "load_image_files": "neuroplast.inference.base",
+    "registered_predictor": "neuroplast.inference.registered",
 }
 
 

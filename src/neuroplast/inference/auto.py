@@ -27,7 +27,7 @@ from typing import Literal, get_args
 import numpy as np
 
 from neuroplast.errors import ConfigError, NeuroplastError
-from neuroplast.inference._base import BasePredictor
+from neuroplast.inference.base import BasePredictor
 from neuroplast.inference.bundle import LoadedModel
 from neuroplast.inference.choice import (
     BatchChoice,
@@ -102,7 +102,7 @@ def build_backend(
         from neuroplast.inference.predictor import Predictor
 
         return Predictor(loaded, batch_size=batch_size, quantized=backend == "torch-int8")
-    from neuroplast.compression.onnx_export import export_onnx_bytes, quantize_onnx_int8
+    from neuroplast.inference.onnx_export import export_onnx_bytes, quantize_onnx_int8
     from neuroplast.inference.onnx_predictor import OnnxPredictor
 
     if onnx_model is None:
@@ -229,7 +229,7 @@ def _machine_key(model_uid: str, sizes: Sequence[int], threads: int | None) -> d
     import torch
 
     import neuroplast
-    from neuroplast.inference._base import physical_cores
+    from neuroplast.inference.base import physical_cores
     from neuroplast.inference.onnx_predictor import onnxruntime_version
 
     return fingerprint(
@@ -257,11 +257,11 @@ class _Builder:
 
     def __call__(self, name: str) -> BasePredictor:
         if name.startswith("onnx") and self.onnx_model is None:
-            from neuroplast.compression.onnx_export import export_onnx_bytes
+            from neuroplast.inference.onnx_export import export_onnx_bytes
 
             self.onnx_model = export_onnx_bytes(self.loaded.model, self.loaded.meta)
         if name == "onnx-int8" and self.onnx_int8 is None and self.onnx_model is not None:
-            from neuroplast.compression.onnx_export import quantize_onnx_int8
+            from neuroplast.inference.onnx_export import quantize_onnx_int8
 
             self.onnx_int8 = quantize_onnx_int8(self.onnx_model)
         return build_backend(

@@ -12,7 +12,7 @@ from pathlib import Path
 from torch import nn
 
 from neuroplast.errors import ArtifactError
-from neuroplast.inference._meta import META, VOCAB, WEIGHTS, ModelMeta
+from neuroplast.inference.meta import META, VOCAB, WEIGHTS, ModelMeta
 from neuroplast.models import count_parameters, create_model
 from neuroplast.registry.artifacts import (
     atomic_write_json,

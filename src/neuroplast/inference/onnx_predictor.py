@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 
 from neuroplast.errors import ArtifactError, ConfigError
-from neuroplast.inference._base import SMALL_BATCH, BasePredictor, Prediction, physical_cores
-from neuroplast.inference._meta import META, ONNX, ONNX_INT8, VOCAB, ModelMeta, read_meta
+from neuroplast.inference.base import SMALL_BATCH, BasePredictor, Prediction, physical_cores
+from neuroplast.inference.meta import META, ONNX, ONNX_INT8, VOCAB, ModelMeta, read_meta
 from neuroplast.tokens import Vocabulary
 
 __all__ = ["SMALL_BATCH", "OnnxPredictor", "Prediction", "onnxruntime_version", "session_options"]
@@ -64,6 +64,8 @@ def session_options(threads: int | None = None) -> object:
 
 
 def _read(path: Path, sha256: str | None) -> bytes:
+    # not registry.artifacts.read_verified yet: importing neuroplast.registry loads its
+    # database layer (sqlalchemy), which this torch-free path must not
     if not path.is_file():
         raise ArtifactError(
             f"{path} is missing; export the model first (neuroplast export MODEL --format onnx)"

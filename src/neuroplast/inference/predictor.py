@@ -2,7 +2,7 @@
 (``"torch-int8"``, ``torch.ao`` quantization of the Linear and LSTM layers).
 
 Pre-processing, batching and top-k are shared with the ONNX Runtime backends
-(:class:`~neuroplast.inference._base.BasePredictor`); only one padded batch runs here, on one
+(:class:`~neuroplast.inference.base.BasePredictor`); only one padded batch runs here, on one
 intra-op thread or on all of torch's (``torch.get_num_threads()`` when the Predictor is
 built): one thread for batches of at most ``SMALL_BATCH`` inputs unless told otherwise. On a
 2-core machine shared with other work, torch's two-thread OpenMP team waits for a thread that
@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from neuroplast.errors import DataError
-from neuroplast.inference._base import BasePredictor, Prediction, load_image_files
+from neuroplast.inference.base import BasePredictor, Prediction, load_image_files
 from neuroplast.inference.bundle import LoadedModel
 from neuroplast.models import logits_of
 
@@ -70,7 +70,7 @@ class Predictor(BasePredictor):
             return
         model = loaded.model.eval()
         if quantized:
-            from neuroplast.compression.quantize import dynamic_int8
+            from neuroplast.inference.quantize import dynamic_int8
 
             if self.device.type != "cpu":
                 raise DataError("the torch-int8 backend runs on the CPU only; pass device=cpu")

@@ -18,7 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from neuroplast.errors import ArtifactError, ConfigError
-from neuroplast.registry.artifacts import atomic_write_bytes, sha256_bytes, sha256_file
+from neuroplast.registry.artifacts import (
+    atomic_write_bytes,
+    sha256_bytes,
+    sha256_file,
+    verify_bytes,
+)
 
 __all__ = [
     "ArtifactStore",
@@ -75,13 +80,7 @@ class ArtifactStore(ABC):
     def get_verified(self, location: str, sha256: str) -> bytes:
         if not self.exists(location):
             raise ArtifactError(f"artifact {location} is missing from the store {self.url}")
-        data = self.get(location)
-        if sha256_bytes(data) != sha256:
-            raise ArtifactError(
-                f"artifact {location} does not match its recorded sha256 (truncated or "
-                "modified after it was written); nothing was loaded from it"
-            )
-        return data
+        return verify_bytes(self.get(location), sha256, source=location)
 
     def is_local(self, root: Path) -> bool:
         """True when this store is the plain directory ``root``."""

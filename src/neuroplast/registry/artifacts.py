@@ -20,13 +20,16 @@ if TYPE_CHECKING:
     import torch
 
 __all__ = [
+    "RESTORE",
     "atomic_write_bytes",
     "atomic_write_json",
     "read_json_verified",
     "read_safetensors_verified",
+    "read_verified",
     "save_safetensors",
     "sha256_bytes",
     "sha256_file",
+    "verify_bytes",
 ]
 
 
@@ -89,26 +92,35 @@ def save_safetensors(
     return atomic_write_bytes(path, st_save(cpu, metadata=metadata))
 
 
-def _read_verified(path: Path, sha256: str | None) -> bytes:
-    if not path.is_file():
-        raise ArtifactError(
-            f"artifact {path} is missing; the registry entry is incomplete "
-            "(re-train or re-import the model)"
-        )
-    data = path.read_bytes()
+#: What to do about a missing or damaged artifact of a registered version.
+RESTORE = "restore it, or re-train or re-import the model"
+
+
+def verify_bytes(data: bytes, sha256: str | None, *, source: object, fix: str = RESTORE) -> bytes:
+    """``data`` (read from ``source``) if its sha256 is ``sha256`` (None: not checked);
+    otherwise an :class:`ArtifactError` that says so and what to do (``fix``)."""
     if sha256 is not None and sha256_bytes(data) != sha256:
         raise ArtifactError(
-            f"artifact {path} does not match its recorded sha256 (truncated or modified "
-            "after it was written); nothing was loaded from it. Restore it or re-train the model"
+            f"artifact {source} does not match its recorded sha256 (truncated or modified "
+            f"after it was written); nothing was loaded from it. {fix[:1].upper()}{fix[1:]}"
         )
     return data
+
+
+def read_verified(path: Path, sha256: str | None, *, fix: str = RESTORE) -> bytes:
+    """The bytes of ``path``, checked against ``sha256`` (None: not checked). The one
+    verified read of an artifact: a missing file or a wrong hash raises
+    :class:`ArtifactError` naming the file and ``fix``. Needs no torch."""
+    if not path.is_file():
+        raise ArtifactError(f"artifact {path} is missing; {fix}")
+    return verify_bytes(path.read_bytes(), sha256, source=path, fix=fix)
 
 
 def read_safetensors_verified(path: Path, sha256: str | None) -> dict[str, torch.Tensor]:
     from safetensors import SafetensorError
     from safetensors.torch import load as st_load
 
-    data = _read_verified(path, sha256)
+    data = read_verified(path, sha256)
     try:
         return st_load(data)
     except SafetensorError as e:
@@ -116,7 +128,7 @@ def read_safetensors_verified(path: Path, sha256: str | None) -> dict[str, torch
 
 
 def read_json_verified(path: Path, sha256: str | None) -> Any:
-    data = _read_verified(path, sha256)
+    data = read_verified(path, sha256)
     try:
         return json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:

@@ -29,7 +29,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from neuroplast.config import is_valid_model_name
-from neuroplast.errors import ArtifactError, ConfigError, ModelNotFoundError, RegistryError
+from neuroplast.errors import ConfigError, ModelNotFoundError, RegistryError
 from neuroplast.registry._convert import version_record
 from neuroplast.registry._database import READONLY, make_engine, read_only_reason, upgrade
 from neuroplast.registry._evaluations import EvaluationsMixin
@@ -38,7 +38,11 @@ from neuroplast.registry._leases import db_now, lease_owner, lease_seconds
 from neuroplast.registry._paths import store_location
 from neuroplast.registry._runs import RunsMixin, config_hash
 from neuroplast.registry.artifact_store import ArtifactStore, open_artifact_store
-from neuroplast.registry.artifacts import atomic_write_bytes, sha256_bytes, sha256_file
+from neuroplast.registry.artifacts import (
+    atomic_write_bytes,
+    read_verified,
+    sha256_file,
+)
 from neuroplast.registry.records import (
     ModelSummary,
     VersionRecord,
@@ -294,9 +298,7 @@ class Registry(RunsMixin, EvaluationsMixin):
         """A file written under ``artifact_dir`` -> the location the database records."""
         if self.artifact_store.is_local(self.artifacts_root):
             return store_location(path, self.artifacts_root)
-        data = path.read_bytes()
-        if sha256_bytes(data) != sha:
-            raise ArtifactError(f"{path} changed after it was written; not publishing it")
+        data = read_verified(path, sha, fix="it changed after it was written; not publishing it")
         model_dir = Path(row.artifact_dir).parent.name
         return self.artifact_store.put(f"{model_dir}/v{row.version}/{name}", data)
 

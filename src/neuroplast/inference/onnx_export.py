@@ -18,9 +18,9 @@ from typing import Any, cast
 import torch
 from torch import nn
 
-from neuroplast.compression._data import recorded_inputs
 from neuroplast.errors import ArtifactError, ConfigError
-from neuroplast.inference._meta import ModelMeta
+from neuroplast.inference.inputs import recorded_inputs
+from neuroplast.inference.meta import ModelMeta
 from neuroplast.models import logits_of
 
 __all__ = ["OPSET", "example_input", "export_onnx_bytes", "quantize_onnx_int8"]
@@ -41,7 +41,7 @@ class _LogitsOnly(nn.Module):
 
 def example_input(meta: ModelMeta) -> torch.Tensor:
     """A small batch of the model's input type, used to trace it: two of the token id rows
-    training recorded (see :mod:`neuroplast.compression._data`), else ids of a fixed
+    training recorded (see :mod:`neuroplast.inference.inputs`), else ids of a fixed
     pattern with padding, and zero images of the model's recorded input shape."""
     spec = recorded_inputs(meta)
     if meta.modality == "text":

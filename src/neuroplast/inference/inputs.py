@@ -28,12 +28,12 @@ import numpy as np
 from neuroplast.config import DataConfig
 from neuroplast.data import ImageData, TextData
 from neuroplast.errors import ConfigError, DataError
-from neuroplast.inference._meta import ModelMeta
+from neuroplast.inference.meta import ModelMeta
 from neuroplast.tokens import Vocabulary
 from neuroplast.workflows.prepare import PreparedData, Split, prepare
 
 if TYPE_CHECKING:
-    from neuroplast.inference._base import BasePredictor
+    from neuroplast.inference.base import BasePredictor
 
 __all__ = [
     "INPUTS",
@@ -92,7 +92,7 @@ class SplitInputs:
         if self.kind == "ids":
             return predictor.predict_proba_ids(x)
         if self.kind == "tensors":
-            from neuroplast.inference._base import softmax
+            from neuroplast.inference.base import softmax
 
             step = predictor.batch_size
             parts = [

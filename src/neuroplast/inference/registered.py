@@ -17,14 +17,14 @@ from typing import cast
 import numpy as np
 import torch
 
-from neuroplast.compression._data import model_data, recorded_inputs, split_inputs
-from neuroplast.errors import ArtifactError, NeuroplastError
-from neuroplast.inference._base import BasePredictor
-from neuroplast.inference._meta import ONNX, ONNX_INT8
+from neuroplast.errors import NeuroplastError
 from neuroplast.inference.auto import check_backend, create_predictor
+from neuroplast.inference.base import BasePredictor
 from neuroplast.inference.bundle import LoadedModel
+from neuroplast.inference.inputs import model_data, recorded_inputs, split_inputs
+from neuroplast.inference.meta import ONNX, ONNX_INT8
 from neuroplast.registry import Registry, VersionRecord
-from neuroplast.registry.artifacts import sha256_bytes
+from neuroplast.registry.artifacts import read_verified
 from neuroplast.workflows.report import load_registered
 
 __all__ = ["registered_predictor"]
@@ -38,28 +38,21 @@ def _artifact_bytes(version: VersionRecord, name: str) -> bytes | None:
     artifact = version.artifacts.get(name)
     if artifact is None:
         return None
-    if not artifact.path.is_file():
-        raise ArtifactError(f"artifact {artifact.path} is missing; re-export {version.ref}")
-    data = artifact.path.read_bytes()
-    if sha256_bytes(data) != artifact.sha256:
-        raise ArtifactError(
-            f"artifact {artifact.path} does not match its recorded sha256; nothing was loaded "
-            f"from it. Re-export {version.ref}"
-        )
-    return data
+    return read_verified(artifact.path, artifact.sha256, fix=f"re-export {version.ref}")
 
 
 def _static_predictor(version: VersionRecord, loaded: LoadedModel) -> BasePredictor:
-    from neuroplast.compression._qstate import STATIC_INT8, load_quantized
-    from neuroplast.compression.quantize import static_int8
-    from neuroplast.compression.techniques import static_candidate
-    from neuroplast.inference import Predictor
+    from neuroplast.inference.predictor import Predictor
+    from neuroplast.inference.qstate import STATIC_INT8, load_quantized
+    from neuroplast.inference.quantize import calibration_batches, static_int8
 
     stored = _artifact_bytes(version, STATIC_INT8)
     if stored is None:  # registered before the int8 state was stored: calibrate again
         batches = int(loaded.meta.compression.get("calibration_batches", 16))
-        data = model_data(loaded.meta, loaded.vocab)
-        return static_candidate(loaded, data, batches=batches).predictor
+        data = model_data(loaded.meta, loaded.vocab, needed_for="static int8 calibration")
+        calibration = calibration_batches(data, batches=batches)
+        quantized = static_int8(loaded.model, calibration, modality="image")
+        return Predictor(loaded, model=quantized, backend_name="torch-int8-static")
     shape = recorded_inputs(loaded.meta)["shape"]  # [C, H, W]
     # any calibration gives the quantized graph; the stored state then replaces its numbers
     structure = static_int8(loaded.model, [torch.zeros(1, *map(int, shape))], modality="image")

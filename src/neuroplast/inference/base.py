@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from neuroplast.errors import DataError
-from neuroplast.inference._meta import ModelMeta
+from neuroplast.inference.meta import ModelMeta
 from neuroplast.tokens import Vocabulary
 
 if TYPE_CHECKING:

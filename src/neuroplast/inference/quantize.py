@@ -12,13 +12,17 @@ import copy
 import logging
 import warnings
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
 from neuroplast.errors import ConfigError
 
-__all__ = ["dynamic_int8", "static_int8"]
+if TYPE_CHECKING:
+    from neuroplast.workflows.prepare import PreparedData
+
+__all__ = ["calibration_batches", "dynamic_int8", "static_int8"]
 
 logger = logging.getLogger(__name__)
 
@@ -75,3 +79,17 @@ def static_int8(
                 prepared(batch)
         converted: nn.Module = convert_fx(prepared)
     return converted
+
+
+def calibration_batches(
+    data: PreparedData, *, batches: int = 16, batch_size: int = 64
+) -> list[torch.Tensor]:
+    """Normalised training images for static quantization's calibration (first batches of
+    the training split in a fixed order)."""
+    loader = data.loader("train", batch_size=batch_size, shuffle=False)
+    out = []
+    for index, batch in enumerate(loader):
+        if index == batches:
+            break
+        out.append(batch[0])
+    return out
