@@ -207,13 +207,8 @@ def update_model(
         if plugin.name in state:
             plugin.load_artifacts(state[plugin.name])
             logger.info("%s: reusing the state stored with %s", plugin.name, parent.ref)
-        elif plugin.name == "si":
-            raise ConfigError(
-                f"si needs the importances of the parent's training, which {parent.ref} "
-                "does not store; use ewc, lwf or replay"
-            )
         else:
-            plugin.after_task(learner, old)
+            plugin.without_stored_state(learner, old, parent.ref)
     learner.fit_task(1)
     after = _scores(learner.inner, old, new_task, len(names))
     strategy = "+".join(strategies)

@@ -41,6 +41,12 @@ class Plugin(Callback):
         """Predicted outputs for ``x``, or None to use the model's masked argmax."""
         return None
 
+    def without_stored_state(self, learner: ContinualLearner, task: Task, parent: str) -> None:
+        """``continual update`` of a version (``parent``) that stored no state of this
+        plugin: rebuild it from the old ``task`` (default: as after training on it), or raise
+        a :class:`~neuroplast.errors.ConfigError` when it cannot be rebuilt."""
+        self.after_task(learner, task)
+
     def artifacts(self) -> dict[str, Tensor]:
         """Tensors to store with the registered version (Fisher, buffer...)."""
         return {}

@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from neuroplast.continual.strategies._registry import register_strategy
 from neuroplast.continual.strategies.base import Plugin
 from neuroplast.models import logits_of
 
@@ -53,6 +54,7 @@ def distillation_loss(
     return total / max(len(groups), 1)
 
 
+@register_strategy("lwf", options="lwf")
 class LwF(Plugin):
     """Adds ``alpha * distillation`` to ``(1 - alpha) * loss``; alpha defaults to
     ``1 - 1/t`` on task ``t`` (the old tasks' share, as van de Ven & Tolias weigh it).
@@ -64,8 +66,6 @@ class LwF(Plugin):
     there ``all_seen`` starves them (a Fashion-MNIST update from 8 to 10 classes with
     replay+lwf learned 0 % of the new classes).
     """
-
-    name = "lwf"
 
     def __init__(
         self,

@@ -16,7 +16,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from neuroplast.continual.learner import apply_mask
+from neuroplast.continual.strategies._registry import register_strategy
 from neuroplast.continual.strategies.base import Plugin
+from neuroplast.errors import ConfigError
 from neuroplast.models import logits_of
 
 if TYPE_CHECKING:
@@ -118,6 +120,7 @@ def _merge(
     return merged, constant.float()
 
 
+@register_strategy("ewc", options="ewc")
 class EWC(Plugin):
     """Elastic weight consolidation: one Fisher and anchor per finished task
     (``anchor="task"``, Kirkpatrick et al.), or every task's Fisher anchored at the
@@ -125,8 +128,6 @@ class EWC(Plugin):
     stale anchors of early tasks otherwise pull the parameters, from the first step of a
     new task, towards their Fisher-weighted mean and away from the one point known to suit
     all old tasks)."""
-
-    name = "ewc"
 
     def __init__(
         self,
@@ -214,10 +215,9 @@ class EWC(Plugin):
             self.anchors.append(anchors.get(t) or anchors[max(anchors)])
 
 
+@register_strategy("online_ewc", options="online_ewc")
 class OnlineEWC(EWC):
     """Online EWC: one running Fisher ``F = gamma F_old + F_task`` and the latest anchor."""
-
-    name = "online_ewc"
 
     def __init__(
         self,
@@ -243,11 +243,10 @@ class OnlineEWC(EWC):
         self._learner = learner
 
 
+@register_strategy("si", options="si")
 class SI(Plugin):
     """Synaptic intelligence: importance from each parameter's contribution to the drop of
     the loss along its trajectory, ``omega += -grad * delta``, normalised at task end."""
-
-    name = "si"
 
     def __init__(self, *, c: float = 1.0, xi: float = 0.1) -> None:
         self.c, self.xi = c, xi
@@ -257,6 +256,12 @@ class SI(Plugin):
         self._start: dict[str, Tensor] = {}
         self._prev: dict[str, Tensor] = {}
         self._grad: dict[str, Tensor] = {}
+
+    def without_stored_state(self, learner: ContinualLearner, task: Task, parent: str) -> None:
+        raise ConfigError(
+            f"si needs the importances of the parent's training, which {parent} "
+            "does not store; use ewc, lwf or replay"
+        )
 
     def before_task(self, learner: ContinualLearner, task: Task) -> None:
         self._learner = learner

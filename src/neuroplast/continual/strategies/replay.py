@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from neuroplast.continual.learner import apply_mask
+from neuroplast.continual.strategies._registry import register_strategy
 from neuroplast.continual.strategies.base import Plugin
 from neuroplast.continual.strategies.lwf import LwF, distillation_loss
 from neuroplast.errors import ConfigError
@@ -101,11 +102,10 @@ class ReplayBuffer:
             self.seen = int(tensors.get("buffer.seen", torch.tensor(len(self.y))))
 
 
+@register_strategy("replay", options="replay")
 class Replay(Plugin):
     """Mixes the loss on a replayed batch in: ``s * loss + (1 - s) * replay_loss``, ``s`` the
     current task's share of the classes seen so far (``1/t`` for equal tasks)."""
-
-    name = "replay"
 
     def __init__(
         self,
@@ -183,14 +183,13 @@ def herding(features: Tensor, m: int) -> Tensor:
     return torch.tensor(picked, dtype=torch.long)
 
 
+@register_strategy("icarl", options="icarl")
 class ICaRL(Replay):
     """iCaRL (Rebuffi et al., 2017): ``buffer_size // classes seen`` exemplars per class,
     chosen by herding in the L2-normalised feature space (old classes keep their first
     picks), replayed with distillation of the old outputs while training, and
     nearest-mean-of-exemplars classification at test time. ``selection="random"`` keeps a
     random class-balanced set instead (the ablation)."""
-
-    name = "icarl"
 
     def __init__(
         self,

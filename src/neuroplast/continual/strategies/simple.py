@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor
 
+from neuroplast.continual.strategies._registry import register_strategy
 from neuroplast.continual.strategies.base import Plugin
 
 if TYPE_CHECKING:
@@ -16,16 +17,14 @@ if TYPE_CHECKING:
 __all__ = ["Joint", "Naive"]
 
 
+@register_strategy("naive", alone=True)
 class Naive(Plugin):
     """Fine-tune on each task in turn: nothing protects the old tasks."""
 
-    name = "naive"
 
-
+@register_strategy("joint", alone=True)
 class Joint(Plugin):
     """Train on the union of all tasks so far (the upper bound continual methods aim at)."""
-
-    name = "joint"
 
     def train_data(
         self, learner: ContinualLearner, index: int, x: Tensor, y: Tensor
