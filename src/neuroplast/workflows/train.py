@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
-from contextlib import nullcontext
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -152,6 +152,72 @@ def _build_model(config: RunConfig, data: PreparedData) -> tuple[nn.Module, dict
     return model, arch_config
 
 
+def _baseline(config: RunConfig, data: PreparedData) -> tuple[EvalResult | None, float | None]:
+    """The TF-IDF baseline on the test split (text data with ``evaluation.baseline`` only)."""
+    if data.modality != "text" or not config.evaluation.baseline:
+        return None, None
+    return tfidf_baseline(
+        data.texts("train"),
+        data.labels("train"),
+        data.texts("test"),
+        data.labels("test"),
+        data.label_names,
+        seed=config.data.seed,
+    )
+
+
+@contextmanager
+def _marking_failures(registry: Registry, run: RunRecord) -> Iterator[None]:
+    """Mark the run interrupted (Ctrl-C) or failed (with its error) when the block raises."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        registry.update_run(run.id, status="interrupted", error="interrupted by the user")
+        raise
+    except Exception as e:
+        registry.update_run(run.id, status="failed", error=f"{type(e).__name__}: {e}")
+        raise
+
+
+def _meta(config: RunConfig, data: PreparedData, arch_config: dict[str, Any]) -> ModelMeta:
+    """``model.json`` of the trained model (its version number comes with the draft)."""
+    return ModelMeta(
+        architecture=config.architecture,
+        modality=data.modality,
+        task=_task(config, data.modality),
+        arch_config=arch_config,
+        label_names=data.label_names,
+        preprocessing=bundle_preprocessing(
+            data.modality,
+            max_length=data.max_length,
+            min_length=_min_length(arch_config),
+            image_shape=data.image_shape() if data.modality == "image" else None,
+        ),
+        data=config.data.model_dump(mode="json"),
+        name=config.name,
+    )
+
+
+def _trainer(
+    config: RunConfig,
+    registry: Registry,
+    run: RunRecord,
+    callbacks: list[Callback],
+    progress: Progress | None,
+) -> Trainer:
+    """The trainer of the run, checkpointing into the run's folder; the run records its
+    device and precision."""
+    trainer = Trainer(
+        config.train, callbacks=callbacks, checkpoint_dir=run.checkpoint_dir, progress=progress
+    )
+    registry.update_run(
+        run.id,
+        device=str(trainer.fabric.device),
+        precision=str(trainer.fabric._precision.precision),
+    )
+    return trainer
+
+
 @dataclass
 class _Registered:
     version: VersionRecord
@@ -175,36 +241,13 @@ def _register(
     """Write the trained model as a draft version, evaluate it on the test split (the
     evaluation is recorded against the draft) and finalize the version with the summary."""
     min_length = _min_length(arch_config)
-    meta = ModelMeta(
-        architecture=config.architecture,
-        modality=data.modality,
-        task=_task(config, data.modality),
-        arch_config=arch_config,
-        label_names=data.label_names,
-        preprocessing=bundle_preprocessing(
-            data.modality,
-            max_length=data.max_length,
-            min_length=min_length,
-            image_shape=data.image_shape() if data.modality == "image" else None,
-        ),
-        data=config.data.model_dump(mode="json"),
-        name=config.name,
-    )
+    meta = _meta(config, data, arch_config)
     draft = reserve_version(registry, meta, config=config.model_dump(mode="json"), run_id=run.id)
     draft.save_model(model, data.vocab)
     test_loader = data.loader(
         "test", batch_size=config.train.eval_batch_size, shuffle=False, min_length=min_length
     )
-    baseline, baseline_seconds = None, None
-    if data.modality == "text" and config.evaluation.baseline:
-        baseline, baseline_seconds = tfidf_baseline(
-            data.texts("train"),
-            data.labels("train"),
-            data.texts("test"),
-            data.labels("test"),
-            data.label_names,
-            seed=config.data.seed,
-        )
+    baseline, baseline_seconds = _baseline(config, data)
     report = evaluate_and_record(
         registry,
         draft.record,
@@ -273,30 +316,20 @@ def train_from_config(
             on_epoch(metrics)
 
     tracking = _tracking(config, registry, run, config_dict)
-    callbacks: list[Callback] = [MetricsRecorder(record)]
-    if tracking is not None:
-        callbacks.append(tracking)
-    trainer = Trainer(
-        config.train, callbacks=callbacks, checkpoint_dir=run.checkpoint_dir, progress=progress
-    )
-    registry.update_run(
-        run.id,
-        device=str(trainer.fabric.device),
-        precision=str(trainer.fabric._precision.precision),
+    trainer = _trainer(
+        config,
+        registry,
+        run,
+        [MetricsRecorder(record), *([tracking] if tracking else [])],
+        progress,
     )
     # the loggers close as finished, failed or interrupted, after the version is recorded;
     # the heartbeat keeps the run's lease (and so its draft) alive for `registry gc` meanwhile
     with registry.heartbeat(run.id), tracking or nullcontext():
         started = time.perf_counter()
-        try:
+        with _marking_failures(registry, run):
             history = trainer.fit(model, train_loader, val_loader, resume_from=resume_from)
             trainer.load_best_weights(model)
-        except KeyboardInterrupt:
-            registry.update_run(run.id, status="interrupted", error="interrupted by the user")
-            raise
-        except Exception as e:
-            registry.update_run(run.id, status="failed", error=f"{type(e).__name__}: {e}")
-            raise
         train_seconds = time.perf_counter() - started
         done = _register(
             registry,
