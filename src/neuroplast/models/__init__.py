@@ -11,15 +11,9 @@ logits ``[B, num_classes]``. The config classes live in the architecture modules
 
 from __future__ import annotations
 
-# Importing the architecture modules registers them.
-from neuroplast.models import (  # noqa: F401
-    hybrid,
-    image_cnn,
-    image_mlp,
-    lstm,
-    text_cnn,
-    transformer,
-)
+import importlib as _importlib
+import pkgutil as _pkgutil
+
 from neuroplast.models._config import ArchConfig
 from neuroplast.models._outputs import logits_of
 from neuroplast.models._params import count_parameters
@@ -43,3 +37,9 @@ __all__ = [
     "register_model",
     "validate_config",
 ]
+
+# Importing the architecture modules registers them: every public module of this package
+# is imported, so that a new architecture is one new file with one @register_model.
+for _module in _pkgutil.iter_modules(__path__):
+    if not _module.name.startswith("_"):
+        _importlib.import_module(f"{__name__}.{_module.name}")
