@@ -71,7 +71,8 @@ def fake_timing(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
         for call in calls:
             backend, threads, size = call.lane
             ms = state["figures"].get((backend, threads), lambda n: 5.0)(size)
-            out.append(Timing.from_samples([0.9 * ms, ms, 1.1 * ms]))
+            repeated = kwargs.get("repeats", 5) > 1  # else the screening round
+            out.append(Timing.from_samples([0.9 * ms, ms, 1.1 * ms] if repeated else [ms]))
         return out
 
     monkeypatch.setattr(auto, "_lane_call", tagged)
@@ -97,6 +98,10 @@ def test_the_choice_follows_the_timings_size_by_size(fake_timing: dict[str, Any]
     assert first.spread_ms == pytest.approx(0.05)  # (1.05 - 0.95) / 2
     assert first.eager_ms == pytest.approx(4.0) and first.speedup == pytest.approx(4.0)
     assert set(predictor.backends) == {"onnx-int8", "onnx"}  # the others were let go
+    # lanes over 3x the fastest agreeing one keep their one screening timing
+    repeats = {(t.batch_size, t.ms_per_input): t.repeats for t in predictor.table.measured}
+    assert repeats[(1, 5.0)] == repeats[(1, 4.0)] == 1 and repeats[(1, 1.0)] == 3
+    assert repeats[(32, 5.0)] == repeats[(32, 2.0)] == 3  # within 3x of 2.0
 
 
 def test_a_disagreeing_backend_is_never_chosen(
@@ -122,6 +127,9 @@ def test_a_disagreeing_backend_is_never_chosen(
     assert rows and all(t.agreement < 0.5 for t in rows)
     assert all(c.backend != "onnx-int8" for c in predictor.table.choices)
     assert "onnx-int8" not in predictor.backends
+    # the lanes that agree are screened against the fastest agreeing one, not against the
+    # disagreeing onnx-int8: they are all repeated, so the choice rests on medians
+    assert all(t.repeats == 3 for t in predictor.table.measured)
 
 
 # ---- the per-machine cache -------------------------------------------------------------------

@@ -177,6 +177,7 @@ def measure_lanes(
     *,
     sizes: Sequence[int],
     repeats: int = 5,
+    min_agreement: float = 0.99,
 ) -> list[LaneTiming]:
     """Every lane of ``backends`` (the first is eager fp32, the reference) at every size:
     the sample, repeated up to a whole number of batches, cut in order into batches of the
@@ -184,8 +185,9 @@ def measure_lanes(
     untimed pass of every backend (its labels against the reference's), then
     :func:`~neuroplast.inference.timing.time_calls` over all lanes, interleaved: a warm-up
     and one timed round, then ``repeats`` rounds of the lanes within :data:`SCREEN_FACTOR`
-    of the fastest (a lane several times slower keeps its one timing: on a busy 2-core
-    machine, torch's two-thread lanes ran 10-30x slower than the rest and took minutes)."""
+    of the fastest lane agreeing on ``min_agreement`` of the labels (a lane several times
+    slower keeps its one timing: on a busy 2-core machine, torch's two-thread lanes ran
+    10-30x slower than the rest and took minutes)."""
     reference = backends[0]
     rows: list[LaneTiming] = []
     for size in sizes:
@@ -203,7 +205,12 @@ def measure_lanes(
         lanes = [(p, t) for p in backends for t in p.thread_counts]
         calls = [_lane_call(p, t, batches) for p, t in lanes]
         timings = time_calls(calls, repeats=1, warmup=1, items=len(inputs))
-        fastest = min(t.median for t in timings)
+        eligible = [
+            t
+            for (p, _), t in zip(lanes, timings, strict=True)
+            if p is reference or agreement[p.backend] >= min_agreement
+        ]
+        fastest = min(t.median for t in eligible)
         kept = [i for i, t in enumerate(timings) if t.median <= SCREEN_FACTOR * fastest]
         repeated = time_calls(
             [calls[i] for i in kept], repeats=repeats, warmup=0, items=len(inputs)
@@ -332,7 +339,9 @@ def create_predictor(
             candidates.append(build(name))
         except (NeuroplastError, RuntimeError, ImportError) as e:
             logger.warning("backend %s is not available for this model: %s", name, e)
-    measured = measure_lanes(candidates, sample, sizes=sizes, repeats=repeats)
+    measured = measure_lanes(
+        candidates, sample, sizes=sizes, repeats=repeats, min_agreement=min_agreement
+    )
     table = ChoiceTable.from_measured(measured, min_agreement=min_agreement, fingerprint=key)
     if cached is not None:
         write_cached(cached, table)
