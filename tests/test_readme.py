@@ -1,58 +1,171 @@
-"""Every `neuroplast` command and every Python block of the README runs as shown."""
+"""Every `neuroplast` command and every Python block of the README runs as shown.
+
+The helpers here are also how ``tests/test_docs.py`` runs the pages under ``docs/``: the
+commands of a ```` ```bash ```` block are its ``neuroplast ...`` lines (a trailing backslash
+continues one) and the here-documents that write their input files (``cat > FILE <<'EOF'``);
+other lines (``make demo``, ``.venv/bin/python benchmarks/...``) are shown, not run.
+"""
 
 from __future__ import annotations
 
 import os
 import re
+import shlex
 import subprocess
 import sys
+import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+from tests.conftest import Result, one_torch_thread
+
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+MAX_README_LINES = 200
+_HEREDOC = re.compile(r"cat > \S+ <<'(?P<end>\w+)'")
 
 
-def _blocks(language: str) -> list[str]:
-    return re.findall(rf"```{language}\n(.*?)```", README.read_text(), flags=re.S)
+def blocks(text: str, language: str) -> list[str]:
+    """The bodies of the fenced ```` ```language ```` blocks of a Markdown text, in order."""
+    return re.findall(rf"^```{language}\n(.*?)^```", text, flags=re.S | re.M)
 
 
-def _cli_lines() -> list[str]:
-    lines = []
-    for block in _blocks("bash"):
-        for line in block.splitlines():
+def shell_commands(text: str) -> list[str]:
+    """The commands the tests run from the ```` ```bash ```` blocks of ``text``, in order."""
+    commands = []
+    for block in blocks(text, "bash"):
+        lines = iter(block.splitlines())
+        for line in lines:
+            heredoc = _HEREDOC.fullmatch(line)
+            if heredoc:
+                body = [line]
+                for more in lines:
+                    body.append(more)
+                    if more == heredoc["end"]:
+                        break
+                else:
+                    raise AssertionError(f"{line!r} has no closing {heredoc['end']}")
+                commands.append("\n".join(body))
+                continue
+            while line.endswith("\\"):
+                line = line[:-1].rstrip() + " " + next(lines).strip()
             command = line.split("  #")[0].strip()
             if command.startswith("neuroplast "):
-                lines.append(command)
-    return lines
+                commands.append(command)
+    return commands
 
 
-def test_the_readme_shows_the_two_commands() -> None:
+#: A command with one of these runs in bash; any other runs in this process.
+_SHELL = re.compile(r"[|;&<>$`\n]")
+
+
+def run_commands(
+    commands: Iterable[str],
+    cwd: Path,
+    cli: Callable[..., Result],
+    *,
+    skip: Callable[[str], bool] = lambda command: False,
+) -> list[tuple[float, str]]:
+    """Run each command in ``cwd`` and fail on the first non-zero exit; commands for which
+    ``skip`` is true are left out. Returns (seconds, command) pairs.
+
+    The caller has entered ``cwd`` and its home (:func:`enter_fresh_home`). A plain
+    ``neuroplast ...`` line runs in this process, as the console script does (``cli``, the
+    conftest fixture: importing torch once instead of for every command keeps these tests
+    within minutes); a line that needs the shell (a pipe, a redirection, ``;``, a
+    here-document) runs in bash with ``pipefail``, with this venv's ``neuroplast`` first on
+    PATH. torch runs on one thread either way (a busy machine).
+    """
+    env = {**os.environ, "NEUROPLAST_NO_PROGRESS": "1", "OMP_NUM_THREADS": "1"}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    timings = []
+    with one_torch_thread():
+        for command in commands:
+            if skip(command):
+                continue
+            started = time.perf_counter()
+            if _SHELL.search(command):
+                done = subprocess.run(
+                    ["bash", "-o", "pipefail", "-c", command],
+                    cwd=cwd,
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                )
+                code, out, err = done.returncode, done.stdout, done.stderr
+            else:
+                code, out, err = cli(*shlex.split(command)[1:])
+            timings.append((time.perf_counter() - started, command))
+            assert code == 0, f"{command}\n{out}\n{err}"
+    for seconds, command in timings:
+        print(f"{seconds:6.1f} s  {command.splitlines()[0]}")
+    return timings
+
+
+def enter_fresh_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Work in ``tmp_path`` with a fresh home (``tmp_path/home``), as a newcomer would."""
+    monkeypatch.setenv("NEUROPLAST_HOME", str(tmp_path / "home"))
+    for leaked in ("NEUROPLAST_DB_URL", "NEUROPLAST_ARTIFACT_URL"):
+        monkeypatch.delenv(leaked, raising=False)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def run_python_blocks(text: str, source: Path) -> dict[str, Any]:
+    """Execute the ```` ```python ```` blocks of ``text`` in order, in one namespace (torch
+    on one thread)."""
+    namespace: dict[str, Any] = {"__name__": "__docs__"}
+    with one_torch_thread():
+        for block in blocks(text, "python"):
+            exec(compile(block, str(source), "exec"), namespace)
+    return namespace
+
+
+def test_the_readme_is_the_front_door() -> None:
     text = README.read_text()
     assert "make demo" in text and "make test" in text
     assert "DEMO_OUTPUT" not in text and "BENCH_OUTPUT" not in text, "placeholders left"
+    assert "(soon)" not in text
+    lines = len(text.splitlines())
+    assert lines <= MAX_README_LINES, f"README.md has {lines} lines; studies belong in docs/"
+
+
+def test_the_readme_links_to_pages_that_exist() -> None:
+    links = re.findall(r"\]\(([^)#]+)(?:#[^)]*)?\)", README.read_text())
+    local = [link for link in links if "://" not in link]
+    assert any(link.startswith("docs/") for link in local)
+    assert [link for link in local if not (ROOT / link).is_file()] == []
+
+
+def test_the_command_parser_itself() -> None:
+    text = (
+        "```bash\nmake demo\nneuroplast a  # note\nneuroplast b \\\n    --c d\n"
+        "cat > x.csv <<'EOF'\ntext,label\nneuroplast not-a-command\nEOF\n```\n"
+        "```text\nneuroplast e\n```\n"
+    )
+    assert shell_commands(text) == [
+        "neuroplast a",
+        "neuroplast b --c d",
+        "cat > x.csv <<'EOF'\ntext,label\nneuroplast not-a-command\nEOF",
+    ]
 
 
 @pytest.mark.slow
-def test_readme_cli_commands_run(tmp_path: Path) -> None:
-    lines = _cli_lines()
-    assert len(lines) >= 7
-    env = {**os.environ, "NEUROPLAST_HOME": str(tmp_path / "home")}
-    bin_dir = Path(sys.executable).parent
-    env["PATH"] = f"{bin_dir}{os.pathsep}{env['PATH']}"
-    for command in lines:
-        done = subprocess.run(
-            command, shell=True, cwd=tmp_path, env=env, capture_output=True, text=True
-        )
-        assert done.returncode == 0, f"{command}\n{done.stdout}\n{done.stderr}"
+def test_readme_cli_commands_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Callable[..., Result]
+) -> None:
+    commands = shell_commands(README.read_text())
+    assert len(commands) >= 10
+    run_commands(commands, enter_fresh_home(tmp_path, monkeypatch), cli)
 
 
 @pytest.mark.slow
 def test_readme_python_blocks_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
-    blocks = _blocks("python")
-    assert blocks
-    for block in blocks:
-        namespace: dict[str, object] = {"__name__": "__readme__"}
-        exec(compile(block, str(README), "exec"), namespace)
-    assert namespace["predictions"].shape == (10,)  # type: ignore[attr-defined]
+    enter_fresh_home(tmp_path, monkeypatch)
+    text = README.read_text()
+    assert blocks(text, "python")
+    namespace = run_python_blocks(text, README)
+    assert len(namespace["predictions"]) == 10
