@@ -30,9 +30,6 @@ EXCEPTIONS = {
     # continual.api names the Engine's ModelManager as a type only (TYPE_CHECKING); the
     # manager is the Engine's collaborator for version registration and owned by that work.
     ("neuroplast.continual.api", "neuroplast._model_manager"),
-    # added by the explain-methods registry work (84c0cc2) while this test was written;
-    # explain/ belongs to that work, which should re-export methods_help from explain/.
-    ("neuroplast.cli.explain", "neuroplast.explain._methods"),
 }
 
 

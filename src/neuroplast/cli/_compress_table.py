@@ -110,13 +110,21 @@ class NameWatch:
         self.before = registry.resolve(self.name).ref
         self.now = self.before
 
-    def note(self) -> str | None:
-        """After the command: the note to print, or None when the name did not move."""
-        now = self.now = self.registry.resolve(self.name).ref
-        if now == self.before:
-            return None
-        return (
-            f"note: `{self.name}` now means {now} (its newest version: {self.name} has no "
-            f"production version); to keep it on {self.before}, run "
-            f"`neuroplast models promote {self.before}`"
-        )
+    def check(self) -> None:
+        """After the command: look up what the name means now."""
+        self.now = self.registry.resolve(self.name).ref
+
+    def notes(self, notes: list[str]) -> list[str]:
+        """``notes`` plus the note telling the user the name moved, when it did."""
+        if self.now == self.before:
+            return list(notes)
+        return [
+            *notes,
+            f"note: `{self.name}` now means {self.now} (its newest version: {self.name} has "
+            f"no production version); to keep it on {self.before}, run "
+            f"`neuroplast models promote {self.before}`",
+        ]
+
+    def document(self, document: dict[str, Any]) -> dict[str, Any]:
+        """An outcome's ``--json`` document with ``name_now_means`` and the note added."""
+        return {**document, "notes": self.notes(document["notes"]), "name_now_means": self.now}

@@ -120,16 +120,13 @@ def compress(
             if_better=if_better,
             max_accuracy_drop=max_accuracy_drop,
         )
-        moved = watch.note()
+        watch.check()
     if json_output:
-        document = outcome.to_dict()
-        document["name_now_means"] = watch.now
-        document["notes"] = [*document["notes"], *([moved] if moved else [])]
-        print_json(document)
+        print_json(watch.document(outcome.to_dict()))
         return
     rows = outcome.to_dict()["rows"]
     print_compression_table(console, f"compression of {outcome.parent.ref}", rows)
-    print_warnings(console, outcome.warnings, [*outcome.notes, *([moved] if moved else [])])
+    print_warnings(console, outcome.warnings, watch.notes(outcome.notes))
     for v in outcome.versions:
         technique = v.config.get("compression", {}).get("technique", v.source)
         console.print(f"registered {v.ref} (id {v.uid}, {technique}, parent {outcome.parent.ref})")

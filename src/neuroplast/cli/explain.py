@@ -11,7 +11,7 @@ from rich.text import Text
 
 from neuroplast.cli._common import MODEL_HELP, HomeOption, console, setup_logging
 from neuroplast.errors import ConfigError, DataError
-from neuroplast.explain._methods import methods_help
+from neuroplast.explain import methods_help
 
 if TYPE_CHECKING:
     from neuroplast.explain import ImageExplainer, TextExplainer

@@ -86,12 +86,9 @@ def export(
             max_accuracy_drop=max_accuracy_drop,
             force=force,
         )
-        moved = watch.note()
+        watch.check()
     if json_output:
-        document = outcome.to_dict()
-        document["name_now_means"] = watch.now
-        document["notes"] = [*document["notes"], *([moved] if moved else [])]
-        print_json(document)
+        print_json(watch.document(outcome.to_dict()))
         return
     v = outcome.version
     document = outcome.to_dict()
@@ -99,7 +96,7 @@ def export(
         target = v.ref if v is not None else "not registered"
         title = f"{outcome.parent.ref} -> {target} (ONNX)"
         print_compression_table(console, title, document["rows"])
-    print_warnings(console, outcome.warnings, [*outcome.notes, *([moved] if moved else [])])
+    print_warnings(console, outcome.warnings, watch.notes(outcome.notes))
     if v is None:
         console.print(f"nothing registered: no ONNX model is better than {outcome.parent.ref}")
         return
