@@ -294,6 +294,36 @@ class Registry(RunsMixin, EvaluationsMixin):
             s.flush()
             return version_record(s, row, self.artifacts_root)
 
+    def add_artifact(self, version: VersionRecord, name: str, data: bytes) -> VersionRecord:
+        """Store ``data`` as the artifact ``name`` of a ready version (an ONNX graph exported
+        on first serve, a tokenizer file): written atomically into the version's folder and
+        recorded with its sha256; an artifact of that name is replaced. Returns the version
+        as the registry now records it."""
+        if "/" in name or "\\" in name or name in {"", ".", ".."}:
+            raise ConfigError(f"artifact name {name!r} is not a file name")
+        self.require_writable(f"adding {name} to {version.ref}")
+        with self._session() as s:
+            row = s.get(VersionRow, version.id)
+            if row is None or row.status != "ready":
+                raise ModelNotFoundError(f"{version.ref} is not a ready version of the registry")
+            path = self.artifacts_root / row.artifact_dir / name
+            sha = atomic_write_bytes(path, data)
+            location = self._publish(row, name, path, sha)
+            old = s.scalars(
+                select(ArtifactRow).where(
+                    ArtifactRow.version_id == row.id, ArtifactRow.name == name
+                )
+            ).first()
+            if old is None:
+                old = ArtifactRow(version_id=row.id, name=name)
+                s.add(old)
+            else:
+                row.size_bytes -= old.size_bytes
+            old.path, old.sha256, old.size_bytes = location, sha, len(data)
+            row.size_bytes += len(data)
+            s.flush()
+            return version_record(s, row, self.artifacts_root)
+
     def _publish(self, row: VersionRow, name: str, path: Path, sha: str) -> str:
         """A file written under ``artifact_dir`` -> the location the database records."""
         if self.artifact_store.is_local(self.artifacts_root):
