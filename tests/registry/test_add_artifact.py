@@ -1,5 +1,8 @@
+import hashlib
 from pathlib import Path
+
 import pytest
+
 from neuroplast.errors import ConfigError
 from neuroplast.registry import Registry
 from neuroplast.registry.artifacts import read_verified
@@ -10,7 +13,6 @@ def test_add_artifact(tmp_path: Path) -> None:
     v = reg.create_version("m", architecture="a", task="classification", modality="text", config={})
     f = tmp_path / "x.bin"
     f.write_bytes(b"abc")
-    import hashlib
 
     v = reg.finalize_version(
         v.id, files={"x.bin": (f, hashlib.sha256(b"abc").hexdigest())}, params_count=1
