@@ -1,5 +1,5 @@
 """SQLAlchemy tables of the registry: models, versions, runs, epoch metrics, evaluations,
-artifacts, events.
+artifacts, events, and the serving side: predictions, feedback, routing.
 
 The database schema itself is made and upgraded by the Alembic migrations in
 ``registry/migrations``; a test checks that these classes and the migrations agree.
@@ -14,6 +14,8 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
+    Boolean,
     DateTime,
     Float,
     ForeignKey,
@@ -25,7 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-SCHEMA_VERSION = 3  # the Alembic revision is the authority; this mirrors it
+SCHEMA_VERSION = 4  # the Alembic revision is the authority; this mirrors it
 
 
 def utcnow() -> datetime:
@@ -163,3 +165,67 @@ class EventRow(Base):
     reason: Mapped[str] = mapped_column(Text, default="")
     user: Mapped[str] = mapped_column(String(100), default="")
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+#: Prediction ids grow with every answered input (a busy server passes 2**31 in weeks);
+#: SQLite's auto-increment needs its INTEGER PRIMARY KEY.
+PREDICTION_ID = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class PredictionRow(Base):
+    """One input of an answered request: what went in, what came out, which version said it.
+
+    ``version`` is the version number, not a foreign key: the log outlives a deleted
+    version. ``arm`` is ``production``, ``ab`` or ``shadow`` (a shadow's answer was never
+    returned).
+    """
+
+    __tablename__ = "predictions"
+    __table_args__ = (
+        Index("ix_predictions_model_at", "model_id", "at"),
+        Index("ix_predictions_request", "request_id", "item"),
+    )
+    id: Mapped[int] = mapped_column(PREDICTION_ID, primary_key=True)
+    request_id: Mapped[str] = mapped_column(String(64))
+    item: Mapped[int] = mapped_column(Integer)
+    model_id: Mapped[int] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    arm: Mapped[str] = mapped_column(String(10))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    input_text: Mapped[str | None] = mapped_column(Text, nullable=True)
+    input_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    thumbnail: Mapped[str | None] = mapped_column(Text, nullable=True)  # a PNG data URL
+    label: Mapped[str] = mapped_column(String(200))
+    probability: Mapped[float] = mapped_column(Float)
+    top_k: Mapped[list[Any]] = mapped_column(JSON)
+    latency_ms: Mapped[float] = mapped_column(Float)
+
+
+class FeedbackRow(Base):
+    """The true label of one input of a request, joined to the log by (request_id, item)."""
+
+    __tablename__ = "feedback"
+    __table_args__ = (UniqueConstraint("request_id", "item", name="uq_feedback_request_item"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[str] = mapped_column(String(64))
+    item: Mapped[int] = mapped_column(Integer)
+    label: Mapped[str] = mapped_column(String(200))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class RoutingRow(Base):
+    """How a model's traffic is routed: an A/B split between versions (``split``: version
+    number as text -> weight), the request field that keeps a user on one version, and the
+    shadow versions that get a copy. ``revision`` grows with every change, so a server
+    notices one by comparing a number."""
+
+    __tablename__ = "routing"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"), unique=True)
+    split: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    sticky_key: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    shadows: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    revision: Mapped[int] = mapped_column(Integer, default=0)
+    active: Mapped[bool] = mapped_column(Boolean, default=False)  # an A/B split is on
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    stopped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
