@@ -1,0 +1,162 @@
+"""Loading one registered version for serving: its Predictor on the chosen backend, warmed.
+
+ONNX backends go through the torch-free portable path (``inference.portable``) after
+``ensure_onnx`` has stored a missing graph in the registry; while that path is not
+installed, and for the torch backends and ``auto``, through ``registered_predictor``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from neuroplast.errors import ConfigError, DataError, NeuroplastError
+
+if TYPE_CHECKING:
+    from neuroplast.inference.base import BasePredictor
+    from neuroplast.registry import Registry
+
+__all__ = [
+    "SERVE_BACKENDS",
+    "InputSpec",
+    "check_inputs",
+    "check_serve_backend",
+    "input_spec",
+    "load_predictor",
+    "warm",
+]
+
+logger = logging.getLogger(__name__)
+
+#: What ``--backend`` takes (the Predictor's backends; checked here without importing torch).
+SERVE_BACKENDS = ("auto", "torch", "torch-int8", "onnx", "onnx-int8")
+ONNX_BACKENDS = ("onnx", "onnx-int8")
+
+
+def check_serve_backend(backend: str) -> str:
+    if backend not in SERVE_BACKENDS:
+        raise ConfigError(f"unknown backend {backend!r}; choose one of {', '.join(SERVE_BACKENDS)}")
+    return backend
+
+
+def _portable() -> tuple[Callable[..., Any], Callable[..., Any]] | None:
+    """``(ensure_onnx, onnx_predictor)`` when the portable ONNX path is installed."""
+    try:
+        artifacts = importlib.import_module("neuroplast.workflows.serving_artifacts")
+        portable = importlib.import_module("neuroplast.inference.portable")
+    except ImportError:
+        return None
+    ensure = getattr(artifacts, "ensure_onnx", None)
+    build = getattr(portable, "onnx_predictor", None)
+    if ensure is None or build is None:
+        return None
+    return ensure, build
+
+
+def load_predictor(
+    registry: Registry, ref: str, *, backend: str, max_batch: int, threads: int | None
+) -> BasePredictor:
+    """The Predictor of version ``ref`` on ``backend``."""
+    if backend in ONNX_BACKENDS:
+        portable = _portable()
+        if portable is not None:
+            ensure_onnx, onnx_predictor = portable
+            try:
+                ensure_onnx(registry, ref)
+                predictor: BasePredictor = onnx_predictor(
+                    registry,
+                    ref,
+                    int8=backend == "onnx-int8",
+                    threads=threads,
+                    batch_size=max_batch,
+                )
+                return predictor
+            except ImportError:
+                raise
+            except NeuroplastError as e:
+                logger.warning("%s cannot run on %s (%s); serving it on torch", ref, backend, e)
+                backend = "torch"
+    from neuroplast.inference import registered_predictor
+
+    return registered_predictor(
+        registry, ref, backend=backend, threads=threads, batch_size=max_batch, max_batch=max_batch
+    )
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """What a model takes: texts (cut to ``max_length`` tokens) or uint8 images
+    ``[channels, size, size]``."""
+
+    modality: str
+    max_length: int | None = None
+    channels: int | None = None
+    size: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        if self.modality == "text":
+            return {"modality": "text", "max_length": self.max_length}
+        return {"modality": "image", "channels": self.channels, "size": self.size}
+
+
+def input_spec(predictor: BasePredictor) -> InputSpec:
+    meta = predictor.meta
+    if meta.modality == "text":
+        return InputSpec("text", max_length=predictor.max_length)
+    shape = meta.preprocessing.get("image_shape")
+    if shape:
+        channels, size = int(shape[0]), int(shape[1])
+    else:
+        channels = int(meta.arch_config.get("in_channels", 1))
+        size = int(meta.arch_config.get("image_size", 28))
+    return InputSpec("image", channels=channels, size=size)
+
+
+def check_inputs(
+    spec: InputSpec, inputs: str | Sequence[str] | np.ndarray
+) -> list[str] | list[np.ndarray]:
+    """The inputs of one request, one item each, checked against ``spec`` (a
+    :class:`DataError` saying which input is wrong and what was expected)."""
+    if spec.modality == "text":
+        if isinstance(inputs, np.ndarray):
+            raise DataError("this is a text model: send texts, not images")
+        texts = [inputs] if isinstance(inputs, str) else list(inputs)
+        if not texts:
+            raise DataError("no inputs: send one text or a list of texts")
+        for i, text in enumerate(texts):
+            if not isinstance(text, str):
+                raise DataError(f"input {i + 1} is a {type(text).__name__}, not a text")
+            if not text.strip():
+                raise DataError(f"input {i + 1} is an empty text; give each input some words")
+        return texts
+    if isinstance(inputs, str) or not isinstance(inputs, np.ndarray):
+        raise DataError("this is an image model: send images (PNG/JPEG uploads), not texts")
+    images = inputs
+    if images.ndim == 3 and spec.channels == 1:
+        images = images[:, None]
+    expected = (spec.channels, spec.size, spec.size)
+    if images.ndim != 4 or tuple(images.shape[1:]) != expected:
+        raise DataError(
+            f"images must be uint8 [N, {spec.channels}, {spec.size}, {spec.size}] for this "
+            f"model, got shape {list(images.shape)}"
+        )
+    if images.dtype != np.uint8:
+        raise DataError(f"images must be uint8 pixels 0-255, got dtype {images.dtype}")
+    if len(images) == 0:
+        raise DataError("no inputs: send at least one image")
+    return list(images)
+
+
+def warm(predictor: BasePredictor, spec: InputSpec, size: int) -> None:
+    """Run one batch of ``size`` inputs, so the first request does not pay for the first
+    run (ONNX Runtime's allocations, torch's lazy initialisation)."""
+    if spec.modality == "text":
+        predictor.predict_proba(["a warm up text for the model"] * size)
+    else:
+        shape = (size, spec.channels or 1, spec.size or 28, spec.size or 28)
+        predictor.predict_proba(np.zeros(shape, dtype=np.uint8))

@@ -1,0 +1,524 @@
+"""The models a server answers with: versions loaded from the registry, batched, routed,
+logged, and swapped while the server runs.
+
+>>> pool = ModelPool(registry, ["rt-cnn"], ServeSettings(backend="onnx"))  # doctest: +SKIP
+>>> await pool.start()                                                     # doctest: +SKIP
+>>> answer = await pool.predict("rt-cnn", ["a witty film"], request_id="r1")  # doctest: +SKIP
+
+Each served version has its own Predictor and :class:`~neuroplast.serving.batcher.Batcher`.
+A model's :class:`~neuroplast.serving.router.Router` picks the version that answers a
+request (the production version, or an A/B arm); shadow versions get a copy of the request
+in a task of its own, and their labels are compared with the answer's. A poll task watches
+``Registry.serving_state()``; when it changes, :meth:`ModelPool.refresh` loads and warms
+the new versions first, then swaps the routing tables in one assignment: a request routed
+before the swap finishes on the old version, whose batcher is then drained and dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from time import perf_counter
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from neuroplast.errors import ConfigError, DataError, ModelNotFoundError
+from neuroplast.inference.base import Prediction
+from neuroplast.serving._loading import (
+    InputSpec,
+    check_inputs,
+    check_serve_backend,
+    input_spec,
+    load_predictor,
+    warm,
+)
+from neuroplast.serving.batcher import Batcher
+from neuroplast.serving.errors import ModelNotServed, NotReady, QueueFull
+from neuroplast.serving.explain import Explanations
+from neuroplast.serving.predlog import LogEntry, PredictionLog
+from neuroplast.serving.router import Router
+
+if TYPE_CHECKING:
+    from neuroplast.inference.base import BasePredictor
+    from neuroplast.registry import Registry
+
+__all__ = ["Answer", "ModelPool", "PoolObserver", "ServeSettings", "ServedModel"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class ServeSettings:
+    """How the pool serves: the backend, batching, registry polling and the prediction log."""
+
+    backend: str = "onnx"
+    max_batch: int = 64
+    max_wait_ms: float = 2.0
+    max_queue: int = 4096
+    poll_seconds: float = 1.0
+    log_sample: float = 1.0
+    log_max_age_days: float | None = 30.0
+    log_max_rows: int | None = 1_000_000
+    threads: int | None = None
+    warm: bool = True
+
+    def __post_init__(self) -> None:
+        check_serve_backend(self.backend)
+        if self.max_batch < 1:
+            raise ConfigError(f"--max-batch must be at least 1, got {self.max_batch}")
+        if self.max_wait_ms < 0:
+            raise ConfigError(f"--max-wait-ms must be 0 or more, got {self.max_wait_ms}")
+        if self.max_queue < self.max_batch:
+            raise ConfigError(
+                f"max_queue ({self.max_queue}) must be at least --max-batch ({self.max_batch})"
+            )
+        if self.poll_seconds <= 0:
+            raise ConfigError(f"poll_seconds must be more than 0, got {self.poll_seconds}")
+        if not 0.0 <= self.log_sample <= 1.0:
+            raise ConfigError(f"log_sample must be between 0 and 1, got {self.log_sample}")
+        if self.threads is not None and self.threads < 1:
+            raise ConfigError(f"threads must be at least 1, got {self.threads}")
+
+
+@dataclass(frozen=True)
+class ServedModel:
+    """What ``GET /v1/models`` says about one model."""
+
+    name: str
+    modality: str
+    label_names: list[str]
+    input: InputSpec
+    production: str
+    backend: str
+    arms: dict[str, float] = field(default_factory=dict)
+    shadows: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The answer to one request: which version gave it, on which backend, and how fast."""
+
+    request_id: str
+    model: str
+    version: str
+    backend: str
+    predictions: list[Prediction]
+    latency_ms: float
+
+
+class PoolObserver:
+    """Typed no-op hooks the pool fires (the server's metrics override them). An observer
+    need not subclass this: a missing method is skipped."""
+
+    def on_batch(self, model: str, version_ref: str, size: int, seconds: float) -> None:
+        """A batch of ``size`` inputs of ``version_ref`` ran in ``seconds``."""
+
+    def on_queue(self, model: str, version_ref: str, depth: int) -> None:
+        """``depth`` inputs wait in the queue of ``version_ref``."""
+
+    def on_swap(self, model: str, old_ref: str, new_ref: str) -> None:
+        """``model``'s production version changed from ``old_ref`` to ``new_ref``."""
+
+    def on_shadow(self, model: str, version_ref: str, agreed: int, total: int) -> None:
+        """Shadow ``version_ref`` agreed with the answer on ``agreed`` of ``total`` inputs."""
+
+
+@dataclass
+class _Version:
+    """One loaded version: its Predictor and batcher."""
+
+    ref: str
+    model: str
+    predictor: BasePredictor
+    spec: InputSpec
+    batcher: Batcher[Any, np.ndarray]
+
+    @property
+    def backend(self) -> str:
+        return str(self.predictor.backend)
+
+
+def _predictions(rows: Sequence[np.ndarray], labels: Sequence[str], top_k: int) -> list[Prediction]:
+    out = []
+    for row in rows:
+        best = np.argsort(-row, kind="stable")[:top_k]
+        ranked = [(labels[j], float(row[j])) for j in best]
+        out.append(Prediction(label=ranked[0][0], probability=ranked[0][1], top_k=ranked))
+    return out
+
+
+class ModelPool:
+    """The served models of one server process (see the module's docstring)."""
+
+    def __init__(
+        self,
+        registry: Registry,
+        models: Sequence[str] | None = None,
+        settings: ServeSettings | None = None,
+        observer: object | None = None,
+    ) -> None:
+        self.registry = registry
+        self.requested = None if models is None else list(dict.fromkeys(models))
+        self.settings = settings or ServeSettings()
+        self.observer = observer if observer is not None else PoolObserver()
+        self.log = PredictionLog(
+            registry,
+            sample=self.settings.log_sample,
+            max_age_days=self.settings.log_max_age_days,
+            max_rows=self.settings.log_max_rows,
+        )
+        self.explanations = Explanations(registry)
+        #: Shadow inputs compared with the answer: (agreed, total) per shadow version.
+        self.shadow_agreement: dict[str, tuple[int, int]] = {}
+        #: Shadow copies skipped because the shadow's queue was full or it was swapped out.
+        self.shadow_skipped = 0
+        self._routers: dict[str, Router] = {}
+        self._versions: dict[str, _Version] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._refresh_lock = asyncio.Lock()
+        self._poll_task: asyncio.Task[None] | None = None
+        self._explain_executor: ThreadPoolExecutor | None = None
+        self._ready = False
+        self._stopped = False
+        self._state: str | None = None
+
+    # ---- lifecycle -----------------------------------------------------------------------
+    @property
+    def ready(self) -> bool:
+        """True once every model is loaded and warmed, until :meth:`stop`."""
+        return self._ready
+
+    async def start(self) -> None:
+        """Load and warm every served model, start the prediction log and the registry poll."""
+        self._state = await asyncio.to_thread(self._serving_state)
+        await self._refresh(initial=True)
+        self.log.start()
+        self._poll_task = asyncio.create_task(self._poll(), name="registry poll")
+        self._ready = True
+
+    async def stop(self) -> None:
+        """Answer every accepted request (shadow copies too), write the log, release threads."""
+        self._ready = False
+        self._stopped = True
+        if self._poll_task is not None:
+            self._poll_task.cancel()
+            await asyncio.gather(self._poll_task, return_exceptions=True)
+        async with self._refresh_lock:
+            while self._tasks:
+                await asyncio.gather(*list(self._tasks), return_exceptions=True)
+            await asyncio.gather(*(v.batcher.drain() for v in self._versions.values()))
+        await asyncio.to_thread(self.log.close)
+        if self._explain_executor is not None:
+            self._explain_executor.shutdown(wait=True)
+
+    async def flush_log(self) -> None:
+        """Wait until every answer so far is in the registry's prediction log."""
+        await asyncio.to_thread(self.log.flush)
+
+    # ---- what is served ------------------------------------------------------------------
+    def models(self) -> list[ServedModel]:
+        out = []
+        for name, router in sorted(self._routers.items()):
+            version = self._versions[router.production]
+            out.append(
+                ServedModel(
+                    name=name,
+                    modality=version.spec.modality,
+                    label_names=list(version.predictor.label_names),
+                    input=version.spec,
+                    production=router.production,
+                    backend=version.backend,
+                    arms=dict(router.arms),
+                    shadows=list(router.shadows),
+                )
+            )
+        return out
+
+    def router(self, name: str) -> Router:
+        """The routing table ``name`` is served with (:class:`ModelNotServed` if none)."""
+        if not self._ready and not self._routers:
+            raise NotReady("the server is still loading its models; retry in a moment")
+        router = self._routers.get(name)
+        if router is None:
+            served = ", ".join(sorted(self._routers)) or "none"
+            raise ModelNotServed(
+                f"model {name!r} is not served here; served models: {served}",
+                detail={"served": sorted(self._routers)},
+            )
+        return router
+
+    # ---- predict -------------------------------------------------------------------------
+    async def predict(
+        self,
+        name: str,
+        inputs: str | Sequence[str] | np.ndarray,
+        *,
+        top_k: int = 1,
+        key: str | None = None,
+        request_id: str,
+    ) -> Answer:
+        """The answer of the version routed to for ``request_id`` (or sticky ``key``)."""
+        start = perf_counter()
+        router = self.router(name)
+        route = router.choose(request_id, key)
+        version = self._versions[route.ref]
+        items = check_inputs(version.spec, inputs)
+        labels = version.predictor.label_names
+        if not 1 <= top_k <= len(labels):
+            raise DataError(f"top_k must be between 1 and the number of classes ({len(labels)})")
+        rows = await version.batcher.submit(items)
+        self._queue_seen(version)
+        predictions = _predictions(rows, labels, top_k)
+        latency_ms = (perf_counter() - start) * 1000.0
+        answer = Answer(request_id, name, route.ref, version.backend, predictions, latency_ms)
+        logged = self.log.sampled(request_id)
+        if logged:
+            self.log.add(
+                LogEntry(
+                    request_id,
+                    name,
+                    route.ref,
+                    route.arm,
+                    datetime.now(UTC),
+                    items,
+                    predictions,
+                    latency_ms,
+                )
+            )
+        for shadow in router.shadow_refs(route.ref):
+            self._spawn(self._shadow(shadow, items, predictions, request_id, logged))
+        return answer
+
+    def _spawn(self, coroutine: Any) -> None:
+        task = asyncio.create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _shadow(
+        self,
+        ref: str,
+        items: list[Any],
+        answered: list[Prediction],
+        request_id: str,
+        logged: bool,
+    ) -> None:
+        """Run a copy of a request on shadow ``ref``; compare; log. Never raises."""
+        version = self._versions.get(ref)
+        if version is None or version.batcher.closed:
+            self.shadow_skipped += 1
+            return
+        start = perf_counter()
+        try:
+            rows = await version.batcher.submit(items)
+        except (QueueFull, NotReady):
+            self.shadow_skipped += 1
+            return
+        except Exception as e:  # a failing shadow never touches the answer; it is logged
+            logger.warning("shadow %s failed on request %s: %s", ref, request_id, e)
+            return
+        latency_ms = (perf_counter() - start) * 1000.0
+        predictions = _predictions(rows, version.predictor.label_names, 1)
+        agreed = sum(p.label == a.label for p, a in zip(predictions, answered, strict=True))
+        before = self.shadow_agreement.get(ref, (0, 0))
+        self.shadow_agreement[ref] = (before[0] + agreed, before[1] + len(predictions))
+        self._notify("on_shadow", version.model, ref, agreed, len(predictions))
+        if logged:
+            self.log.add(
+                LogEntry(
+                    request_id,
+                    version.model,
+                    ref,
+                    "shadow",
+                    datetime.now(UTC),
+                    items,
+                    predictions,
+                    latency_ms,
+                )
+            )
+
+    # ---- explain -------------------------------------------------------------------------
+    async def explain(
+        self,
+        name: str,
+        input: str | np.ndarray,
+        *,
+        method: str | None = None,
+        request_id: str,
+    ) -> dict[str, Any]:
+        """Token attributions (text) or a heat-map overlay (image) of ``input``'s predicted
+        class under the version that would answer ``request_id``; loads torch the first time."""
+        router = self.router(name)
+        ref = router.choose(request_id).ref
+        if self._explain_executor is None:
+            self._explain_executor = ThreadPoolExecutor(1, thread_name_prefix="np-explain")
+        loop = asyncio.get_running_loop()
+        result = await loop.run_in_executor(
+            self._explain_executor,
+            lambda: self.explanations.explain(ref, input, method=method),
+        )
+        return {"request_id": request_id, "model": name, **result}
+
+    # ---- hot changes ---------------------------------------------------------------------
+    async def refresh(self) -> bool:
+        """Read the registry again; load and warm new versions, then swap. True when what
+        is served changed."""
+        return await self._refresh(initial=False)
+
+    def _serving_state(self) -> str:
+        state = getattr(self.registry, "serving_state", None)
+        if state is not None:
+            return str(state(self.requested))
+        # until the registry has serving_state: what each model resolves to
+        names = self._model_names()
+        return ";".join(f"{n}={self.registry.resolve(n).id}" for n in names)
+
+    def _model_names(self) -> list[str]:
+        if self.requested is not None:
+            return list(self.requested)
+        names = []
+        for summary in self.registry.list_models():
+            try:
+                self.registry.resolve(f"{summary.name}@production")
+            except ModelNotFoundError:
+                continue
+            names.append(summary.name)
+        return names
+
+    def _plan(self, name: str) -> Router:
+        production = self.registry.resolve(name)
+        routing_of = getattr(self.registry, "routing", None)
+        routing = None if routing_of is None else routing_of(name)
+        if routing is None:
+            return Router(name, production.ref)
+        return Router.from_split(
+            name,
+            production.ref,
+            dict(routing.split),
+            tuple(routing.shadows),
+            revision=int(routing.revision),
+            sticky_key=routing.sticky_key,
+        )
+
+    def _plans(self) -> dict[str, Router]:
+        names = self._model_names()
+        if self.requested is None and not names:
+            raise ModelNotFoundError(
+                f"no model in {self.registry.home} has a production version to serve; promote "
+                "one (neuroplast models promote NAME:N --stage production) or name the models"
+            )
+        return {name: self._plan(name) for name in names}
+
+    def _load(self, model: str, ref: str) -> _Version:
+        settings = self.settings
+        predictor = load_predictor(
+            self.registry,
+            ref,
+            backend=settings.backend,
+            max_batch=settings.max_batch,
+            threads=settings.threads,
+        )
+        spec = input_spec(predictor)
+        if settings.warm:
+            warm(predictor, spec, settings.max_batch)
+        modality = spec.modality
+
+        def run(items: list[Any]) -> list[np.ndarray]:
+            batch = items if modality == "text" else np.stack(items)
+            return list(predictor.predict_proba(batch))
+
+        def on_batch(size: int, seconds: float) -> None:
+            self._notify("on_batch", model, ref, size, seconds)
+            self._notify("on_queue", model, ref, batcher.depth)
+
+        batcher: Batcher[Any, np.ndarray] = Batcher(
+            run,
+            settings.max_batch,
+            settings.max_wait_ms,
+            settings.max_queue,
+            on_batch,
+            name=ref,
+        )
+        logger.info("serving %s on %s", ref, predictor.backend)
+        return _Version(ref, model, predictor, spec, batcher)
+
+    async def _refresh(self, *, initial: bool) -> bool:
+        async with self._refresh_lock:
+            if self._stopped:
+                return False
+            try:
+                plans = await asyncio.to_thread(self._plans)
+            except Exception:
+                if initial:
+                    raise
+                logger.exception("cannot read what to serve from the registry; keeping it")
+                return False
+            loaded: dict[str, _Version] = {}
+            failed: set[str] = set()
+            for name, router in plans.items():
+                for ref in router.refs:
+                    if ref in self._versions or ref in loaded or ref in failed:
+                        continue
+                    try:
+                        loaded[ref] = await asyncio.to_thread(self._load, name, ref)
+                    except Exception:
+                        if initial:
+                            raise
+                        logger.exception("cannot load %s; %s keeps its current versions", ref, name)
+                        failed.add(ref)
+            routers = dict(self._routers)
+            for name, router in plans.items():
+                if failed.isdisjoint(router.refs):
+                    routers[name] = router
+            for name in list(routers):
+                if name not in plans:
+                    del routers[name]
+            changed = routers != self._routers
+            old = self._routers
+            # the swap: new versions in, then the tables in one assignment
+            self._versions.update(loaded)
+            self._routers = routers
+            for name, router in routers.items():
+                before = old.get(name)
+                if before is not None and before.production != router.production:
+                    logger.info("%s: %s -> %s", name, before.production, router.production)
+                    self._notify("on_swap", name, before.production, router.production)
+            used = {ref for router in routers.values() for ref in router.refs}
+            for ref in [r for r in self._versions if r not in used]:
+                self._spawn(self._retire(self._versions.pop(ref)))
+            return changed
+
+    async def _retire(self, version: _Version) -> None:
+        await version.batcher.drain()
+        self.explanations.drop(version.ref)
+        logger.info("%s drained and unloaded", version.ref)
+
+    async def _poll(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.poll_seconds)
+            try:
+                state = await asyncio.to_thread(self._serving_state)
+                if state != self._state:
+                    self._state = state
+                    await self.refresh()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the registry may be briefly unreachable: poll again
+                logger.exception("polling the registry for changes failed")
+
+    # ---- helpers -------------------------------------------------------------------------
+    def _queue_seen(self, version: _Version) -> None:
+        self._notify("on_queue", version.model, version.ref, version.batcher.depth)
+
+    def _notify(self, hook: str, *args: Any) -> None:
+        method = getattr(self.observer, hook, None)
+        if method is None:
+            return
+        try:
+            method(*args)
+        except Exception:  # metrics never fail a request
+            logger.exception("observer %s failed", hook)
