@@ -27,6 +27,7 @@ from neuroplast.cli import (
     models,
     predict,
     registry_cmds,
+    serve,
     train,
 )
 from neuroplast.cli._common import fail
@@ -55,6 +56,7 @@ app.command("explain")(explain.explain)
 app.command("export")(export.export)
 app.command("compress")(compress.compress)
 app.command("bench")(bench.bench)
+app.command("serve")(serve.serve)
 
 
 def _print_version(value: bool) -> None:

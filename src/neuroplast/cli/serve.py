@@ -1,0 +1,76 @@
+"""``neuroplast serve``: the HTTP server (predict, explain, feedback, metrics, A/B admin).
+
+Nothing heavy is imported here: the server of an ONNX model never imports torch."""
+
+from __future__ import annotations
+
+import typer
+
+from neuroplast.cli._common import HomeOption, setup_logging
+from neuroplast.errors import ConfigError
+
+BACKENDS = ("auto", "onnx", "onnx-int8", "torch", "torch-int8")
+
+
+def serve(
+    models: list[str] = typer.Argument(
+        None,
+        help="Models to serve, by name (default: every model with a production version).",
+        show_default=False,
+    ),
+    host: str = typer.Option(
+        "127.0.0.1", "--host", help="Address to listen on (anything but loopback is exposed)."
+    ),
+    port: int = typer.Option(8000, "--port", help="TCP port."),
+    backend: str = typer.Option(
+        "onnx", "--backend", help="onnx | onnx-int8 | torch | torch-int8 | auto."
+    ),
+    max_batch: int = typer.Option(64, "--max-batch", help="Most inputs per batch."),
+    max_wait_ms: float = typer.Option(
+        2.0, "--max-wait-ms", help="Longest wait for a batch to fill, in milliseconds."
+    ),
+    workers: int = typer.Option(1, "--workers", help="Server processes sharing the port."),
+    max_body_mb: float = typer.Option(16.0, "--max-body-mb", help="Largest request body (MiB)."),
+    max_inputs: int = typer.Option(1024, "--max-inputs", help="Most inputs per request."),
+    max_text_chars: int = typer.Option(
+        10_000, "--max-text-chars", help="Longest text input, in characters."
+    ),
+    log_sample: float = typer.Option(
+        1.0, "--log-sample", help="Fraction of answered requests written to the prediction log."
+    ),
+    home: HomeOption = None,
+    verbose: bool = typer.Option(False, "--verbose", "-v"),
+) -> None:
+    """Serve models over HTTP: predict, explain, feedback, /metrics, /docs and a page at /."""
+    setup_logging(verbose)
+    from neuroplast.registry import Registry
+    from neuroplast.serving.limits import Limits
+    from neuroplast.serving.pool import ServeSettings
+    from neuroplast.serving.server import options_for, run, served_models
+
+    if backend not in BACKENDS:
+        raise ConfigError(f"--backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
+    if not 0.0 <= log_sample <= 1.0:
+        raise ConfigError(f"--log-sample is a fraction between 0 and 1, not {log_sample}")
+    limits = Limits.from_options(
+        max_body_mb=max_body_mb, max_inputs=max_inputs, max_text_chars=max_text_chars
+    )
+    settings = ServeSettings(
+        backend=backend, max_batch=max_batch, max_wait_ms=max_wait_ms, log_sample=log_sample
+    )
+    with Registry(home) as registry:
+        names = served_models(registry, models or ())
+        home_path, db_url = registry.home, registry.url
+    options = options_for(
+        home=home_path,
+        db_url=db_url,
+        models=names,
+        settings=settings,
+        limits=limits,
+        host=host,
+        port=port,
+        workers=workers,
+    )
+    code = run(options, echo=lambda line: typer.echo(line, err=line.startswith(("error", "warn"))))
+    if code:
+        raise typer.Exit(code)

@@ -1,0 +1,164 @@
+"""The HTTP server's request and response bodies: they are its OpenAPI document, so every
+field here is what a client sends or gets back, and every error is :class:`ErrorResponse`."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "ABStartRequest",
+    "ErrorBody",
+    "ErrorResponse",
+    "ExplainRequest",
+    "ExplainResponse",
+    "FeedbackRequest",
+    "FeedbackResponse",
+    "HealthResponse",
+    "InputSpec",
+    "LabelProbability",
+    "ModelInfo",
+    "ModelList",
+    "PredictRequest",
+    "PredictResponse",
+    "PredictionOut",
+    "ReadyResponse",
+    "ReloadResponse",
+    "RoutingOut",
+]
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PredictRequest(_Request):
+    """A text model's inputs (image models take multipart uploads, one ``file`` part each)."""
+
+    inputs: str | list[str] = Field(description="One text or a list of texts.")
+    top_k: int = Field(1, ge=1, le=1000, description="How many labels to list per input.")
+    key: str | None = Field(
+        None,
+        max_length=256,
+        description="Sticky key for A/B routing (the X-Neuroplast-Key header does the same).",
+    )
+
+
+class ExplainRequest(_Request):
+    """One text to explain (image models take one multipart ``file`` part)."""
+
+    input: str = Field(description="The text to explain.")
+    method: str | None = Field(None, max_length=64, description="Attribution method name.")
+
+
+class FeedbackRequest(_Request):
+    """The true label of one input of an answered request."""
+
+    request_id: str = Field(min_length=1, max_length=64)
+    label: str = Field(min_length=1, max_length=256)
+    item: int = Field(0, ge=0, le=1_000_000, description="Which input of the request.")
+
+
+class ABStartRequest(_Request):
+    """A weighted split between versions (version number -> weight; weights sum to 1)."""
+
+    split: dict[str, float] = Field(description='Version -> weight, e.g. {"3": 0.9, "4": 0.1}.')
+    sticky_key: str | None = Field(None, max_length=256)
+    reason: str = Field("", max_length=1000)
+
+
+class LabelProbability(BaseModel):
+    label: str
+    probability: float
+
+
+class PredictionOut(BaseModel):
+    label: str
+    probability: float
+    top_k: list[LabelProbability]
+
+
+class PredictResponse(BaseModel):
+    request_id: str
+    model: str
+    version: str = Field(description="The version that answered, as name:N.")
+    backend: str
+    predictions: list[PredictionOut]
+    latency_ms: float
+
+
+class ExplainResponse(BaseModel):
+    request_id: str
+    model: str
+    version: str = Field(description="The version explained, as name:N.")
+    label: str
+    probability: float
+    method: str
+    tokens: list[str] | None = Field(None, description="Text models: the tokens.")
+    attributions: list[float] | None = Field(None, description="Text models: one per token.")
+    overlay_png: str | None = Field(None, description="Image models: base64 PNG overlay.")
+
+
+class FeedbackResponse(BaseModel):
+    request_id: str
+    item: int
+    label: str
+    recorded: bool = True
+
+
+class InputSpec(BaseModel):
+    kind: Literal["text", "image"]
+    max_length: int | None = None
+    channels: int | None = None
+    size: int | None = None
+
+
+class ModelInfo(BaseModel):
+    name: str
+    modality: str
+    version: str = Field(description="The production version, as name:N.")
+    backend: str
+    labels: list[str]
+    input: InputSpec
+    arms: dict[str, float] = Field(description="A/B split: version ref -> weight.")
+    shadows: list[str]
+
+
+class ModelList(BaseModel):
+    models: list[ModelInfo]
+
+
+class HealthResponse(BaseModel):
+    status: Literal["ok"] = "ok"
+    neuroplast: str
+    ready: bool
+    torch_loaded: bool = Field(description="Whether this process has imported torch.")
+
+
+class ReadyResponse(BaseModel):
+    ready: Literal[True] = True
+    models: list[str]
+
+
+class ReloadResponse(BaseModel):
+    changed: bool
+    models: list[ModelInfo]
+
+
+class RoutingOut(BaseModel):
+    model: str
+    split: dict[str, float]
+    sticky_key: str | None
+    shadows: list[int]
+    revision: int
+
+
+class ErrorBody(BaseModel):
+    code: str = Field(description="A stable machine-readable code, e.g. queue_full.")
+    message: str = Field(description="What was wrong and how to fix it.")
+    detail: Any = None
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody
