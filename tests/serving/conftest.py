@@ -64,10 +64,24 @@ def serving_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
         engine.train(small_text_config(TEXT_MODEL))
         engine.train(small_text_config(TEXT_MODEL, seed=11, epochs=1))
         engine.promote(f"{TEXT_MODEL}:1", "production", reason="serving tests")
+        refs = [f"{TEXT_MODEL}:1", f"{TEXT_MODEL}:2"]
         if has_fashion_mnist():
             engine.train(image_config())
             engine.promote(f"{IMAGE_MODEL}:1", "production", reason="serving tests")
+            refs.append(f"{IMAGE_MODEL}:1")
+        export_onnx(engine.registry, refs)
     return home
+
+
+def export_onnx(registry: Any, refs: list[str]) -> None:
+    """Store each version's ONNX graph now, so that no server of a copy exports it (with
+    torch) on its first start; a no-op where the portable ONNX path is not installed."""
+    try:
+        from neuroplast.workflows.serving_artifacts import ensure_onnx
+    except ImportError:
+        return
+    for ref in refs:
+        ensure_onnx(registry, ref)
 
 
 def copy_home(template: Path, dest: Path) -> Path:

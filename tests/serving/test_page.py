@@ -17,6 +17,8 @@ import pytest
 from tests.conftest import _missing, load_debian_data
 from tests.serving.conftest import IMAGE_MODEL, TEXT_MODEL, Server
 
+pytestmark = pytest.mark.slow  # the shared server's setup trains two models and loads them
+
 CHROMIUM = os.environ.get("NEUROPLAST_TEST_CHROMIUM", "/usr/bin/chromium")
 TIMEOUT_MS = 120_000  # the first explain loads torch in the server
 
@@ -69,7 +71,9 @@ def test_page_loads_clean(page: Watched, server: Server) -> None:
     open_page(page, server)
     options = page.page.locator("#model option").all_inner_texts()
     assert TEXT_MODEL in options
+    page.page.select_option("#model", TEXT_MODEL)
     assert page.page.locator("#text").is_visible()
+    assert page.page.locator("#image-field").is_hidden()
     assert page.page.locator("#error").is_hidden()
     assert page.errors == []
     assert page.external(server.url) == []
@@ -127,6 +131,7 @@ def test_server_error_is_shown_from_its_json_shape(page: Watched, server: Server
     assert 400 <= direct.status_code < 500
     error = direct.json()["error"]
     open_page(page, server)
+    page.page.select_option("#model", TEXT_MODEL)
     page.page.evaluate("t => { document.getElementById('text').value = t; }", too_long)
     page.page.click("#predict")
     page.page.wait_for_selector("#error:not([hidden])")
@@ -138,6 +143,7 @@ def test_server_error_is_shown_from_its_json_shape(page: Watched, server: Server
 
 def test_empty_text_is_refused_before_a_request(page: Watched, server: Server) -> None:
     open_page(page, server)
+    page.page.select_option("#model", TEXT_MODEL)
     page.page.fill("#text", "   ")
     before = len(page.requests)
     page.page.click("#predict")
