@@ -11,9 +11,9 @@ predictions needs numpy, onnxruntime and a model folder holding ``model.json``,
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +21,18 @@ import numpy as np
 
 from neuroplast.errors import ArtifactError, ConfigError
 from neuroplast.inference.base import SMALL_BATCH, BasePredictor, Prediction, physical_cores
-from neuroplast.inference.meta import META, ONNX, ONNX_INT8, VOCAB, ModelMeta, read_meta
+from neuroplast.inference.meta import META, ONNX, ONNX_INT8, VOCAB, ModelMeta
+from neuroplast.registry.artifacts import read_verified
 from neuroplast.tokens import Vocabulary
 
-__all__ = ["SMALL_BATCH", "OnnxPredictor", "Prediction", "onnxruntime_version", "session_options"]
+__all__ = [
+    "REEXPORT",
+    "SMALL_BATCH",
+    "OnnxPredictor",
+    "Prediction",
+    "onnxruntime_version",
+    "session_options",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -63,20 +71,15 @@ def session_options(threads: int | None = None) -> object:
     return options
 
 
-def _read(path: Path, sha256: str | None) -> bytes:
-    # not registry.artifacts.read_verified yet: importing neuroplast.registry loads its
-    # database layer (sqlalchemy), which this torch-free path must not
-    if not path.is_file():
-        raise ArtifactError(
-            f"{path} is missing; export the model first (neuroplast export MODEL --format onnx)"
-        )
-    data = path.read_bytes()
-    if sha256 is not None and hashlib.sha256(data).hexdigest() != sha256:
-        raise ArtifactError(
-            f"{path} does not match its recorded sha256 (truncated or modified after it was "
-            "written); nothing was loaded from it. Re-export the model"
-        )
-    return data
+#: What to do about a missing or damaged file of a serving folder.
+REEXPORT = "export the model first (neuroplast export MODEL --format onnx -o DIR)"
+
+
+def _json(data: bytes, where: Path) -> Any:
+    try:
+        return json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ArtifactError(f"{where} is not valid JSON: {e}") from e
 
 
 class OnnxPredictor(BasePredictor):
@@ -130,19 +133,39 @@ class OnnxPredictor(BasePredictor):
         """Load ``model.json``, ``vocab.json`` and ``model.onnx`` (``model.int8.onnx`` with
         ``int8``) from ``directory``; with ``hashes`` (file name -> sha256) each is verified."""
         root = Path(directory)
+        files = {name: root / name for name in (META, VOCAB, ONNX_INT8 if int8 else ONNX)}
+        return cls.from_files(
+            files, int8=int8, hashes=hashes, threads=threads, batch_size=batch_size
+        )
+
+    @classmethod
+    def from_files(
+        cls,
+        files: Mapping[str, Path],
+        *,
+        int8: bool = False,
+        hashes: Mapping[str, str] | None = None,
+        threads: int | None = None,
+        batch_size: int = 256,
+        fix: str = REEXPORT,
+    ) -> OnnxPredictor:
+        """Load the model from ``files`` (artifact name -> path: ``model.json``,
+        ``vocab.json`` for text models, ``model.onnx`` or with ``int8`` ``model.int8.onnx``),
+        each read once and checked against ``hashes`` (name -> sha256) when it names it; a
+        missing or damaged file raises :class:`ArtifactError` saying ``fix``."""
         hashes = hashes or {}
-        if hashes:
-            _read(root / META, hashes.get(META))
-        meta = read_meta(root / META)
+
+        def read(name: str) -> tuple[bytes, Path]:
+            path = files.get(name)
+            if path is None:
+                raise ArtifactError(f"the model has no {name}; {fix}")
+            return read_verified(path, hashes.get(name), fix=fix), path
+
+        meta = ModelMeta.from_json(_json(*read(META)), files[META])
         vocab = None
         if meta.modality == "text":
-            raw = _read(root / VOCAB, hashes.get(VOCAB))
-            try:
-                vocab = Vocabulary.from_dict(json.loads(raw.decode("utf-8")))
-            except (UnicodeDecodeError, json.JSONDecodeError) as e:
-                raise ArtifactError(f"{root / VOCAB} is not valid JSON: {e}") from e
-        name = ONNX_INT8 if int8 else ONNX
-        model = _read(root / name, hashes.get(name))
+            vocab = Vocabulary.from_dict(_json(*read(VOCAB)))
+        model, _ = read(ONNX_INT8 if int8 else ONNX)
         return cls(model, meta, vocab, int8=int8, threads=threads, batch_size=batch_size)
 
     def run_logits(self, batch: np.ndarray, *, threads: int | None = None) -> np.ndarray:
