@@ -9,7 +9,7 @@ progress) or an empty folder younger than the grace period (``NEUROPLAST_LEASE_S
 and says what it skipped. When most recorded
 artifacts are missing (a moved home, an unreachable store) it refuses to run at all.
 ``delete_version`` removes a version's rows and files (the audit trail keeps a ``delete``
-event).
+event; the prediction log keeps what it answered).
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ from neuroplast.registry.artifact_store import (
 )
 from neuroplast.registry.schema import ArtifactRow, EvaluationRow, VersionRow
 from neuroplast.registry.store import Registry
+from neuroplast.registry.traffic import release_version
 
 __all__ = [
     "GcReport",
@@ -291,7 +292,8 @@ def gc(registry: Registry, *, grace_seconds: float | None = None) -> list[str]:
 
 
 def delete_version(registry: Registry, ref: str, *, force: bool = False, reason: str = "") -> str:
-    """Remove one version's rows and files. The production version needs ``force``."""
+    """Remove one version's rows and files. The production version, an A/B arm and a
+    shadow need ``force`` (then the routing drops it). Its logged predictions stay."""
     version = registry.resolve(ref)
     if version.stage == "production" and not force:
         raise RegistryError(
@@ -302,6 +304,7 @@ def delete_version(registry: Registry, ref: str, *, force: bool = False, reason:
         row = s.get(VersionRow, version.id)
         if row is None:
             raise ModelNotFoundError(f"{ref!r} disappeared")
+        release_version(s, row, force=force)  # out of an A/B test or shadowing, or refuse
         remove_version_rows(s, row, "delete", reason)
     # Rows first, files second: a crash in between leaves orphans that `gc` removes,
     # never a row that points at missing files.

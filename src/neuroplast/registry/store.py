@@ -55,6 +55,7 @@ from neuroplast.registry.schema import (
     SchemaInfo,
     VersionRow,
 )
+from neuroplast.registry.traffic import TrafficMixin
 
 __all__ = ["Registry", "config_hash", "default_home"]
 
@@ -70,7 +71,7 @@ def default_home() -> Path:
     return Path(os.environ.get("NEUROPLAST_HOME") or Path.home() / ".neuroplast").expanduser()
 
 
-class Registry(RunsMixin, EvaluationsMixin):
+class Registry(RunsMixin, EvaluationsMixin, TrafficMixin):
     """Models, versions, runs, metrics and evaluations of one neuroplast home."""
 
     def __init__(
