@@ -172,6 +172,32 @@ def _install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, on_unexpected)
 
 
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's document, with its default 422 body (which this app never sends) replaced
+    by the one error shape every error has."""
+    if app.openapi_schema is None:
+        from fastapi.openapi.utils import get_openapi
+
+        spec = get_openapi(
+            title=app.title,
+            version=app.version,
+            description=app.description,
+            routes=app.routes,
+        )
+        ours = {"$ref": "#/components/schemas/ErrorResponse"}
+        for operations in spec.get("paths", {}).values():
+            for operation in operations.values():
+                for status, response in operation.get("responses", {}).items():
+                    if int(status) >= 400:
+                        response["content"] = {"application/json": {"schema": ours}}
+        schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+        for name in ("HTTPValidationError", "ValidationError"):
+            schemas.pop(name, None)
+        schemas.setdefault("ErrorResponse", s.ErrorResponse.model_json_schema())
+        app.openapi_schema = spec
+    return app.openapi_schema
+
+
 # ---- metrics per request ----------------------------------------------------------------
 class _RequestMetrics:
     """Counts every answered request in the app's metrics, with the model and version the
@@ -336,6 +362,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.serving = serving
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     _install_error_handlers(app)
     _add_routes(app)
     app.add_middleware(BodyLimitMiddleware, limit=limits.max_body_bytes)
