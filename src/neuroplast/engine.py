@@ -9,7 +9,8 @@ the service that owns it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,10 +25,12 @@ from neuroplast.registry import (
     promote,
     rollback,
 )
+from neuroplast.registry.traffic import ArmStatus, Routing, parse_split
 from neuroplast.types import ModelType, TaskType
 
 if TYPE_CHECKING:  # the services below import torch: each is loaded on first use
     import numpy as np
+    from fastapi import FastAPI
 
     from neuroplast._model_manager import ModelManager
     from neuroplast._training_engine import TrainingEngine
@@ -234,6 +237,40 @@ class Engine:
 
         return gc(self.registry)
 
+    # ---- A/B tests and shadows (what a running server routes) ------------------------------
+    def ab_start(
+        self,
+        model: str,
+        split: Mapping[int, float] | str,
+        *,
+        sticky_key: str | None = None,
+        reason: str = "",
+    ) -> Routing:
+        """Split ``model``'s traffic between versions: ``{3: 0.9, 4: 0.1}`` or ``"3:0.9,4:0.1"``
+        (weights > 0 summing to 1); ``sticky_key`` keeps each user on one version."""
+        weights = parse_split(split) if isinstance(split, str) else split
+        return self.registry.start_ab(model, weights, sticky_key=sticky_key, reason=reason)
+
+    def ab_shadow(self, ref: str, *, remove: bool = False, reason: str = "") -> Routing:
+        """Mirror every request of the model to version ``ref`` (``name:N``), never answering
+        with it; ``remove`` stops that."""
+        if remove:
+            return self.registry.remove_shadow(ref, reason=reason)
+        return self.registry.add_shadow(ref, reason=reason)
+
+    def ab_status(
+        self, model: str, *, since: datetime | timedelta | None = None
+    ) -> list[ArmStatus]:
+        """Per version and arm: requests, latency p50/p95/p99, a shadow's agreement with the
+        answering version, feedback and accuracy; ``since`` a moment or a time ago."""
+        if isinstance(since, timedelta):
+            since = datetime.now(UTC) - since
+        return self.registry.ab_status(model, since=since)
+
+    def ab_stop(self, model: str, *, promote: int | None = None, reason: str = "") -> Routing:
+        """End ``model``'s A/B test; ``promote`` makes that version production first."""
+        return self.registry.stop_ab(model, promote=promote, reason=reason)
+
     # ---- config-driven workflows ---------------------------------------------------------
     def train(
         self,
@@ -305,6 +342,22 @@ class Engine:
     ) -> list[Prediction]:
         """Labels and probabilities for raw texts (or uint8 images [N, C, H, W])."""
         return self.predictor(model_id).predict(inputs, top_k=top_k)
+
+    def serve(self, models: Sequence[str] | None = None, **options: Any) -> FastAPI:
+        """The HTTP server as an ASGI app (FastAPI) to run or mount: ``models`` by name
+        (default: every model with a production version). ``options`` are those of
+        :class:`~neuroplast.serving.pool.ServeSettings` (``backend``, ``max_batch``,
+        ``max_wait_ms``, ...), of :class:`~neuroplast.serving.limits.Limits`
+        (``max_body_bytes``, ``max_inputs``, ``max_text_chars``, ``max_image_pixels``) and
+        ``api_key`` (default ``$NEUROPLAST_API_KEY``). The models load in the app's lifespan."""
+        from neuroplast.serving.app import create_app
+        from neuroplast.serving.limits import Limits
+        from neuroplast.serving.pool import ServeSettings
+        from neuroplast.serving.server import served_models, split_options
+
+        settings, limits, api_key = split_options(ServeSettings, Limits, options)
+        names = served_models(self.registry, models or ())
+        return create_app(self.registry, names, settings, limits=limits, api_key=api_key)
 
 
 _default: Engine | None = None
