@@ -22,9 +22,9 @@ import torch
 import yaml
 
 from neuroplast.compression.techniques import distill_student, run_config_of
+from neuroplast.data.prepare import PreparedData
 from neuroplast.inference.inputs import model_data
 from neuroplast.registry import Registry
-from neuroplast.workflows.prepare import PreparedData
 from neuroplast.workflows.report import load_registered
 
 

@@ -3,14 +3,18 @@
 An AST scan of ``src/neuroplast`` (imports inside functions and under ``TYPE_CHECKING``
 included) checks that inference, the runtime, never imports compression, which only writes
 artifacts; and that no package imports another package's ``_private`` module: a name
-another package needs is made public (a public module or a re-export) instead.
+another package needs is made public (a public module or a re-export) instead; and that
+the packages import each other without cycles.
 """
 
 from __future__ import annotations
 
 import ast
+import graphlib
 from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 import neuroplast
 
@@ -131,3 +135,18 @@ def test_no_package_imports_another_packages_private_module() -> None:
 def test_every_exception_is_still_needed() -> None:
     pairs = {(source, _private_module(target)) for source, target in _imports()}
     assert not EXCEPTIONS - pairs, f"stale exceptions: {sorted(EXCEPTIONS - pairs)}"
+
+
+def test_the_packages_import_each_other_without_cycles() -> None:
+    """Subpackages form layers (data -> inference -> workflows -> cli, registry beside):
+    a cycle would mean neither side can be understood, tested or loaded without the other."""
+    graph: dict[str, set[str]] = {}
+    for source, target in _imports():
+        mine = _top_package(source, is_package=_is_package(source))
+        theirs = _top_package(target, is_package=_is_package(target))
+        if "neuroplast" not in (mine, theirs) and mine != theirs:
+            graph.setdefault(mine, set()).add(theirs)
+    try:
+        tuple(graphlib.TopologicalSorter(graph).static_order())
+    except graphlib.CycleError as e:
+        pytest.fail(f"the packages import each other in a cycle: {' -> '.join(e.args[1])}")

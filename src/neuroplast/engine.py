@@ -302,10 +302,10 @@ class Engine:
         """Evaluate on the model's own ``split`` (train / val / test) or on a labelled file,
         end to end through the Predictor on ``backend`` (torch, torch-int8, onnx,
         onnx-int8 or auto), so that the figures are those of the model as it is served."""
+        from neuroplast.data.prepare import Split
         from neuroplast.inference.auto import check_backend
         from neuroplast.inference.registered import registered_predictor
         from neuroplast.workflows import evaluate_registered
-        from neuroplast.workflows.prepare import Split
         from neuroplast.workflows.report import ProbaFn
 
         splits: dict[str, Split] = {"train": "train", "val": "val", "test": "test"}

@@ -26,10 +26,10 @@ from neuroplast.config import DataConfig, parse_run_config
 from neuroplast.data import load_image_folder, load_table
 from neuroplast.data.files import read_table
 from neuroplast.data.labels import encode_labels
+from neuroplast.data.prepare import load_source, prepare
 from neuroplast.errors import ConfigError, DataError
 from neuroplast.evaluation import baseline as baseline_module
 from neuroplast.evaluation.baseline import baseline_skip_reason, tfidf_baseline
-from neuroplast.workflows.prepare import load_source, prepare
 
 WORDS = {"1": "great superb lovely moving", "0": "awful dull boring flat"}
 

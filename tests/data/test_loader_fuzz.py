@@ -31,8 +31,8 @@ from tests.conftest import Result
 
 from neuroplast.config import DataConfig
 from neuroplast.data import Vocabulary
+from neuroplast.data.prepare import as_test_set, load_source, prepare
 from neuroplast.errors import NeuroplastError
-from neuroplast.workflows.prepare import as_test_set, load_source, prepare
 
 SEED = 20240612
 WORDS = [

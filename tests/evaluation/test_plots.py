@@ -22,7 +22,7 @@ def test_training_curves_have_integer_epoch_ticks(
         figures.append(fig)
         return b"png"
 
-    monkeypatch.setattr(plots, "_figure_bytes", keep)
+    monkeypatch.setattr(plots, "figure_bytes", keep)
     history = [
         ModelMetrics(epoch=e, train_loss=1 / e, val_loss=1.1 / e, val_accuracy=0.5 + e / 100)
         for e in range(1, epochs + 1)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from neuroplast.config import DataConfig
+from neuroplast.data.prepare import prepare
 from neuroplast.inference import LoadedModel
-from neuroplast.workflows.prepare import prepare
 
 
 def split_texts(loaded: LoadedModel, n: int) -> list[str]:

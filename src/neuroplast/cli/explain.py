@@ -22,7 +22,7 @@ _IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".t
 
 def _test_split(loaded: LoadedModel, ref: str) -> Any:
     from neuroplast.config import DataConfig
-    from neuroplast.workflows.prepare import prepare
+    from neuroplast.data.prepare import prepare
 
     if not loaded.meta.data:
         raise ConfigError(

@@ -52,6 +52,7 @@ from neuroplast.compression.verdict import (
     noise_warning,
     rows_with_status,
 )
+from neuroplast.data.prepare import PreparedData
 from neuroplast.errors import ConfigError, NeuroplastError
 from neuroplast.inference.bundle import LoadedModel
 from neuroplast.inference.inputs import (
@@ -62,7 +63,6 @@ from neuroplast.inference.inputs import (
 )
 from neuroplast.inference.predictor import Predictor
 from neuroplast.registry import Registry, VersionRecord
-from neuroplast.workflows.prepare import PreparedData
 from neuroplast.workflows.report import load_registered
 
 __all__ = ["CompressOutcome", "ModelOptimizer", "QuantizationType"]

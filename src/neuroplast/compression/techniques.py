@@ -22,6 +22,7 @@ from torch import nn
 from neuroplast.compression.distill import DEFAULT_ALPHA, DEFAULT_TEMPERATURE, DistillationLoss
 from neuroplast.compression.prune import KeepPruned, prune_copy, sparsity
 from neuroplast.config import RunConfig, TrainConfig
+from neuroplast.data.prepare import PreparedData
 from neuroplast.errors import ConfigError
 from neuroplast.inference.base import BasePredictor
 from neuroplast.inference.bundle import LoadedModel
@@ -32,7 +33,6 @@ from neuroplast.inference.qstate import STATIC_INT8, dump_quantized
 from neuroplast.inference.quantize import calibration_batches, static_int8
 from neuroplast.models import create_model
 from neuroplast.training import Trainer
-from neuroplast.workflows.prepare import PreparedData
 from neuroplast.workflows.train import complete_arch_config
 
 __all__ = [

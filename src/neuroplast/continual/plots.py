@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from neuroplast.evaluation.plots import _figure_bytes, _pyplot
+from neuroplast.evaluation.plots import figure_bytes, pyplot
 from neuroplast.registry.artifacts import atomic_write_bytes
 
 __all__ = ["plot_accuracy_curves", "plot_accuracy_matrix"]
@@ -13,7 +13,7 @@ __all__ = ["plot_accuracy_curves", "plot_accuracy_matrix"]
 
 def plot_accuracy_matrix(matrix: Sequence[Sequence[float]], path: Path, title: str) -> Path:
     """Heatmap of R: row i = after training task i, column j = tested on task j."""
-    plt = _pyplot()
+    plt = pyplot()
     t = len(matrix)
     fig, ax = plt.subplots(figsize=(1.0 + 0.7 * t, 0.8 + 0.6 * t))  # type: ignore[attr-defined]
     image = ax.imshow(matrix, vmin=0.0, vmax=1.0, cmap="viridis")
@@ -28,13 +28,13 @@ def plot_accuracy_matrix(matrix: Sequence[Sequence[float]], path: Path, title: s
     ax.set_ylabel("after training task")
     ax.set_title(title, fontsize=9)
     fig.colorbar(image, ax=ax, fraction=0.046)
-    atomic_write_bytes(path, _figure_bytes(fig))
+    atomic_write_bytes(path, figure_bytes(fig))
     return path
 
 
 def plot_accuracy_curves(matrix: Sequence[Sequence[float]], path: Path, title: str) -> Path:
     """One line per task: its accuracy after each training task (from when it was learnt)."""
-    plt = _pyplot()
+    plt = pyplot()
     t = len(matrix)
     fig, ax = plt.subplots(figsize=(6, 3.4))  # type: ignore[attr-defined]
     for j in range(t):
@@ -47,5 +47,5 @@ def plot_accuracy_curves(matrix: Sequence[Sequence[float]], path: Path, title: s
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, ncol=2)
     ax.set_title(title, fontsize=9)
-    atomic_write_bytes(path, _figure_bytes(fig))
+    atomic_write_bytes(path, figure_bytes(fig))
     return path

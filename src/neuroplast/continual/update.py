@@ -28,11 +28,11 @@ from neuroplast.continual.record import load_plugin_state, register_continual_ve
 from neuroplast.continual.strategies import create_plugins
 from neuroplast.continual.streams import Stream, Task, image_tensor, text_tensor
 from neuroplast.data import ImageData, TextData, load_image_folder, load_table
+from neuroplast.data.prepare import prepare
 from neuroplast.errors import ConfigError, DataError
 from neuroplast.inference.bundle import LoadedModel
 from neuroplast.models import create_model, logits_of
 from neuroplast.registry import Registry, VersionRecord
-from neuroplast.workflows.prepare import prepare
 from neuroplast.workflows.report import load_registered
 
 __all__ = ["UpdateOutcome", "expand_classes", "update_model"]

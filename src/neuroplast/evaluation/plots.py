@@ -9,10 +9,11 @@ from pathlib import Path
 from neuroplast.registry.artifacts import atomic_write_bytes
 from neuroplast.types import ModelMetrics
 
-__all__ = ["plot_confusion_matrix", "plot_training_curves"]
+__all__ = ["figure_bytes", "plot_confusion_matrix", "plot_training_curves", "pyplot"]
 
 
-def _figure_bytes(fig: object) -> bytes:
+def figure_bytes(fig: object) -> bytes:
+    """The PNG of a matplotlib figure (closed afterwards)."""
     import matplotlib.pyplot as plt
 
     buffer = io.BytesIO()
@@ -21,7 +22,8 @@ def _figure_bytes(fig: object) -> bytes:
     return buffer.getvalue()
 
 
-def _pyplot() -> object:
+def pyplot() -> object:
+    """``matplotlib.pyplot`` on the Agg backend (no display needed), imported on first use."""
     import matplotlib
 
     matplotlib.use("Agg", force=True)
@@ -32,7 +34,7 @@ def _pyplot() -> object:
 
 def plot_training_curves(history: Sequence[ModelMetrics], path: Path, title: str) -> Path:
     """Loss (train and validation) and validation accuracy per epoch."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(9, 3.4))  # type: ignore[attr-defined]
     epochs = [m.epoch for m in history]
     ax_loss.plot(epochs, [m.train_loss for m in history], marker="o", label="train")
@@ -52,7 +54,7 @@ def plot_training_curves(history: Sequence[ModelMetrics], path: Path, title: str
     for axis in (ax_loss, ax_acc):  # epochs are whole: no 0.5 ticks, even for one epoch
         axis.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
     fig.suptitle(title)
-    atomic_write_bytes(path, _figure_bytes(fig))
+    atomic_write_bytes(path, figure_bytes(fig))
     return path
 
 
@@ -60,7 +62,7 @@ def plot_confusion_matrix(
     matrix: Sequence[Sequence[int]], label_names: Sequence[str], path: Path, title: str
 ) -> Path:
     """Counts with row-normalised colours (rows: true class, columns: predicted class)."""
-    plt = _pyplot()
+    plt = pyplot()
     k = len(label_names)
     size = max(3.5, 0.55 * k + 2)
     fig, ax = plt.subplots(figsize=(size, size))  # type: ignore[attr-defined]
@@ -76,5 +78,5 @@ def plot_confusion_matrix(
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.set_title(title)
-    atomic_write_bytes(path, _figure_bytes(fig))
+    atomic_write_bytes(path, figure_bytes(fig))
     return path

@@ -27,10 +27,10 @@ import numpy as np
 
 from neuroplast.config import DataConfig
 from neuroplast.data import ImageData, TextData
+from neuroplast.data.prepare import PreparedData, Split, prepare
 from neuroplast.errors import ConfigError, DataError
 from neuroplast.inference.meta import ModelMeta
 from neuroplast.tokens import Vocabulary
-from neuroplast.workflows.prepare import PreparedData, Split, prepare
 
 if TYPE_CHECKING:
     from neuroplast.inference.base import BasePredictor

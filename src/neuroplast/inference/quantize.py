@@ -20,7 +20,7 @@ from torch import nn
 from neuroplast.errors import ConfigError
 
 if TYPE_CHECKING:
-    from neuroplast.workflows.prepare import PreparedData
+    from neuroplast.data.prepare import PreparedData
 
 __all__ = ["calibration_batches", "dynamic_int8", "static_int8"]
 

@@ -20,18 +20,24 @@ import torch
 from neuroplast.errors import NeuroplastError
 from neuroplast.inference.auto import check_backend, create_predictor
 from neuroplast.inference.base import BasePredictor
-from neuroplast.inference.bundle import LoadedModel
+from neuroplast.inference.bundle import LoadedModel, load_bundle
 from neuroplast.inference.inputs import model_data, recorded_inputs, split_inputs
 from neuroplast.inference.meta import ONNX, ONNX_INT8
 from neuroplast.registry import Registry, VersionRecord
 from neuroplast.registry.artifacts import read_verified
-from neuroplast.workflows.report import load_registered
 
-__all__ = ["registered_predictor"]
+__all__ = ["load_registered", "registered_predictor"]
 
 logger = logging.getLogger(__name__)
 
 SAMPLE_SIZE = 64
+
+
+def load_registered(registry: Registry, ref: str) -> tuple[VersionRecord, LoadedModel]:
+    """Resolve ``ref`` and load its bundle, verifying every file's hash."""
+    version = registry.ensure_local(registry.resolve(ref))
+    hashes = {name: a.sha256 for name, a in version.artifacts.items() if "/" not in name}
+    return version, load_bundle(version.artifact_dir, hashes)
 
 
 def _artifact_bytes(version: VersionRecord, name: str) -> bytes | None:

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from neuroplast._version import ARTIFACT_SCHEMA_VERSION
 from neuroplast.errors import ArtifactError, ConfigError, DataError
-from neuroplast.inference.meta import META, VOCAB, WEIGHTS, ModelMeta
+from neuroplast.model_meta import META, VOCAB, WEIGHTS, ModelMeta
 from neuroplast.registry._bundle import StagedFile
 from neuroplast.registry._manifest import REEXPORT, Manifest, human_bytes, parse_json
 

@@ -1,6 +1,6 @@
 """End-to-end workflows that compose data, models, training, evaluation and the registry."""
 
-from neuroplast.workflows.prepare import PreparedData, as_test_set, load_source, prepare
+from neuroplast.data.prepare import PreparedData, as_test_set, load_source, prepare
 from neuroplast.workflows.report import (
     EvaluationReport,
     evaluate_and_record,

@@ -27,6 +27,7 @@ from typing import Any
 from torch import Tensor, nn
 
 from neuroplast.data import Vocabulary
+from neuroplast.data.prepare import IMAGE_MEAN, IMAGE_STD
 from neuroplast.inference.bundle import ModelMeta, save_bundle
 from neuroplast.models import count_parameters
 from neuroplast.registry import Registry, VersionRecord
@@ -36,7 +37,6 @@ from neuroplast.registry.artifacts import (
     save_safetensors,
     sha256_file,
 )
-from neuroplast.workflows.prepare import IMAGE_MEAN, IMAGE_STD
 
 __all__ = ["Draft", "bundle_preprocessing", "reserve_version"]
 

@@ -14,6 +14,7 @@ from torch import nn
 
 from neuroplast.config import DataConfig
 from neuroplast.data import TextData
+from neuroplast.data.prepare import PreparedData, Split, as_test_set, load_source, prepare
 from neuroplast.errors import ConfigError, DataError
 from neuroplast.evaluation import (
     EvalResult,
@@ -23,10 +24,10 @@ from neuroplast.evaluation import (
     plot_training_curves,
     tfidf_baseline,
 )
-from neuroplast.inference.bundle import LoadedModel, load_bundle
+from neuroplast.inference.bundle import LoadedModel
+from neuroplast.inference.registered import load_registered
 from neuroplast.registry import Registry, VersionRecord, sha256_file
 from neuroplast.types import ModelMetrics
-from neuroplast.workflows.prepare import PreparedData, Split, as_test_set, load_source, prepare
 
 __all__ = [
     "EvaluationReport",
@@ -52,13 +53,6 @@ class EvaluationReport:
     plots: dict[str, Path] = field(default_factory=dict)
     plot_files: list[tuple[Path, str]] = field(default_factory=list)
     note: str = ""
-
-
-def load_registered(registry: Registry, ref: str) -> tuple[VersionRecord, LoadedModel]:
-    """Resolve ``ref`` and load its bundle, verifying every file's hash."""
-    version = registry.ensure_local(registry.resolve(ref))
-    hashes = {name: a.sha256 for name, a in version.artifacts.items() if "/" not in name}
-    return version, load_bundle(version.artifact_dir, hashes)
 
 
 def evaluate_and_record(

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from neuroplast.config import RunConfig
+from neuroplast.data.prepare import PreparedData, prepare
 from neuroplast.errors import ConfigError, TrainingError
 from neuroplast.evaluation import EvalResult, tfidf_baseline
 from neuroplast.inference.bundle import ModelMeta
@@ -35,7 +36,6 @@ from neuroplast.training.loggers import (
     make_tracking,
 )
 from neuroplast.types import ModelMetrics, TaskType
-from neuroplast.workflows.prepare import PreparedData, prepare
 from neuroplast.workflows.register import bundle_preprocessing, reserve_version
 from neuroplast.workflows.report import EvaluationReport, evaluate_and_record
 
