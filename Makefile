@@ -25,6 +25,9 @@ demo: install
 	$(BIN)/neuroplast init --template text-cnn -o $(VENV)/demo-text-cnn.yaml --force
 	$(BIN)/neuroplast train $(VENV)/demo-text-cnn.yaml
 	$(BIN)/neuroplast models list
+	@echo
+	@echo "Serve it over HTTP (a page at http://127.0.0.1:8000/, the API at /docs):"
+	@echo "  $(BIN)/neuroplast serve rt-cnn"
 
 lint: install
 	$(BIN)/ruff check src tests benchmarks
