@@ -46,6 +46,8 @@ USAGE_MISTAKES = [
     (["bench", "m", "--inputs", "many"], "Invalid value for '--inputs'", "neuroplast bench"),
     (["compress", "m", "--epochs", "0"], "Invalid value for '--epochs'", "neuroplast compress"),
     (["predict", "m", "x", "--top-k"], "requires an argument", "neuroplast predict"),
+    (["ab", "start", "m"], "Missing option '--split'", "neuroplast ab start"),
+    (["ab", "status", "m", "--since"], "requires an argument", "neuroplast ab status"),
 ]
 
 
@@ -99,6 +101,12 @@ NO_TORCH = [
     ["models", "promote", "rt-small:1"],
     ["models", "promote", "rt-small:2"],
     ["models", "rollback", "rt-small"],
+    ["ab", "shadow", "rt-small:2"],
+    ["ab", "status", "rt-small", "--since", "1h"],
+    ["ab", "shadow", "rt-small:2", "--remove"],
+    ["ab", "start", "rt-small", "--split", "1:0.5,2:0.5", "--sticky-key", "user_id"],
+    ["ab", "status", "rt-small", "--json"],
+    ["ab", "stop", "rt-small", "--promote", "1"],
     ["models", "delete", "rt-small:2", "--yes"],
     ["registry", "verify"],
     ["registry", "gc"],

@@ -316,10 +316,8 @@ def test_ab_status_reports_requests_latency_agreement_and_accuracy(reg: Registry
     assert (v3.requests, v3.items, v3.compared, v3.agreement, v3.weight) == (3, 4, 4, 0.5, None)
     assert (v3.feedback, v3.accuracy) == (2, 1.0)  # what the shadow would have scored
     assert v3.ref == "rt:3"
-    everything = {(s.version, s.arm): s for s in reg.ab_status("rt")}
-    assert everything[1, "ab"].requests == 101 and everything[1, "ab"].p99_ms == pytest.approx(
-        sorted([*range(1, 101), 1e6])[99] + (1e6 - 100) * 0.0
-    )
+    everything = {(s.version, s.arm): s for s in reg.ab_status("rt")}  # the old one too
+    assert (everything[1, "ab"].requests, everything[1, "ab"].p99_ms) == (101, 100.0)
 
 
 def test_ab_status_lists_configured_arms_before_any_traffic(reg: Registry) -> None:

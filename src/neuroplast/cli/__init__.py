@@ -15,6 +15,7 @@ from typing import Any
 import typer
 
 from neuroplast.cli import (
+    ab,
     bench,
     compress,
     continual,
@@ -48,6 +49,7 @@ app.add_typer(datasets.app, name="datasets")
 app.add_typer(models.app, name="models")
 app.add_typer(registry_cmds.app, name="registry")
 app.add_typer(continual.app, name="continual")
+app.add_typer(ab.app, name="ab")
 app.command("init")(init.init)
 app.command("train")(train.train)
 app.command("evaluate")(evaluate.evaluate)

@@ -16,7 +16,9 @@ app = typer.Typer(help="The registry's files and database.", no_args_is_help=Tru
 def delete(
     model: str = typer.Argument(..., help="NAME:VERSION (one version) or NAME (every version)."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
-    force: bool = typer.Option(False, "--force", help="Also delete a production version."),
+    force: bool = typer.Option(
+        False, "--force", help="Also delete a production version, an A/B arm or a shadow."
+    ),
     reason: str = typer.Option("", "--reason", help="Why (kept in the history)."),
     home: HomeOption = None,
     as_json: JsonOption = False,
