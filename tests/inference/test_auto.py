@@ -16,6 +16,7 @@ import torch
 
 import neuroplast.inference.auto as auto
 from neuroplast.errors import ConfigError, DataError
+from neuroplast.inference import list_backends
 from neuroplast.inference.auto import AutoPredictor, build_backend, create_predictor, table_sizes
 from neuroplast.inference.base import BasePredictor
 from neuroplast.inference.choice import FORMAT
@@ -235,7 +236,7 @@ def test_a_broken_or_foreign_cache_file_is_measured_again(
 
 
 # ---- named backends and errors ---------------------------------------------------------------
-@pytest.mark.parametrize("backend", ["torch", "torch-int8", "onnx", "onnx-int8"])
+@pytest.mark.parametrize("backend", list_backends(include_auto=False))
 def test_named_backends_agree_with_fp32(backend: str) -> None:
     loaded = text_model("lstm")
     texts = reviews()[0][600:700]

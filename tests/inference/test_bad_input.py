@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 
 from neuroplast.errors import DataError
-from neuroplast.inference import load_image_files
+from neuroplast.inference import list_backends, load_image_files
 from neuroplast.inference.auto import build_backend
 from tests.inference._helpers import image_model, text_model
 
 
-@pytest.mark.parametrize("backend", ["torch", "torch-int8", "onnx", "onnx-int8"])
+@pytest.mark.parametrize("backend", list_backends(include_auto=False))
 def test_every_backend_truncates_a_huge_text_and_rejects_an_empty_one(backend: str) -> None:
     predictor = build_backend(text_model("cnn"), backend)
     opening = "an absorbing , beautifully acted drama . " * 8

@@ -5,6 +5,8 @@
 and returns an ``AutoPredictor`` that runs every batch on the fastest that agrees with fp32
 (its ``ChoiceTable``); ``registered_predictor`` builds one for a registered version, reading
 the artifacts compression wrote (``meta``, ``qstate``, ``onnx_export`` hold those formats).
+The backends are a registry (:func:`register_backend` / :func:`list_backends`), one file each
+in :mod:`neuroplast.inference.backends`; reading it imports no torch.
 Nothing here imports :mod:`neuroplast.compression`. Names are imported on first use, so that
 ``neuroplast.inference.onnx_predictor`` loads without torch.
 """
@@ -16,7 +18,17 @@ from typing import TYPE_CHECKING
 from neuroplast._lazy import lazy_exports as _lazy_exports
 
 if TYPE_CHECKING:
-    from neuroplast.inference.auto import BACKENDS, AutoPredictor, create_predictor
+    from neuroplast.inference._backends import (
+        BACKENDS,
+        BackendSource,
+        PredictorBackend,
+        backends_help,
+        check_backend,
+        get_backend,
+        list_backends,
+        register_backend,
+    )
+    from neuroplast.inference.auto import AutoPredictor, create_predictor
     from neuroplast.inference.base import BasePredictor, Prediction, load_image_files
     from neuroplast.inference.bundle import BUNDLE_FILES, LoadedModel, load_bundle, save_bundle
     from neuroplast.inference.choice import BatchChoice, ChoiceTable
@@ -29,6 +41,7 @@ __all__ = [
     "BACKENDS",
     "BUNDLE_FILES",
     "AutoPredictor",
+    "BackendSource",
     "BasePredictor",
     "BatchChoice",
     "ChoiceTable",
@@ -37,9 +50,15 @@ __all__ = [
     "OnnxPredictor",
     "Prediction",
     "Predictor",
+    "PredictorBackend",
+    "backends_help",
+    "check_backend",
     "create_predictor",
+    "get_backend",
+    "list_backends",
     "load_bundle",
     "load_image_files",
+    "register_backend",
     "registered_predictor",
     "save_bundle",
 ]
@@ -48,7 +67,14 @@ _HOMES = {
     "BasePredictor": "neuroplast.inference.base",
     "Prediction": "neuroplast.inference.base",
     "ModelMeta": "neuroplast.inference.meta",
-    "BACKENDS": "neuroplast.inference.auto",
+    "BACKENDS": "neuroplast.inference._backends",
+    "BackendSource": "neuroplast.inference._backends",
+    "PredictorBackend": "neuroplast.inference._backends",
+    "backends_help": "neuroplast.inference._backends",
+    "check_backend": "neuroplast.inference._backends",
+    "get_backend": "neuroplast.inference._backends",
+    "list_backends": "neuroplast.inference._backends",
+    "register_backend": "neuroplast.inference._backends",
     "AutoPredictor": "neuroplast.inference.auto",
     "BatchChoice": "neuroplast.inference.choice",
     "ChoiceTable": "neuroplast.inference.choice",

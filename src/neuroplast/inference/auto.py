@@ -1,14 +1,15 @@
 """Choosing a Predictor backend: by name, or ``"auto"``, which measures them at every batch
 size it will serve and runs each batch on the fastest.
 
-``auto`` builds every backend that loads (eager fp32, eager dynamic int8, ONNX Runtime fp32
-and int8) and times each *lane* (a backend on one intra-op thread, or on all of them) on
-padded batches of real inputs at 1, 8, 32 and 64 inputs and at ``max_batch``
-(:func:`~neuroplast.inference.timing.time_calls`: a warm-up, then ``repeats`` rounds with the
-lanes interleaved; medians and spreads). On the same batches it counts the labels each
-backend gives like eager fp32. The :class:`AutoPredictor` it returns runs every batch on the
-fastest agreeing lane for the batch's size (:mod:`neuroplast.inference.choice` has the rule
-and the table, which stays on the predictor as ``.table``).
+``auto`` builds every registered backend that loads (:mod:`neuroplast.inference.backends`:
+eager fp32, eager dynamic int8, ONNX Runtime fp32 and int8) and times each *lane* (a backend
+on one intra-op thread, or on all of them) on padded batches of real inputs at 1, 8, 32 and
+64 inputs and at ``max_batch`` (:func:`~neuroplast.inference.timing.time_calls`: a warm-up,
+then ``repeats`` rounds with the lanes interleaved; medians and spreads). On the same
+batches it counts the labels each backend gives like eager fp32. The :class:`AutoPredictor`
+it returns runs every batch on the fastest agreeing lane for the batch's size
+(:mod:`neuroplast.inference.choice` has the rule and the table, which stays on the predictor
+as ``.table``).
 
 With ``cache_dir`` and ``model_uid`` the table is cached per machine (CPU model, thread
 counts, backend versions, model version) in ``cache_dir/<key>.json`` and read back instead
@@ -22,11 +23,17 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, get_args
 
 import numpy as np
 
 from neuroplast.errors import ConfigError, NeuroplastError
+from neuroplast.inference._backends import (
+    AUTO,
+    BackendSource,
+    check_backend,
+    get_backend,
+    list_backends,
+)
 from neuroplast.inference.base import BasePredictor
 from neuroplast.inference.bundle import LoadedModel
 from neuroplast.inference.choice import (
@@ -41,7 +48,6 @@ from neuroplast.inference.choice import (
 from neuroplast.inference.timing import time_calls
 
 __all__ = [
-    "BACKENDS",
     "BASE_SIZES",
     "AutoPredictor",
     "Backend",
@@ -49,6 +55,7 @@ __all__ = [
     "ChoiceTable",
     "LaneTiming",
     "build_backend",
+    "check_backend",
     "create_predictor",
     "measure_lanes",
     "table_sizes",
@@ -56,22 +63,16 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-Backend = Literal["auto", "torch", "torch-int8", "onnx", "onnx-int8"]
-BACKENDS: tuple[str, ...] = get_args(Backend)
+#: A backend's name: ``"auto"`` or a registered one (:func:`~neuroplast.inference.list_backends`).
+Backend = str
 #: The batch sizes ``auto`` always measures below ``max_batch``.
 BASE_SIZES = (1, 8, 32, 64)
-#: The backends ``auto`` tries besides eager fp32, in this order.
-CANDIDATES = ("torch-int8", "onnx", "onnx-int8")
+#: The backend ``auto`` checks the others' labels against: eager fp32.
+REFERENCE = "torch"
 #: Lanes slower than this many times the fastest on the first timed round are not repeated.
 SCREEN_FACTOR = 3.0
 
 Inputs = Sequence[str] | np.ndarray
-
-
-def check_backend(backend: str) -> Backend:
-    if backend not in BACKENDS:
-        raise ConfigError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
-    return backend  # type: ignore[return-value]
 
 
 def table_sizes(max_batch: int) -> tuple[int, ...]:
@@ -95,25 +96,8 @@ def build_backend(
     batch_size: int = 256,
 ) -> BasePredictor:
     """One named backend. ONNX backends export the model in memory unless given its bytes."""
-    check_backend(backend)
-    if backend == "auto":
-        raise ConfigError("build_backend builds one backend; use create_predictor for 'auto'")
-    if backend in ("torch", "torch-int8"):
-        from neuroplast.inference.predictor import Predictor
-
-        return Predictor(loaded, batch_size=batch_size, quantized=backend == "torch-int8")
-    from neuroplast.inference.onnx_export import export_onnx_bytes, quantize_onnx_int8
-    from neuroplast.inference.onnx_predictor import OnnxPredictor
-
-    if onnx_model is None:
-        onnx_model = export_onnx_bytes(loaded.model, loaded.meta)
-    int8 = backend == "onnx-int8"
-    if int8 and onnx_int8 is None:
-        onnx_int8 = quantize_onnx_int8(onnx_model)
-    model = onnx_int8 if int8 and onnx_int8 is not None else onnx_model
-    return OnnxPredictor(
-        model, loaded.meta, loaded.vocab, int8=int8, threads=threads, batch_size=batch_size
-    )
+    source = BackendSource(loaded, onnx_model, onnx_int8, threads, batch_size)
+    return get_backend(backend).build(source)
 
 
 class AutoPredictor(BasePredictor):
@@ -256,35 +240,56 @@ def _machine_key(model_uid: str, sizes: Sequence[int], threads: int | None) -> d
 class _Builder:
     """Builds the backends of one model, exporting (and quantizing) its ONNX graph once."""
 
-    loaded: LoadedModel
-    onnx_model: bytes | None
-    onnx_int8: bytes | None
-    threads: int | None
-    batch_size: int
+    source: BackendSource
 
     def __call__(self, name: str) -> BasePredictor:
-        if name.startswith("onnx") and self.onnx_model is None:
-            from neuroplast.inference.onnx_export import export_onnx_bytes
-
-            self.onnx_model = export_onnx_bytes(self.loaded.model, self.loaded.meta)
-        if name == "onnx-int8" and self.onnx_int8 is None and self.onnx_model is not None:
-            from neuroplast.inference.onnx_export import quantize_onnx_int8
-
-            self.onnx_int8 = quantize_onnx_int8(self.onnx_model)
+        graph = get_backend(name).onnx
+        if graph is not None:
+            self.source.onnx(graph)  # made once, kept for the next backend
         return build_backend(
-            self.loaded,
+            self.source.loaded,
             name,
-            onnx_model=self.onnx_model,
-            onnx_int8=self.onnx_int8,
-            threads=self.threads,
-            batch_size=self.batch_size,
+            onnx_model=self.source.onnx_model,
+            onnx_int8=self.source.onnx_int8,
+            threads=self.source.threads,
+            batch_size=self.source.batch_size,
         )
+
+
+def _from_cache(
+    cached: Path, key: dict[str, object], build: _Builder, *, min_agreement: float, batch_size: int
+) -> AutoPredictor | None:
+    """The predictor of the table cached for this machine, or None when there is none (or
+    one of its backends no longer builds)."""
+    table = read_cached(cached, key, min_agreement=min_agreement)
+    if table is None:
+        return None
+    try:
+        built = {name: build(name) for name in table.backends}
+    except (NeuroplastError, RuntimeError, ImportError) as e:
+        logger.warning("cannot build a backend of the cached auto table (%s)", e)
+        return None
+    logger.info("backend auto (cached in %s): %s", cached, table.summary())
+    return AutoPredictor(built, table, batch_size=batch_size, loaded=build.source.loaded)
+
+
+def _candidates(build: _Builder) -> list[BasePredictor]:
+    """Eager fp32 (the reference), then every other measured backend that builds."""
+    candidates = [build(REFERENCE)]
+    for name in list_backends(include_auto=False):
+        if name == REFERENCE or not get_backend(name).measured:
+            continue
+        try:
+            candidates.append(build(name))
+        except (NeuroplastError, RuntimeError, ImportError) as e:
+            logger.warning("backend %s is not available for this model: %s", name, e)
+    return candidates
 
 
 def create_predictor(
     loaded: LoadedModel,
     *,
-    backend: str = "auto",
+    backend: str = AUTO,
     sample: Inputs | None = None,
     onnx_model: bytes | None = None,
     onnx_int8: bytes | None = None,
@@ -310,8 +315,8 @@ def create_predictor(
     check_backend(backend)
     if not 0.0 <= min_agreement <= 1.0:
         raise ConfigError(f"min_agreement must be a share in [0, 1], got {min_agreement}")
-    build = _Builder(loaded, onnx_model, onnx_int8, threads, batch_size)
-    if backend != "auto":
+    build = _Builder(BackendSource(loaded, onnx_model, onnx_int8, threads, batch_size))
+    if backend != AUTO:
         return build(backend)
     sizes = table_sizes(max_batch)
     cached: Path | None = None
@@ -319,26 +324,18 @@ def create_predictor(
     if cache_dir is not None and model_uid:
         key = _machine_key(model_uid, sizes, threads)
         cached = cache_path(cache_dir, key)
-        table = None if remeasure else read_cached(cached, key, min_agreement=min_agreement)
-        if table is not None:
-            try:
-                built = {name: build(name) for name in table.backends}
-            except (NeuroplastError, RuntimeError, ImportError) as e:
-                logger.warning("cannot build a backend of the cached auto table (%s)", e)
-            else:
-                logger.info("backend auto (cached in %s): %s", cached, table.summary())
-                return AutoPredictor(built, table, batch_size=batch_size, loaded=loaded)
+        if not remeasure:
+            predictor = _from_cache(
+                cached, key, build, min_agreement=min_agreement, batch_size=batch_size
+            )
+            if predictor is not None:
+                return predictor
     if sample is None or len(sample) == 0:
         raise ConfigError(
             "backend 'auto' measures the backends on real inputs: pass a sample "
             "(a few dozen texts or images like the ones you will predict)"
         )
-    candidates: list[BasePredictor] = [build("torch")]
-    for name in CANDIDATES:
-        try:
-            candidates.append(build(name))
-        except (NeuroplastError, RuntimeError, ImportError) as e:
-            logger.warning("backend %s is not available for this model: %s", name, e)
+    candidates = _candidates(build)
     measured = measure_lanes(
         candidates, sample, sizes=sizes, repeats=repeats, min_agreement=min_agreement
     )

@@ -18,7 +18,8 @@ import numpy as np
 import torch
 
 from neuroplast.errors import NeuroplastError
-from neuroplast.inference.auto import check_backend, create_predictor
+from neuroplast.inference._backends import check_backend
+from neuroplast.inference.auto import create_predictor
 from neuroplast.inference.base import BasePredictor
 from neuroplast.inference.bundle import LoadedModel, load_bundle
 from neuroplast.inference.inputs import model_data, recorded_inputs, split_inputs
