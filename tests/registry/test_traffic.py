@@ -268,6 +268,9 @@ def test_feedback_joins_by_request_id_and_item(reg: Registry) -> None:
         (0, "positive"),
         (1, "negative"),
     }
+    assert reg.add_feedback("r1", "positive", model="rt")["model"] == "rt"
+    with pytest.raises(ModelNotFoundError, match="request r1 was answered by rt, not fm: send"):
+        reg.add_feedback("r1", "positive", model="fm")
     with pytest.raises(ModelNotFoundError, match="no logged prediction has the request id 'r9'"):
         reg.add_feedback("r9", "positive")
     with pytest.raises(DataError, match="request r1 had 2 inputs \\(items 0 to 1\\); there is no"):
