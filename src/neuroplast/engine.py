@@ -9,10 +9,10 @@ the service that owns it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from neuroplast.config import RunConfig, load_run_config, parse_run_config
 from neuroplast.errors import ConfigError
@@ -34,9 +34,18 @@ if TYPE_CHECKING:  # the services below import torch: each is loaded on first us
 
     from neuroplast._model_manager import ModelManager
     from neuroplast._training_engine import TrainingEngine
-    from neuroplast.compression.optimizer import ModelOptimizer
+    from neuroplast.compression.bench import BenchReport
+    from neuroplast.compression.export import ExportOutcome
+    from neuroplast.compression.optimizer import CompressOutcome, ModelOptimizer
     from neuroplast.continual.api import ContinualLearnerAPI
+    from neuroplast.continual.config import ContinualConfig
+    from neuroplast.continual.experiments import Comparison
+    from neuroplast.continual.reproduce import ReproduceResult
+    from neuroplast.continual.runner import RunResult
+    from neuroplast.continual.update import UpdateOutcome
+    from neuroplast.continual.workflow import ContinualOutcome
     from neuroplast.explain import Explainer
+    from neuroplast.explain.run import ExplainReport
     from neuroplast.inference import LoadedModel, Prediction
     from neuroplast.inference.base import BasePredictor
     from neuroplast.registry.maintenance import VerifyReport
@@ -49,12 +58,22 @@ class Engine:
     """Everything neuroplast does, by model id (``name`` or ``name:version``)."""
 
     def __init__(self, home: str | Path | None = None, *, db_url: str | None = None) -> None:
-        self.registry = Registry(home, url=db_url)
+        self._home = home
+        self._db_url = db_url
+        self._registry: Registry | None = None
         self._model_manager: ModelManager | None = None
         self._training_engine: TrainingEngine | None = None
         self._continual: ContinualLearnerAPI | None = None
         self._optimizer: ModelOptimizer | None = None
         self._explainer: Explainer | None = None
+
+    @property
+    def registry(self) -> Registry:
+        """The registry on ``home``, opened on first use (``continual compare`` and
+        ``reproduce`` never open it)."""
+        if self._registry is None:
+            self._registry = Registry(self._home, url=self._db_url)
+        return self._registry
 
     @property
     def home(self) -> Path:
@@ -108,7 +127,8 @@ class Engine:
         return self._explainer
 
     def close(self) -> None:
-        self.registry.close()
+        if self._registry is not None:
+            self._registry.close()
 
     def __enter__(self) -> Engine:
         return self
@@ -213,11 +233,19 @@ class Engine:
 
         return delete_version(self.registry, model_id, force=force, reason=reason)
 
-    def export(self, model_id: str, out: str | Path) -> Path:
-        """Write a self-contained, hash-verified bundle (tar) of one version."""
+    def export_bundle(self, model_id: str, out: str | Path, *, force: bool = False) -> Path:
+        """Write a self-contained, hash-verified bundle (tar) of one version, to move it to
+        another registry (``import_bundle``); ``out`` is a new path, or an existing file
+        replaced with ``force``. For ONNX, see :meth:`export_onnx`."""
+        from neuroplast._output_paths import check_output_file
         from neuroplast.registry.transfer import export_version
 
-        return export_version(self.registry, model_id, Path(out))
+        check_output_file(Path(out), force=force)  # before the registry is opened
+        return export_version(self.registry, model_id, Path(out), force=force)
+
+    def export(self, model_id: str, out: str | Path) -> Path:
+        """The former name of :meth:`export_bundle` (a tar bundle, not ONNX)."""
+        return self.export_bundle(model_id, out)
 
     def import_bundle(self, bundle: str | Path, *, name: str | None = None) -> VersionRecord:
         """Register an exported bundle as a new version (every file's hash checked first)."""
@@ -322,10 +350,17 @@ class Engine:
             self.registry, model_id, split=splits[split], data_path=data, proba_for=proba_for
         )
 
-    def predictor(self, model_id: str) -> BasePredictor:
-        """The eager Predictor of a registered version, as it is served: int8 for versions
-        made by ``compress --quantize`` (a static one loads its stored calibrated state)."""
+    def predictor(self, model_id: str, *, backend: str = "torch") -> BasePredictor:
+        """The Predictor of a registered version, as it is served: eager torch by default,
+        int8 for versions made by ``compress --quantize`` (a static one loads its stored
+        calibrated state); ``backend`` torch-int8, onnx, onnx-int8 or auto (the fastest that
+        agrees with fp32, per batch size)."""
         from neuroplast.inference import Predictor
+
+        if backend != "torch":
+            from neuroplast.inference.registered import registered_predictor
+
+            return registered_predictor(self.registry, model_id, backend=backend)
 
         loaded = self.model_manager.get_loaded(model_id)
         if loaded.meta.compression.get("quantization") != "static":
@@ -338,10 +373,248 @@ class Engine:
         )
 
     def predict(
-        self, model_id: str, inputs: Sequence[str] | np.ndarray, *, top_k: int = 1
+        self,
+        model_id: str,
+        inputs: Sequence[str | Path] | np.ndarray,
+        *,
+        top_k: int = 1,
+        backend: str = "torch",
     ) -> list[Prediction]:
-        """Labels and probabilities for raw texts (or uint8 images [N, C, H, W])."""
-        return self.predictor(model_id).predict(inputs, top_k=top_k)
+        """Labels and probabilities for raw texts, or for an image model image files (paths)
+        or uint8 images [N, C, H, W]; on ``backend`` (see :meth:`predictor`)."""
+        predictor = self.predictor(model_id, backend=backend)
+        if predictor.modality != "text" and not hasattr(inputs, "shape"):
+            from neuroplast.inference import load_image_files
+
+            c, h, _ = predictor.pre["image_shape"]
+            paths = [Path(p) for p in inputs]
+            inputs = load_image_files(paths, channels=int(c), size=int(h))
+        return predictor.predict(cast("Sequence[str] | np.ndarray", inputs), top_k=top_k)
+
+    # ---- compression, ONNX, speed and explanations ---------------------------------------
+    def compress(
+        self,
+        model_id: str,
+        *,
+        quantize: str | None = None,
+        prune: float | None = None,
+        structured: bool = False,
+        finetune_epochs: int = 0,
+        distill_from: str | None = None,
+        student_config: dict[str, Any] | None = None,
+        epochs: int = 3,
+        temperature: float = 4.0,
+        alpha: float = 0.7,
+        all_techniques: bool = False,
+        if_better: bool = False,
+        max_accuracy_drop: float = 0.01,
+        test_limit: int | None = None,
+        data: Iterable[Any] | None = None,
+    ) -> CompressOutcome:
+        """Quantize (``"dynamic"`` / ``"static"`` int8), prune (a share of the weights,
+        ``structured`` channels / rows, ``finetune_epochs`` after) or distill (from the
+        teacher ``distill_from`` into ``student_config``'s architecture, ``epochs``,
+        ``temperature``, ``alpha``); ``all_techniques`` tries every one that applies. Each
+        result becomes a version (with ``if_better``, only one smaller or faster than the
+        parent losing at most ``max_accuracy_drop``), measured on up to ``test_limit`` test
+        inputs (or ``data``); the outcome holds the table (``to_dict()``: the ``--json``
+        document of ``neuroplast compress``)."""
+        from neuroplast.compression.optimizer import ModelOptimizer
+
+        return ModelOptimizer(self.registry, test_limit=test_limit).compress(
+            model_id,
+            quantize=quantize,
+            prune=prune,
+            structured=structured,
+            finetune_epochs=finetune_epochs,
+            distill_from=distill_from,
+            student_config=student_config,
+            epochs=epochs,
+            all_techniques=all_techniques,
+            temperature=temperature,
+            alpha=alpha,
+            if_better=if_better,
+            max_accuracy_drop=max_accuracy_drop,
+            data=data,
+        )
+
+    def export_onnx(
+        self,
+        model_id: str,
+        *,
+        int8: bool = False,
+        output: str | Path | None = None,
+        force: bool = False,
+        measure: bool = True,
+        if_better: bool = False,
+        max_accuracy_drop: float = 0.01,
+        fmt: str = "onnx",
+        data: Iterable[Any] | None = None,
+    ) -> ExportOutcome:
+        """Export to ONNX (+ an ONNX Runtime int8 model with ``int8``) as a new version, and
+        with ``output`` a torch-free serving folder (``force`` replaces an earlier export's
+        files there); ``measure`` compares it with eager torch on the test split (or
+        ``data``), ``if_better`` registers only a better one. ``to_dict()`` is the
+        ``--json`` document of ``neuroplast export-onnx``. For a tar bundle of a version,
+        see :meth:`export_bundle`."""
+        from neuroplast.compression.export import export_version
+
+        return export_version(
+            self.registry,
+            model_id,
+            int8=int8,
+            output=None if output is None else Path(output),
+            measure=measure,
+            fmt=fmt,
+            if_better=if_better,
+            max_accuracy_drop=max_accuracy_drop,
+            force=force,
+            data=data,
+        )
+
+    def bench(
+        self,
+        model_id: str,
+        *,
+        backend: str = "auto",
+        inputs: int = 640,
+        repeats: int = 5,
+        threads: int | None = None,
+        max_batch: int = 64,
+        remeasure: bool = False,
+    ) -> BenchReport:
+        """Batch-1 latency and batch throughput of the Predictor on ``backend`` against
+        eager fp32, on up to ``inputs`` test inputs (medians of ``repeats``); ``threads``
+        for torch and ONNX Runtime; ``max_batch`` / ``remeasure`` for ``auto``."""
+        from neuroplast.compression.bench import bench_registered
+
+        return bench_registered(
+            self.registry,
+            model_id,
+            backend=backend,
+            inputs=inputs,
+            repeats=repeats,
+            threads=threads,
+            max_batch=max_batch,
+            remeasure=remeasure,
+        )
+
+    def explain(
+        self,
+        model_id: str,
+        inputs: Sequence[str | Path] = (),
+        *,
+        method: str | None = None,
+        target: str | None = None,
+        faithfulness: bool = False,
+        check_inputs: Sequence[str] = (),
+        n: int = 200,
+        deleted: int = 3,
+        overlay: str | Path | None = None,
+    ) -> ExplainReport:
+        """Explain ``inputs`` (texts, or image files) with ``method`` for class ``target``
+        (default: the predicted one); ``faithfulness`` checks each method on ``n`` inputs
+        (``check_inputs`` texts, else the test split). ``overlay``: PNG heat maps of images.
+        ``report.html()`` is the self-contained report (see :mod:`neuroplast.explain.run`)."""
+        from neuroplast.explain.run import check_counts, explain_loaded
+
+        check_counts(n, deleted)
+        loaded = self.model_manager.get_loaded(model_id)
+        meta = loaded.meta
+        return explain_loaded(
+            loaded,
+            inputs,
+            ref=f"{meta.name}:{meta.version}" if meta.name else model_id,
+            method=method,
+            target=target,
+            faithfulness=faithfulness,
+            check_inputs=check_inputs,
+            n=n,
+            deleted=deleted,
+            overlay=None if overlay is None else Path(overlay),
+        )
+
+    # ---- continual learning ----------------------------------------------------------------
+    def continual_run(
+        self,
+        config: ContinualConfig | str | Path,
+        *,
+        overrides: Sequence[str] = (),
+        strategies: Sequence[str] | None = None,
+        register: bool = True,
+        name: str | None = None,
+        on_run: Callable[[RunResult], None] | None = None,
+    ) -> ContinualOutcome:
+        """Train task by task on a stream config with ``strategies`` composed (default: the
+        config's) over its seeds; with ``register``, register the first seed's model under
+        ``name`` (default: the config's name, with the strategies when they differ)."""
+        from neuroplast.continual.experiments import run_strategies
+
+        registry = self.registry if register else None
+        return run_strategies(
+            config, registry, overrides=overrides, strategies=strategies, name=name, on_run=on_run
+        )
+
+    def continual_compare(
+        self,
+        config: ContinualConfig | str | Path,
+        strategies: str | Sequence[Sequence[str]],
+        *,
+        overrides: Sequence[str] = (),
+        on_run: Callable[[RunResult], None] | None = None,
+    ) -> Comparison:
+        """Several strategies (``"naive,replay,replay+lwf"`` or ``[["naive"], ...]``) on the
+        same stream and seeds; nothing is registered."""
+        from neuroplast.continual.experiments import compare_strategies
+        from neuroplast.continual.workflow import parse_strategy_sets
+
+        sets = parse_strategy_sets(strategies) if isinstance(strategies, str) else strategies
+        return compare_strategies(config, sets, overrides=overrides, on_run=on_run)
+
+    def continual_update(
+        self,
+        model_id: str,
+        data: str | Path,
+        *,
+        strategies: Sequence[str] = ("replay",),
+        buffer_size: int = 2000,
+        allow_new_classes: bool = False,
+        epochs: int | None = None,
+        name: str | None = None,
+        text_column: str = "text",
+        label_column: str = "label",
+    ) -> UpdateOutcome:
+        """Teach a registered model the labelled ``data`` (a table or image folder) without
+        forgetting, with ``strategies`` composed; register the new version (parent:
+        ``model_id``). ``allow_new_classes`` adds output classes."""
+        from neuroplast.continual.update import update_model
+
+        return update_model(
+            self.registry,
+            model_id,
+            data,
+            strategies=list(strategies),
+            buffer_size=buffer_size,
+            allow_new_classes=allow_new_classes,
+            epochs=epochs,
+            name=name,
+            text_column=text_column,
+            label_column=label_column,
+        )
+
+    def continual_reproduce(
+        self,
+        protocol: str = "split-mnist",
+        *,
+        seeds: int = 3,
+        epochs: int = 5,
+        on_run: Callable[[str, RunResult], None] | None = None,
+    ) -> ReproduceResult:
+        """A published table (``split-mnist``: van de Ven & Tolias 2019, Table 4) over seeds
+        0..``seeds``-1; nothing is registered."""
+        from neuroplast.continual.reproduce import reproduce
+
+        return reproduce(protocol, seeds=list(range(seeds)), epochs=epochs, on_run=on_run)
 
     def serve(self, models: Sequence[str] | None = None, **options: Any) -> FastAPI:
         """The HTTP server as an ASGI app (FastAPI) to run or mount: ``models`` by name

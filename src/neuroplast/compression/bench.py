@@ -1,5 +1,8 @@
 """Inference speed: eager PyTorch on ready tensors against the Predictor on raw inputs.
 
+:func:`bench_registered` (``Engine.bench``, ``neuroplast bench``) runs it on a registered
+version's test inputs and returns a :class:`BenchReport`.
+
 Eager fp32 gets its inputs already tokenized and in tensors (the work a hand-written
 serving loop would do beforehand is left out of its time); the Predictor gets raw texts or
 uint8 images, so its time includes tokenization / pre-processing, batching and softmax.
@@ -11,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import torch
@@ -19,9 +22,24 @@ from torch import nn
 
 from neuroplast.inference.base import BasePredictor
 from neuroplast.inference.bundle import LoadedModel
+from neuroplast.inference.choice import cpu_model
+from neuroplast.inference.inputs import model_data, split_inputs
+from neuroplast.inference.registered import load_registered, registered_predictor
 from neuroplast.inference.timing import MS, NOISY_SPREAD, Timing, time_call, time_calls
 
-__all__ = ["SpeedResult", "eager_tensors", "flops_per_sample", "matmul_gflops", "speed_compare"]
+if TYPE_CHECKING:
+    from neuroplast.inference.choice import ChoiceTable
+    from neuroplast.registry import Registry
+
+__all__ = [
+    "BenchReport",
+    "SpeedResult",
+    "bench_registered",
+    "eager_tensors",
+    "flops_per_sample",
+    "matmul_gflops",
+    "speed_compare",
+]
 
 
 @dataclass(frozen=True)
@@ -234,3 +252,117 @@ def matmul_gflops(size: int = 1024, repeats: int = 15) -> float:
     a, b = torch.randn(size, size), torch.randn(size, size)
     timing = time_call(lambda: a @ b, repeats=repeats, warmup=2, scale=1.0, unit="s")
     return 2 * size**3 / timing.best / 1e9
+
+
+@dataclass(frozen=True)
+class BenchReport:
+    """What ``bench`` measured: ``speed`` (eager fp32 vs the Predictor at batch 1 and at
+    ``speed.batch_size``), ``choices`` (what backend ``auto`` runs at each batch size; None
+    for a named backend), the forward FLOPs per sample and the fp32 matmul peak."""
+
+    model: str
+    inputs: int
+    speed: SpeedResult
+    choices: ChoiceTable | None
+    cpu: str
+    torch_threads: int
+    flops_per_sample: float
+    matmul_gflops: float
+
+    @property
+    def achieved_gflops(self) -> float:
+        """What the Predictor achieves at ``speed.batch_size``, in GFLOP/s."""
+        return self.flops_per_sample * self.speed.predictor_batch.median / 1e9
+
+    @property
+    def achieved_fraction(self) -> float:
+        """:attr:`achieved_gflops` as a share of the fp32 matmul peak."""
+        return self.achieved_gflops / self.matmul_gflops
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON document of ``neuroplast bench --json`` (its shape: the command's help)."""
+        return {
+            "command": "bench",
+            "model": self.model,
+            "backend": self.speed.backend,
+            "cpu": self.cpu,
+            "inputs": self.inputs,
+            "repeats": self.speed.repeats,
+            "torch_threads": self.torch_threads,
+            "rows": self.speed.rows(),
+            "auto": None if self.choices is None else _auto_document(self.choices),
+            "flops_per_sample": self.flops_per_sample,
+            "matmul_gflops": self.matmul_gflops,
+            "achieved_gflops": self.achieved_gflops,
+            "achieved_fraction": self.achieved_fraction,
+            "warnings": self.speed.warnings(),
+        }
+
+
+def _auto_document(choices: ChoiceTable) -> dict[str, Any]:
+    return {
+        "source": choices.source,
+        "measured_at": choices.measured_at,
+        "min_agreement": choices.min_agreement,
+        "fingerprint": dict(choices.fingerprint),
+        "summary": choices.summary(),
+        "choices": [{**vars(c), "speedup": c.speedup} for c in choices.choices],
+        "measured": [dict(vars(t)) for t in choices.measured],
+    }
+
+
+def _flops(loaded: LoadedModel, raw: Sequence[str]) -> float:
+    """Forward FLOPs per sample of eager fp32 on the first 64 inputs (texts padded)."""
+    sample = eager_tensors(loaded, raw[:64])
+    width = max(t.shape[-1] for t in sample)
+    if sample[0].dtype == torch.long:
+        batch = torch.zeros((len(sample), width), dtype=torch.long)
+        for i, t in enumerate(sample):
+            batch[i, : t.size(1)] = t[0]
+    else:
+        batch = torch.cat(sample)
+    return flops_per_sample(loaded.model, batch)
+
+
+def bench_registered(
+    registry: Registry,
+    model: str,
+    *,
+    backend: str = "auto",
+    inputs: int = 640,
+    repeats: int = 5,
+    threads: int | None = None,
+    max_batch: int = 64,
+    remeasure: bool = False,
+) -> BenchReport:
+    """Time ``model``'s Predictor on ``backend`` against eager fp32 on up to ``inputs`` of
+    its test inputs (medians of ``repeats`` interleaved repeats). ``threads`` sets torch's
+    and ONNX Runtime's threads (default: the physical cores); ``max_batch`` and
+    ``remeasure`` are those of ``auto`` (see
+    :func:`~neuroplast.inference.registered.registered_predictor`)."""
+    if threads:
+        torch.set_num_threads(threads)
+    version, loaded = load_registered(registry, model)
+    predictor = registered_predictor(
+        registry,
+        model,
+        backend=backend,
+        threads=threads,
+        preloaded=(version, loaded),
+        max_batch=max_batch,
+        remeasure=remeasure,
+    )
+    loaded = getattr(predictor, "loaded", None) or loaded
+    test = split_inputs(model_data(loaded.meta, loaded.vocab), "test", limit=inputs)
+    raw = cast(Sequence[str], test.inputs)  # raw texts or uint8 images
+    speed = speed_compare(loaded, predictor, raw, repeats=repeats)
+    return BenchReport(
+        model=version.ref,
+        inputs=len(test),
+        speed=speed,
+        choices=predictor.table,
+        cpu=cpu_model(),
+        torch_threads=torch.get_num_threads(),
+        flops_per_sample=_flops(loaded, raw),
+        matmul_gflops=matmul_gflops(),
+    )

@@ -7,6 +7,8 @@
   gradient, occlusion on the embedding layer, via Captum) and attention scores.
 * :class:`ImageExplainer`: GradCAM and pixel attributions.
 * :func:`text_checks` (deletion test, completeness) and :func:`gradcam_check`.
+* :func:`explain_loaded`: all of it for one model (``Engine.explain``), an
+  :class:`ExplainReport`.
 * :func:`explanation_view` (terminal), :func:`save_overlay` (PNG), :func:`html_report`.
 * :class:`Explainer`: the by-model-id API behind ``Engine.explainer``.
 * :func:`register_method` / :func:`list_methods`: the registry of methods, one file each in
@@ -66,6 +68,7 @@ if TYPE_CHECKING:
         tokens_text,
     )
     from neuroplast.explain.report import html_report, save_html
+    from neuroplast.explain.run import ExplainReport, check_counts, explain_loaded
     from neuroplast.explain.text import TextExplainer, resolve_target
 
 __all__ = [
@@ -75,6 +78,7 @@ __all__ = [
     "CompletenessResult",
     "DeletionResult",
     "ExplainMethod",
+    "ExplainReport",
     "Explainer",
     "HeatCheck",
     "ImageExplainer",
@@ -88,11 +92,13 @@ __all__ = [
     "attention_maps",
     "attention_rollout",
     "attention_scores",
+    "check_counts",
     "completeness",
     "completeness_table",
     "delete_tokens",
     "deletion_table",
     "deletion_test",
+    "explain_loaded",
     "explanation_view",
     "get_method",
     "gradcam_check",
@@ -123,6 +129,7 @@ _HOMES = {
     "CompletenessResult": "neuroplast.explain.faithfulness",
     "DeletionResult": "neuroplast.explain.faithfulness",
     "ExplainMethod": "neuroplast.explain._methods",
+    "ExplainReport": "neuroplast.explain.run",
     "Explainer": "neuroplast.explain.explainer",
     "HeatCheck": "neuroplast.explain.image",
     "ImageExplainer": "neuroplast.explain.image",
@@ -136,11 +143,13 @@ _HOMES = {
     "attention_maps": "neuroplast.explain.attention",
     "attention_rollout": "neuroplast.explain.attention",
     "attention_scores": "neuroplast.explain.attention",
+    "check_counts": "neuroplast.explain.run",
     "completeness": "neuroplast.explain.faithfulness",
     "completeness_table": "neuroplast.explain.render",
     "delete_tokens": "neuroplast.explain.faithfulness",
     "deletion_table": "neuroplast.explain.render",
     "deletion_test": "neuroplast.explain.faithfulness",
+    "explain_loaded": "neuroplast.explain.run",
     "explanation_view": "neuroplast.explain.render",
     "get_method": "neuroplast.explain._methods",
     "gradcam_check": "neuroplast.explain.image",
