@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.serving.conftest import Server
@@ -30,7 +31,8 @@ MIN_OPERATIONS = 10
 class Tally:
     sent: int = 0
     by_operation: dict[str, int] = field(default_factory=dict)
-    problems: list[str] = field(default_factory=list)
+    #: (operation, status, what) -> how many times, and one request that got it
+    problems: dict[tuple[str, int, str], tuple[int, str]] = field(default_factory=dict)
 
     def check(self, case: Any, response: Any) -> None:
         label = f"{case.operation.label}"
@@ -38,11 +40,27 @@ class Tally:
         self.by_operation[label] = self.by_operation.get(label, 0) + 1
         status = response.status_code
         if status >= 500:
-            self.problems.append(f"{status} from {_curl(case)}: {response.text[:300]}")
+            self._problem(label, status, _code(response) or response.text[:80], case, response)
         elif status >= 400 and not _error_shape(response):
-            self.problems.append(
-                f"{status} without the error shape from {_curl(case)}: {response.text[:300]}"
-            )
+            self._problem(label, status, "not the error shape", case, response)
+
+    def _problem(self, label: str, status: int, what: str, case: Any, response: Any) -> None:
+        key = (label, status, what)
+        count, example = self.problems.get(key, (0, f"{_curl(case)} -> {response.text[:300]}"))
+        self.problems[key] = (count + 1, example)
+
+    def report(self) -> str:
+        return "\n".join(
+            f"{count} x {status} ({what}) on {label}, e.g. {example}"
+            for (label, status, what), (count, example) in self.problems.items()
+        )
+
+
+def _code(response: Any) -> str | None:
+    try:
+        return str(json.loads(response.content)["error"]["code"])
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 def _curl(case: Any) -> str:
@@ -100,13 +118,24 @@ def start_server_module(
 
 
 def fuzz_operation(
-    operation: Any, mode: Any, *, url: str, headers: dict[str, str], session: Any, tally: Tally
+    operation: Any,
+    mode: Any,
+    *,
+    url: str,
+    headers: dict[str, str],
+    session: Any,
+    tally: Tally,
+    name: str | None = None,
 ) -> None:
-    """Send up to EXAMPLES // 2 generated requests for one operation and mode."""
+    """Send up to EXAMPLES // 2 generated requests for one operation and mode (``name``: the
+    model in the path, so that the bodies reach the model instead of a 404)."""
     from hypothesis import HealthCheck, Phase, given, settings
     from hypothesis.errors import Unsatisfiable
 
-    @settings(
+    fixed = {"path_parameters": {"name": name}} if name is not None else {}
+    strategy = operation.as_strategy(generation_mode=mode, **fixed)
+
+    @settings(  # one order of cases each run; no shrinking (every problem is collected)
         max_examples=EXAMPLES // 2,
         deadline=None,
         database=None,
@@ -114,7 +143,7 @@ def fuzz_operation(
         phases=[Phase.explicit, Phase.generate],
         suppress_health_check=list(HealthCheck),
     )
-    @given(case=operation.as_strategy(generation_mode=mode))
+    @given(case=strategy)
     def send(case: Any) -> None:
         tally.check(case, case.call(base_url=url, session=session, headers=headers, timeout=60))
 
@@ -131,10 +160,12 @@ def test_fuzz_the_openapi_document(fuzzed: Server) -> None:
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= MIN_OPERATIONS, [op.label for op in operations]
     tally = Tally()
+    served = [m["name"] for m in httpx.get(f"{fuzzed.url}/v1/models", timeout=30).json()["models"]]
+    modes = (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
     with requests.Session() as session:
         for operation in operations:
-            for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
-                for headers in (fuzzed.admin, {}):
+            for mode in modes:
+                for headers in (fuzzed.admin, {}):  # with and without the admin key
                     fuzz_operation(
                         operation,
                         mode,
@@ -143,6 +174,18 @@ def test_fuzz_the_openapi_document(fuzzed: Server) -> None:
                         session=session,
                         tally=tally,
                     )
+                if "{name}" in operation.path:  # and on each served model, with the key
+                    for name in served:
+                        fuzz_operation(
+                            operation,
+                            mode,
+                            url=fuzzed.url,
+                            headers=fuzzed.admin,
+                            session=session,
+                            tally=tally,
+                            name=name,
+                        )
     assert fuzzed.process.poll() is None, fuzzed.output()[-3000:]
-    assert tally.problems == [], "\n".join(tally.problems[:20])
+    assert not tally.problems, tally.report()
     assert tally.sent >= MIN_REQUESTS, tally.by_operation
+    print(f"{tally.sent} requests:", tally.by_operation)  # shown with -s or on failure
