@@ -209,13 +209,13 @@ def run(options: ServerOptions, *, echo: Callable[[str], None] = print) -> int:
 
     if options.workers < 1:
         raise ConfigError(f"--workers must be 1 or more, not {options.workers}")
-    check_port(options.host, options.port)
     if not is_loopback(options.host):
         echo(
             f"warning: listening on {options.host}:{options.port} exposes the models to the "
             "network: predictions need no key (only admin routes need NEUROPLAST_API_KEY); "
             "keep it behind a firewall or a proxy"
         )
+    check_port(options.host, options.port)
     common: dict[str, Any] = {
         "host": options.host,
         "port": options.port,
