@@ -184,8 +184,9 @@ def test_a_shadow_gets_a_copy_compared_and_logged_never_answers(home: Path) -> N
     agree = int((want[1].argmax(axis=1) == want[2].argmax(axis=1)).sum())
 
     async def main() -> list[str]:
-        pool = ModelPool(registry, [TEXT_MODEL], settings())
+        pool = ModelPool(registry, [TEXT_MODEL], settings(poll_seconds=3600))  # no poll
         await pool.start()
+        assert not await pool.refresh()  # nothing changed
         await asyncio.to_thread(registry.add_shadow, f"{TEXT_MODEL}:2")
         assert await pool.refresh()
         assert pool.models()[0].shadows == [f"{TEXT_MODEL}:2"]

@@ -1,13 +1,12 @@
 """Loading one registered version for serving: its Predictor on the chosen backend, warmed.
 
-ONNX backends go through the torch-free portable path (``inference.portable``) after
-``ensure_onnx`` has stored a missing graph in the registry; while that path is not
-installed, and for the torch backends and ``auto``, through ``registered_predictor``.
+ONNX backends go through the torch-free portable path (``inference.portable``), after
+``ensure_onnx`` has stored a missing graph in the registry (torch is imported only then);
+the torch backends and ``auto`` through ``registered_predictor``.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -15,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from neuroplast.errors import ConfigError, DataError, NeuroplastError
+from neuroplast.errors import ArtifactError, ConfigError, DataError, RegistryError
+from neuroplast.serving.batcher import Batcher
 
 if TYPE_CHECKING:
     from neuroplast.inference.base import BasePredictor
@@ -24,10 +24,12 @@ if TYPE_CHECKING:
 __all__ = [
     "SERVE_BACKENDS",
     "InputSpec",
+    "ServedVersion",
     "check_inputs",
     "check_serve_backend",
     "input_spec",
     "load_predictor",
+    "load_version",
     "warm",
 ]
 
@@ -44,43 +46,40 @@ def check_serve_backend(backend: str) -> str:
     return backend
 
 
-def _portable() -> tuple[Callable[..., Any], Callable[..., Any]] | None:
-    """``(ensure_onnx, onnx_predictor)`` when the portable ONNX path is installed."""
-    try:
-        artifacts = importlib.import_module("neuroplast.workflows.serving_artifacts")
-        portable = importlib.import_module("neuroplast.inference.portable")
-    except ImportError:
-        return None
-    ensure = getattr(artifacts, "ensure_onnx", None)
-    build = getattr(portable, "onnx_predictor", None)
-    if ensure is None or build is None:
-        return None
-    return ensure, build
+def _onnx_predictor(
+    registry: Registry, ref: str, *, int8: bool, max_batch: int, threads: int | None
+) -> BasePredictor:
+    """ONNX Runtime on the version's stored graph, torch-free; a version without the graph
+    gets it from ``ensure_onnx`` first (which imports torch to export, once)."""
+    from neuroplast.inference.meta import ONNX, ONNX_INT8
+    from neuroplast.inference.portable import onnx_predictor
+
+    version = registry.resolve(ref)
+    if (ONNX_INT8 if int8 else ONNX) not in version.artifacts:
+        from neuroplast.workflows.serving_artifacts import ensure_onnx
+
+        logger.info("%s has no ONNX graph yet: exporting it and storing it in the registry", ref)
+        version = ensure_onnx(registry, version, int8=int8)
+    return onnx_predictor(registry, version, int8=int8, threads=threads, batch_size=max_batch)
 
 
 def load_predictor(
     registry: Registry, ref: str, *, backend: str, max_batch: int, threads: int | None
 ) -> BasePredictor:
-    """The Predictor of version ``ref`` on ``backend``."""
+    """The Predictor of version ``ref`` on ``backend``: the ONNX backends torch-free (a
+    version that cannot have a graph, a statically quantized one or one missing its graph
+    in a read-only registry, is served on torch, with a warning); the others through
+    :func:`~neuroplast.inference.registered_predictor`."""
     if backend in ONNX_BACKENDS:
-        portable = _portable()
-        if portable is not None:
-            ensure_onnx, onnx_predictor = portable
-            try:
-                ensure_onnx(registry, ref)
-                predictor: BasePredictor = onnx_predictor(
-                    registry,
-                    ref,
-                    int8=backend == "onnx-int8",
-                    threads=threads,
-                    batch_size=max_batch,
-                )
-                return predictor
-            except ImportError:
-                raise
-            except NeuroplastError as e:
-                logger.warning("%s cannot run on %s (%s); serving it on torch", ref, backend, e)
-                backend = "torch"
+        try:
+            return _onnx_predictor(
+                registry, ref, int8=backend == "onnx-int8", max_batch=max_batch, threads=threads
+            )
+        except ArtifactError:  # a damaged file is an error, not a reason to change backend
+            raise
+        except (ConfigError, RegistryError) as e:
+            logger.warning("%s cannot run on %s (%s); serving it on torch", ref, backend, e)
+            backend = "torch"
     from neuroplast.inference import registered_predictor
 
     return registered_predictor(
@@ -160,3 +159,48 @@ def warm(predictor: BasePredictor, spec: InputSpec, size: int) -> None:
     else:
         shape = (size, spec.channels or 1, spec.size or 28, spec.size or 28)
         predictor.predict_proba(np.zeros(shape, dtype=np.uint8))
+
+
+@dataclass
+class ServedVersion:
+    """One loaded version of ``model``: its warmed Predictor and its batcher."""
+
+    ref: str
+    model: str
+    predictor: BasePredictor
+    spec: InputSpec
+    batcher: Batcher[Any, np.ndarray]
+
+    @property
+    def backend(self) -> str:
+        return str(self.predictor.backend)
+
+
+def load_version(
+    registry: Registry,
+    model: str,
+    ref: str,
+    *,
+    backend: str,
+    threads: int | None,
+    warm_up: bool,
+    batching: tuple[int, float, int],
+    on_batch: Callable[[int, float], None] | None = None,
+) -> ServedVersion:
+    """Version ``ref`` of ``model`` loaded, warmed with one batch of ``max_batch`` inputs, and
+    behind a batcher of ``batching = (max_batch, max_wait_ms, max_queue)``."""
+    max_batch, max_wait_ms, max_queue = batching
+    predictor = load_predictor(registry, ref, backend=backend, max_batch=max_batch, threads=threads)
+    spec = input_spec(predictor)
+    if warm_up:
+        warm(predictor, spec, max_batch)
+    stack = spec.modality != "text"
+
+    def run(items: list[Any]) -> list[np.ndarray]:
+        return list(predictor.predict_proba(np.stack(items) if stack else items))
+
+    batcher: Batcher[Any, np.ndarray] = Batcher(
+        run, max_batch, max_wait_ms, max_queue, on_batch, name=ref
+    )
+    logger.info("serving %s on %s", ref, predictor.backend)
+    return ServedVersion(ref, model, predictor, spec, batcher)

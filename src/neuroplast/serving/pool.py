@@ -27,24 +27,22 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from neuroplast.errors import ConfigError, DataError, ModelNotFoundError
+from neuroplast.errors import ConfigError, DataError
 from neuroplast.inference.base import Prediction
 from neuroplast.serving._loading import (
     InputSpec,
+    ServedVersion,
     check_inputs,
     check_serve_backend,
-    input_spec,
-    load_predictor,
-    warm,
+    load_version,
 )
-from neuroplast.serving.batcher import Batcher
+from neuroplast.serving._plan import plans as read_plans
 from neuroplast.serving.errors import ModelNotServed, NotReady, QueueFull
 from neuroplast.serving.explain import Explanations
 from neuroplast.serving.predlog import LogEntry, PredictionLog
 from neuroplast.serving.router import Router
 
 if TYPE_CHECKING:
-    from neuroplast.inference.base import BasePredictor
     from neuroplast.registry import Registry
 
 __all__ = ["Answer", "ModelPool", "PoolObserver", "ServeSettings", "ServedModel"]
@@ -128,21 +126,6 @@ class PoolObserver:
         """Shadow ``version_ref`` agreed with the answer on ``agreed`` of ``total`` inputs."""
 
 
-@dataclass
-class _Version:
-    """One loaded version: its Predictor and batcher."""
-
-    ref: str
-    model: str
-    predictor: BasePredictor
-    spec: InputSpec
-    batcher: Batcher[Any, np.ndarray]
-
-    @property
-    def backend(self) -> str:
-        return str(self.predictor.backend)
-
-
 def _predictions(rows: Sequence[np.ndarray], labels: Sequence[str], top_k: int) -> list[Prediction]:
     out = []
     for row in rows:
@@ -178,7 +161,7 @@ class ModelPool:
         #: Shadow copies skipped because the shadow's queue was full or it was swapped out.
         self.shadow_skipped = 0
         self._routers: dict[str, Router] = {}
-        self._versions: dict[str, _Version] = {}
+        self._versions: dict[str, ServedVersion] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._refresh_lock = asyncio.Lock()
         self._poll_task: asyncio.Task[None] | None = None
@@ -195,7 +178,7 @@ class ModelPool:
 
     async def start(self) -> None:
         """Load and warm every served model, start the prediction log and the registry poll."""
-        self._state = await asyncio.to_thread(self._serving_state)
+        self._state = await asyncio.to_thread(self.registry.serving_state, self.requested)
         await self._refresh(initial=True)
         self.log.start()
         self._poll_task = asyncio.create_task(self._poll(), name="registry poll")
@@ -369,95 +352,36 @@ class ModelPool:
         is served changed."""
         return await self._refresh(initial=False)
 
-    def _serving_state(self) -> str:
-        state = getattr(self.registry, "serving_state", None)
-        if state is not None:
-            return str(state(self.requested))
-        # until the registry has serving_state: what each model resolves to
-        names = self._model_names()
-        return ";".join(f"{n}={self.registry.resolve(n).id}" for n in names)
-
-    def _model_names(self) -> list[str]:
-        if self.requested is not None:
-            return list(self.requested)
-        names = []
-        for summary in self.registry.list_models():
-            try:
-                self.registry.resolve(f"{summary.name}@production")
-            except ModelNotFoundError:
-                continue
-            names.append(summary.name)
-        return names
-
-    def _plan(self, name: str) -> Router:
-        production = self.registry.resolve(name)
-        routing_of = getattr(self.registry, "routing", None)
-        routing = None if routing_of is None else routing_of(name)
-        if routing is None:
-            return Router(name, production.ref)
-        return Router.from_split(
-            name,
-            production.ref,
-            dict(routing.split),
-            tuple(routing.shadows),
-            revision=int(routing.revision),
-            sticky_key=routing.sticky_key,
-        )
-
-    def _plans(self) -> dict[str, Router]:
-        names = self._model_names()
-        if self.requested is None and not names:
-            raise ModelNotFoundError(
-                f"no model in {self.registry.home} has a production version to serve; promote "
-                "one (neuroplast models promote NAME:N --stage production) or name the models"
-            )
-        return {name: self._plan(name) for name in names}
-
-    def _load(self, model: str, ref: str) -> _Version:
-        settings = self.settings
-        predictor = load_predictor(
-            self.registry,
-            ref,
-            backend=settings.backend,
-            max_batch=settings.max_batch,
-            threads=settings.threads,
-        )
-        spec = input_spec(predictor)
-        if settings.warm:
-            warm(predictor, spec, settings.max_batch)
-        modality = spec.modality
-
-        def run(items: list[Any]) -> list[np.ndarray]:
-            batch = items if modality == "text" else np.stack(items)
-            return list(predictor.predict_proba(batch))
-
+    def _load(self, model: str, ref: str) -> ServedVersion:
         def on_batch(size: int, seconds: float) -> None:
             self._notify("on_batch", model, ref, size, seconds)
-            self._notify("on_queue", model, ref, batcher.depth)
+            self._notify("on_queue", model, ref, version.batcher.depth)
 
-        batcher: Batcher[Any, np.ndarray] = Batcher(
-            run,
-            settings.max_batch,
-            settings.max_wait_ms,
-            settings.max_queue,
-            on_batch,
-            name=ref,
+        s = self.settings
+        version = load_version(
+            self.registry,
+            model,
+            ref,
+            backend=s.backend,
+            threads=s.threads,
+            warm_up=s.warm,
+            batching=(s.max_batch, s.max_wait_ms, s.max_queue),
+            on_batch=on_batch,
         )
-        logger.info("serving %s on %s", ref, predictor.backend)
-        return _Version(ref, model, predictor, spec, batcher)
+        return version
 
     async def _refresh(self, *, initial: bool) -> bool:
         async with self._refresh_lock:
             if self._stopped:
                 return False
             try:
-                plans = await asyncio.to_thread(self._plans)
+                plans = await asyncio.to_thread(read_plans, self.registry, self.requested)
             except Exception:
                 if initial:
                     raise
                 logger.exception("cannot read what to serve from the registry; keeping it")
                 return False
-            loaded: dict[str, _Version] = {}
+            loaded: dict[str, ServedVersion] = {}
             failed: set[str] = set()
             for name, router in plans.items():
                 for ref in router.refs:
@@ -492,7 +416,7 @@ class ModelPool:
                 self._spawn(self._retire(self._versions.pop(ref)))
             return changed
 
-    async def _retire(self, version: _Version) -> None:
+    async def _retire(self, version: ServedVersion) -> None:
         await version.batcher.drain()
         self.explanations.drop(version.ref)
         logger.info("%s drained and unloaded", version.ref)
@@ -501,7 +425,7 @@ class ModelPool:
         while True:
             await asyncio.sleep(self.settings.poll_seconds)
             try:
-                state = await asyncio.to_thread(self._serving_state)
+                state = await asyncio.to_thread(self.registry.serving_state, self.requested)
                 if state != self._state:
                     self._state = state
                     await self.refresh()
@@ -511,7 +435,7 @@ class ModelPool:
                 logger.exception("polling the registry for changes failed")
 
     # ---- helpers -------------------------------------------------------------------------
-    def _queue_seen(self, version: _Version) -> None:
+    def _queue_seen(self, version: ServedVersion) -> None:
         self._notify("on_queue", version.model, version.ref, version.batcher.depth)
 
     def _notify(self, hook: str, *args: Any) -> None:
