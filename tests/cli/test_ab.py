@@ -146,3 +146,23 @@ def test_stop_promoting_a_version_outside_the_test_is_refused(cli: Cli, rt: Path
     assert "--promote 3: the A/B test of rt runs versions 1, 2; promote one of them" in done.err
     with Registry(rt) as reg:
         assert reg.routing("rt").active and reg.resolve("rt@production").version == 1
+
+
+def test_the_engine_takes_a_split_as_text_or_mapping_and_since_as_time_ago(rt: Path) -> None:
+    from neuroplast import Engine
+
+    with Engine(rt) as engine:
+        assert engine.ab_start("rt", "1:0.75,2:0.25").split == {1: 0.75, 2: 0.25}
+        assert engine.ab_start("rt", {2: 0.5, 3: 0.5}, reason="ramp").split == {2: 0.5, 3: 0.5}
+        assert engine.ab_shadow("rt:1").shadows == (1,)  # production, but not answering now
+        _log(rt)
+        assert {s.version for s in engine.ab_status("rt", since=timedelta(hours=1))} == {1, 2, 3}
+        later = engine.ab_status("rt", since=datetime.now(UTC) + timedelta(hours=1))
+        assert [(s.version, s.arm, s.requests) for s in later] == [
+            (2, "ab", 0),
+            (3, "ab", 0),
+            (1, "shadow", 0),
+        ]
+        assert engine.ab_shadow("rt:1", remove=True).shadows == ()
+        assert not engine.ab_stop("rt", promote=3).active
+        assert engine.registry.resolve("rt@production").version == 3
