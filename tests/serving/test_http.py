@@ -229,13 +229,30 @@ def test_feedback_joins_the_prediction(server: Server) -> None:
             f"/v1/models/{TEXT_MODEL}/feedback",
             json={"request_id": "0" * 32, "label": "fresh"},
         )
+        no_item = client.post(
+            f"/v1/models/{TEXT_MODEL}/feedback",
+            json={"request_id": request_id, "label": "fresh", "item": 2},
+        )
+        other_model = client.post(
+            "/v1/models/fm-serve/feedback", json={"request_id": request_id, "label": "fresh"}
+        )
         bad_label = client.post(
             f"/v1/models/{TEXT_MODEL}/feedback",
             json={"request_id": request_id, "label": "lukewarm"},
         )
     assert ok.status_code == 200, ok.text
-    assert ok.json() == {"request_id": request_id, "item": 1, "label": "fresh", "recorded": True}
+    predicted = answer["predictions"][1]["label"]
+    assert ok.json() == {
+        "request_id": request_id,
+        "item": 1,
+        "label": "fresh",
+        "version": f"{TEXT_MODEL}:1",
+        "predicted": predicted,
+        "correct": predicted == "fresh",
+    }
     assert_error(unknown, 404, "unknown_request")
+    assert "no item 2" in assert_error(no_item, 422, "invalid_input")["message"]
+    assert other_model.status_code == 404  # answered by rt-serve (or fm-serve is not served)
     assert "lukewarm" in assert_error(bad_label, 422, "invalid_input")["message"]
     with Registry(server.home, read_only=True) as registry:
         rows = [r for r in registry.predictions(TEXT_MODEL) if r.request_id == request_id]

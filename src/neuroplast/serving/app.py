@@ -641,12 +641,23 @@ def _add_routes(app: FastAPI) -> None:
         serving.served(request, name)
         await serving.pool.flush_log()
         try:
-            await asyncio.to_thread(
-                serving.registry.add_feedback, body.request_id, body.label, item=body.item
+            joined = await asyncio.to_thread(
+                serving.registry.add_feedback,
+                body.request_id,
+                body.label,
+                item=body.item,
+                model=name,
             )
         except ModelNotFoundError as e:
             raise HttpError(404, "unknown_request", " ".join(str(e).split())) from e
-        return s.FeedbackResponse(request_id=body.request_id, item=body.item, label=body.label)
+        return s.FeedbackResponse(
+            request_id=body.request_id,
+            item=body.item,
+            label=body.label,
+            version=f"{name}:{joined['version']}",
+            predicted=str(joined["predicted"]),
+            correct=bool(joined["correct"]),
+        )
 
     @app.get("/v1/models", name="models", response_model=s.ModelList)
     async def list_models(request: Request) -> s.ModelList:

@@ -104,7 +104,9 @@ class FeedbackResponse(BaseModel):
     request_id: str
     item: int
     label: str
-    recorded: bool = True
+    version: str = Field(description="The version that answered, as name:N.")
+    predicted: str = Field(description="The label it answered with.")
+    correct: bool
 
 
 class InputSpec(BaseModel):
