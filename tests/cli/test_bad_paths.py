@@ -274,7 +274,8 @@ def test_export_replaces_an_earlier_serving_folder_only_with_force(
     assert registry_snapshot(_trained) == before
     result = cli("export", "rt-small:1", "--no-measure", "-o", str(serve), "--force")
     assert result.code == 0, result.err
-    assert sorted(p.name for p in serve.iterdir()) == ["model.json", "model.onnx", "vocab.json"]
+    expected = ["model.json", "model.onnx", "tokenizer.json", "vocab.json"]
+    assert sorted(p.name for p in serve.iterdir()) == expected
 
 
 # --- 1. predict: images over PIL's pixel limit, directories ----------------------------------
