@@ -4,7 +4,9 @@ in production, rt-serve:2 a candidate, fm-serve:1 where Fashion-MNIST is install
 from __future__ import annotations
 
 import asyncio
+import base64
 import importlib.util
+import io
 import json
 import subprocess
 import sys
@@ -353,3 +355,26 @@ def test_a_pool_serving_an_onnx_text_model_imports_no_torch(home: Path) -> None:
     )
     out = json.loads(done.stdout.strip().splitlines()[-1])
     assert out == {"torch": False, "backend": "onnx", "version": f"{TEXT_MODEL}:1"}
+
+
+@pytest.mark.skipif(not has_fashion_mnist(), reason="Fashion-MNIST is not installed")
+def test_explain_an_image_gives_a_gradcam_overlay(home: Path) -> None:
+    from PIL import Image
+
+    from neuroplast.data.builtin import load_builtin
+
+    image = np.asarray(load_builtin("fashion_mnist", limit=20).images[:1], dtype=np.uint8)
+
+    async def main() -> dict[str, Any]:
+        pool = ModelPool(Registry(home), [IMAGE_MODEL], settings())
+        await pool.start()
+        out = await pool.explain(IMAGE_MODEL, image, method=None, request_id="e-img")
+        with pytest.raises(DataError, match=r"must be uint8 \[1, 28, 28\]"):
+            await pool.explain(IMAGE_MODEL, image[:, :, :10], method=None, request_id="e-bad")
+        await pool.stop()
+        return out
+
+    out = asyncio.run(main())
+    assert out["method"] == "gradcam" and out["version"] == f"{IMAGE_MODEL}:1"
+    with Image.open(io.BytesIO(base64.b64decode(out["overlay_png"]))) as overlay:
+        assert overlay.format == "PNG" and overlay.size[0] == 2 * overlay.size[1]

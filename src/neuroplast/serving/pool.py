@@ -49,6 +49,9 @@ __all__ = ["Answer", "ModelPool", "PoolObserver", "ServeSettings", "ServedModel"
 
 logger = logging.getLogger(__name__)
 
+#: Explanations (slow: tens of forward passes each) running or waiting, at most.
+EXPLAIN_QUEUE = 16
+
 
 @dataclass
 class ServeSettings:
@@ -166,6 +169,7 @@ class ModelPool:
         self._refresh_lock = asyncio.Lock()
         self._poll_task: asyncio.Task[None] | None = None
         self._explain_executor: ThreadPoolExecutor | None = None
+        self._explaining = 0
         self._ready = False
         self._stopped = False
         self._state: str | None = None
@@ -197,7 +201,7 @@ class ModelPool:
             await asyncio.gather(*(v.batcher.drain() for v in self._versions.values()))
         await asyncio.to_thread(self.log.close)
         if self._explain_executor is not None:
-            self._explain_executor.shutdown(wait=True)
+            await asyncio.to_thread(self._explain_executor.shutdown, True)
 
     async def flush_log(self) -> None:
         """Wait until every answer so far is in the registry's prediction log."""
@@ -337,13 +341,22 @@ class ModelPool:
         class under the version that would answer ``request_id``; loads torch the first time."""
         router = self.router(name)
         ref = router.choose(request_id).ref
+        if self._explaining >= EXPLAIN_QUEUE:
+            raise QueueFull(
+                f"{EXPLAIN_QUEUE} explanations are running or waiting; retry in a moment",
+                retry_after=1.0,
+            )
         if self._explain_executor is None:
             self._explain_executor = ThreadPoolExecutor(1, thread_name_prefix="np-explain")
         loop = asyncio.get_running_loop()
-        result = await loop.run_in_executor(
-            self._explain_executor,
-            lambda: self.explanations.explain(ref, input, method=method),
-        )
+        self._explaining += 1
+        try:
+            result = await loop.run_in_executor(
+                self._explain_executor,
+                lambda: self.explanations.explain(ref, input, method=method),
+            )
+        finally:
+            self._explaining -= 1
         return {"request_id": request_id, "model": name, **result}
 
     # ---- hot changes ---------------------------------------------------------------------
