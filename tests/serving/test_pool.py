@@ -378,3 +378,28 @@ def test_explain_an_image_gives_a_gradcam_overlay(home: Path) -> None:
     assert out["method"] == "gradcam" and out["version"] == f"{IMAGE_MODEL}:1"
     with Image.open(io.BytesIO(base64.b64decode(out["overlay_png"]))) as overlay:
         assert overlay.format == "PNG" and overlay.size[0] == 2 * overlay.size[1]
+
+
+def test_a_version_that_fails_to_load_is_not_swapped_in(
+    home: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    registry = Registry(home)
+    broken = registry.resolve(f"{TEXT_MODEL}:2")
+    for artifact in broken.artifacts.values():  # every file of v2 damaged on disk
+        if artifact.name.startswith("model"):
+            artifact.path.write_bytes(b"not a model")
+
+    async def main() -> None:
+        pool = ModelPool(registry, [TEXT_MODEL], settings(poll_seconds=3600))
+        await pool.start()
+        await asyncio.to_thread(promote, registry, f"{TEXT_MODEL}:2", "production")
+        assert not await pool.refresh()
+        answer = await pool.predict(TEXT_MODEL, TEXTS, request_id=rid())
+        assert answer.version == f"{TEXT_MODEL}:1"
+        await asyncio.to_thread(rollback, registry, TEXT_MODEL)
+        await pool.refresh()
+        assert served(pool).production == f"{TEXT_MODEL}:1"
+        await pool.stop()
+
+    asyncio.run(main())
+    assert f"cannot load {TEXT_MODEL}:2; {TEXT_MODEL} keeps its current versions" in caplog.text

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from neuroplast.errors import ModelNotFoundError
+from neuroplast.errors import ModelNotFoundError, NeuroplastError
 from neuroplast.serving.router import Router
 
 if TYPE_CHECKING:
@@ -44,12 +44,26 @@ def plan(registry: Registry, name: str) -> Router:
     )
 
 
-def plans(registry: Registry, requested: Sequence[str] | None) -> dict[str, Router]:
-    """The routing table of every served model."""
+def plans(
+    registry: Registry,
+    requested: Sequence[str] | None,
+    *,
+    errors: dict[str, Exception] | None = None,
+) -> dict[str, Router]:
+    """The routing table of every served model. With ``errors``, a model whose table cannot
+    be read (deleted meanwhile, say) is put there instead of raising."""
     names = model_names(registry, requested)
     if requested is None and not names:
         raise ModelNotFoundError(
             f"no model in {registry.home} has a production version to serve; promote one "
             "(neuroplast models promote NAME:N --stage production) or name the models"
         )
-    return {name: plan(registry, name) for name in names}
+    out = {}
+    for name in names:
+        try:
+            out[name] = plan(registry, name)
+        except NeuroplastError as e:
+            if errors is None:
+                raise
+            errors[name] = e
+    return out

@@ -387,8 +387,14 @@ class ModelPool:
         async with self._refresh_lock:
             if self._stopped:
                 return False
+            unreadable: dict[str, Exception] = {}
             try:
-                plans = await asyncio.to_thread(read_plans, self.registry, self.requested)
+                plans = await asyncio.to_thread(
+                    read_plans,
+                    self.registry,
+                    self.requested,
+                    errors=None if initial else unreadable,
+                )
             except Exception:
                 if initial:
                     raise
@@ -411,8 +417,10 @@ class ModelPool:
             for name, router in plans.items():
                 if failed.isdisjoint(router.refs):
                     routers[name] = router
+            for name, error in unreadable.items():
+                logger.warning("cannot read what to serve for %s (%s); keeping it", name, error)
             for name in list(routers):
-                if name not in plans:
+                if name not in plans and name not in unreadable:
                     del routers[name]
             changed = routers != self._routers
             old = self._routers
