@@ -8,6 +8,7 @@ import json
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -155,13 +156,19 @@ def test_sigterm_answers_every_accepted_request(start_server: Callable[..., Serv
 
 @pytest.mark.slow
 def test_two_workers(start_server: Callable[..., Server]) -> None:
+    """Two processes share the port; each loads the models itself (a request that reaches
+    one still loading is a 503 not_ready, and is retried as a client would)."""
     server = start_server(TEXT_MODEL, "--workers", "2")
+    replies = []
     with server.client() as client:
-        replies = [
-            client.post(f"/v1/models/{TEXT_MODEL}/predict", json={"inputs": "fine"})
-            for _ in range(6)
-        ]
-    assert {r.status_code for r in replies} == {200}
+        for _ in range(6):
+            for _ in range(600):
+                reply = client.post(f"/v1/models/{TEXT_MODEL}/predict", json={"inputs": "fine"})
+                if reply.status_code != 503 or reply.json()["error"]["code"] != "not_ready":
+                    break
+                time.sleep(0.5)
+            replies.append(reply)
+    assert {r.status_code for r in replies} == {200}, [r.text for r in replies]
     children = [
         p for p in Path("/proc").iterdir() if p.name.isdigit() and _parent(p) == server.process.pid
     ]
