@@ -181,3 +181,25 @@ def test_a_cancelled_request_is_skipped() -> None:
 def test_bad_settings_say_what_is_wrong(options: dict[str, float], match: str) -> None:
     with pytest.raises(ConfigError, match=match):
         Batcher(Recorder(), **options)  # type: ignore[arg-type]
+
+
+def test_a_full_batch_runs_without_waiting_for_max_wait() -> None:
+    recorder = Recorder()
+
+    async def main() -> None:
+        batcher: Batcher[int, int] = Batcher(recorder, 4, 600_000.0, 100)  # ten minutes
+        answers = asyncio.gather(batcher.submit([1, 2]), batcher.submit([3, 4, 5, 6]))
+        # [1, 2, 3, 4] is full at once; [5, 6] waits for more until drain() closes the queue
+        done = await asyncio.wait_for(_first_batch(recorder), 30)
+        assert done == [4]
+        await batcher.drain()  # closing sends the partial batch at once
+        assert await answers == [[2, 4], [6, 8, 10, 12]]
+
+    asyncio.run(main())
+    assert recorder.sizes == [4, 2]
+
+
+async def _first_batch(recorder: Recorder) -> list[int]:
+    while not recorder.sizes:
+        await asyncio.sleep(0.001)
+    return list(recorder.sizes)

@@ -4,7 +4,7 @@
 >>> rows = await batcher.submit(["a gorgeous, witty film"])        # doctest: +SKIP
 
 The worker takes queued inputs in arrival order until it holds ``max_batch`` of them or
-``max_wait_ms`` have passed since it began the batch, runs ``run`` on them in its own thread
+the oldest of them has waited ``max_wait_ms``, runs ``run`` on them in its own thread
 (off the event loop; one thread per batcher, so one per served version), and hands every
 request its own slice of the outputs, in order. A request of more inputs than ``max_batch``
 is split over several batches, and batches are filled across requests, so no batch is ever
@@ -38,11 +38,12 @@ R = TypeVar("R")
 class _Request(Generic[T, R]):
     """One submitted request: its inputs, how many went into batches, how many came back."""
 
-    __slots__ = ("done", "future", "items", "results", "taken")
+    __slots__ = ("arrived", "done", "future", "items", "results", "taken")
 
-    def __init__(self, items: Sequence[T], future: asyncio.Future[list[R]]) -> None:
+    def __init__(self, items: Sequence[T], future: asyncio.Future[list[R]], arrived: float) -> None:
         self.items = items
         self.future = future
+        self.arrived = arrived
         self.results: list[R | None] = [None] * len(items)
         self.taken = 0
         self.done = 0
@@ -130,7 +131,7 @@ class Batcher(Generic[T, R]):
         loop = asyncio.get_running_loop()
         wake = self._start(loop)
         future: asyncio.Future[list[R]] = loop.create_future()
-        self._pending.append(_Request(items, future))
+        self._pending.append(_Request(items, future, loop.time()))
         self._depth += n
         wake.set()
         return await future
@@ -181,8 +182,9 @@ class Batcher(Generic[T, R]):
                 await self._run_batch(batch, parts, loop)
 
     async def _gather(self, wake: asyncio.Event, loop: asyncio.AbstractEventLoop) -> None:
-        """Wait up to ``max_wait`` for the queue to hold a full batch."""
-        deadline = loop.time() + self.max_wait
+        """Wait for the queue to hold a full batch, until the oldest waiting input has
+        waited ``max_wait`` (inputs that queued while a batch ran go at once)."""
+        deadline = self._pending[0].arrived + self.max_wait
         while self._depth < self.max_batch and not self._closed:
             left = deadline - loop.time()
             if left <= 0:
