@@ -500,4 +500,6 @@ def test_ab_split_over_admin_routes(app_client: TestClient) -> None:
     stopped = app_client.delete(url, headers=admin)
     assert stopped.status_code == 200, stopped.text
     assert stopped.json()["split"] == {}
+    again = app_client.delete(url, headers=admin)
+    assert "no A/B test running" in assert_error(again, 409, "conflict")["message"]
     assert app_client.get(f"/v1/models/{TEXT_MODEL}").json()["arms"] == {}

@@ -18,7 +18,7 @@ import os
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,7 +32,14 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from neuroplast.errors import ConfigError, DataError, ModelNotFoundError, NeuroplastError
+from neuroplast.errors import (
+    ArtifactError,
+    ConfigError,
+    DataError,
+    ModelNotFoundError,
+    NeuroplastError,
+    RegistryError,
+)
 from neuroplast.serving import schemas as s
 from neuroplast.serving.errors import ModelNotServed, NotReady, QueueFull, ServingError
 from neuroplast.serving.limits import BodyLimitMiddleware, Limits, check_texts, decode_images
@@ -55,6 +62,7 @@ _CODES = {
     403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
+    409: "conflict",
     413: "body_too_large",
     415: "unsupported_media_type",
     422: "invalid_request",
@@ -730,7 +738,7 @@ def _add_routes(app: FastAPI) -> None:
         name="ab_start",
         response_model=s.RoutingOut,
         dependencies=admin,
-        responses=_errors(400, 401, 403, 404, 413, 422, 503),
+        responses=_errors(400, 401, 403, 404, 409, 413, 422, 503),
         summary="Start a weighted A/B split between versions of a served model",
     )
     async def ab_start(name: str, body: s.ABStartRequest, request: Request) -> s.RoutingOut:
@@ -742,12 +750,8 @@ def _add_routes(app: FastAPI) -> None:
             if not number.isdigit():
                 raise DataError(f"split keys are version numbers (or name:N), not {version!r}")
             split[int(number)] = weight
-        routing = await asyncio.to_thread(
-            serving.registry.start_ab,
-            name,
-            split,
-            sticky_key=body.sticky_key,
-            reason=body.reason,
+        routing = await _routing_change(
+            serving.registry.start_ab, name, split, sticky_key=body.sticky_key, reason=body.reason
         )
         await _refresh_if_ready(serving)
         return _routing_out(routing)
@@ -757,7 +761,7 @@ def _add_routes(app: FastAPI) -> None:
         name="ab_stop",
         response_model=s.RoutingOut,
         dependencies=admin,
-        responses=_errors(401, 403, 404, 422, 503),
+        responses=_errors(401, 403, 404, 409, 422, 503),
         summary="Stop the A/B split (optionally promoting one version)",
     )
     async def ab_stop(
@@ -765,11 +769,22 @@ def _add_routes(app: FastAPI) -> None:
     ) -> s.RoutingOut:
         serving = _serving(request)
         serving.served(request, name)
-        routing = await asyncio.to_thread(
+        routing = await _routing_change(
             serving.registry.stop_ab, name, promote=promote, reason=reason
         )
         await _refresh_if_ready(serving)
         return _routing_out(routing)
+
+
+async def _routing_change(change: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """A registry routing change off the event loop; a change the registry's state refuses
+    (no A/B test to stop, an arm that is not a version) is a 409 that says why."""
+    try:
+        return await asyncio.to_thread(change, *args, **kwargs)
+    except ArtifactError:
+        raise
+    except RegistryError as e:
+        raise HttpError(409, "conflict", " ".join(str(e).split())) from e
 
 
 async def _refresh_if_ready(serving: _Serving) -> None:
