@@ -43,7 +43,7 @@ class Explanations:
         explainer = self._explainers.get(ref)
         if explainer is None:
             from neuroplast.explain import ImageExplainer, TextExplainer
-            from neuroplast.workflows.report import load_registered
+            from neuroplast.inference.registered import load_registered
 
             logger.info("loading the torch model of %s to explain its predictions", ref)
             _, loaded = load_registered(self.registry, ref)
