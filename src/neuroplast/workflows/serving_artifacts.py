@@ -5,7 +5,9 @@ version its ``model.onnx`` (``model.int8.onnx`` with ``int8``) and, for a text m
 ``tokenizer.json`` when it lacks them: exported from its bundle and checked against eager
 PyTorch as ``neuroplast export`` does (:func:`~neuroplast.compression.export.onnx_artifacts`),
 then stored with :meth:`~neuroplast.registry.Registry.add_artifact`. A version that has them
-is returned as it is, with no torch imported; torch is imported only to export.
+is returned as it is, with no torch imported; torch is imported only to export. Two
+processes that store the same version at once (``--workers N`` starting together) write the
+same bytes: the export and the tokenizer file are deterministic, so either's record holds.
 """
 
 from __future__ import annotations
