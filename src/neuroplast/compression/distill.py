@@ -4,6 +4,8 @@
 cross-entropy with ``T**2 * KL(softmax(teacher / T) || softmax(student / T))``. The
 teacher stays in eval mode without gradients and sees exactly the batch the student saw
 (same tokens / normalised pixels, same order), so its labels line up with the student's.
+The default temperature and alpha, and their check, are the ``distill`` technique's options
+(:mod:`neuroplast.compression.techniques.distill`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,11 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.hooks import RemovableHandle
 
+from neuroplast.compression.techniques.distill import (
+    DEFAULT_ALPHA,
+    DEFAULT_TEMPERATURE,
+    check_distillation_settings,
+)
 from neuroplast.errors import ConfigError
 from neuroplast.models import logits_of
 from neuroplast.training.callbacks import Callback
@@ -24,22 +31,6 @@ __all__ = [
     "check_distillation_settings",
     "distillation_loss",
 ]
-
-DEFAULT_TEMPERATURE = 4.0
-DEFAULT_ALPHA = 0.7
-
-
-def check_distillation_settings(temperature: float, alpha: float) -> None:
-    """Raise :class:`ConfigError` unless ``temperature > 0`` and ``0 <= alpha <= 1``."""
-    if not temperature > 0:
-        raise ConfigError(
-            f"distillation temperature must be > 0, got {temperature}; try --temperature 4"
-        )
-    if not 0.0 <= alpha <= 1.0:
-        raise ConfigError(
-            f"distillation alpha (weight of the teacher's soft labels) must be in [0, 1], "
-            f"got {alpha}; try --alpha 0.7"
-        )
 
 
 def distillation_loss(

@@ -17,33 +17,30 @@ are smaller or faster than the parent, within ``max_accuracy_drop`` of its accur
 registered (see :mod:`neuroplast.compression.verdict`); the others are measured, reported
 and leave nothing in the registry. :attr:`ModelOptimizer.last` keeps the last outcome
 (versions, table, decisions, warnings, notes) for the CLI.
+
+The techniques are a registry (:mod:`neuroplast.compression._registry`, one file each in
+:mod:`neuroplast.compression.techniques`): the keywords of the seed API name the built-in
+ones, ``techniques={"NAME": {options}}`` any registered one.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from neuroplast.compression._registry import (
+    CompressionTechnique,
+    CompressJob,
+    get_technique,
+    list_techniques,
+)
+from neuroplast.compression.candidate import Candidate, state_bytes
 from neuroplast.compression.derive import register_derived
-from neuroplast.compression.distill import (
-    DEFAULT_ALPHA,
-    DEFAULT_TEMPERATURE,
-    check_distillation_settings,
-)
 from neuroplast.compression.table import Variant, compression_table
-from neuroplast.compression.techniques import (
-    Candidate,
-    calibration_from_inputs,
-    distill_student,
-    dynamic_candidate,
-    prune_candidate,
-    run_config_of,
-    state_bytes,
-    static_candidate,
-)
+from neuroplast.compression.techniques.distill import DEFAULT_ALPHA, DEFAULT_TEMPERATURE
 from neuroplast.compression.verdict import (
     DEFAULT_MAX_ACCURACY_DROP,
     Decision,
@@ -52,20 +49,13 @@ from neuroplast.compression.verdict import (
     noise_warning,
     rows_with_status,
 )
-from neuroplast.data.prepare import PreparedData
 from neuroplast.errors import ConfigError, NeuroplastError
-from neuroplast.inference.bundle import LoadedModel
-from neuroplast.inference.inputs import (
-    NOT_MEASURED,
-    SplitInputs,
-    measurement_inputs,
-    model_data,
-)
+from neuroplast.inference.inputs import NOT_MEASURED, measurement_inputs, model_data
 from neuroplast.inference.predictor import Predictor
+from neuroplast.inference.registered import load_registered
 from neuroplast.registry import Registry, VersionRecord
-from neuroplast.workflows.report import load_registered
 
-__all__ = ["CompressOutcome", "ModelOptimizer", "QuantizationType"]
+__all__ = ["CompressOutcome", "ModelOptimizer", "QuantizationType", "plan_techniques"]
 
 if TYPE_CHECKING:
     from neuroplast.compression.export import ExportOutcome
@@ -116,13 +106,66 @@ class CompressOutcome:
         }
 
 
-@dataclass
-class _Context:
-    version: VersionRecord
-    loaded: LoadedModel
-    #: The model's own splits (None for a model trained on the caller's loaders).
-    data: PreparedData | None
-    test: SplitInputs
+@dataclass(frozen=True)
+class _Step:
+    """One technique of a compress call, its typed options, and whether it was asked for
+    by name (else ``--all`` brought it, and it may skip a model it does not apply to)."""
+
+    technique: CompressionTechnique
+    options: Any
+    explicit: bool
+
+
+def plan_techniques(
+    *,
+    quantize: str | None = None,
+    prune: float | None = None,
+    structured: bool = False,
+    finetune_epochs: int = 0,
+    distill_from: str | None = None,
+    student_config: dict[str, Any] | None = None,
+    epochs: int = 3,
+    all_techniques: bool = False,
+    temperature: float = DEFAULT_TEMPERATURE,
+    alpha: float = DEFAULT_ALPHA,
+    techniques: Mapping[str, Mapping[str, Any]] | None = None,
+) -> list[_Step]:
+    """The techniques one compress call runs, in their listing order, each with its options
+    checked: those the seed API's keywords name (``quantize``, ``prune``, ``distill_from``)
+    or ``techniques`` does (name -> options), and with ``all_techniques`` every other one
+    that ``--all`` runs, configured by the same keywords."""
+    quantizations = list_techniques(quantization=True)
+    if quantize is not None and quantize not in quantizations:
+        raise ConfigError(f"--quantize must be {' or '.join(quantizations)}, not {quantize!r}")
+    if not (quantize or prune or distill_from or all_techniques or techniques):
+        raise ConfigError(
+            f"nothing to do: choose --quantize {'|'.join(quantizations)}, --prune AMOUNT, "
+            "--distill-from TEACHER or --all"
+        )
+    from_keywords: dict[str, dict[str, Any]] = {
+        "prune": {"structured": structured, "finetune_epochs": finetune_epochs or None},
+        "distill": {
+            "teacher": distill_from,
+            "student_config": student_config,
+            "epochs": epochs,
+            "temperature": temperature,
+            "alpha": alpha,
+        },
+    }
+    if prune:
+        from_keywords["prune"]["amount"] = prune
+    named = [quantize, "prune" if prune else None, "distill" if distill_from else None]
+    requested = {name: from_keywords.get(name, {}) for name in named if name}
+    requested.update({name: dict(options) for name, options in (techniques or {}).items()})
+    for name in requested:
+        get_technique(name)  # an unknown name is an error that lists the known ones
+    steps = []
+    for name in list_techniques():
+        technique = get_technique(name)
+        if name in requested or (all_techniques and technique.in_all):
+            options = requested.get(name, from_keywords.get(name, {}))
+            steps.append(_Step(technique, technique.parse(options), name in requested))
+    return steps
 
 
 class ModelOptimizer:
@@ -233,109 +276,76 @@ class ModelOptimizer:
         if_better: bool = False,
         max_accuracy_drop: float = DEFAULT_MAX_ACCURACY_DROP,
         data: Iterable[Any] | None = None,
+        techniques: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> CompressOutcome:
         """Apply each requested technique to ``model_id``; one table, one version each
         (with ``if_better``, only for results smaller or faster than the parent that lose
         at most ``max_accuracy_drop`` of its test accuracy). ``data``: labelled batches to
-        measure on (see the module doc)."""
+        measure on (see the module doc). ``techniques``: more techniques by registered name,
+        each with its options (``{"prune": {"amount": 0.3}}``)."""
         check_accuracy_drop(max_accuracy_drop)
-        if quantize not in (None, "dynamic", "static"):
-            raise ConfigError(f"--quantize must be dynamic or static, not {quantize!r}")
-        if not (quantize or prune or distill_from or all_techniques):
-            raise ConfigError(
-                "nothing to do: choose --quantize dynamic|static, --prune AMOUNT, "
-                "--distill-from TEACHER or --all"
-            )
-        if distill_from:
-            check_distillation_settings(temperature, alpha)
-        ctx = self._context(model_id, data)
+        steps = plan_techniques(
+            quantize=quantize,
+            prune=prune,
+            structured=structured,
+            finetune_epochs=finetune_epochs,
+            distill_from=distill_from,
+            student_config=student_config,
+            epochs=epochs,
+            all_techniques=all_techniques,
+            temperature=temperature,
+            alpha=alpha,
+            techniques=techniques,
+        )
+        job = self._job(model_id, data, all_techniques=all_techniques)
         outcome = CompressOutcome(
-            parent=ctx.version, if_better=if_better, max_accuracy_drop=max_accuracy_drop
+            parent=job.version,
+            notes=job.notes,
+            if_better=if_better,
+            max_accuracy_drop=max_accuracy_drop,
         )
-        if ctx.test.labels is None:
-            outcome.notes.append(NOT_MEASURED)
-        candidates: list[Candidate] = []
-        modality = ctx.loaded.meta.modality
-        if quantize == "dynamic" or all_techniques:
-            candidates.append(dynamic_candidate(ctx.loaded))
-        if quantize == "static" or (all_techniques and modality == "image"):
-            calibration = None
-            if ctx.data is None and ctx.test.labels is not None:  # the caller's data=
-                calibration = calibration_from_inputs(ctx.test, ctx.loaded.meta)
-            candidates.append(static_candidate(ctx.loaded, ctx.data, calibration=calibration))
-        if all_techniques and modality == "text":
-            outcome.notes.append("static int8 skipped: it applies to the image CNN / MLP paths")
-        amounts = [prune] if prune else ([0.5] if all_techniques else [])
-        if all_techniques and not finetune_epochs and ctx.data is None and amounts:
-            outcome.notes.append(
-                "pruned without fine-tuning: the model has no recorded data config to train on"
-            )
-        default_finetune = 1 if all_techniques and ctx.data is not None else 0
-        epochs_after_pruning = finetune_epochs or default_finetune
-        train = None
-        if distill_from or (amounts and epochs_after_pruning and ctx.data is not None):
-            train = run_config_of(ctx.version.config).train
-        for amount in amounts:
-            candidates.append(
-                prune_candidate(
-                    ctx.loaded,
-                    amount,
-                    structured=structured,
-                    finetune_epochs=epochs_after_pruning,
-                    data=ctx.data,
-                    train=train,
-                )
-            )
-        if distill_from:
-            _, teacher = load_registered(self.registry, distill_from)
-            teacher_data = model_data(
-                teacher.meta,
-                teacher.vocab,
-                needed_for="training data to distill a student on (train the teacher from a "
-                "run config with Engine.train)",
-            )
-            default = dict(run_config_of(ctx.version.config).model)
-            alone, distilled = distill_student(
-                teacher,
-                teacher_data,
-                train or run_config_of(ctx.version.config).train,
-                student_config=student_config,
-                default_student=default,
-                epochs=epochs,
-                temperature=temperature,
-                alpha=alpha,
-            )
-            for c in (alone, distilled):
-                c.options["teacher"] = distill_from
-            candidates += [alone, distilled]
-        elif all_techniques:
-            outcome.notes.append("distillation skipped: give --distill-from TEACHER")
-        parent_size = ctx.version.artifacts.get("weights.safetensors")
-        baseline = Variant(
-            "fp32 (parent)",
-            Predictor(ctx.loaded),
-            parent_size.size_bytes if parent_size else state_bytes(ctx.loaded.model),
-        )
-        variants = [baseline] + [
-            Variant(c.technique, c.predictor, c.size_bytes) for c in candidates
-        ]
-        outcome.table = compression_table(variants, ctx.test)
-        outcome.decisions.append(Decision("parent", ctx.version.ref))
+        candidates = _candidates(steps, job)
+        outcome.table = compression_table(_variants(job, candidates), job.test)
+        self._register(outcome, job, candidates)
+        noisy = noise_warning(outcome.table)
+        if noisy:
+            outcome.warnings.append(noisy)
+        self.last = outcome
+        return outcome
+
+    # ---- internals -------------------------------------------------------------------------
+    def _job(
+        self, model_id: str, data: Iterable[Any] | None, *, all_techniques: bool
+    ) -> CompressJob:
+        version, loaded = load_registered(self.registry, model_id)
+        if loaded.meta.compression.get("quantization"):
+            raise ConfigError(f"{version.ref} is already int8; compress its fp32 parent instead")
+        own = model_data(loaded.meta, loaded.vocab) if loaded.meta.data else None
+        test = measurement_inputs(loaded.meta, own, data=data, limit=self.test_limit)
+        notes = [NOT_MEASURED] if test.labels is None else []
+        return CompressJob(self.registry, version, loaded, own, test, all_techniques, notes)
+
+    def _register(
+        self, outcome: CompressOutcome, job: CompressJob, candidates: list[Candidate]
+    ) -> None:
+        """One decision per row: registered (a new version), not registered (``if_better``
+        and it does not qualify) or compared only; the warnings of each verdict."""
+        parent = job.version
+        outcome.decisions.append(Decision("parent", parent.ref))
         for candidate, row in zip(candidates, outcome.table[1:], strict=True):
-            if candidate.technique.startswith("student alone"):
-                # measured for the comparison, not registered
-                outcome.decisions.append(Decision("compared", reason="trained without teacher"))
+            if candidate.compared_only:  # measured for the comparison, not registered
+                outcome.decisions.append(Decision("compared", reason=candidate.compared_only))
                 continue
-            verdict = judge(outcome.table[0], row, max_accuracy_drop=max_accuracy_drop)
-            if if_better and not verdict.qualifies:
+            verdict = judge(outcome.table[0], row, max_accuracy_drop=outcome.max_accuracy_drop)
+            if outcome.if_better and not verdict.qualifies:
                 outcome.decisions.append(Decision("not registered", reason=verdict.reason))
                 name = f"{candidate.technique} (not registered)"
-                logger.info("%s of %s not registered: %s", name, ctx.version.ref, verdict.reason)
+                logger.info("%s of %s not registered: %s", name, parent.ref, verdict.reason)
             else:
                 record = register_derived(
                     self.registry,
-                    ctx.version,
-                    candidate.loaded or ctx.loaded,
+                    parent,
+                    candidate.loaded or job.loaded,
                     model=candidate.model,
                     technique=candidate.technique,
                     options=candidate.options,
@@ -349,22 +359,33 @@ class ModelOptimizer:
                 outcome.versions.append(record)
                 outcome.decisions.append(Decision("registered", record.ref))
                 name = f"{record.ref} ({candidate.technique})"
-            outcome.warnings += verdict.warnings(name, ctx.version.ref)
-        noisy = noise_warning(outcome.table)
-        if noisy:
-            outcome.warnings.append(noisy)
-        self.last = outcome
-        return outcome
-
-    # ---- internals -------------------------------------------------------------------------
-    def _context(self, model_id: str, data: Iterable[Any] | None) -> _Context:
-        version, loaded = load_registered(self.registry, model_id)
-        if loaded.meta.compression.get("quantization"):
-            raise ConfigError(f"{version.ref} is already int8; compress its fp32 parent instead")
-        own = model_data(loaded.meta, loaded.vocab) if loaded.meta.data else None
-        test = measurement_inputs(loaded.meta, own, data=data, limit=self.test_limit)
-        return _Context(version=version, loaded=loaded, data=own, test=test)
+            outcome.warnings += verdict.warnings(name, parent.ref)
 
     @staticmethod
     def _single(outcome: CompressOutcome) -> str:
         return outcome.versions[-1].ref
+
+
+def _candidates(steps: list[_Step], job: CompressJob) -> list[Candidate]:
+    """Every step's candidates, in order; a step ``--all`` brought that does not apply to
+    the model leaves a note instead."""
+    candidates: list[Candidate] = []
+    for step in steps:
+        note = None if step.explicit else step.technique.skipped(job, step.options)
+        if note is not None:
+            job.notes.append(note)
+            continue
+        candidates += step.technique.candidates(job, step.options)
+    return candidates
+
+
+def _variants(job: CompressJob, candidates: list[Candidate]) -> list[Variant]:
+    """What the table measures: the parent (eager fp32, its stored weights' size) first,
+    then each candidate."""
+    parent_size = job.version.artifacts.get("weights.safetensors")
+    baseline = Variant(
+        "fp32 (parent)",
+        Predictor(job.loaded),
+        parent_size.size_bytes if parent_size else state_bytes(job.loaded.model),
+    )
+    return [baseline] + [Variant(c.technique, c.predictor, c.size_bytes) for c in candidates]
