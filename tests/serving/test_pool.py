@@ -403,3 +403,26 @@ def test_a_version_that_fails_to_load_is_not_swapped_in(
 
     asyncio.run(main())
     assert f"cannot load {TEXT_MODEL}:2; {TEXT_MODEL} keeps its current versions" in caplog.text
+
+
+def test_a_stuck_shadow_never_delays_or_changes_the_answer(home: Path) -> None:
+    import threading
+
+    registry = Registry(home)
+    registry.add_shadow(f"{TEXT_MODEL}:2")
+    gate = threading.Event()
+
+    async def main() -> None:
+        pool = ModelPool(registry, [TEXT_MODEL], settings())
+        await pool.start()
+        shadow = pool._versions[f"{TEXT_MODEL}:2"].batcher
+        run = shadow.run
+        shadow.run = lambda items: gate.wait(60) and run(items)  # the shadow hangs
+        answers = [await pool.predict(TEXT_MODEL, TEXTS, request_id=rid()) for _ in range(5)]
+        assert {a.version for a in answers} == {f"{TEXT_MODEL}:1"}
+        assert f"{TEXT_MODEL}:2" not in pool.shadow_agreement  # still stuck, answers went out
+        gate.set()
+        await pool.stop()
+        assert pool.shadow_agreement[f"{TEXT_MODEL}:2"][1] == 5 * len(TEXTS)
+
+    asyncio.run(main())
