@@ -164,6 +164,55 @@ def text_tensor(vocab: Vocabulary, texts: Sequence[str], max_length: int) -> Ten
     return out
 
 
+def _encoded(
+    data: TextData | ImageData, train_idx: np.ndarray, *, max_length: int, vocab_size: int
+) -> tuple[Tensor, Vocabulary | None]:
+    """Every row as model input: token ids (a vocabulary built on the training rows) or
+    normalised images."""
+    if isinstance(data, TextData):
+        vocab = Vocabulary.build((data.texts[i] for i in train_idx), max_size=vocab_size)
+        return text_tensor(vocab, data.texts, max_length), vocab
+    return image_tensor(data.images), None
+
+
+def _task_rows(
+    index: int,
+    classes: list[int],
+    codes: np.ndarray,
+    splits: tuple[np.ndarray, np.ndarray],
+    task_of_row: np.ndarray | None,
+) -> tuple[Tensor, Tensor]:
+    """Task ``index``'s training and test rows: those of its classes (and, with
+    ``task_of_row``, given to it); both must be there."""
+    rows = []
+    for split in splits:
+        keep = np.isin(codes[split], classes)
+        if task_of_row is not None:
+            keep &= task_of_row[split] == index
+        rows.append(torch.from_numpy(split[keep]))
+    if len(rows[0]) == 0 or len(rows[1]) == 0:
+        raise DataError(
+            f"task {index + 1} (classes {classes}) has {len(rows[0])} training and "
+            f"{len(rows[1])} test rows; every task needs both"
+        )
+    return rows[0], rows[1]
+
+
+def _permuted(x: Tensor, permutation: np.ndarray | None) -> Tensor:
+    """``x`` with each input's pixels shuffled by ``permutation`` (None: as it is)."""
+    if permutation is None:
+        return x
+    return x.flatten(1)[:, torch.from_numpy(permutation)].reshape(x.shape)
+
+
+def _within_task(labels: Tensor, classes: list[int], outputs: int) -> Tensor:
+    """Domain-incremental labels: each class's position within its task's classes (labels
+    run over ``outputs`` classes)."""
+    lookup = torch.full((outputs,), -1, dtype=torch.long)
+    lookup[classes] = torch.arange(len(classes))
+    return lookup[labels]
+
+
 def build_stream(
     name: str,
     data: TextData | ImageData,
@@ -186,12 +235,7 @@ def build_stream(
     if scenario not in SCENARIOS:
         raise ConfigError(f"stream.scenario={scenario!r}; choose one of {', '.join(SCENARIOS)}")
     check_task_classes(groups, scenario)
-    vocab: Vocabulary | None = None
-    if isinstance(data, TextData):
-        vocab = Vocabulary.build((data.texts[i] for i in train_idx), max_size=vocab_size)
-        inputs = text_tensor(vocab, data.texts, max_length)
-    else:
-        inputs = image_tensor(data.images)
+    inputs, vocab = _encoded(data, train_idx, max_length=max_length, vocab_size=vocab_size)
     # Only the classes some task uses get an output (``tasks: 2`` of WordNet: 10 outputs).
     used = sorted({int(c) for g in groups for c in g})
     remap = np.full(len(data.label_names), -1, dtype=np.int64)
@@ -202,27 +246,13 @@ def build_stream(
     tasks: list[Task] = []
     for index, group in enumerate(groups):
         classes = sorted({int(remap[c]) for c in group})
-        rows = []
-        for split in (train_idx, test_idx):
-            keep = np.isin(codes[split], classes)
-            if task_of_row is not None:
-                keep &= task_of_row[split] == index
-            rows.append(torch.from_numpy(split[keep]))
-        if len(rows[0]) == 0 or len(rows[1]) == 0:
-            raise DataError(
-                f"task {index + 1} (classes {classes}) has {len(rows[0])} training and "
-                f"{len(rows[1])} test rows; every task needs both"
-            )
-        x_tr, x_te = inputs[rows[0]], inputs[rows[1]]
-        if permutations is not None:
-            perm = torch.from_numpy(permutations[index])
-            x_tr = x_tr.flatten(1)[:, perm].reshape(x_tr.shape)
-            x_te = x_te.flatten(1)[:, perm].reshape(x_te.shape)
-        y_tr, y_te = labels[rows[0]], labels[rows[1]]
+        train, test = _task_rows(index, classes, codes, (train_idx, test_idx), task_of_row)
+        permutation = None if permutations is None else permutations[index]
+        x_tr, x_te = _permuted(inputs[train], permutation), _permuted(inputs[test], permutation)
+        y_tr, y_te = labels[train], labels[test]
         if scenario == "domain":
-            lookup = torch.full((len(all_names),), -1, dtype=torch.long)
-            lookup[classes] = torch.arange(len(classes))
-            y_tr, y_te = lookup[y_tr], lookup[y_te]
+            outputs = len(all_names)
+            y_tr, y_te = (_within_task(y, classes, outputs) for y in (y_tr, y_te))
         tasks.append(Task(index, classes, x_tr, y_tr, x_te, y_te))
     names = all_names
     if scenario == "domain":

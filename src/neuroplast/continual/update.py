@@ -25,7 +25,7 @@ from neuroplast.config import DataConfig, TrainConfig
 from neuroplast.continual.config import StrategyOptions
 from neuroplast.continual.learner import ContinualLearner
 from neuroplast.continual.record import load_plugin_state, register_continual_version
-from neuroplast.continual.strategies import create_plugins
+from neuroplast.continual.strategies import Plugin, create_plugins
 from neuroplast.continual.streams import Stream, Task, image_tensor, text_tensor
 from neuroplast.data import ImageData, TextData, load_image_folder, load_table
 from neuroplast.data.prepare import prepare
@@ -137,6 +137,119 @@ def _old_task(version: VersionRecord, loaded: LoadedModel) -> Task:
     return Task(0, classes, x["train"], y["train"], x["test"], y["test"])
 
 
+def _class_names(
+    parent: VersionRecord,
+    loaded: LoadedModel,
+    new: TextData | ImageData,
+    data_path: str | Path,
+    *,
+    allow_new_classes: bool,
+) -> tuple[list[str], list[str]]:
+    """The class names after the update (the parent's first, in its order) and the new ones
+    among them; new classes need ``allow_new_classes``."""
+    old_names = list(loaded.meta.label_names)
+    unknown = [n for n in new.label_names if n not in old_names]
+    if unknown and not allow_new_classes:
+        raise DataError(
+            f"{data_path} has classes {parent.ref} does not know: {', '.join(unknown)} (it knows "
+            f"{', '.join(old_names)}); pass --allow-new-classes to add them to the model"
+        )
+    return old_names + unknown, unknown
+
+
+def _new_task(
+    new: TextData | ImageData,
+    loaded: LoadedModel,
+    names: list[str],
+    data_path: str | Path,
+    seed: int,
+) -> Task:
+    """The new data as task 1: its labels coded by ``names``, a fifth of each class held out
+    for testing."""
+    codes = np.array([names.index(new.label_names[c]) for c in new.labels], dtype=np.int64)
+    if len(np.unique(codes)) < 1 or len(codes) < 4:
+        raise DataError(f"{data_path} has {len(codes)} rows; give at least a few per class")
+    train, test = _split(codes, 0.2, seed)
+    x_new = _inputs(new, loaded, np.arange(len(codes)))
+    y_new = torch.from_numpy(codes)
+    classes = sorted({int(c) for c in codes})
+    return Task(1, classes, x_new[train], y_new[train], x_new[test], y_new[test])
+
+
+def _stream(name: str, tasks: tuple[Task, Task], names: list[str], loaded: LoadedModel) -> Stream:
+    """The old task and the new one as a class-incremental stream over ``names``."""
+    return Stream(
+        name=name,
+        scenario="class",
+        tasks=list(tasks),
+        label_names=names,
+        modality=loaded.meta.modality,
+        vocab=loaded.vocab,
+        input_shape=tuple(tasks[1].x_test.shape[1:]),
+    )
+
+
+def _train_config(parent: VersionRecord, epochs: int | None) -> TrainConfig:
+    """The parent's train config, with ``epochs`` when given."""
+    train_cfg = TrainConfig.model_validate(parent.config.get("train", {}))
+    if epochs is not None:
+        train_cfg = train_cfg.model_copy(update={"epochs": epochs})
+    return train_cfg
+
+
+def _plugins(
+    strategies: list[str], options: StrategyOptions | None, buffer_size: int, seed: int
+) -> list[Plugin]:
+    """The strategies' plugins, their buffers (replay, iCaRL) of ``buffer_size`` examples."""
+    opts = (options or StrategyOptions()).model_copy(deep=True)
+    opts.replay.buffer_size = buffer_size
+    opts.icarl.buffer_size = buffer_size
+    return create_plugins(strategies, opts, seed=seed)
+
+
+def _restore_state(
+    plugins: list[Plugin], learner: ContinualLearner, old: Task, parent: VersionRecord
+) -> None:
+    """Each plugin's state stored with the parent, or else built from the old task."""
+    state = load_plugin_state(parent)
+    for plugin in plugins:
+        if plugin.name in state:
+            plugin.load_artifacts(state[plugin.name])
+            logger.info("%s: reusing the state stored with %s", plugin.name, parent.ref)
+        else:
+            plugin.without_stored_state(learner, old, parent.ref)
+
+
+def _metrics(
+    strategy: str,
+    parent: VersionRecord,
+    data_path: str | Path,
+    new_classes: list[str],
+    scores: tuple[dict[str, float], dict[str, float]],
+    tasks: tuple[Task, Task],
+    started: float,
+) -> dict[str, Any]:
+    """The new version's metrics: the accuracies on the old and new test rows ``scores``
+    (before, after) the update, and the two together as ``test_accuracy``."""
+    before, after = scores
+    old, new = tasks
+    return {
+        "strategy": strategy,
+        "parent": parent.ref,
+        "update_data": str(data_path),
+        "new_classes": new_classes,
+        **{f"{k}_before": v for k, v in before.items()},
+        **{f"{k}_after": v for k, v in after.items()},
+        "old_accuracy_drop": before["old_accuracy"] - after["old_accuracy"],
+        # old and new test rows together, as `models list` shows it
+        "test_accuracy": (
+            after["old_accuracy"] * len(old.y_test) + after["new_accuracy"] * len(new.y_test)
+        )
+        / (len(old.y_test) + len(new.y_test)),
+        "train_seconds": round(time.perf_counter() - started, 2),
+    }
+
+
 def update_model(
     registry: Registry,
     ref: str,
@@ -157,76 +270,26 @@ def update_model(
     parent, loaded = load_registered(registry, ref)
     _require_own_data(parent, loaded)
     new = _read_new(Path(data_path), text_column, label_column)
-    old_names = list(loaded.meta.label_names)
-    unknown = [n for n in new.label_names if n not in old_names]
-    if unknown and not allow_new_classes:
-        raise DataError(
-            f"{data_path} has classes {parent.ref} does not know: {', '.join(unknown)} (it knows "
-            f"{', '.join(old_names)}); pass --allow-new-classes to add them to the model"
-        )
-    names = old_names + unknown
+    names, unknown = _class_names(
+        parent, loaded, new, data_path, allow_new_classes=allow_new_classes
+    )
     model, arch_config = loaded.model, dict(loaded.meta.arch_config)
     if unknown:
         model, arch_config = expand_classes(loaded, names)
     old = _old_task(parent, loaded)
-    codes = np.array([names.index(new.label_names[c]) for c in new.labels], dtype=np.int64)
-    if len(np.unique(codes)) < 1 or len(codes) < 4:
-        raise DataError(f"{data_path} has {len(codes)} rows; give at least a few per class")
-    train, test = _split(codes, 0.2, seed)
-    rows = np.arange(len(codes))
-    x_new = _inputs(new, loaded, rows)
-    y_new = torch.from_numpy(codes)
-    new_task = Task(
-        1,
-        sorted({int(c) for c in codes}),
-        x_new[train],
-        y_new[train],
-        x_new[test],
-        y_new[test],
-    )
-    stream = Stream(
-        name=f"update:{data_path}",
-        scenario="class",
-        tasks=[old, new_task],
-        label_names=names,
-        modality=loaded.meta.modality,
-        vocab=loaded.vocab,
-        input_shape=tuple(x_new.shape[1:]),
-    )
-    opts = (options or StrategyOptions()).model_copy(deep=True)
-    opts.replay.buffer_size = buffer_size
-    opts.icarl.buffer_size = buffer_size
-    plugins = create_plugins(strategies, opts, seed=seed)
-    train_cfg = TrainConfig.model_validate(parent.config.get("train", {}))
-    if epochs is not None:
-        train_cfg = train_cfg.model_copy(update={"epochs": epochs})
-    before = _scores(loaded.model, old, new_task, len(old_names))
+    new_task = _new_task(new, loaded, names, data_path, seed)
+    stream = _stream(f"update:{data_path}", (old, new_task), names, loaded)
+    plugins = _plugins(strategies, options, buffer_size, seed)
+    train_cfg = _train_config(parent, epochs)
+    before = _scores(loaded.model, old, new_task, len(loaded.meta.label_names))
     learner = ContinualLearner(model, stream, train_cfg, plugins, seed=seed)
-    state = load_plugin_state(parent)
-    for plugin in plugins:
-        if plugin.name in state:
-            plugin.load_artifacts(state[plugin.name])
-            logger.info("%s: reusing the state stored with %s", plugin.name, parent.ref)
-        else:
-            plugin.without_stored_state(learner, old, parent.ref)
+    _restore_state(plugins, learner, old, parent)
     learner.fit_task(1)
     after = _scores(learner.inner, old, new_task, len(names))
     strategy = "+".join(strategies)
-    metrics: dict[str, Any] = {
-        "strategy": strategy,
-        "parent": parent.ref,
-        "update_data": str(data_path),
-        "new_classes": unknown,
-        **{f"{k}_before": v for k, v in before.items()},
-        **{f"{k}_after": v for k, v in after.items()},
-        "old_accuracy_drop": before["old_accuracy"] - after["old_accuracy"],
-        # old and new test rows together, as `models list` shows it
-        "test_accuracy": (
-            after["old_accuracy"] * len(old.y_test) + after["new_accuracy"] * len(new_task.y_test)
-        )
-        / (len(old.y_test) + len(new_task.y_test)),
-        "train_seconds": round(time.perf_counter() - started, 2),
-    }
+    metrics = _metrics(
+        strategy, parent, data_path, unknown, (before, after), (old, new_task), started
+    )
     version, _ = register_continual_version(
         registry,
         name=name or parent.model_name,
