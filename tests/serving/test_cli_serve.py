@@ -194,3 +194,22 @@ def test_worker_factory_needs_its_environment(monkeypatch: pytest.MonkeyPatch) -
         app_from_env()
     assert json.loads(ServerOptions().to_json())["host"] == "127.0.0.1"
     assert os.environ.get(CONFIG_ENV) is None
+
+
+def test_a_model_that_cannot_load_ends_the_server(serving_template: Path, tmp_path: Path) -> None:
+    """A damaged artifact: /ready says load_failed, the CLI prints one error line, exit 1."""
+    from tests.serving.conftest import launch
+
+    home = copy_home(serving_template, tmp_path / "home")
+    for path in (home / "artifacts" / TEXT_MODEL / "v1").iterdir():
+        if path.suffix in (".onnx", ".safetensors"):
+            path.write_bytes(path.read_bytes()[:100])
+    server = launch(home, TEXT_MODEL, log_dir=tmp_path, wait=False)
+    try:
+        code = server.process.wait(180)
+    finally:
+        server.stop()
+    lines = server.output().splitlines()
+    assert code == 1, server.output()[-3000:]
+    assert len(lines) == 1 and lines[0].startswith("error: the models failed to load"), lines
+    assert "does not match its recorded sha256" in lines[0]

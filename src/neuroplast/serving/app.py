@@ -348,9 +348,12 @@ def create_app(
         async def load() -> None:
             try:
                 await serving.pool.start()
-            except Exception as e:  # reported by /ready and the log, not swallowed
-                serving.load_error = " ".join(str(e).split()) or type(e).__name__
-                log.error("loading the served models failed: %s", serving.load_error, exc_info=e)
+            except NeuroplastError as e:  # a user-facing reason: /ready reports it
+                serving.load_error = " ".join(str(e).split())
+                log.info("loading the served models failed: %s", serving.load_error)
+            except Exception as e:  # a defect: /ready says so, the log has the traceback
+                serving.load_error = f"unexpected {type(e).__name__}: {e}"
+                log.error("loading the served models failed", exc_info=e)
 
         serving.loading = asyncio.create_task(load())
         try:
