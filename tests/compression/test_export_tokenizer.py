@@ -52,10 +52,11 @@ def test_export_refuses_a_graph_that_disagrees_with_torch(
     eager PyTorch is refused before anything is registered."""
     from neuroplast.compression import export
     from neuroplast.errors import ArtifactError
+    from neuroplast.inference import onnx_files
 
-    real = export.check_onnx_parity
+    real = onnx_files.check_onnx_parity
     monkeypatch.setattr(
-        export,
+        onnx_files,
         "check_onnx_parity",
         lambda loaded, onnx, *, ref: real(loaded, onnx, ref=ref, tolerance=-1.0),
     )

@@ -42,7 +42,7 @@ def test_ensure_onnx_stores_the_graph_and_tokenizer_once(
     import onnxruntime as ort
     from tokenizers import Tokenizer
 
-    from neuroplast.compression import export
+    from neuroplast.inference import onnx_files
     from neuroplast.inference.predictor import Predictor
     from neuroplast.inference.registered import load_registered
 
@@ -59,7 +59,7 @@ def test_ensure_onnx_stores_the_graph_and_tokenizer_once(
         def no_export(*args: object, **kwargs: object) -> bytes:
             raise AssertionError("ensure_onnx exported a graph the version already has")
 
-        monkeypatch.setattr(export, "export_onnx_bytes", no_export)
+        monkeypatch.setattr(onnx_files, "export_onnx_bytes", no_export)
         again = ensure_onnx(registry, "rt-small:1")
         assert {n: a.sha256 for n, a in again.artifacts.items()} == stored
 

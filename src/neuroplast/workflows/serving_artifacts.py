@@ -3,7 +3,7 @@
 ``neuroplast serve`` answers with ONNX Runtime where it can: :func:`ensure_onnx` gives a
 version its ``model.onnx`` (``model.int8.onnx`` with ``int8``) and, for a text model,
 ``tokenizer.json`` when it lacks them: exported from its bundle and checked against eager
-PyTorch as ``neuroplast export`` does (:func:`~neuroplast.compression.export.onnx_artifacts`),
+PyTorch as ``neuroplast export`` does (:func:`~neuroplast.inference.onnx_files.onnx_artifacts`),
 then stored with :meth:`~neuroplast.registry.Registry.add_artifact`. A version that has them
 is returned as it is, with no torch imported; torch is imported only to export. Two
 processes that store the same version at once (``--workers N`` starting together) write the
@@ -68,7 +68,7 @@ def ensure_onnx(
     missing = missing_artifacts(version, int8=int8)
     if not missing:
         return version
-    from neuroplast.compression.export import check_exportable
+    from neuroplast.inference.onnx_files import check_exportable
 
     check_exportable(_meta(registry.ensure_local(version)), version.ref)
     if registry.read_only:
@@ -85,8 +85,8 @@ def _store(
     registry: Registry, version: VersionRecord, missing: list[str], *, int8: bool
 ) -> VersionRecord:
     # torch from here on: the export needs the model
-    from neuroplast.compression.export import onnx_artifacts
     from neuroplast.inference.bundle import load_bundle
+    from neuroplast.inference.onnx_files import onnx_artifacts
 
     local = registry.ensure_local(version)
     hashes = {name: a.sha256 for name, a in local.artifacts.items() if "/" not in name}
