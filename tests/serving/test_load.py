@@ -107,9 +107,9 @@ class Traffic:
                     continue
                 self.versions.append(answer.json()["version"])
 
-    def wait_for(self, version: str) -> int:
-        """The index of the first answer from ``version`` after now; fails past the deadline."""
-        start = len(self.versions)
+    def wait_for(self, version: str, start: int) -> int:
+        """The index of the first answer from ``version`` from answer ``start`` on; fails
+        past the deadline."""
         deadline = time.monotonic() + SWITCH_DEADLINE
         while time.monotonic() < deadline:
             for i in range(start, len(self.versions)):
@@ -135,11 +135,12 @@ def test_promote_and_rollback_under_load(start_server: Callable[..., Server]) ->
             (("models", "promote", V2, "--stage", "production"), V2),
             (("models", "rollback", TEXT_MODEL), V1),
         ]
-        traffic.wait_for(V1)
+        traffic.wait_for(V1, 0)
         for args, expected in steps:
+            before = len(traffic.versions)  # the server may switch before the CLI returns
             done = server.cli(*args)
             assert done.returncode == 0, done.stderr
-            switches.append(traffic.wait_for(expected))
+            switches.append(traffic.wait_for(expected, before))
         end = len(traffic.versions) + 20
         while len(traffic.versions) < end and not traffic.failures and client.is_alive():
             time.sleep(0.05)
@@ -150,9 +151,20 @@ def test_promote_and_rollback_under_load(start_server: Callable[..., Server]) ->
     assert set(traffic.versions) == {V1, V2}
     # once the new production answered, the sequential client saw only it until the next change
     bounds = [*switches, len(traffic.versions)]
-    for (_, expected), start, stop in zip(steps, bounds, bounds[1:], strict=True):
-        assert set(traffic.versions[start:stop]) == {expected}
+    for (_, expected), start, stop in zip(steps, switches, bounds[1:], strict=True):
+        assert set(traffic.versions[start:stop]) == {expected}, (switches, runs(traffic.versions))
     assert server.process.poll() is None
+
+
+def runs(versions: list[str]) -> list[tuple[str, int]]:
+    """``versions`` as (version, how many in a row): what the client saw, in order."""
+    out: list[tuple[str, int]] = []
+    for version in versions:
+        if out and out[-1][0] == version:
+            out[-1] = (version, out[-1][1] + 1)
+        else:
+            out.append((version, 1))
+    return out
 
 
 def _served(server: Server) -> dict[str, object]:
@@ -227,7 +239,7 @@ def test_shadow_agreement_is_recorded(start_server: Callable[..., Server]) -> No
     deadline = time.monotonic() + SWITCH_DEADLINE
     shadow = None
     while time.monotonic() < deadline:
-        arms = {status.version: status for status in registry.ab_status(TEXT_MODEL)}
+        arms = {s.version: s for s in registry.ab_status(TEXT_MODEL) if s.arm == "shadow"}
         shadow = arms.get(2)
         if shadow is not None and shadow.requests >= sent and shadow.agreement is not None:
             break
@@ -243,7 +255,7 @@ def test_sigterm_answers_every_accepted_request(start_server: Callable[..., Serv
     import signal
 
     server = start_server("--max-batch", "2", "--max-wait-ms", "1")
-    requests, size = 24, 500
+    requests, size = 16, 250  # 4,000 inputs: within the server's queue of 4,096
     before = batch_histogram(server)
     started = threading.Barrier(requests + 1)
     outcomes: list[object] = [None] * requests
@@ -254,7 +266,10 @@ def test_sigterm_answers_every_accepted_request(start_server: Callable[..., Serv
             started.wait()
             try:
                 answer = predict(client, texts(size, i))
-                outcomes[i] = (answer.status_code, len(answer.json().get("predictions", [])))
+                body = answer.json()
+                outcomes[i] = (answer.status_code, len(body.get("predictions", [])))
+                if answer.status_code != 200:
+                    outcomes[i] = (answer.status_code, body)
             except httpx.HTTPError as e:
                 outcomes[i] = f"{type(e).__name__}: {e}"
 
@@ -274,4 +289,6 @@ def test_sigterm_answers_every_accepted_request(start_server: Callable[..., Serv
     code = server.stop()
     assert in_flight > requests * size // 4, "the work was nearly done before SIGTERM"
     assert outcomes == [(200, size)] * requests, server.output()[-3000:]
-    assert code == 0, server.output()[-3000:]
+    # uvicorn re-raises the signal once it has shut down gracefully: -SIGTERM, or 0
+    assert code in (0, -signal.SIGTERM), server.output()[-3000:]
+    assert "Traceback" not in server.output(), server.output()[-3000:]
