@@ -81,6 +81,8 @@ def test_batches_never_exceed_max_batch(start_server: Callable[..., Server]) -> 
     assert at_most_8 == batches  # no batch above --max-batch
     assert batches >= math.ceil(sum(sizes) / 8)
     assert after["le=4"] - before.get("le=4", 0) < batches  # the 200s were split into full batches
+    # ONNX graphs stored in the registry: the serving process never imported torch
+    assert httpx.get(f"{server.url}/health", timeout=30).json()["torch_loaded"] is False
 
 
 @dataclass
