@@ -24,7 +24,6 @@ from neuroplast.cli import (
     explain,
     export,
     init,
-    model_stages,
     models,
     predict,
     registry_cmds,
@@ -35,8 +34,6 @@ from neuroplast.cli._common import fail
 from neuroplast.errors import NeuroplastError
 
 __all__ = ["app", "main"]
-
-_ = model_stages  # registers `models versions | promote | rollback | history`
 
 app = typer.Typer(
     name="neuroplast",
@@ -55,7 +52,8 @@ app.command("train")(train.train)
 app.command("evaluate")(evaluate.evaluate)
 app.command("predict")(predict.predict)
 app.command("explain")(explain.explain)
-app.command("export")(export.export)
+app.command("export-onnx")(export.export_onnx)
+app.command("export", hidden=True)(export.export_onnx)  # its former name
 app.command("compress")(compress.compress)
 app.command("bench")(bench.bench)
 app.command("serve")(serve.serve)

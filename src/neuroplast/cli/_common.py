@@ -8,7 +8,7 @@ import logging
 import math
 import os
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -125,6 +125,11 @@ def engine_for(home: Path | None) -> object:
     from neuroplast.engine import Engine
 
     return Engine(home)
+
+
+def status(quiet: bool, message: str) -> AbstractContextManager[object]:
+    """A spinner with ``message`` while a command works (none when ``quiet``: ``--json``)."""
+    return nullcontext() if quiet else console.status(message)
 
 
 def quiet_progress() -> bool:

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from contextlib import nullcontext
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
 
-from neuroplast.cli._common import MODEL_HELP, HomeOption, console, print_json, setup_logging
+from neuroplast.cli._common import (
+    MODEL_HELP,
+    HomeOption,
+    JsonOption,
+    console,
+    print_json,
+    setup_logging,
+    status,
+)
 from neuroplast.cli._compress_table import print_warnings
 
 if TYPE_CHECKING:
+    from neuroplast.compression.bench import BenchReport
     from neuroplast.inference.choice import ChoiceTable
 
 
@@ -32,9 +39,7 @@ def bench(
     remeasure: bool = typer.Option(
         False, "--remeasure", help="auto: measure again instead of reading this machine's cache."
     ),
-    json_output: bool = typer.Option(
-        False, "--json", help="Print one JSON document (shape described above) instead of tables."
-    ),
+    json_output: JsonOption = False,
     home: HomeOption = None,
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
@@ -60,86 +65,32 @@ def bench(
     batch_size, ms_per_input, spread_ms, agreement, repeats).
     """
     setup_logging(verbose)
-    import torch
+    from neuroplast.engine import Engine
 
-    from neuroplast.compression.bench import (
-        eager_tensors,
-        flops_per_sample,
-        matmul_gflops,
-        speed_compare,
-    )
-    from neuroplast.inference.choice import cpu_model
-    from neuroplast.inference.inputs import model_data, split_inputs
-    from neuroplast.inference.registered import registered_predictor
-    from neuroplast.registry import Registry
-    from neuroplast.workflows.report import load_registered
-
-    if threads:
-        torch.set_num_threads(threads)
-    status = nullcontext() if json_output else console.status(f"benchmarking {model}...")
-    with Registry(home) as registry, status:
-        version, loaded = load_registered(registry, model)
-        predictor = registered_predictor(
-            registry,
+    with Engine(home) as engine, status(json_output, f"benchmarking {model}..."):
+        report = engine.bench(
             model,
             backend=backend,
+            inputs=inputs,
+            repeats=repeats,
             threads=threads,
-            preloaded=(version, loaded),
             max_batch=max_batch,
             remeasure=remeasure,
         )
-        loaded = getattr(predictor, "loaded", None) or loaded
-        data = model_data(loaded.meta, loaded.vocab)
-        test = split_inputs(data, "test", limit=inputs)
-        raw = cast(Sequence[str], test.inputs)  # raw texts or uint8 images
-        result = speed_compare(loaded, predictor, raw, repeats=repeats)
-        sample = eager_tensors(loaded, raw[:64])
-        width = max(t.shape[-1] for t in sample)
-        if sample[0].dtype == torch.long:
-            batch = torch.zeros((len(sample), width), dtype=torch.long)
-            for i, t in enumerate(sample):
-                batch[i, : t.size(1)] = t[0]
-        else:
-            batch = torch.cat(sample)
-        flops = flops_per_sample(loaded.model, batch)
-        peak = matmul_gflops()
-    achieved = flops * result.predictor_batch.median / 1e9
-    choices = predictor.table
     if json_output:
-        auto_doc: dict[str, Any] | None = None
-        if choices is not None:
-            auto_doc = {
-                "source": choices.source,
-                "measured_at": choices.measured_at,
-                "min_agreement": choices.min_agreement,
-                "fingerprint": dict(choices.fingerprint),
-                "summary": choices.summary(),
-                "choices": [{**vars(c), "speedup": c.speedup} for c in choices.choices],
-                "measured": [dict(vars(t)) for t in choices.measured],
-            }
-        document: dict[str, Any] = {
-            "command": "bench",
-            "model": version.ref,
-            "backend": result.backend,
-            "cpu": cpu_model(),
-            "inputs": len(test),
-            "repeats": result.repeats,
-            "torch_threads": torch.get_num_threads(),
-            "rows": result.rows(),
-            "auto": auto_doc,
-            "flops_per_sample": flops,
-            "matmul_gflops": peak,
-            "achieved_gflops": achieved,
-            "achieved_fraction": achieved / peak,
-            "warnings": result.warnings(),
-        }
-        print_json(document)
+        print_json(report.to_dict())
         return
+    print_report(model, report)
+
+
+def print_report(model: str, report: BenchReport) -> None:
+    """The auto table (when auto ran), the speed table and the FLOP/s line."""
+    result, choices = report.speed, report.choices
     if choices is not None:
         print_choice_table(choices)
-    title = f"{model}: eager fp32 vs Predictor ({result.backend}) on {len(test)} test inputs"
+    title = f"{model}: eager fp32 vs Predictor ({result.backend}) on {report.inputs} test inputs"
     if choices is not None:
-        title += f", on {cpu_model()}"
+        title += f", on {report.cpu}"
     table = Table(title=title)
     for name in ("measure", "eager fp32", "Predictor", "speed-up"):
         table.add_column(name, justify="left" if name == "measure" else "right")
@@ -161,9 +112,10 @@ def bench(
         soft_wrap=True,
     )
     console.print(
-        f"forward {flops / 1e6:.1f} MFLOP per sample; fp32 matmul peak {peak:.1f} GFLOP/s "
-        f"({torch.get_num_threads()} threads); the Predictor at batch {result.batch_size} "
-        f"achieves {achieved:.2f} GFLOP/s = {achieved / peak:.1%} of it"
+        f"forward {report.flops_per_sample / 1e6:.1f} MFLOP per sample; fp32 matmul peak "
+        f"{report.matmul_gflops:.1f} GFLOP/s ({report.torch_threads} threads); the Predictor "
+        f"at batch {result.batch_size} achieves {report.achieved_gflops:.2f} GFLOP/s = "
+        f"{report.achieved_fraction:.1%} of it"
     )
     print_warnings(console, result.warnings(), [])
 

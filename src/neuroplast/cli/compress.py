@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
-from contextlib import nullcontext
 from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from neuroplast.cli._common import MODEL_HELP, HomeOption, console, print_json, setup_logging
+from neuroplast.cli._common import (
+    MODEL_HELP,
+    HomeOption,
+    JsonOption,
+    console,
+    print_json,
+    setup_logging,
+    status,
+)
 from neuroplast.cli._compress_table import NameWatch, print_compression_table, print_warnings
 from neuroplast.errors import ConfigError
+
+if TYPE_CHECKING:
+    from neuroplast.compression.optimizer import CompressOutcome
 
 
 def _student(path: Path | None) -> dict[str, object] | None:
@@ -28,55 +39,98 @@ def _student(path: Path | None) -> dict[str, object] | None:
     return loaded
 
 
-def compress(
-    model: str = typer.Argument(..., help=MODEL_HELP),
-    quantize: str | None = typer.Option(
-        None, "--quantize", help="int8: dynamic (Linear, LSTM) or static (image CNN / MLP)."
+QuantizeOption = Annotated[
+    str | None,
+    typer.Option("--quantize", help="int8: dynamic (Linear, LSTM) or static (image CNN / MLP)."),
+]
+
+PruneOption = Annotated[
+    float | None,
+    typer.Option("--prune", help="Share of the weights to prune by magnitude, e.g. 0.5."),
+]
+
+StructuredOption = Annotated[
+    bool,
+    typer.Option("--structured", help="Prune whole channels / rows instead of single weights."),
+]
+
+FinetuneEpochsOption = Annotated[
+    int,
+    typer.Option(
+        "--finetune-epochs", min=0, help="Fine-tune after pruning (pruned weights stay 0)."
     ),
-    prune: float | None = typer.Option(
-        None, "--prune", help="Share of the weights to prune by magnitude, e.g. 0.5."
+]
+
+DistillFromOption = Annotated[
+    str | None,
+    typer.Option(
+        "--distill-from", help="Teacher model: train MODEL's architecture on its soft labels."
     ),
-    structured: bool = typer.Option(
-        False, "--structured", help="Prune whole channels / rows instead of single weights."
+]
+
+StudentConfigOption = Annotated[
+    Path | None,
+    typer.Option("--student-config", help="YAML with the student's architecture and options."),
+]
+
+TemperatureOption = Annotated[
+    float,
+    typer.Option("--temperature", help="Distillation: softmax temperature T (> 0) of both models."),
+]
+
+AlphaOption = Annotated[
+    float,
+    typer.Option(
+        "--alpha", help="Distillation: weight of the soft labels, 1 - alpha on hard labels."
     ),
-    finetune_epochs: int = typer.Option(
-        0, "--finetune-epochs", min=0, help="Fine-tune after pruning (pruned weights stay 0)."
-    ),
-    distill_from: str | None = typer.Option(
-        None, "--distill-from", help="Teacher model: train MODEL's architecture on its soft labels."
-    ),
-    student_config: Path | None = typer.Option(
-        None, "--student-config", help="YAML with the student's architecture and options."
-    ),
-    epochs: int = typer.Option(3, "--epochs", min=1, help="Distillation epochs (both students)."),
-    temperature: float = typer.Option(
-        4.0, "--temperature", help="Distillation: softmax temperature T (> 0) of both models."
-    ),
-    alpha: float = typer.Option(
-        0.7, "--alpha", help="Distillation: weight of the soft labels, 1 - alpha on hard labels."
-    ),
-    all_techniques: bool = typer.Option(
-        False, "--all", help="Every technique that applies, in one table."
-    ),
-    test_limit: int | None = typer.Option(
-        None, "--test-limit", min=10, help="Measure on at most this many test inputs."
-    ),
-    if_better: bool = typer.Option(
-        False,
+]
+
+AllTechniquesOption = Annotated[
+    bool,
+    typer.Option("--all", help="Every technique that applies, in one table."),
+]
+
+TestLimitOption = Annotated[
+    int | None,
+    typer.Option("--test-limit", min=10, help="Measure on at most this many test inputs."),
+]
+
+IfBetterOption = Annotated[
+    bool,
+    typer.Option(
         "--if-better",
         help="Register only results smaller (by 1 % or more) or faster (beyond the measured "
         "spread, at batch 1 or 64) than MODEL that lose at most --max-accuracy-drop.",
     ),
-    max_accuracy_drop: float = typer.Option(
-        0.01,
+]
+
+MaxAccuracyDropOption = Annotated[
+    float,
+    typer.Option(
         "--max-accuracy-drop",
         min=0.0,
         max=1.0,
         help="Test accuracy a result may lose and still count as better (0.01 = one point).",
     ),
-    json_output: bool = typer.Option(
-        False, "--json", help="Print one JSON document (shape described above) instead of tables."
-    ),
+]
+
+
+def compress(
+    model: str = typer.Argument(..., help=MODEL_HELP),
+    quantize: QuantizeOption = None,
+    prune: PruneOption = None,
+    structured: StructuredOption = False,
+    finetune_epochs: FinetuneEpochsOption = 0,
+    distill_from: DistillFromOption = None,
+    student_config: StudentConfigOption = None,
+    epochs: int = typer.Option(3, "--epochs", min=1, help="Distillation epochs (both students)."),
+    temperature: TemperatureOption = 4.0,
+    alpha: AlphaOption = 0.7,
+    all_techniques: AllTechniquesOption = False,
+    test_limit: TestLimitOption = None,
+    if_better: IfBetterOption = False,
+    max_accuracy_drop: MaxAccuracyDropOption = 0.01,
+    json_output: JsonOption = False,
     home: HomeOption = None,
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
@@ -99,13 +153,11 @@ def compress(
     their quartiles, spread half the interquartile range.
     """
     setup_logging(verbose)
-    from neuroplast.compression.optimizer import ModelOptimizer
-    from neuroplast.registry import Registry
+    from neuroplast.engine import Engine
 
-    status = nullcontext() if json_output else console.status(f"compressing {model}...")
-    with Registry(home) as registry, status:
-        watch = NameWatch(registry, model)
-        outcome = ModelOptimizer(registry, test_limit=test_limit).compress(
+    with Engine(home) as engine, status(json_output, f"compressing {model}..."):
+        watch = NameWatch(engine.registry, model)
+        outcome = engine.compress(
             model,
             quantize=quantize,
             prune=prune,
@@ -119,8 +171,13 @@ def compress(
             alpha=alpha,
             if_better=if_better,
             max_accuracy_drop=max_accuracy_drop,
+            test_limit=test_limit,
         )
         watch.check()
+    _print_outcome(outcome, watch, json_output)
+
+
+def _print_outcome(outcome: CompressOutcome, watch: NameWatch, json_output: bool) -> None:
     if json_output:
         print_json(watch.document(outcome.to_dict()))
         return

@@ -3,6 +3,7 @@ and update registered models with new data without forgetting the old."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,8 +20,10 @@ from neuroplast.cli._common import (
 )
 
 if TYPE_CHECKING:
-    from neuroplast.continual.config import ContinualConfig
+    from neuroplast.continual.reproduce import ReproduceResult
     from neuroplast.continual.runner import RunResult, StrategySummary
+    from neuroplast.continual.update import UpdateOutcome
+    from neuroplast.continual.workflow import ContinualOutcome
 
 __all__ = ["app"]
 
@@ -78,23 +81,26 @@ def _summary_json(s: StrategySummary) -> dict[str, object]:
     }
 
 
-def _run_name(cfg: ContinualConfig, strategies: list[str], name: str | None) -> str:
-    """``--name``, else the config's name, with the strategies in it when ``--strategy``
-    changed them: ``split-mnist-replay`` run with ``replay+lwf`` is ``split-mnist-replay-lwf``."""
-    if name:
-        return name
-    if strategies == cfg.strategies:
-        return cfg.name
-    base = cfg.name.removesuffix("-" + "-".join(cfg.strategies))
-    return f"{base}-{'-'.join(strategies)}"
-
-
 def _echo(json_mode: bool, message: str) -> None:
     """Progress lines: on stdout, or on stderr when stdout carries the JSON document."""
     if json_mode:
         typer.echo(message, err=True)
     else:
         console.print(message)
+
+
+def _on_run(json_mode: bool, spaced: bool = True) -> Callable[[RunResult], None]:
+    """The progress line after each strategy and seed."""
+    gap = "  " if spaced else " "
+
+    def line(r: RunResult) -> None:
+        _echo(
+            json_mode,
+            f"{r.strategy} seed {r.seed}: ACC {100 * r.metrics.acc:.1f}%{gap}"
+            f"({r.train_seconds:.1f} s)",
+        )
+
+    return line
 
 
 @app.command("run")
@@ -122,42 +128,37 @@ def run(
     fractions; ``version`` is the registered version's summary or null).
     """
     setup_logging(verbose)
-    from neuroplast.continual.config import load_continual_config
-    from neuroplast.continual.workflow import parse_strategy_sets, run_continual
-    from neuroplast.registry import Registry
+    from neuroplast.continual.workflow import parse_strategy_sets
+    from neuroplast.engine import Engine
 
-    cfg = load_continual_config(config, set_)
     sets = parse_strategy_sets(strategy) if strategy else None
     if sets is not None and len(sets) != 1:
         raise typer.BadParameter("--strategy takes one set (use '+'); see `continual compare`")
-    cfg = cfg.model_copy(update={"name": _run_name(cfg, sets[0] if sets else cfg.strategies, name)})
-
-    def on_run(r: RunResult) -> None:
-        _echo(
-            as_json,
-            f"{r.strategy} seed {r.seed}: ACC {100 * r.metrics.acc:.1f}%  "
-            f"({r.train_seconds:.1f} s)",
+    with Engine(home) as engine:
+        outcome = engine.continual_run(
+            config,
+            overrides=set_,
+            strategies=sets[0] if sets else None,
+            register=register,
+            name=name,
+            on_run=_on_run(as_json),
         )
-
-    registry = Registry(home) if register else None
-    try:
-        outcome = run_continual(cfg, registry, strategy_sets=sets, on_run=on_run)
-    finally:
-        if registry is not None:
-            registry.close()
-    summary = outcome.summaries[0]
-    stream = outcome.stream
     if as_json:
         print_json(
             {
-                "stream": stream.name,
-                "scenario": stream.scenario,
+                "stream": outcome.stream.name,
+                "scenario": outcome.stream.scenario,
                 "summaries": [_summary_json(s) for s in outcome.summaries],
                 "version": None if outcome.version is None else outcome.version.summary(),
                 "plots": outcome.plots,
             }
         )
         return
+    _print_run(outcome)
+
+
+def _print_run(outcome: ContinualOutcome) -> None:
+    summary, stream = outcome.summaries[0], outcome.stream
     console.print(
         _matrix_table(
             summary.mean_matrix(),
@@ -191,31 +192,20 @@ def compare(
     `continual run --json`.
     """
     setup_logging(verbose)
-    from neuroplast.continual.config import load_continual_config
-    from neuroplast.continual.runner import summarise
-    from neuroplast.continual.workflow import parse_strategy_sets
+    from neuroplast.engine import Engine
 
-    cfg = load_continual_config(config, set_)
-    sets = parse_strategy_sets(strategies)
-    from neuroplast.continual.strategies import check_strategies
-
-    for names in sets:
-        check_strategies(names)
-    stream, summaries = summarise(
-        cfg,
-        sets,
-        on_run=lambda r: _echo(
-            as_json,
-            f"{r.strategy} seed {r.seed}: ACC {100 * r.metrics.acc:.1f}% ({r.train_seconds:.1f} s)",
-        ),
-    )
+    with Engine() as engine:  # nothing is registered: the registry is never opened
+        comparison = engine.continual_compare(
+            config, strategies, overrides=set_, on_run=_on_run(as_json, spaced=False)
+        )
+    stream, summaries = comparison.stream, comparison.summaries
     if as_json:
         print_json(
             {
                 "stream": stream.name,
                 "scenario": stream.scenario,
                 "tasks": len(stream.tasks),
-                "seeds": list(cfg.seeds),
+                "seeds": comparison.seeds,
                 "summaries": [_summary_json(s) for s in summaries],
             }
         )
@@ -224,7 +214,7 @@ def compare(
         _metrics_table(
             summaries,
             f"{stream.name}, {stream.scenario}-IL, {len(stream.tasks)} tasks, "
-            f"seeds {', '.join(map(str, cfg.seeds))}",
+            f"seeds {', '.join(map(str, comparison.seeds))}",
         )
     )
 
@@ -244,40 +234,55 @@ def reproduce(
     published}]}`` (accuracies in %; mean/std null where a strategy does not apply).
     """
     setup_logging(verbose)
-    from neuroplast.continual.reproduce import PUBLISHED, SCENARIOS, reproduce
+    from neuroplast.engine import Engine
 
-    result = reproduce(
-        protocol,
-        seeds=list(range(seeds)),
-        epochs=epochs,
-        on_run=lambda scenario, r: _echo(
-            as_json, f"{scenario}-IL {r.strategy} seed {r.seed}: {100 * r.metrics.acc:.1f}%"
-        ),
-    )
+    with Engine() as engine:  # nothing is registered: the registry is never opened
+        result = engine.continual_reproduce(
+            protocol,
+            seeds=seeds,
+            epochs=epochs,
+            on_run=lambda scenario, r: _echo(
+                as_json, f"{scenario}-IL {r.strategy} seed {r.seed}: {100 * r.metrics.acc:.1f}%"
+            ),
+        )
     if as_json:
-        cells = []
-        for strategy, published in PUBLISHED.items():
-            for scenario in SCENARIOS:
-                ours = result.ours(strategy, scenario)
-                cells.append(
-                    {
-                        "strategy": strategy,
-                        "scenario": scenario,
-                        "mean": None if ours is None else ours[0],
-                        "std": None if ours is None else ours[1],
-                        "published": published[scenario],
-                    }
-                )
         print_json(
             {
                 "protocol": protocol,
                 "seeds": result.seeds,
                 "epochs": result.epochs,
                 "seconds": result.seconds,
-                "cells": cells,
+                "cells": _cells(result),
             }
         )
         return
+    _print_reproduction(result)
+
+
+def _cells(result: ReproduceResult) -> list[dict[str, object]]:
+    """Ours (mean, std in %) beside the published value, per strategy and scenario."""
+    from neuroplast.continual.reproduce import PUBLISHED, SCENARIOS
+
+    cells: list[dict[str, object]] = []
+    for strategy, published in PUBLISHED.items():
+        for scenario in SCENARIOS:
+            ours = result.ours(strategy, scenario)
+            cells.append(
+                {
+                    "strategy": strategy,
+                    "scenario": scenario,
+                    "mean": None if ours is None else ours[0],
+                    "std": None if ours is None else ours[1],
+                    "published": published[scenario],
+                }
+            )
+    return cells
+
+
+def _reproduction_table(result: ReproduceResult) -> tuple[Table, list[str]]:
+    """The table, and the cells more than 5 points from the published value."""
+    from neuroplast.continual.reproduce import PUBLISHED, SCENARIOS
+
     table = Table(
         title=f"split MNIST, average accuracy % after 5 tasks (ours: mean ± sd of seeds "
         f"{', '.join(map(str, result.seeds))}; published: van de Ven & Tolias 2019, Table 4)"
@@ -300,6 +305,13 @@ def reproduce(
             if paper is not None and abs(mean - paper) > 5:
                 far.append(f"{strategy} {scenario}-IL: {mean:.1f} vs {paper:.1f}")
         table.add_row(*row)
+    return table, far
+
+
+def _print_reproduction(result: ReproduceResult) -> None:
+    from neuroplast.continual.reproduce import SCENARIOS
+
+    table, far = _reproduction_table(result)
     console.print(table)
     console.print(
         f"{result.epochs} epochs per task, batch 128, Adam lr 0.001; mnist_5k 4,000 train / "
@@ -338,16 +350,14 @@ def update(
     ``version`` is the new version's summary.
     """
     setup_logging(verbose)
-    from neuroplast.continual.update import update_model
     from neuroplast.continual.workflow import parse_strategy_sets
-    from neuroplast.registry import Registry
+    from neuroplast.engine import Engine
 
     sets = parse_strategy_sets(strategy)
     if len(sets) != 1:
         raise typer.BadParameter("--strategy takes one set of strategies (compose with '+')")
-    with Registry(home) as registry:
-        outcome = update_model(
-            registry,
+    with Engine(home) as engine:
+        outcome = engine.continual_update(
             model,
             data,
             strategies=sets[0],
@@ -371,6 +381,10 @@ def update(
             }
         )
         return
+    _print_update(outcome)
+
+
+def _print_update(outcome: UpdateOutcome) -> None:
     table = Table(title=f"{outcome.parent.ref} -> {outcome.version.ref} ({outcome.strategy})")
     for column in ("test data", "before %", "after %", "change"):
         table.add_column(column, justify="left" if column == "test data" else "right")

@@ -1,50 +1,81 @@
-"""``neuroplast export``: a registered model to ONNX (+ ONNX Runtime int8) as a new version."""
+"""``neuroplast export-onnx``: a registered model to ONNX (+ ONNX Runtime int8) as a new
+version, and a torch-free serving folder. ``neuroplast export`` is its former name (kept, not
+listed in the help); a tar bundle of a version to move it between registries is
+``neuroplast models export-bundle``."""
 
 from __future__ import annotations
 
-from contextlib import nullcontext
 from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from neuroplast.cli._common import MODEL_HELP, HomeOption, console, print_json, setup_logging
+from neuroplast.cli._common import (
+    MODEL_HELP,
+    HomeOption,
+    JsonOption,
+    console,
+    print_json,
+    setup_logging,
+    status,
+)
 from neuroplast.cli._compress_table import NameWatch, print_compression_table, print_warnings
 
+if TYPE_CHECKING:
+    from neuroplast.compression.export import ExportOutcome
 
-def export(
-    model: str = typer.Argument(..., help=MODEL_HELP),
-    fmt: str = typer.Option("onnx", "--format", help="Export format (onnx)."),
-    int8: bool = typer.Option(False, "--int8", help="Also write an ONNX Runtime int8 model."),
-    output: Path | None = typer.Option(
-        None,
+
+OutputOption = Annotated[
+    Path | None,
+    typer.Option(
         "--output",
         "-o",
         help="Also write a torch-free serving folder here: a new path or an existing folder "
         "(checked before anything is registered).",
     ),
-    force: bool = typer.Option(
-        False, "--force", help="Replace the files of an earlier export in the --output folder."
-    ),
-    measure: bool = typer.Option(
-        True, "--measure/--no-measure", help="Measure the table on the model's test split."
-    ),
-    if_better: bool = typer.Option(
-        False,
+]
+
+ForceOption = Annotated[
+    bool,
+    typer.Option("--force", help="Replace the files of an earlier export in the --output folder."),
+]
+
+MeasureOption = Annotated[
+    bool,
+    typer.Option("--measure/--no-measure", help="Measure the table on the model's test split."),
+]
+
+IfBetterOption = Annotated[
+    bool,
+    typer.Option(
         "--if-better",
         help="Register (and write -o) only when an ONNX model is smaller (by 1 % or more) or "
         "faster (beyond the measured spread, at batch 1 or 64) than MODEL in eager torch and "
         "loses at most --max-accuracy-drop.",
     ),
-    max_accuracy_drop: float = typer.Option(
-        0.01,
+]
+
+MaxAccuracyDropOption = Annotated[
+    float,
+    typer.Option(
         "--max-accuracy-drop",
         min=0.0,
         max=1.0,
         help="Test accuracy an ONNX model may lose and still count as better (0.01 = one point).",
     ),
-    json_output: bool = typer.Option(
-        False, "--json", help="Print one JSON document (shape described above) instead of tables."
-    ),
+]
+
+
+def export_onnx(
+    model: str = typer.Argument(..., help=MODEL_HELP),
+    fmt: str = typer.Option("onnx", "--format", help="Export format (onnx)."),
+    int8: bool = typer.Option(False, "--int8", help="Also write an ONNX Runtime int8 model."),
+    output: OutputOption = None,
+    force: ForceOption = False,
+    measure: MeasureOption = True,
+    if_better: IfBetterOption = False,
+    max_accuracy_drop: MaxAccuracyDropOption = 0.01,
+    json_output: JsonOption = False,
     home: HomeOption = None,
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
@@ -69,24 +100,25 @@ def export(
     interquartile range.
     """
     setup_logging(verbose)
-    from neuroplast.compression.export import export_version
-    from neuroplast.registry import Registry
+    from neuroplast.engine import Engine
 
-    status = nullcontext() if json_output else console.status(f"exporting {model}...")
-    with Registry(home) as registry, status:
-        watch = NameWatch(registry, model)
-        outcome = export_version(
-            registry,
+    with Engine(home) as engine, status(json_output, f"exporting {model}..."):
+        watch = NameWatch(engine.registry, model)
+        outcome = engine.export_onnx(
             model,
             int8=int8,
             output=output,
+            force=force,
             measure=measure,
-            fmt=fmt,
             if_better=if_better,
             max_accuracy_drop=max_accuracy_drop,
-            force=force,
+            fmt=fmt,
         )
         watch.check()
+    _print_outcome(outcome, watch, json_output)
+
+
+def _print_outcome(outcome: ExportOutcome, watch: NameWatch, json_output: bool) -> None:
     if json_output:
         print_json(watch.document(outcome.to_dict()))
         return

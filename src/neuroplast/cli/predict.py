@@ -4,41 +4,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
 
 from neuroplast.cli._common import MODEL_HELP, HomeOption, console, setup_logging
+from neuroplast.cli._inputs import image_paths, texts_from_file
 from neuroplast.errors import DataError
 
-_IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
-
-
-def _texts_from_file(path: Path, text_column: str) -> list[str]:
-    if path.is_dir():
-        raise DataError(
-            f"input file {path} is a directory; pass a CSV / JSONL / Parquet / .txt file"
-        )
-    if not path.is_file():
-        raise DataError(f"input file {path} not found")
-    if path.suffix.lower() == ".txt":
-        try:
-            lines = path.read_text(encoding="utf-8").splitlines()
-        except UnicodeDecodeError as e:
-            raise DataError(
-                f"{path} is not valid UTF-8 (byte {e.start}); re-encode it, e.g. "
-                f"`iconv -f latin1 -t utf-8 {path}`"
-            ) from e
-        return [line for line in lines if line.strip()]
-    from neuroplast.data.files import read_table
-
-    frame = read_table(path)
-    if text_column not in frame.columns:
-        raise DataError(
-            f"{path} has no column {text_column!r}; columns: {', '.join(map(str, frame.columns))}. "
-            "Choose one with --text-column"
-        )
-    return [str(t) for t in frame[text_column].fillna("").tolist()]
+if TYPE_CHECKING:
+    from neuroplast.inference import Prediction
 
 
 def predict(
@@ -65,33 +41,20 @@ def predict(
 ) -> None:
     """Predict the label of each input with a registered model."""
     setup_logging(verbose)
-    from neuroplast.inference import load_image_files
-    from neuroplast.inference.registered import registered_predictor
-    from neuroplast.registry import Registry
+    from neuroplast.engine import Engine
 
     items = list(inputs or [])
-    with Registry(home) as registry:
-        predictor = registered_predictor(registry, model, backend=backend)
-        if predictor.modality == "text":
+    with Engine(home) as engine:
+        if engine.registry.resolve(model).modality == "text":
             if file is not None:
-                items += _texts_from_file(file, text_column)
+                items += texts_from_file(file, text_column)
             if not items:
                 raise DataError("nothing to predict: give texts as arguments or --file FILE")
-            predictions = predictor.predict(items, top_k=top_k)
         else:
-            paths = [Path(p) for p in items]
-            if file is not None:
-                paths += (
-                    sorted(p for p in file.rglob("*") if p.suffix.lower() in _IMAGE_SUFFIXES)
-                    if file.is_dir()
-                    else [file]
-                )
-            if not paths:
+            items = [str(p) for p in image_paths(items, file)]
+            if not items:
                 raise DataError("nothing to predict: give image files as arguments or --file DIR")
-            c, h, _ = predictor.pre["image_shape"]
-            images = load_image_files(paths, channels=int(c), size=int(h))
-            items = [str(p) for p in paths]
-            predictions = predictor.predict(images, top_k=top_k)
+        predictions = engine.predict(model, items, top_k=top_k, backend=backend)
     if as_json:
         for item, p in zip(items, predictions, strict=True):
             row = {
@@ -102,6 +65,10 @@ def predict(
             }
             typer.echo(json.dumps(row, ensure_ascii=False))
         return
+    _print_table(model, items, predictions, top_k)
+
+
+def _print_table(model: str, items: list[str], predictions: list[Prediction], top_k: int) -> None:
     table = Table(title=f"Predictions of {model}")
     table.add_column("input", overflow="fold", max_width=60)
     table.add_column("label")

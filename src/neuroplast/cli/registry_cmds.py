@@ -1,51 +1,12 @@
-"""``neuroplast models delete`` and ``neuroplast registry verify | gc``."""
+"""``neuroplast registry verify | gc``: the registry's files and database."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import typer
 
-from neuroplast.cli._common import MODEL_HELP, HomeOption, JsonOption, console, print_json
-from neuroplast.cli.models import app as models_app
+from neuroplast.cli._common import HomeOption, JsonOption, console, print_json
 
 app = typer.Typer(help="The registry's files and database.", no_args_is_help=True)
-
-
-@models_app.command("delete")
-def delete(
-    model: str = typer.Argument(..., help="NAME:VERSION (one version) or NAME (every version)."),
-    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
-    force: bool = typer.Option(
-        False, "--force", help="Also delete a production version, an A/B arm or a shadow."
-    ),
-    reason: str = typer.Option("", "--reason", help="Why (kept in the history)."),
-    home: HomeOption = None,
-    as_json: JsonOption = False,
-) -> None:
-    """Remove versions: their rows and artifact files, for good. Answering no exits 1.
-
-    ``--json``: ``{"deleted": [refs]}``.
-    """
-    from neuroplast.engine import Engine
-    from neuroplast.registry.maintenance import delete_version
-
-    with Engine(home) as engine:
-        if ":" in model or "@" in model:
-            refs = [engine.registry.resolve(model).ref]
-        else:
-            refs = [
-                v.ref for v in engine.registry.versions(engine.registry.resolve(model).model_name)
-            ]
-        if not yes and not typer.confirm(f"delete {', '.join(refs)} and their files?"):
-            typer.echo("nothing deleted", err=True)
-            raise typer.Exit(1)
-        for ref in refs:
-            delete_version(engine.registry, ref, force=force, reason=reason)
-            if not as_json:
-                console.print(f"deleted {ref}")
-    if as_json:
-        print_json({"deleted": refs})
 
 
 @app.command("verify")
@@ -151,59 +112,3 @@ def gc(home: HomeOption = None, as_json: JsonOption = False) -> None:
         f"{len(report.skipped)} items skipped",
         markup=False,
     )
-
-
-@models_app.command("export")
-def export(
-    model: str = typer.Argument(..., help=MODEL_HELP),
-    output: Path = typer.Option(
-        ...,
-        "--output",
-        "-o",
-        help="The .tar file to write: a new path, or an existing file with --force.",
-    ),
-    force: bool = typer.Option(False, "--force", help="Replace an existing file at --output."),
-    home: HomeOption = None,
-    as_json: JsonOption = False,
-) -> None:
-    """Write one version (weights, config, vocabulary, labels, metrics, lineage) to a tar.
-
-    --output must be a new path or a regular file (replaced only with --force); a directory,
-    device, FIFO or socket (or a symlink to one) is refused before anything is written.
-
-    ``--json``: ``{"ref", "path", "bytes"}``.
-    """
-    from neuroplast._output_paths import check_output_file
-    from neuroplast.engine import Engine
-    from neuroplast.registry.transfer import export_version
-
-    check_output_file(output, force=force)  # before the registry is opened
-    with Engine(home) as engine:
-        ref = engine.registry.resolve(model).ref
-        path = export_version(engine.registry, ref, output, force=force)
-    if as_json:
-        print_json({"ref": ref, "path": str(path), "bytes": path.stat().st_size})
-        return
-    console.print(f"exported {ref} to {path} ({path.stat().st_size / 1e6:.2f} MB)")
-
-
-@models_app.command("import")
-def import_(
-    bundle: Path = typer.Argument(..., help="A tar written by `neuroplast models export`."),
-    name: str | None = typer.Option(None, "--name", help="Register under this name instead."),
-    home: HomeOption = None,
-    as_json: JsonOption = False,
-) -> None:
-    """Register a bundle as a new version, after checking every file's sha256.
-
-    ``--json``: the new version's summary.
-    """
-    from neuroplast.engine import Engine
-    from neuroplast.registry.transfer import import_bundle
-
-    with Engine(home) as engine:
-        version = import_bundle(engine.registry, bundle, name=name)
-    if as_json:
-        print_json(version.summary())
-        return
-    console.print(f"imported {bundle} as {version.ref} ({version.metrics.get('imported_from')})")

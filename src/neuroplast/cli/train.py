@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -16,6 +18,10 @@ from neuroplast.cli._common import (
     setup_logging,
 )
 from neuroplast.cli._tables import history_table, print_results
+
+if TYPE_CHECKING:
+    from neuroplast.types import ModelMetrics
+    from neuroplast.workflows import TrainOutcome
 
 
 def train(
@@ -50,12 +56,25 @@ def train(
     from neuroplast.config import load_run_config
     from neuroplast.engine import Engine
     from neuroplast.training.loggers import check_loggers
-    from neuroplast.types import ModelMetrics
 
     run_config = load_run_config(config, set_)
     check_loggers(run_config.train.loggers)  # imports mlflow, which sets up its own logging
     if not verbose:
         logging.getLogger("mlflow").setLevel(logging.WARNING)
+
+    description = f"training {run_config.name}"
+    with Engine(home) as engine, progress_bar(description, lines_every=log_every) as progress:
+        outcome = engine.train(
+            run_config, resume=resume, progress=progress, on_epoch=_epoch_line(as_json)
+        )
+    if as_json:
+        print_json(_document(outcome, engine.home))
+    else:
+        _print_outcome(outcome, engine.home)
+
+
+def _epoch_line(as_json: bool) -> Callable[[ModelMetrics], None]:
+    """One line per epoch: on stdout, or on stderr when stdout carries the JSON document."""
 
     def on_epoch(m: ModelMetrics) -> None:
         val = (
@@ -69,29 +88,29 @@ def train(
         else:
             console.print(line)
 
-    description = f"training {run_config.name}"
-    with Engine(home) as engine, progress_bar(description, lines_every=log_every) as progress:
-        outcome = engine.train(run_config, resume=resume, progress=progress, on_epoch=on_epoch)
+    return on_epoch
+
+
+def _document(outcome: TrainOutcome, home: Path) -> dict[str, Any]:
+    version, test, baseline = outcome.version, outcome.test, outcome.baseline
+    return {
+        "version": version.summary(),
+        "home": home,
+        "resumed_from_epoch": outcome.resumed_from_epoch,
+        "train_seconds": outcome.train_seconds,
+        "best_epoch": version.metrics.get("best_epoch"),
+        "history": [m.to_dict() for m in outcome.history],
+        "test": {**test.headline(), "samples": test.samples},
+        "baseline": None
+        if baseline is None
+        else {**baseline.headline(), "samples": baseline.samples},
+        "plots": outcome.plots,
+        "tracking": outcome.tracking,
+    }
+
+
+def _print_outcome(outcome: TrainOutcome, home: Path) -> None:
     version = outcome.version
-    if as_json:
-        test, baseline = outcome.test, outcome.baseline
-        print_json(
-            {
-                "version": version.summary(),
-                "home": engine.home,
-                "resumed_from_epoch": outcome.resumed_from_epoch,
-                "train_seconds": outcome.train_seconds,
-                "best_epoch": version.metrics.get("best_epoch"),
-                "history": [m.to_dict() for m in outcome.history],
-                "test": {**test.headline(), "samples": test.samples},
-                "baseline": None
-                if baseline is None
-                else {**baseline.headline(), "samples": baseline.samples},
-                "plots": outcome.plots,
-                "tracking": outcome.tracking,
-            }
-        )
-        return
     if outcome.resumed_from_epoch:
         console.print(f"resumed after epoch {outcome.resumed_from_epoch}")
     console.print(history_table(outcome.history))
@@ -99,7 +118,7 @@ def train(
     print_results(
         console, f"{title} on the test split", outcome.test, outcome.baseline, version.architecture
     )
-    console.print(f"registered [bold]{version.ref}[/] (id {version.uid}) in {engine.home}")
+    console.print(f"registered [bold]{version.ref}[/] (id {version.uid}) in {home}")
     console.print(
         f"train time {outcome.train_seconds:.1f} s, best epoch {version.metrics.get('best_epoch')}"
     )
