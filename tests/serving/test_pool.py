@@ -20,7 +20,8 @@ import pytest
 from neuroplast.errors import ConfigError, DataError
 from neuroplast.registry import Registry, promote, rollback
 from neuroplast.serving import ModelNotServed, ModelPool, ServeSettings
-from tests.serving.conftest import IMAGE_MODEL, TEXT_MODEL, copy_home, has_fashion_mnist
+from tests.conftest import load_debian_data
+from tests.serving.conftest import IMAGE_MODEL, TEXT_MODEL, copy_home
 
 TEXTS = [
     "a gorgeous, witty, seductive film",
@@ -251,12 +252,9 @@ def test_log_sample_keeps_the_requests_its_hash_chooses(home: Path) -> None:
     assert pool.log.written == len(chosen) and pool.log.dropped == 0
 
 
-@pytest.mark.skipif(not has_fashion_mnist(), reason="Fashion-MNIST is not installed")
 def test_images_are_predicted_and_logged_as_hash_and_thumbnail(home: Path) -> None:
-    from neuroplast.data.builtin import load_builtin
-
     registry = Registry(home)
-    raw = load_builtin("fashion_mnist", limit=20)
+    raw = load_debian_data("fashion_mnist", limit=20)
     images = np.asarray(raw.images[:5], dtype=np.uint8)
     if images.ndim == 3:
         images = images[:, None]
@@ -357,13 +355,10 @@ def test_a_pool_serving_an_onnx_text_model_imports_no_torch(home: Path) -> None:
     assert out == {"torch": False, "backend": "onnx", "version": f"{TEXT_MODEL}:1"}
 
 
-@pytest.mark.skipif(not has_fashion_mnist(), reason="Fashion-MNIST is not installed")
 def test_explain_an_image_gives_a_gradcam_overlay(home: Path) -> None:
     from PIL import Image
 
-    from neuroplast.data.builtin import load_builtin
-
-    image = np.asarray(load_builtin("fashion_mnist", limit=20).images[:1], dtype=np.uint8)
+    image = np.asarray(load_debian_data("fashion_mnist", limit=20).images[:1], dtype=np.uint8)
 
     async def main() -> dict[str, Any]:
         pool = ModelPool(Registry(home), [IMAGE_MODEL], settings())
