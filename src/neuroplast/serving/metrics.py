@@ -8,6 +8,8 @@ one process (tests, an app mounted twice) never share or clash on counters.
 
 from __future__ import annotations
 
+import time
+
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -16,8 +18,11 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["CONTENT_TYPE", "ServingMetrics"]
+from neuroplast.serving._http_errors import CODES
+
+__all__ = ["CONTENT_TYPE", "RequestMetrics", "ServingMetrics"]
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -106,3 +111,43 @@ class ServingMetrics:
     def render(self) -> bytes:
         """The Prometheus text exposition of every metric."""
         return generate_latest(self.registry)
+
+
+class RequestMetrics:
+    """Counts every answered request in the app's metrics, with the model and version the
+    route handler recorded in ``request.state`` (``""`` for routes of no model)."""
+
+    def __init__(self, app: ASGIApp, *, metrics: ServingMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+        state = scope.setdefault("state", {})
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            route = scope.get("route")
+            endpoint = getattr(route, "name", None) or "unmatched"
+            code = state.get("error_code") or ("internal_error" if status >= 500 else None)
+            if status >= 400 and code is None:
+                code = CODES.get(status, "http_error")
+            self.metrics.observe_request(
+                model=state.get("model", ""),
+                version=state.get("version", ""),
+                endpoint=endpoint,
+                status=status,
+                seconds=time.perf_counter() - start,
+                error_code=code,
+            )
