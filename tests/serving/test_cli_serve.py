@@ -50,7 +50,7 @@ def test_unknown_model_lists_the_models(
 
 def test_bad_options(cli: Cli, home: Path) -> None:
     for args, words in (
-        (("--backend", "tensorrt"), "--backend must be one of auto, onnx"),
+        (("--backend", "tensorrt"), "unknown backend 'tensorrt'; choose one of"),
         (("--log-sample", "1.5"), "--log-sample"),
         (("--max-body-mb", "0"), "--max-body-mb"),
         (("--max-inputs", "0"), "max_inputs"),

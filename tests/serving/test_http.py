@@ -503,3 +503,18 @@ def test_ab_split_over_admin_routes(app_client: TestClient) -> None:
     again = app_client.delete(url, headers=admin)
     assert "no A/B test running" in assert_error(again, 409, "conflict")["message"]
     assert app_client.get(f"/v1/models/{TEXT_MODEL}").json()["arms"] == {}
+
+
+def test_engine_serve_refuses_bad_options(app_home: Path, tmp_path: Path) -> None:
+    from neuroplast.engine import Engine
+    from neuroplast.errors import ConfigError
+
+    with Engine(app_home) as engine:
+        with pytest.raises(ConfigError, match=r"unknown serve option max_batches; .*max_batch"):
+            engine.serve([TEXT_MODEL], max_batches=8)
+        with pytest.raises(ConfigError, match="max_inputs must be a whole number >= 1"):
+            engine.serve([TEXT_MODEL], max_inputs=0)
+        with pytest.raises(ConfigError, match="no model named 'nope'"):
+            engine.serve(["nope"])
+    with Engine(tmp_path / "empty") as engine, pytest.raises(ConfigError, match="production"):
+        engine.serve()

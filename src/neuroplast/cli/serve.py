@@ -9,8 +9,6 @@ import typer
 from neuroplast.cli._common import HomeOption, setup_logging
 from neuroplast.errors import ConfigError
 
-BACKENDS = ("auto", "onnx", "onnx-int8", "torch", "torch-int8")
-
 
 def serve(
     models: list[str] = typer.Argument(
@@ -48,8 +46,6 @@ def serve(
     from neuroplast.serving.pool import ServeSettings
     from neuroplast.serving.server import options_for, run, served_models
 
-    if backend not in BACKENDS:
-        raise ConfigError(f"--backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
     if not 0.0 <= log_sample <= 1.0:
         raise ConfigError(f"--log-sample is a fraction between 0 and 1, not {log_sample}")
     limits = Limits.from_options(
