@@ -518,3 +518,49 @@ def test_engine_serve_refuses_bad_options(app_home: Path, tmp_path: Path) -> Non
             engine.serve(["nope"])
     with Engine(tmp_path / "empty") as engine, pytest.raises(ConfigError, match="production"):
         engine.serve()
+
+
+def test_every_error_kind_has_the_one_shape() -> None:
+    """The handlers on their own: each error the runtime or a defect can raise becomes its
+    status and code, QueueFull says when to retry, and a crash shows no traceback."""
+    from fastapi import FastAPI
+
+    from neuroplast.errors import ConfigError, DataError, ModelNotFoundError, RegistryError
+    from neuroplast.serving._http_errors import install_error_handlers
+    from neuroplast.serving.errors import NotReady, QueueFull
+
+    raised: dict[str, Exception] = {
+        "full": QueueFull("rt:1: 64 inputs are waiting", retry_after=0.3, detail={"depth": 64}),
+        "ready": NotReady("still loading"),
+        "data": DataError("input 0 is empty"),
+        "config": ConfigError("unknown method 'x'"),
+        "missing": ModelNotFoundError("no model 'x'"),
+        "registry": RegistryError("database is locked"),
+        "bug": ZeroDivisionError("division by zero"),
+    }
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.get("/raise/{kind}")
+    async def boom(kind: str) -> None:
+        raise raised[kind]
+
+    expected = {
+        "full": (503, "queue_full"),
+        "ready": (503, "not_ready"),
+        "data": (422, "invalid_input"),
+        "config": (422, "invalid_option"),
+        "missing": (404, "not_found"),
+        "registry": (500, "server_error"),
+        "bug": (500, "internal_error"),
+    }
+    with TestClient(app, raise_server_exceptions=False) as client:
+        for kind, (status, code) in expected.items():
+            reply = client.get(f"/raise/{kind}")
+            error = assert_error(reply, status, code)
+            if kind == "full":
+                assert reply.headers["retry-after"] == "1"
+                assert error["detail"] == {"depth": 64}
+            if kind == "bug":
+                assert "Traceback" not in reply.text and "division" not in reply.text
+                assert "ZeroDivisionError" in error["message"]
