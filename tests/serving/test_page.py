@@ -6,8 +6,10 @@ text gets a label, probabilities and highlighted tokens, an image its overlay, a
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections.abc import Iterator
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +19,8 @@ import pytest
 from tests.conftest import _missing, load_debian_data
 from tests.serving.conftest import IMAGE_MODEL, TEXT_MODEL, Server
 
-pytestmark = pytest.mark.slow  # the shared server's setup trains two models and loads them
-
 CHROMIUM = os.environ.get("NEUROPLAST_TEST_CHROMIUM", "/usr/bin/chromium")
+PAGE = files("neuroplast") / "serving" / "static" / "index.html"  # the installed page
 TIMEOUT_MS = 120_000  # the first explain loads torch in the server
 
 
@@ -67,6 +68,30 @@ def open_page(page: Watched, server: Server) -> None:
     page.page.wait_for_selector("#model:not([disabled])")
 
 
+def test_page_is_self_contained() -> None:
+    """No URL in the page leaves the server: no CDN, no external font, script or style."""
+    html = PAGE.read_text()
+    assert not re.search(r"(?:src|href)\s*=\s*[\"']?(?:https?:)?//", html, re.I)
+    assert not re.search(r"url\(\s*[\"']?(?:https?:)?//|@import", html, re.I)
+    assert "<script src" not in html and "stylesheet" not in html
+
+
+def drop_file(page: Any, target: str, path: Path) -> None:
+    """Drop the file ``path`` on ``target`` as a person dragging it from their desktop would."""
+    page.evaluate(
+        """([selector, name, bytes]) => {
+            const data = new DataTransfer();
+            data.items.add(new File([new Uint8Array(bytes)], name, {type: "image/png"}));
+            const zone = document.querySelector(selector);
+            for (const type of ["dragenter", "dragover", "drop"]) {
+                zone.dispatchEvent(new DragEvent(type, {dataTransfer: data, bubbles: true}));
+            }
+        }""",
+        [target, path.name, list(path.read_bytes())],
+    )
+
+
+@pytest.mark.slow  # the shared server's setup trains the models and loads them
 def test_page_loads_clean(page: Watched, server: Server) -> None:
     open_page(page, server)
     options = page.page.locator("#model option").all_inner_texts()
@@ -74,11 +99,15 @@ def test_page_loads_clean(page: Watched, server: Server) -> None:
     page.page.select_option("#model", TEXT_MODEL)
     assert page.page.locator("#text").is_visible()
     assert page.page.locator("#image-field").is_hidden()
+    for name in ("Model", "Text"):  # every control has an accessible name
+        assert page.page.get_by_label(name, exact=True).count() == 1
+    assert page.page.get_by_role("button", name="Predict").is_enabled()
     assert page.page.locator("#error").is_hidden()
     assert page.errors == []
     assert page.external(server.url) == []
 
 
+@pytest.mark.slow  # the shared server's setup trains the models and loads them
 def test_text_gets_label_probabilities_and_tokens(page: Watched, server: Server) -> None:
     served = httpx.get(f"{server.url}/v1/models/{TEXT_MODEL}", timeout=30).json()
     labels = served["labels"]
@@ -108,6 +137,7 @@ def test_text_gets_label_probabilities_and_tokens(page: Watched, server: Server)
     assert page.external(server.url) == []
 
 
+@pytest.mark.slow  # the shared server's setup trains the models and loads them
 def test_no_model_served_is_an_error(page: Watched, server: Server) -> None:
     page.page.route(
         "**/v1/models",
@@ -122,6 +152,7 @@ def test_no_model_served_is_an_error(page: Watched, server: Server) -> None:
     assert page.errors == []
 
 
+@pytest.mark.slow  # the shared server's setup trains the models and loads them
 def test_server_error_is_shown_from_its_json_shape(page: Watched, server: Server) -> None:
     """The page shows the server's own message and code for an input it refuses."""
     too_long = "word " * 3_000  # 15,000 characters: beyond the text-length limit
@@ -141,6 +172,7 @@ def test_server_error_is_shown_from_its_json_shape(page: Watched, server: Server
     assert page.page.locator("#result").is_hidden()
 
 
+@pytest.mark.slow  # the shared server's setup trains the models and loads them
 def test_empty_text_is_refused_before_a_request(page: Watched, server: Server) -> None:
     open_page(page, server)
     page.page.select_option("#model", TEXT_MODEL)
@@ -152,6 +184,7 @@ def test_empty_text_is_refused_before_a_request(page: Watched, server: Server) -
     assert len(page.requests) == before
 
 
+@pytest.mark.slow  # the shared server's setup trains the models and loads them
 def test_image_gets_label_and_overlay(page: Watched, server: Server, tmp_path: Path) -> None:
     from PIL import Image
 
@@ -162,7 +195,8 @@ def test_image_gets_label_and_overlay(page: Watched, server: Server, tmp_path: P
     open_page(page, server)
     page.page.select_option("#model", IMAGE_MODEL)
     assert page.page.locator("#drop").is_visible()
-    page.page.set_input_files("#file", str(png))
+    drop_file(page.page, "#drop", png)
+    assert page.page.inner_text("#drop-label") == png.name
     page.page.click("#predict")
     page.page.wait_for_selector("#explanation:not([hidden])")
     assert page.page.inner_text("#label") in data.label_names
