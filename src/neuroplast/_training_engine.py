@@ -21,7 +21,7 @@ from neuroplast.config import (
 )
 from neuroplast.errors import ConfigError
 from neuroplast.inference.inputs import record_inputs
-from neuroplast.registry import Registry
+from neuroplast.registry import Registry, RunRecord
 from neuroplast.training import Callback, MetricsRecorder, Trainer
 from neuroplast.types import ModelMetrics
 
@@ -110,14 +110,9 @@ class TrainingEngine:
             enabled=early_stopping_patience is not None and val_loader is not None,
             patience=early_stopping_patience or 3,
         )
-        options = {
-            "epochs": num_epochs,
-            "optimizer": _section(OptimizerConfig, optimizer_config, "optimizer_config"),
-            "scheduler": _section(SchedulerConfig, scheduler_config, "scheduler_config"),
-            "early_stopping": early,
-            **train_options,
-        }
-        config = _section(TrainConfig, options, "train options")
+        config = _train_config(
+            num_epochs, optimizer_config, scheduler_config, early, dict(train_options)
+        )
         model = self.model_manager.get_model(model_id)
         min_length = max(
             [1, *self.model_manager.get_loaded(model_id).meta.arch_config.get("filter_sizes", [])]
@@ -125,6 +120,28 @@ class TrainingEngine:
         train_loader = _as_loader(train_loader, config.batch_size, True, config.seed, min_length)
         if val_loader is not None:
             val_loader = _as_loader(val_loader, config.eval_batch_size, False, 0, min_length)
+        run, recorder = self._start_run(model_id, config)
+        history = self.training_history[model_id]
+        inputs = InputRecorder(self.model_manager.get_loaded(model_id).meta.modality)
+        trainer = Trainer(
+            config, callbacks=[recorder, inputs, *callbacks], checkpoint_dir=run.checkpoint_dir
+        )
+        try:
+            trainer.fit(model, train_loader, val_loader)
+            trainer.load_best_weights(model)
+        except BaseException as e:
+            self.registry.update_run(run.id, status="failed", error=f"{type(e).__name__}: {e}")
+            raise
+        summary = _summary(history, trainer.best_epoch)
+        self.model_manager.save_model(
+            model_id, "final", run_id=run.id, metrics=summary, inputs=inputs.spec
+        )
+        self.registry.complete_run(run.id)
+        return True
+
+    def _start_run(self, model_id: str, config: TrainConfig) -> tuple[RunRecord, MetricsRecorder]:
+        """A registry run for training ``model_id``, and the callback that logs each epoch
+        with it and in :attr:`training_history` (started afresh)."""
         run = self.registry.start_run(
             model_id.split(":")[0],
             {"api": True, "model_id": model_id, "train": config.model_dump(mode="json")},
@@ -136,32 +153,39 @@ class TrainingEngine:
             history.append(metrics)
             self.registry.log_epoch(run.id, metrics)
 
-        inputs = InputRecorder(self.model_manager.get_loaded(model_id).meta.modality)
-        trainer = Trainer(
-            config,
-            callbacks=[MetricsRecorder(record), inputs, *callbacks],
-            checkpoint_dir=run.checkpoint_dir,
-        )
-        try:
-            trainer.fit(model, train_loader, val_loader)
-            trainer.load_best_weights(model)
-        except BaseException as e:
-            self.registry.update_run(run.id, status="failed", error=f"{type(e).__name__}: {e}")
-            raise
-        last = history[-1] if history else None
-        summary: dict[str, Any] = {"epochs_trained": len(history), "best_epoch": trainer.best_epoch}
-        if last is not None:
-            summary.update(
-                train_loss=last.train_loss, val_loss=last.val_loss, val_accuracy=last.val_accuracy
-            )
-        self.model_manager.save_model(
-            model_id, "final", run_id=run.id, metrics=summary, inputs=inputs.spec
-        )
-        self.registry.complete_run(run.id)
-        return True
+        return run, MetricsRecorder(record)
 
     def save_training_metrics(self, model_id: str, metrics: ModelMetrics) -> None:
         """Record one epoch of a loop the caller wrote by hand."""
         self.training_history.setdefault(model_id, []).append(metrics)
 
     _save_training_metrics = save_training_metrics
+
+
+def _train_config(
+    epochs: int,
+    optimizer_config: dict[str, Any] | None,
+    scheduler_config: dict[str, Any] | None,
+    early_stopping: EarlyStoppingConfig,
+    train_options: dict[str, Any],
+) -> TrainConfig:
+    """The seed API's arguments as a validated ``train:`` section."""
+    options = {
+        "epochs": epochs,
+        "optimizer": _section(OptimizerConfig, optimizer_config, "optimizer_config"),
+        "scheduler": _section(SchedulerConfig, scheduler_config, "scheduler_config"),
+        "early_stopping": early_stopping,
+        **train_options,
+    }
+    return _section(TrainConfig, options, "train options")
+
+
+def _summary(history: list[ModelMetrics], best_epoch: int | None) -> dict[str, Any]:
+    """The metrics stored with the trained version: epochs, best epoch, last losses."""
+    summary: dict[str, Any] = {"epochs_trained": len(history), "best_epoch": best_epoch}
+    if history:
+        last = history[-1]
+        summary.update(
+            train_loss=last.train_loss, val_loss=last.val_loss, val_accuracy=last.val_accuracy
+        )
+    return summary

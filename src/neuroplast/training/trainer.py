@@ -170,6 +170,37 @@ class Trainer:
             targets = targets.to(self.fabric.device, non_blocking=True)
         return inputs, targets.long()
 
+    def _overriding(self, hook: str) -> list[Callback]:
+        """The callbacks that implement ``hook`` (the loop calls only those, per batch)."""
+        return [
+            cb for cb in self.callbacks if getattr(type(cb), hook) is not getattr(Callback, hook)
+        ]
+
+    def _step(
+        self,
+        epoch: int,
+        index: int,
+        model: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        backward_hooks: list[Callback],
+    ) -> float:
+        """One optimizer step on the accumulated gradients (clipped when asked); its
+        learning rate."""
+        for cb in backward_hooks:
+            cb.on_after_backward(self)
+        if self.config.grad_clip is not None:
+            try:
+                self.fabric.clip_gradients(model, optimizer, max_norm=self.config.grad_clip)
+            except RuntimeError as e:
+                raise TrainingError(
+                    f"training diverged at epoch {epoch}, batch {index}: the gradients "
+                    "are not finite; lower train.optimizer.lr"
+                ) from e
+        rate = float(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        return rate
+
     def _run_epoch(
         self,
         epoch: int,
@@ -178,27 +209,14 @@ class Trainer:
         scheduler: Any,
         loader: Iterable[Any],
     ) -> ModelMetrics:
-        cfg = self.config
-        accumulate = cfg.accumulate_grad_batches
-        per_batch_schedule = scheduler is not None and scheduler_steps_per_batch(cfg.scheduler)
-        loss_hooks = [cb for cb in self.callbacks if type(cb).on_loss is not Callback.on_loss]
-        batch_hooks = [
-            cb
-            for cb in self.callbacks
-            if type(cb).on_train_batch_start is not Callback.on_train_batch_start
-        ]
-        backward_hooks = [
-            cb
-            for cb in self.callbacks
-            if type(cb).on_after_backward is not Callback.on_after_backward
-        ]
-        samplers: list[Any] = [
-            getattr(loader, "batch_sampler", None),
-            getattr(loader, "sampler", None),
-        ]
-        for sampler in samplers:
-            if hasattr(sampler, "set_epoch"):
-                sampler.set_epoch(epoch)  # the batch order depends on (seed, epoch) only
+        accumulate = self.config.accumulate_grad_batches
+        per_batch_schedule = scheduler is not None and scheduler_steps_per_batch(
+            self.config.scheduler
+        )
+        loss_hooks = self._overriding("on_loss")
+        batch_hooks = self._overriding("on_train_batch_start")
+        backward_hooks = self._overriding("on_after_backward")
+        _set_epoch(loader, epoch)
         self._fire("on_epoch_start", epoch)
         model.train()
         total = _length(loader)
@@ -219,39 +237,13 @@ class Trainer:
             loss_sum += loss.detach().double() * batch_size
             seen += batch_size
             if index % accumulate == 0 or index == total:
-                for cb in backward_hooks:
-                    cb.on_after_backward(self)
-                if cfg.grad_clip is not None:
-                    try:
-                        self.fabric.clip_gradients(model, optimizer, max_norm=cfg.grad_clip)
-                    except RuntimeError as e:
-                        raise TrainingError(
-                            f"training diverged at epoch {epoch}, batch {index}: the gradients "
-                            "are not finite; lower train.optimizer.lr"
-                        ) from e
-                step_rates.append(float(optimizer.param_groups[0]["lr"]))
-                optimizer.step()
-                optimizer.zero_grad(set_to_none=True)
+                step_rates.append(self._step(epoch, index, model, optimizer, backward_hooks))
                 if per_batch_schedule:
                     scheduler.step()
             if self.progress is not None:
                 self.progress("train", index, total)
         seconds = time.perf_counter() - started
-        if seen == 0:
-            raise TrainingError("the training data is empty: nothing to train on")
-        train_loss = float(loss_sum) / seen
-        if not math.isfinite(train_loss):
-            raise TrainingError(
-                f"training diverged at epoch {epoch} (loss {train_loss}); lower "
-                "train.optimizer.lr or set train.grad_clip"
-            )
-        return ModelMetrics(
-            epoch=epoch,
-            train_loss=train_loss,
-            learning_rate=math.fsum(step_rates) / len(step_rates),
-            samples_per_sec=seen / seconds if seconds > 0 else None,
-            seconds=seconds,
-        )
+        return _epoch_metrics(epoch, float(loss_sum), seen, step_rates, seconds)
 
     def _is_best(self, metrics: ModelMetrics) -> bool:
         """Whether this epoch is the best so far (after the callbacks saw its metrics)."""
@@ -333,3 +325,33 @@ def _length(loader: Iterable[Any]) -> int:
         return len(loader)  # type: ignore[arg-type]
     except TypeError as e:
         raise TrainingError("the training data must have a length (a DataLoader or a list)") from e
+
+
+def _set_epoch(loader: Iterable[Any], epoch: int) -> None:
+    """Tell the loader's samplers the epoch: the batch order depends on (seed, epoch) only."""
+    samplers: list[Any] = [getattr(loader, "batch_sampler", None), getattr(loader, "sampler", None)]
+    for sampler in samplers:
+        if hasattr(sampler, "set_epoch"):
+            sampler.set_epoch(epoch)
+
+
+def _epoch_metrics(
+    epoch: int, loss_sum: float, seen: int, step_rates: list[float], seconds: float
+) -> ModelMetrics:
+    """The epoch's mean training loss (a clear error when there was no data or it is not
+    finite), mean learning rate and speed."""
+    if seen == 0:
+        raise TrainingError("the training data is empty: nothing to train on")
+    train_loss = loss_sum / seen
+    if not math.isfinite(train_loss):
+        raise TrainingError(
+            f"training diverged at epoch {epoch} (loss {train_loss}); lower "
+            "train.optimizer.lr or set train.grad_clip"
+        )
+    return ModelMetrics(
+        epoch=epoch,
+        train_loss=train_loss,
+        learning_rate=math.fsum(step_rates) / len(step_rates),
+        samples_per_sec=seen / seconds if seconds > 0 else None,
+        seconds=seconds,
+    )
