@@ -202,6 +202,7 @@ def test_image_gets_label_and_overlay(page: Watched, server: Server, tmp_path: P
     assert page.page.inner_text("#label") in data.label_names
     assert f"{IMAGE_MODEL}:" in page.page.inner_text("#version")
     assert page.page.locator("#overlay").is_visible()
+    assert page.page.locator("#token-legend").is_hidden()  # the tokens' legend is for texts
     assert page.page.evaluate("document.getElementById('overlay').naturalWidth") > 0
     assert page.errors == []
     assert page.external(server.url) == []
