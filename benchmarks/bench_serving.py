@@ -104,7 +104,12 @@ TRAIN_SETS = {
         "data.limit=1500",
     ],
     (IMAGE, False): ["train.epochs=2", "data.limit=12000"],
-    (IMAGE, True): ["model.channels=[8,16]", "train.epochs=1", "data.limit=1500"],
+    (IMAGE, True): [
+        "model.channels=[8,16]",
+        "train.epochs=1",
+        "data.limit=1500",
+        "train.scheduler.name=cosine",  # onecycle divides by zero at exactly 10 steps
+    ],
 }
 TEMPLATES = {TEXT: "text-cnn", IMAGE: "image-cnn"}
 
@@ -314,25 +319,30 @@ class Server:
 def servers_for(model: str, home: Path, work: Path, args: argparse.Namespace) -> dict[str, Server]:
     env = {"NEUROPLAST_HOME": str(home)}
     out: dict[str, Server] = {}
-    port = free_port()
-    out["neuroplast"] = Server(
-        "neuroplast",
-        [
-            str(BIN / "neuroplast"),
-            "serve",
-            model,
-            "--port",
-            str(port),
-            "--max-batch",
-            str(args.max_batch),
-            "--max-wait-ms",
-            str(args.max_wait_ms),
-        ],
-        port,
-        "/ready",
-        work / f"neuroplast-{model}.log",
-        env,
-    )
+    variants = {"neuroplast": args.serve_args.split()}
+    if args.log_off_too:  # the same server without its prediction log, for the diagnosis
+        variants["neuroplast no log"] = [*args.serve_args.split(), "--log-sample", "0"]
+    for name, extra in variants.items():
+        port = free_port()
+        out[name] = Server(
+            name,
+            [
+                str(BIN / "neuroplast"),
+                "serve",
+                model,
+                *extra,
+                "--port",
+                str(port),
+                "--max-batch",
+                str(args.max_batch),
+                "--max-wait-ms",
+                str(args.max_wait_ms),
+            ],
+            port,
+            "/ready",
+            work / f"{name.replace(' ', '-')}-{model}.log",
+            env,
+        )
     port = free_port()
     out["naive"] = Server(
         "naive",
@@ -597,7 +607,7 @@ def report(model: str, r: dict[str, Any], args: argparse.Namespace) -> dict[str,
         rps, p50 = _median(loads, lambda x: x.rps), _median(loads, lambda x: x.p50_ms)
         p99, noop = _median(loads, lambda x: x.p99_ms), r["noop"][name]
         errors = sum(x.errors for x in loads)
-        if name != "neuroplast":
+        if name in ("naive", "litserve"):
             target = GOAL_NAIVE if name == "naive" else GOAL_LITSERVE
             met = np_rps / rps >= target and np_p99 <= p99
             goals.append(
@@ -720,30 +730,184 @@ def imports_of_server(model: str, home: Path, args: argparse.Namespace) -> dict[
         hwm = max(server.peak_rss_mb().values())
     finally:
         server.stop()
-    roots: dict[str, float] = {}
+    roots: dict[str, float] = {}  # in the order the server finished importing them
     pattern = re.compile(r"import time:\s+(\d+) \|\s+(\d+) \| (\s*)(\S+)")
     for line in log.read_text(errors="replace").splitlines():
         m = pattern.match(line)
         if m:  # every module, at any depth, adds its own (self) time to its package
             root = m.group(4).split(".")[0]
             roots[root] = roots.get(root, 0.0) + int(m.group(1)) / 1e6
-    top = sorted(roots.items(), key=lambda kv: -kv[1])[: args.import_top]
-    top = [(name, t) for name, t in top if not name.startswith("_")]
+    public = [name for name in roots if not name.startswith("_")]
+    added = import_rss_in_order(public)
     base = import_rss("")
+    top = sorted(public, key=lambda name: -added.get(name, 0.0))[: args.import_top]
     table = [
-        {"package": name, "import_s": seconds, "rss_alone_mb": import_rss(name) - base}
-        for name, seconds in top
+        {
+            "package": name,
+            "import_s": roots[name],
+            "rss_added_mb": added.get(name, float("nan")),
+            "rss_alone_mb": import_rss(name) - base,
+        }
+        for name in top
     ]
-    table.sort(key=lambda row: -row["rss_alone_mb"])
     print_table(
         f"what `neuroplast serve {model}` imports (peak RSS {hwm:.1f} MB under importtime; a "
-        f"bare interpreter {base:.1f} MB): top-level packages by import time (their modules' "
-        "own time summed), and the RSS each adds alone to a fresh interpreter (shared "
-        "dependencies count in each)",
-        ["package", "import s", "RSS alone MB"],
-        [[r["package"], f"{r['import_s']:.3f}", f"{r['rss_alone_mb']:.1f}"] for r in table],
+        f"bare interpreter {base:.1f} MB; all {len(public)} top-level packages imported in "
+        f"the server's order add {sum(added.values()):.1f} MB): the packages that add the "
+        "most RSS in that order, their import time (own time of their modules), and the RSS "
+        "each adds alone to a fresh interpreter (its dependencies included)",
+        ["package", "import s", "RSS added MB", "RSS alone MB"],
+        [
+            [
+                r["package"],
+                f"{r['import_s']:.3f}",
+                f"{r['rss_added_mb']:.1f}",
+                f"{r['rss_alone_mb']:.1f}",
+            ]
+            for r in table
+        ],
     )
-    return {"peak_rss_mb": hwm, "python_mb": base, "packages": table, "all_roots": roots}
+    return {
+        "peak_rss_mb": hwm,
+        "python_mb": base,
+        "packages": table,
+        "import_s": roots,
+        "rss_added_mb": added,
+    }
+
+
+def import_rss_in_order(packages: Sequence[str]) -> dict[str, float]:
+    """VmRSS each package adds when imported one after the other in one fresh interpreter
+    (the server's order: each is charged only for what the ones before did not bring)."""
+    code = (
+        "import importlib, json, sys\n"
+        "def rss():\n"
+        "    for line in open('/proc/self/status'):\n"
+        "        if line.startswith('VmRSS:'):\n"
+        "            return int(line.split()[1]) / 1024\n"
+        "out = {}\n"
+        "for name in sys.argv[1:]:\n"
+        "    before = rss()\n"
+        "    try:\n"
+        "        importlib.import_module(name)\n"
+        "    except Exception:\n"
+        "        continue\n"
+        "    out[name] = rss() - before\n"
+        "print(json.dumps(out))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, *packages], capture_output=True, text=True, check=True
+    )
+    return {k: float(v) for k, v in json.loads(proc.stdout.strip().splitlines()[-1]).items()}
+
+
+# ---- profile ---------------------------------------------------------------------------
+
+
+_PROFILE_RUNNER = """
+import cProfile, marshal, os, signal, sys, threading
+OUT = sys.argv.pop(1)
+profiles = [("main", cProfile.Profile())]
+_run = threading.Thread.run
+def run(self):  # every thread (batch worker, log writer, ...) gets its own profile
+    p = cProfile.Profile()
+    profiles.append((self.name, p))
+    p.enable()
+    try:
+        _run(self)
+    finally:
+        p.disable()
+threading.Thread.run = run
+def clear(*_):  # SIGUSR1: the event loop's start-up is forgotten (clearing another
+    profiles[0][1].clear()  # thread's profile crashes; theirs keep their few start-up calls)
+def dump(*_):
+    for i, (name, p) in enumerate(profiles):
+        try:
+            if i == 0:
+                p.disable()
+            p.snapshot_stats()  # not dump_stats: disabling another thread's profile crashes
+            with open(os.path.join(OUT, f"{i:02d}-{name}.prof"), "wb") as f:
+                marshal.dump(p.stats, f)
+        except Exception as e:
+            print("profile of", name, "not written:", repr(e), file=sys.stderr)
+    os._exit(0)
+signal.signal(signal.SIGUSR1, clear)
+signal.signal(signal.SIGTERM, dump)  # uvicorn restores this handler before it re-raises
+sys.argv = ["neuroplast", *sys.argv[1:]]
+from neuroplast.cli import main
+profiles[0][1].enable()
+try:
+    main()
+finally:
+    dump()
+"""
+
+
+def profile(model: str, home: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """``neuroplast serve MODEL`` under cProfile, one profile per thread (the event loop's,
+    where HTTP, JSON and the batcher's bookkeeping run; the batch worker's, where the
+    Predictor runs; the prediction log writer's), cleared once the server is ready, while
+    wrk drives predicts; prints each thread's functions by own time (cProfile counts wall
+    time, GIL waits included, and slows Python code down)."""
+    import io
+    import pstats
+
+    bodies = make_bodies(home, model, args.work)
+    port, out_dir = free_port(), args.work / "profiles"
+    out_dir.mkdir(exist_ok=True)
+    server = Server(
+        "profiled",
+        [
+            sys.executable,
+            "-c",
+            _PROFILE_RUNNER,
+            str(out_dir),
+            "serve",
+            model,
+            "--port",
+            str(port),
+            "--max-batch",
+            str(args.max_batch),
+            "--max-wait-ms",
+            str(args.max_wait_ms),
+            *args.serve_args.split(),
+        ],
+        port,
+        "/ready",
+        args.work / "profiled.log",
+        {"NEUROPLAST_HOME": str(home)},
+    )
+    body = bodies["batch32" if args.profile_batch32 else "single"]
+    server.start()
+    try:
+        server.wait_ready()
+        for _ in range(5):
+            post(f"{server.url}/v1/models/{model}/predict", body)
+        assert server.proc is not None
+        os.kill(server.proc.pid, signal.SIGUSR1)
+        load = wrk_run(server, f"/v1/models/{model}/predict", body, args, args.seconds)
+    finally:
+        server.stop()
+    console.print(server.tail(10), markup=False, highlight=False)
+    console.print(
+        f"profiled {model} ({body.count} input(s) per request): {load.rps:.1f} req/s, p50 "
+        f"{load.p50_ms:.1f} ms, p99 {load.p99_ms:.1f} ms, server {load.server_cpu:.2f} cores"
+    )
+    out: dict[str, Any] = {"load": vars(load), "threads": {}}
+    for path in sorted(out_dir.glob("*.prof")):
+        stats = pstats.Stats(str(path))
+        if stats.total_tt < 0.05:  # type: ignore[attr-defined]
+            console.print(f"---- thread {path.stem}: {stats.total_tt:.3f} s")  # type: ignore[attr-defined]
+            continue
+        buf = io.StringIO()
+        stats.stream = buf  # type: ignore[attr-defined]
+        stats.sort_stats("tottime").print_stats(args.profile_top)
+        if path.stem.endswith("main"):
+            stats.sort_stats("cumulative").print_stats(args.profile_top)
+        console.print(f"---- thread {path.stem}", markup=False, highlight=False)
+        console.print(buf.getvalue(), markup=False, highlight=False)
+        out["threads"][path.stem] = buf.getvalue()
+    return out
 
 
 # ---- soak ------------------------------------------------------------------------------
@@ -774,6 +938,15 @@ class Client:
 def soak(home: Path, args: argparse.Namespace) -> dict[str, Any]:
     ensure_model(home, TEXT, quick=args.quick, versions=2)
     _cli(home, "models", "promote", f"{TEXT}:1", "--stage", "production")
+    if not args.soak_export:
+        # the graphs the server would export on first serve (importing torch for it) are
+        # stored beforehand, as a deployment would: the soak measures serving, not export
+        from neuroplast.registry import Registry
+        from neuroplast.workflows.serving_artifacts import ensure_onnx
+
+        with Registry(home) as registry:
+            for version in (1, 2):
+                ensure_onnx(registry, f"{TEXT}:{version}")
     bodies = make_bodies(home, TEXT, args.work)
     port = free_port()
     server = Server(
@@ -873,6 +1046,12 @@ def soak(home: Path, args: argparse.Namespace) -> dict[str, Any]:
             console.print(f"    {failure}")
     for t, what in events:
         console.print(f"  at {t:.1f} s: neuroplast {what}")
+    series, next_t = [], 0.0
+    for t, rss in samples:
+        if t >= next_t:
+            series.append(f"{t:.0f} s {rss:.0f}")
+            next_t = t + 5.0
+    console.print(f"  RSS MB: {', '.join(series)}")
     console.print(
         f"  RSS {at10:.1f} MB at 10 s, {last:.1f} MB at {samples[-1][0]:.0f} s "
         f"(growth {growth:+.1%}), peak {hwm:.1f} MB; failed requests {failed}: "
@@ -914,6 +1093,22 @@ def main() -> None:
     parser.add_argument("--litserve-python", type=Path, default=LITSERVE_PYTHON)
     parser.add_argument("--imports", action="store_true", help="always list the imports")
     parser.add_argument("--import-top", type=int, default=15)
+    parser.add_argument(
+        "--serve-args", default="", help="more options for neuroplast serve, e.g. '--log-sample 0'"
+    )
+    parser.add_argument(
+        "--log-off-too",
+        action="store_true",
+        help="also run neuroplast serve with --log-sample 0 (what the prediction log costs)",
+    )
+    parser.add_argument(
+        "--soak-export",
+        action="store_true",
+        help="soak: leave version 2 without its ONNX graph (the server exports it on promote)",
+    )
+    parser.add_argument("--profile", action="store_true", help="cProfile neuroplast serve")
+    parser.add_argument("--profile-batch32", action="store_true", help="profile 32-input requests")
+    parser.add_argument("--profile-top", type=int, default=40)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     quick_defaults = {"seconds": 2.0, "noop_seconds": 1.0, "repeats": 1}
@@ -945,6 +1140,10 @@ def main() -> None:
         args.work = Path(tmp)
         if args.soak:
             results["soak"] = soak(home, args)
+        elif args.profile:
+            model = {"text": TEXT, "image": IMAGE}[args.models.split(",")[0].strip()]
+            ensure_model(home, model, quick=args.quick)
+            results["profile"] = profile(model, home, args)
         else:
             wanted = [m.strip() for m in args.models.split(",") if m.strip()]
             models = [{"text": TEXT, "image": IMAGE}[m] for m in wanted]
