@@ -97,7 +97,15 @@ def test_served_models_and_worker_options(serving_template: Path, tmp_path: Path
 
 
 # ---- a real server --------------------------------------------------------------------------
-def test_server_prints_what_it_serves_and_imports_no_torch(server: Server) -> None:
+def test_server_prints_what_it_serves_and_imports_no_torch(
+    start_server: Callable[..., Server],
+) -> None:
+    """A server of its own: an explain request (other tests) rightly loads torch."""
+    server = start_server(TEXT_MODEL)
+    for _ in range(600):  # the lines come from the server's own poll of /ready
+        if "ready on" in server.output():
+            break
+        time.sleep(0.1)
     output = server.output()
     assert f"serving {TEXT_MODEL}  {TEXT_MODEL}:1  backend onnx" in output, output
     assert f"ready on http://127.0.0.1:{server.port}" in output, output
