@@ -82,8 +82,9 @@ def start(
     sticky_key: str | None = typer.Option(
         None,
         "--sticky-key",
-        help="Request field whose value keeps each user on one version (e.g. user_id); "
-        "default: the request id decides.",
+        help="What the sticky key is (e.g. user_id), recorded with the test. A request that "
+        'carries a key ("key" in the body or the X-Neuroplast-Key header) always gets the '
+        "same version; one without a key is routed by its request id.",
     ),
     reason: str = ReasonOption,
     home: HomeOption = None,
