@@ -549,6 +549,11 @@ def bare_throughput(home: Path, model: str, inputs: Any, args: argparse.Namespac
 
 
 def compare(model: str, home: Path, args: argparse.Namespace) -> dict[str, Any]:
+    from neuroplast.registry import Registry
+    from neuroplast.workflows.serving_artifacts import ensure_onnx
+
+    with Registry(home) as registry:  # once here, not by the three servers at once
+        ensure_onnx(registry, model)
     bodies = make_bodies(home, model, args.work)
     servers = servers_for(model, home, args.work, args)
     result: dict[str, Any] = {"noop": {}, "single": {}, "batch32": [], "bare": [], "ready_s": {}}
