@@ -24,7 +24,7 @@ PAGE = files("neuroplast") / "serving" / "static" / "index.html"  # the installe
 TIMEOUT_MS = 120_000  # the first explain loads torch in the server
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # session: checked before the session's server is built
 def browser() -> Iterator[Any]:
     if not Path(CHROMIUM).exists() and shutil.which(CHROMIUM) is None:
         _missing("Chromium", "Debian package chromium")
