@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import signal
 import subprocess
 import sys
 import time
@@ -53,13 +54,53 @@ def shell_commands(text: str) -> list[str]:
             while line.endswith("\\"):
                 line = line[:-1].rstrip() + " " + next(lines).strip()
             command = line.split("  #")[0].strip()
-            if command.startswith("neuroplast "):
+            if command.startswith(("neuroplast ", "curl ")):
                 commands.append(command)
     return commands
 
 
-#: A command with one of these runs in bash; any other runs in this process.
+#: A command with one of these runs in bash; any other ``neuroplast`` line in this process.
 _SHELL = re.compile(r"[|;&<>$`\n]")
+
+
+def _start_background(command: str, cwd: Path, env: dict[str, str]) -> subprocess.Popen[str]:
+    """A line ending in `` &`` (a server) runs in bash beside the next commands, in its own
+    process group, its output in ``cwd/background.log``."""
+    with (cwd / "background.log").open("a") as log:
+        return subprocess.Popen(
+            ["bash", "-c", f"exec {command[:-1].strip()}"],
+            cwd=cwd,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+
+
+def _stop_background(processes: list[subprocess.Popen[str]], cwd: Path) -> None:
+    """SIGTERM each background command (a server drains, then exits by that signal, as
+    uvicorn does); none may have failed before or while stopping."""
+    failed = []
+    for process in processes:
+        code = process.poll()
+        if code is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                code = process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                code = process.wait()
+        if code not in (0, -signal.SIGTERM, 128 + signal.SIGTERM):  # uvicorn re-raises it
+            failed.append(f"{process.args[-1]} exited {code}")
+    log = cwd / "background.log"
+    assert not failed, f"{failed}\n{log.read_text() if log.is_file() else ''}"
+
+
+def _check_http_answer(command: str, out: str) -> None:
+    """``curl`` shows an error body and still exits 0: a JSON error is a failure here."""
+    if command.startswith("curl ") and out.lstrip().startswith('{"error"'):
+        raise AssertionError(f"{command}\nanswered {out}")
 
 
 def run_commands(
@@ -77,32 +118,54 @@ def run_commands(
     conftest fixture: importing torch once instead of for every command keeps these tests
     within minutes); a line that needs the shell (a pipe, a redirection, ``;``, a
     here-document) runs in bash with ``pipefail``, with this venv's ``neuroplast`` first on
-    PATH. torch runs on one thread either way (a busy machine).
+    PATH. torch runs on one thread either way (a busy machine). A line ending in ``&`` (a
+    server) runs in the background until the last command is done, then gets SIGTERM and
+    must exit cleanly; a ``curl`` line fails when it gets a JSON error back.
     """
     env = {**os.environ, "NEUROPLAST_NO_PROGRESS": "1", "OMP_NUM_THREADS": "1"}
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
     timings = []
+    background: list[subprocess.Popen[str]] = []
     with one_torch_thread():
-        for command in commands:
-            if skip(command):
-                continue
-            started = time.perf_counter()
-            if _SHELL.search(command):
-                done = subprocess.run(
-                    ["bash", "-o", "pipefail", "-c", command],
-                    cwd=cwd,
-                    env=env,
-                    capture_output=True,
-                    text=True,
-                )
-                code, out, err = done.returncode, done.stdout, done.stderr
-            else:
-                code, out, err = cli(*shlex.split(command)[1:])
-            timings.append((time.perf_counter() - started, command))
-            assert code == 0, f"{command}\n{out}\n{err}"
+        try:
+            _run_each(commands, cwd, cli, skip, env, timings, background)
+        finally:
+            _stop_background(background, cwd)
     for seconds, command in timings:
         print(f"{seconds:6.1f} s  {command.splitlines()[0]}")
     return timings
+
+
+def _run_each(
+    commands: Iterable[str],
+    cwd: Path,
+    cli: Callable[..., Result],
+    skip: Callable[[str], bool],
+    env: dict[str, str],
+    timings: list[tuple[float, str]],
+    background: list[subprocess.Popen[str]],
+) -> None:
+    for command in commands:
+        if skip(command):
+            continue
+        started = time.perf_counter()
+        if command.endswith("&") and not command.endswith("&&"):
+            background.append(_start_background(command, cwd, env))
+            continue
+        if _SHELL.search(command) or not command.startswith("neuroplast "):
+            done = subprocess.run(
+                ["bash", "-o", "pipefail", "-c", command],
+                cwd=cwd,
+                env=env,
+                capture_output=True,
+                text=True,
+            )
+            code, out, err = done.returncode, done.stdout, done.stderr
+        else:
+            code, out, err = cli(*shlex.split(command)[1:])
+        timings.append((time.perf_counter() - started, command))
+        assert code == 0, f"{command}\n{out}\n{err}"
+        _check_http_answer(command, out)
 
 
 def enter_fresh_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
@@ -143,12 +206,15 @@ def test_the_readme_links_to_pages_that_exist() -> None:
 def test_the_command_parser_itself() -> None:
     text = (
         "```bash\nmake demo\nneuroplast a  # note\nneuroplast b \\\n    --c d\n"
+        "neuroplast serve m &  # a server\ncurl -s localhost:8000/ready\n"
         "cat > x.csv <<'EOF'\ntext,label\nneuroplast not-a-command\nEOF\n```\n"
         "```text\nneuroplast e\n```\n"
     )
     assert shell_commands(text) == [
         "neuroplast a",
         "neuroplast b --c d",
+        "neuroplast serve m &",
+        "curl -s localhost:8000/ready",
         "cat > x.csv <<'EOF'\ntext,label\nneuroplast not-a-command\nEOF",
     ]
 
