@@ -319,15 +319,24 @@ class Server:
 def servers_for(model: str, home: Path, work: Path, args: argparse.Namespace) -> dict[str, Server]:
     env = {"NEUROPLAST_HOME": str(home)}
     out: dict[str, Server] = {}
-    variants = {"neuroplast": args.serve_args.split()}
+    cli = [str(BIN / "neuroplast")]
+    variants = {"neuroplast": (cli, args.serve_args.split())}
     if args.log_off_too:  # the same server without its prediction log, for the diagnosis
-        variants["neuroplast no log"] = [*args.serve_args.split(), "--log-sample", "0"]
-    for name, extra in variants.items():
+        variants["neuroplast no log"] = (cli, [*args.serve_args.split(), "--log-sample", "0"])
+    if args.uvloop_too and args.litserve_python.exists():
+        # the same server on uvloop + httptools (uvicorn picks them when installed, as in
+        # LitServe's venv), for the diagnosis
+        run_cli = "import sys; from neuroplast.cli import main; sys.argv[0] = 'neuroplast'; main()"
+        variants["neuroplast uvloop"] = (
+            [str(args.litserve_python), "-c", run_cli],
+            args.serve_args.split(),
+        )
+    for name, (command, extra) in variants.items():
         port = free_port()
         out[name] = Server(
             name,
             [
-                str(BIN / "neuroplast"),
+                *command,
                 "serve",
                 model,
                 *extra,
@@ -1105,6 +1114,11 @@ def main() -> None:
         "--log-off-too",
         action="store_true",
         help="also run neuroplast serve with --log-sample 0 (what the prediction log costs)",
+    )
+    parser.add_argument(
+        "--uvloop-too",
+        action="store_true",
+        help="also run neuroplast serve on uvloop + httptools (from the LitServe venv)",
     )
     parser.add_argument(
         "--soak-export",
