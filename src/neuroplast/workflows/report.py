@@ -24,7 +24,7 @@ from neuroplast.evaluation import (
     plot_training_curves,
     tfidf_baseline,
 )
-from neuroplast.inference.bundle import LoadedModel
+from neuroplast.inference.bundle import LoadedModel, ModelMeta
 from neuroplast.inference.registered import load_registered
 from neuroplast.registry import Registry, VersionRecord, sha256_file
 from neuroplast.types import ModelMetrics
@@ -124,6 +124,88 @@ def record_evaluation(
     )
 
 
+def _data_config(ref: str, meta: ModelMeta, split: Split, data_path: str | None) -> DataConfig:
+    """The data config the model was trained with, or one reading ``data_path`` for a model
+    trained through the Python API on the caller's own loaders (which needs it)."""
+    if meta.data:
+        return DataConfig.model_validate(meta.data)
+    if data_path is None:
+        raise ConfigError(
+            f"{ref} was trained on data neuroplast did not load, so it has no {split} "
+            "split to re-create; evaluate it on a labelled file with --data FILE"
+        )
+    return DataConfig(path=data_path)
+
+
+@dataclass
+class _EvalData:
+    """What an evaluation reads: ``data``'s ``split`` (named ``label`` in the record), the
+    model's own training data when it can be loaded (for the baseline), and a note."""
+
+    data: PreparedData
+    split: Split
+    label: str
+    original: PreparedData | None = None
+    note: str = ""
+
+
+def _eval_data(
+    ref: str, loaded: LoadedModel, data_cfg: DataConfig, split: Split, data_path: str | None
+) -> _EvalData:
+    """The model's own ``split``, or every row of the labelled file at ``data_path``."""
+    meta = loaded.meta
+    if data_path is None:
+        original = prepare(data_cfg, vocab=loaded.vocab)
+        return _EvalData(original, split, str(split), original)
+    max_length = int(meta.preprocessing.get("max_length", data_cfg.max_length))
+    raw = load_source(data_cfg, label_names=meta.label_names, path=data_path)
+    if raw.modality != meta.modality:
+        raise DataError(f"{data_path}: holds {raw.modality}s but {ref} takes {meta.modality}s")
+    chosen = _EvalData(
+        as_test_set(raw, vocab=loaded.vocab, max_length=max_length),
+        "test",
+        f"file:{Path(data_path).name}",
+    )
+    if meta.modality == "text" and meta.data:
+        try:
+            chosen.original = prepare(data_cfg, vocab=loaded.vocab)
+        except DataError as e:
+            chosen.note = f"no baseline: the training data cannot be loaded ({e})"
+            logger.warning(chosen.note)
+    return chosen
+
+
+def _baseline(
+    version: VersionRecord, chosen: _EvalData, label_names: list[str], seed: int
+) -> EvalResult | None:
+    """TF-IDF + logistic regression trained on the model's own training texts and scored on
+    the same rows (None for images, without the training data, or when the run's
+    ``evaluation.baseline`` is false)."""
+    original, data = chosen.original, chosen.data
+    wanted = (version.config.get("evaluation") or {}).get("baseline", True)
+    if original is None or not isinstance(original.raw, TextData) or not wanted:
+        return None
+    baseline, _ = tfidf_baseline(
+        original.texts("train"),
+        original.labels("train"),
+        data.texts(chosen.split),
+        data.labels(chosen.split),
+        label_names,
+        seed=seed,
+    )
+    return baseline
+
+
+def _proba_result(chosen: _EvalData, predict_proba: ProbaFn, label_names: list[str]) -> EvalResult:
+    """The metrics of ``predict_proba`` run on the split's raw inputs (texts or images)."""
+    idx = chosen.data.indices(chosen.split)
+    raw = chosen.data.raw
+    inputs = [raw.texts[i] for i in idx] if isinstance(raw, TextData) else raw.images[idx]
+    probs = torch.from_numpy(np.asarray(predict_proba(inputs), dtype=np.float32))
+    targets = torch.from_numpy(np.asarray(raw.labels[idx], dtype=np.int64))
+    return metrics_from_probabilities(probs, targets, label_names)
+
+
 def evaluate_registered(
     registry: Registry,
     ref: str,
@@ -141,66 +223,24 @@ def evaluate_registered(
     instead of running the loaded PyTorch model on the split's batches."""
     version, loaded = load_registered(registry, ref)
     meta = loaded.meta
-    if not meta.data:  # trained through the Python API on the caller's own loaders
-        if data_path is None:
-            raise ConfigError(
-                f"{ref} was trained on data neuroplast did not load, so it has no {split} "
-                "split to re-create; evaluate it on a labelled file with --data FILE"
-            )
-        data_cfg = DataConfig(path=data_path)
-    else:
-        data_cfg = DataConfig.model_validate(meta.data)
-    min_length = int(meta.preprocessing.get("min_length", 1))
-    max_length = int(meta.preprocessing.get("max_length", data_cfg.max_length))
-    original: PreparedData | None = None
-    eval_split: Split = split
-    note = ""
-    if data_path is None:
-        original = prepare(data_cfg, vocab=loaded.vocab)
-        data, label = original, str(split)
-    else:
-        raw = load_source(data_cfg, label_names=meta.label_names, path=data_path)
-        if raw.modality != meta.modality:
-            raise DataError(f"{data_path}: holds {raw.modality}s but {ref} takes {meta.modality}s")
-        data = as_test_set(raw, vocab=loaded.vocab, max_length=max_length)
-        eval_split, label = "test", f"file:{Path(data_path).name}"
-        if meta.modality == "text" and meta.data:
-            try:
-                original = prepare(data_cfg, vocab=loaded.vocab)
-            except DataError as e:
-                note = f"no baseline: the training data cannot be loaded ({e})"
-                logger.warning(note)
-    baseline = None
-    wanted = (version.config.get("evaluation") or {}).get("baseline", True)  # evaluation.baseline
-    if original is not None and isinstance(original.raw, TextData) and wanted:
-        baseline, _ = tfidf_baseline(
-            original.texts("train"),
-            original.labels("train"),
-            data.texts(eval_split),
-            data.labels(eval_split),
-            meta.label_names,
-            seed=data_cfg.seed,
-        )
+    data_cfg = _data_config(ref, meta, split, data_path)
+    chosen = _eval_data(ref, loaded, data_cfg, split, data_path)
+    baseline = _baseline(version, chosen, meta.label_names, data_cfg.seed)
     if proba_for is None:
-        loader = data.loader(
-            eval_split, batch_size=batch_size, shuffle=False, min_length=min_length
+        min_length = int(meta.preprocessing.get("min_length", 1))
+        loader = chosen.data.loader(
+            chosen.split, batch_size=batch_size, shuffle=False, min_length=min_length
         )
         result = evaluate_model(loaded.model, loader, meta.label_names)
     else:
-        idx = data.indices(eval_split)
-        raw = data.raw
-        inputs = [raw.texts[i] for i in idx] if isinstance(raw, TextData) else raw.images[idx]
-        predict_proba = proba_for(version, loaded)
-        probs = torch.from_numpy(np.asarray(predict_proba(inputs), dtype=np.float32))
-        targets = torch.from_numpy(np.asarray(raw.labels[idx], dtype=np.int64))
-        result = metrics_from_probabilities(probs, targets, meta.label_names)
+        result = _proba_result(chosen, proba_for(version, loaded), meta.label_names)
     report = record_evaluation(
         registry,
         version,
         result,
-        split=label,
-        data_source=data_path or data.raw.source,
+        split=chosen.label,
+        data_source=data_path or chosen.data.raw.source,
         baseline=baseline,
     )
-    report.note = note
+    report.note = chosen.note
     return report

@@ -17,6 +17,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.utils.data import DataLoader
 
 from neuroplast.config import RunConfig
 from neuroplast.data.prepare import PreparedData, prepare
@@ -275,6 +276,46 @@ def _register(
     return _Registered(version, report, baseline, baseline_seconds)
 
 
+def _open_run(
+    registry: Registry, name: str, config_dict: dict[str, Any], *, resume: bool
+) -> tuple[RunRecord, Path | None]:
+    """A new run, or with ``resume`` the interrupted one and the checkpoint to resume from."""
+    if resume:
+        return _resume_point(registry, config_dict)
+    return registry.start_run(name, config_dict), None
+
+
+def _loaders(
+    config: RunConfig, data: PreparedData, min_length: int
+) -> tuple[DataLoader[Any], DataLoader[Any]]:
+    """The training loader (shuffled by the run's seed) and the validation loader."""
+    train_loader = data.loader(
+        "train",
+        batch_size=config.train.batch_size,
+        shuffle=True,
+        seed=config.train.seed,
+        min_length=min_length,
+    )
+    val_loader = data.loader(
+        "val", batch_size=config.train.eval_batch_size, shuffle=False, min_length=min_length
+    )
+    return train_loader, val_loader
+
+
+def _recorder(
+    registry: Registry, run: RunRecord, on_epoch: Callable[[ModelMetrics], None] | None
+) -> MetricsRecorder:
+    """The callback that logs each epoch's metrics with the run (and hands them to
+    ``on_epoch``)."""
+
+    def record(metrics: ModelMetrics) -> None:
+        registry.log_epoch(run.id, metrics)
+        if on_epoch is not None:
+            on_epoch(metrics)
+
+    return MetricsRecorder(record)
+
+
 def train_from_config(
     config: RunConfig,
     registry: Registry,
@@ -292,37 +333,12 @@ def train_from_config(
     data = prepare(config.data)
     _task(config, data.modality)  # a task that does not fit the data fails before any work
     model, arch_config = _build_model(config, data)
-    min_length = _min_length(arch_config)
-    train_loader = data.loader(
-        "train",
-        batch_size=config.train.batch_size,
-        shuffle=True,
-        seed=config.train.seed,
-        min_length=min_length,
-    )
-    val_loader = data.loader(
-        "val", batch_size=config.train.eval_batch_size, shuffle=False, min_length=min_length
-    )
+    train_loader, val_loader = _loaders(config, data, _min_length(arch_config))
     config_dict = config.model_dump(mode="json")
-    resume_from: Path | None = None
-    if resume:
-        run, resume_from = _resume_point(registry, config_dict)
-    else:
-        run = registry.start_run(config.name, config_dict)
-
-    def record(metrics: ModelMetrics) -> None:
-        registry.log_epoch(run.id, metrics)
-        if on_epoch is not None:
-            on_epoch(metrics)
-
+    run, resume_from = _open_run(registry, config.name, config_dict, resume=resume)
     tracking = _tracking(config, registry, run, config_dict)
-    trainer = _trainer(
-        config,
-        registry,
-        run,
-        [MetricsRecorder(record), *([tracking] if tracking else [])],
-        progress,
-    )
+    callbacks = [_recorder(registry, run, on_epoch), *([tracking] if tracking else [])]
+    trainer = _trainer(config, registry, run, callbacks, progress)
     # the loggers close as finished, failed or interrupted, after the version is recorded;
     # the heartbeat keeps the run's lease (and so its draft) alive for `registry gc` meanwhile
     with registry.heartbeat(run.id), tracking or nullcontext():
