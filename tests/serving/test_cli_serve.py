@@ -54,6 +54,7 @@ def test_bad_options(cli: Cli, home: Path) -> None:
         (("--log-sample", "1.5"), "--log-sample"),
         (("--max-body-mb", "0"), "--max-body-mb"),
         (("--max-inputs", "0"), "max_inputs"),
+        (("--max-queue", "8"), "max_queue (8) must be at least --max-batch (64)"),
     ):
         result = cli("serve", *args)
         assert result.code == 2, (args, result)

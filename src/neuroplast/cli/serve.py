@@ -27,6 +27,11 @@ def serve(
     max_wait_ms: float = typer.Option(
         2.0, "--max-wait-ms", help="Longest wait for a batch to fill, in milliseconds."
     ),
+    max_queue: int = typer.Option(
+        4096,
+        "--max-queue",
+        help="Most inputs waiting per version; beyond it requests get 503 with Retry-After.",
+    ),
     workers: int = typer.Option(1, "--workers", help="Server processes sharing the port."),
     max_body_mb: float = typer.Option(16.0, "--max-body-mb", help="Largest request body (MiB)."),
     max_inputs: int = typer.Option(1024, "--max-inputs", help="Most inputs per request."),
@@ -52,11 +57,17 @@ def serve(
         max_body_mb=max_body_mb, max_inputs=max_inputs, max_text_chars=max_text_chars
     )
     settings = ServeSettings(
-        backend=backend, max_batch=max_batch, max_wait_ms=max_wait_ms, log_sample=log_sample
+        backend=backend,
+        max_batch=max_batch,
+        max_wait_ms=max_wait_ms,
+        max_queue=max_queue,
+        log_sample=log_sample,
     )
     with Registry(home) as registry:
         names = served_models(registry, models or ())
         home_path, db_url = registry.home, registry.url
+    # a version served for the first time exports its ONNX graph first (seconds, with torch)
+    typer.echo(f"loading {', '.join(names)} ({backend}) ...")
     options = options_for(
         home=home_path,
         db_url=db_url,

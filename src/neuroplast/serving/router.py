@@ -1,7 +1,8 @@
 """Which version answers a request: a weighted A/B split, deterministic per key.
 
-A request's key (the sticky key's value when the A/B test names one and the request
-carries it, else the request id) is hashed with the model and the routing revision to a
+A request's key (the value it carries in ``"key"`` or the ``X-Neuroplast-Key`` header; the
+A/B test's ``sticky_key`` only records what that value is, e.g. ``user_id``; else the
+request id) is hashed with the model and the routing revision to a
 number in [0, 1), which falls into one arm of the cumulative weights. So one key always
 gets the same version while the routing stays the same, and a new A/B test (a new
 revision) reshuffles the keys. Shadow versions are not chosen: they get a copy.
