@@ -162,8 +162,11 @@ class Server:
         )
 
 
-def launch(home: Path, *args: str, log_dir: Path, wait: bool = True) -> Server:
-    """Start ``neuroplast serve ARGS`` on ``home`` on a free port of 127.0.0.1."""
+def launch(
+    home: Path, *args: str, log_dir: Path, wait: bool = True, db_url: str | None = None
+) -> Server:
+    """Start ``neuroplast serve ARGS`` on ``home`` on a free port of 127.0.0.1 (its registry
+    database: ``db_url``, else the home's SQLite file)."""
     port = free_port()
     env = {
         **os.environ,
@@ -173,6 +176,8 @@ def launch(home: Path, *args: str, log_dir: Path, wait: bool = True) -> Server:
         "PYTHONUNBUFFERED": "1",
     }
     env.pop("NEUROPLAST_DB_URL", None)
+    if db_url is not None:
+        env["NEUROPLAST_DB_URL"] = db_url
     log = log_dir / f"serve-{port}.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
