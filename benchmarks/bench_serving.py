@@ -331,6 +331,17 @@ def servers_for(model: str, home: Path, work: Path, args: argparse.Namespace) ->
             [str(args.litserve_python), "-c", run_cli],
             args.serve_args.split(),
         )
+    if args.switch_interval_too:
+        # the same server with a 0.5 ms GIL switch interval (Python's default is 5 ms: a
+        # thread running Python holds the event loop off for up to that long)
+        run_cli = (
+            "import sys; sys.setswitchinterval(0.0005); from neuroplast.cli import main; "
+            "sys.argv[0] = 'neuroplast'; main()"
+        )
+        variants["neuroplast 0.5 ms GIL"] = (
+            [sys.executable, "-c", run_cli],
+            args.serve_args.split(),
+        )
     for name, (command, extra) in variants.items():
         port = free_port()
         out[name] = Server(
@@ -1119,6 +1130,11 @@ def main() -> None:
         "--uvloop-too",
         action="store_true",
         help="also run neuroplast serve on uvloop + httptools (from the LitServe venv)",
+    )
+    parser.add_argument(
+        "--switch-interval-too",
+        action="store_true",
+        help="also run neuroplast serve with sys.setswitchinterval(0.0005)",
     )
     parser.add_argument(
         "--soak-export",
