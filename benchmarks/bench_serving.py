@@ -25,9 +25,17 @@ biggest packages costs in RSS alone.
 on the text model, with ``models promote NAME:2`` at a third and ``models rollback NAME`` at
 two thirds: counts every failed request and the RSS from the 10th to the last second.
 
+For the diagnosis: ``--log-off-too`` adds ``neuroplast serve --log-sample 0`` (what the
+prediction log costs), ``--uvloop-too`` the same server on uvloop + httptools (from the
+LitServe venv, where uvicorn finds them), ``--switch-interval-too`` one with a 0.5 ms GIL
+switch interval; ``--profile`` runs ``neuroplast serve`` under cProfile, one profile per
+thread, while wrk drives it, and prints where each thread's time goes.
+
     .venv/bin/python benchmarks/bench_serving.py [--home DIR] [--quick] [--seconds 20]
         [--repeats 3] [--models text,image] [--no-litserve] [--imports] [--json out.json]
+        [--log-off-too] [--uvloop-too] [--serve-args '--log-sample 0']
     .venv/bin/python benchmarks/bench_serving.py --soak [--home DIR] [--seconds 60]
+    .venv/bin/python benchmarks/bench_serving.py --profile --models text [--profile-batch32]
 
 Models are trained into ``--home`` when missing (text: the ``text-cnn`` template as
 ``make demo`` trains it; image: the ``image-cnn`` template, 2 epochs on 12,000 images), and
