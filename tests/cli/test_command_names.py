@@ -81,3 +81,17 @@ def test_both_names_refuse_an_unknown_model_alike(
     monkeypatch.setenv("NEUROPLAST_HOME", str(trained_home))
     result = cli(command, "no-such-model", "--no-measure")
     assert result.code == 4 and result.err.startswith("error: ") and "no-such-model" in result.err
+
+
+@pytest.mark.parametrize("command", ["predict", "evaluate", "bench"])
+def test_backend_helps_list_the_registered_backends(
+    cli: Callable[..., Result], monkeypatch: pytest.MonkeyPatch, command: str
+) -> None:
+    from neuroplast.inference import list_backends
+
+    monkeypatch.setenv("COLUMNS", "400")  # one line per option: each name whole
+    result = cli(command, "--help")
+    assert result.code == 0
+    (line,) = [line for line in result.out.splitlines() if line.strip("│ ").startswith("--backend")]
+    for name in list_backends():
+        assert f"{name}: " in line, name

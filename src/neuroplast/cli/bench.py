@@ -17,6 +17,7 @@ from neuroplast.cli._common import (
     status,
 )
 from neuroplast.cli._compress_table import print_warnings
+from neuroplast.inference import backends_help
 
 if TYPE_CHECKING:
     from neuroplast.compression.bench import BenchReport
@@ -25,9 +26,7 @@ if TYPE_CHECKING:
 
 def bench(
     model: str = typer.Argument(..., help=MODEL_HELP),
-    backend: str = typer.Option(
-        "auto", "--backend", help="auto | torch | torch-int8 | onnx | onnx-int8."
-    ),
+    backend: str = typer.Option("auto", "--backend", help=f"{backends_help()}."),
     inputs: int = typer.Option(640, "--inputs", min=64, help="Test inputs to time on."),
     repeats: int = typer.Option(5, "--repeats", min=1, help="Interleaved repeats (median)."),
     threads: int | None = typer.Option(

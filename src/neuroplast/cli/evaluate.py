@@ -13,6 +13,7 @@ from neuroplast.cli._common import (
     setup_logging,
 )
 from neuroplast.cli._tables import print_results
+from neuroplast.inference import backends_help
 
 
 def evaluate(
@@ -22,10 +23,7 @@ def evaluate(
         None, "--data", help="A labelled CSV / JSONL / Parquet file or image folder instead."
     ),
     backend: str = typer.Option(
-        "torch",
-        "--backend",
-        help="Predictor backend: torch | torch-int8 | onnx | onnx-int8 | auto (fastest that "
-        "agrees with fp32).",
+        "torch", "--backend", help=f"Predictor backend: {backends_help()}."
     ),
     home: HomeOption = None,
     as_json: JsonOption = False,

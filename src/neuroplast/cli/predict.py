@@ -12,6 +12,7 @@ from rich.table import Table
 from neuroplast.cli._common import MODEL_HELP, HomeOption, console, setup_logging
 from neuroplast.cli._inputs import image_paths, texts_from_file
 from neuroplast.errors import DataError
+from neuroplast.inference import backends_help
 
 if TYPE_CHECKING:
     from neuroplast.inference import Prediction
@@ -31,11 +32,7 @@ def predict(
         help="One JSON object per line, per input: {input, label, probability, top_k: "
         "[{label, probability}]}.",
     ),
-    backend: str = typer.Option(
-        "torch",
-        "--backend",
-        help="torch | torch-int8 | onnx | onnx-int8 | auto (measures them, keeps the fastest).",
-    ),
+    backend: str = typer.Option("torch", "--backend", help=f"{backends_help()}."),
     home: HomeOption = None,
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
