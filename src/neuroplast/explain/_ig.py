@@ -21,7 +21,7 @@ The result is the same integral, with the same completeness check (sum of the sc
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from itertools import pairwise
 
@@ -75,6 +75,53 @@ def _evaluate(
         piece.scores, piece.delta = scores[i], float(delta[i])
 
 
+def _unfinished(
+    rows: Iterable[int],
+    pieces: dict[int, list[_Piece]],
+    bound: list[float],
+    evals: dict[int, int],
+    cost: int,
+    max_evals: int,
+) -> list[int]:
+    """The rows whose pieces' deltas still sum over their bound and that can afford
+    ``cost`` more evaluations."""
+    return [
+        r
+        for r in rows
+        if abs(sum(p.delta for p in pieces[r])) > bound[r] and evals[r] + cost <= max_evals
+    ]
+
+
+def _halved(
+    row: int, pieces: list[_Piece], bound: float, budget: int
+) -> tuple[list[_Piece], list[_Piece]]:
+    """The pieces of ``row`` to halve next and their halves: those whose delta is over their
+    share of the row's ``bound`` (else the worst one), worst first, at most ``budget``."""
+    share = bound / (2 * len(pieces))
+    worst = [p for p in pieces if abs(p.delta) > share]
+    split = worst or [max(pieces, key=lambda p: abs(p.delta))]
+    split = sorted(split, key=lambda p: -abs(p.delta))[:budget]
+    halves: list[_Piece] = []
+    for p in split:
+        middle = (p.lo + p.hi) / 2
+        halves += [_Piece(row, p.lo, middle), _Piece(row, middle, p.hi)]
+    return split, halves
+
+
+def _summed(
+    pieces: dict[int, list[_Piece]], n: int, shape: torch.Size, device: torch.device
+) -> tuple[Tensor, Tensor]:
+    """Each row's scores ``[n, T]`` and completeness delta ``[n]``: its pieces' sums."""
+    scores = torch.zeros(shape, device=device)
+    delta = torch.zeros(n, device=device)
+    for r in range(n):
+        for p in pieces[r]:
+            if p.scores is not None:
+                scores[r] += p.scores
+            delta[r] += p.delta
+    return scores, delta
+
+
 def adaptive_integrated_gradients(
     forward: Callable[..., Tensor],
     embedded: Tensor,
@@ -102,11 +149,7 @@ def adaptive_integrated_gradients(
     pieces: dict[int, list[_Piece]] = {p.row: [p] for p in whole}
     evals = dict.fromkeys(range(n), steps)
     cut_cost = piece_steps * (len(BREAKS) - 1)
-    failing = [
-        r
-        for r in range(n)
-        if abs(pieces[r][0].delta) > bound[r] and evals[r] + cut_cost <= max_evals
-    ]
+    failing = _unfinished(range(n), pieces, bound, evals, cut_cost, max_evals)
     if failing:
         cut = [_Piece(r, lo, hi) for r in failing for lo, hi in pairwise(BREAKS)]
         _evaluate(forward, embedded, pad, batch, target, cut, piece_steps)
@@ -114,36 +157,20 @@ def adaptive_integrated_gradients(
             pieces[r] = [p for p in cut if p.row == r]
             evals[r] += cut_cost
     while True:
-        todo = [
-            r
-            for r in failing
-            if abs(sum(p.delta for p in pieces[r])) > bound[r]
-            and evals[r] + 2 * piece_steps <= max_evals
-        ]
+        todo = _unfinished(failing, pieces, bound, evals, 2 * piece_steps, max_evals)
         if not todo:
             break
         halves: list[_Piece] = []
         for r in todo:
-            share = bound[r] / (2 * len(pieces[r]))
-            worst = [p for p in pieces[r] if abs(p.delta) > share]
-            split = worst or [max(pieces[r], key=lambda p: abs(p.delta))]
             budget = (max_evals - evals[r]) // (2 * piece_steps)
-            split = sorted(split, key=lambda p: -abs(p.delta))[:budget]
-            for p in split:
-                middle = (p.lo + p.hi) / 2
-                halves += [_Piece(r, p.lo, middle), _Piece(r, middle, p.hi)]
+            split, new = _halved(r, pieces[r], bound[r], budget)
+            halves += new
             pieces[r] = [p for p in pieces[r] if p not in split]
             evals[r] += 2 * piece_steps * len(split)
         _evaluate(forward, embedded, pad, batch, target, halves, piece_steps)
         for piece in halves:
             pieces[piece.row].append(piece)
-    scores = torch.zeros(batch.shape, device=embedded.device)
-    delta = torch.zeros(n, device=embedded.device)
-    for r in range(n):
-        for p in pieces[r]:
-            if p.scores is not None:
-                scores[r] += p.scores
-            delta[r] += p.delta
+    scores, delta = _summed(pieces, n, batch.shape, embedded.device)
     unconverged = sum(abs(float(delta[r])) > bound[r] for r in range(n))
     if unconverged:
         logger.info("%d rows did not converge within %g %%", unconverged, 100 * tolerance)

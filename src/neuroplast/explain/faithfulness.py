@@ -141,6 +141,13 @@ def _completeness(
     )
 
 
+def _random_tokens(
+    ids: Sequence[Sequence[int]], k: int, rng: np.random.Generator
+) -> list[np.ndarray]:
+    """``k`` distinct token positions of each text, drawn at random."""
+    return [rng.choice(len(s), size=k, replace=False) for s in ids]
+
+
 def text_checks(
     explainer: TextExplainer,
     ids: Sequence[Sequence[int]],
@@ -169,14 +176,7 @@ def text_checks(
     rng = np.random.default_rng(seed)
     random_drops = np.mean(
         [
-            _drop(
-                explainer,
-                ids,
-                [rng.choice(len(s), size=k, replace=False) for s in ids],
-                targets,
-                before,
-                compact,
-            )
+            _drop(explainer, ids, _random_tokens(ids, k, rng), targets, before, compact)
             for _ in range(random_draws)
         ],
         axis=0,

@@ -88,71 +88,77 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
+def _deletion_section(deletion: Sequence[DeletionResult]) -> str:
+    k = deletion[0].k
+    rows = [
+        [
+            escape(r.method),
+            str(r.n),
+            f"{r.top_drop:.4f}",
+            f"{r.random_drop:.4f}",
+            f"{100 * r.win_rate:.0f} %",
+            _verdict(r.passed),
+        ]
+        for r in deletion
+    ]
+    headers = ["method", "n", f"top-{k} drop", "random drop", "wins", "result"]
+    return (
+        f"<h2>Deletion test (top {k} tokens vs {k} random tokens)</h2>"
+        "<p>Mean drop of the predicted-class probability when the tokens are deleted.</p>"
+        + _table(headers, rows)
+    )
+
+
+def _completeness_section(c: CompletenessResult) -> str:
+    row = [
+        str(c.n),
+        f"{100 * c.within:.1f} %",
+        f"{100 * c.median_relative:.3f} %",
+        f"{100 * c.max_relative:.3f} %",
+        _verdict(c.passed),
+    ]
+    headers = ["n", f"within {100 * c.tolerance:.0f} %", "median error", "max error", "result"]
+    return "<h2>Completeness of integrated gradients</h2>" + _table(headers, [row])
+
+
+def _heat_section(heat: Sequence[HeatCheck]) -> str:
+    rows = [
+        [
+            escape(h.method),
+            str(h.n),
+            f"{100 * h.mean_on_object:.1f} %",
+            f"{100 * h.images_at_least:.1f} %",
+            f"{100 * h.object_pixels:.1f} %",
+            "-" if h.random_weights != h.random_weights else f"{100 * h.random_weights:.1f} %",
+            _verdict(h.passed),
+        ]
+        for h in heat
+    ]
+    headers = [
+        "method",
+        "n",
+        "mean on object",
+        "images >= 80 %",
+        "uniform heat",
+        "random weights",
+        "result",
+    ]
+    return "<h2>Heat on the object (pixels &gt; 0)</h2>" + _table(headers, rows)
+
+
 def _faithfulness(
     deletion: Sequence[DeletionResult],
     completeness: CompletenessResult | None,
     heat: Sequence[HeatCheck],
 ) -> str:
+    """The report's faithfulness sections: those of the checks that ran."""
     parts = []
     if deletion:
-        k = deletion[0].k
-        parts.append(
-            f"<h2>Deletion test (top {k} tokens vs {k} random tokens)</h2>"
-            "<p>Mean drop of the predicted-class probability when the tokens are deleted.</p>"
-        )
-        rows = [
-            [
-                escape(r.method),
-                str(r.n),
-                f"{r.top_drop:.4f}",
-                f"{r.random_drop:.4f}",
-                f"{100 * r.win_rate:.0f} %",
-                _verdict(r.passed),
-            ]
-            for r in deletion
-        ]
-        headers = ["method", "n", f"top-{k} drop", "random drop", "wins", "result"]
-        parts.append(_table(headers, rows))
+        parts.append(_deletion_section(deletion))
     if completeness is not None:
-        c = completeness
-        parts.append("<h2>Completeness of integrated gradients</h2>")
-        row = [
-            str(c.n),
-            f"{100 * c.within:.1f} %",
-            f"{100 * c.median_relative:.3f} %",
-            f"{100 * c.max_relative:.3f} %",
-            _verdict(c.passed),
-        ]
-        headers = ["n", f"within {100 * c.tolerance:.0f} %", "median error", "max error", "result"]
-        parts.append(_table(headers, [row]))
+        parts.append(_completeness_section(completeness))
     if heat:
-        parts.append("<h2>Heat on the object (pixels &gt; 0)</h2>")
-        rows = [
-            [
-                escape(h.method),
-                str(h.n),
-                f"{100 * h.mean_on_object:.1f} %",
-                f"{100 * h.images_at_least:.1f} %",
-                f"{100 * h.object_pixels:.1f} %",
-                "-" if h.random_weights != h.random_weights else f"{100 * h.random_weights:.1f} %",
-                _verdict(h.passed),
-            ]
-            for h in heat
-        ]
-        parts.append(
-            _table(
-                [
-                    "method",
-                    "n",
-                    "mean on object",
-                    "images >= 80 %",
-                    "uniform heat",
-                    "random weights",
-                    "result",
-                ],
-                rows,
-            )
-        )
+        parts.append(_heat_section(heat))
     return "".join(parts)
 
 
