@@ -29,6 +29,7 @@ from neuroplast.cli import (
     registry_cmds,
     serve,
     train,
+    ui,
 )
 from neuroplast.cli._common import fail
 from neuroplast.errors import NeuroplastError
@@ -57,6 +58,7 @@ app.command("export", hidden=True)(export.export_onnx)  # its former name
 app.command("compress")(compress.compress)
 app.command("bench")(bench.bench)
 app.command("serve")(serve.serve)
+app.command("ui")(ui.ui)
 
 
 def _print_version(value: bool) -> None:

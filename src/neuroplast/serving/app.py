@@ -92,6 +92,9 @@ def create_app(
     app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]
     install_error_handlers(app)
     add_routes(app)
+    from neuroplast.ui import MOUNT, dashboard_app
+
+    app.mount(MOUNT, dashboard_app(registry))  # HTML pages with their own error pages
     app.add_middleware(BodyLimitMiddleware, limit=limits.max_body_bytes)
     app.add_middleware(RequestMetrics, metrics=metrics)
     return app

@@ -1,0 +1,178 @@
+"""The dashboard tests' registries.
+
+``made_home`` builds, without torch, a registry holding what every page shows: a model with
+three versions (a trained one in production with a run, its epoch metrics, an evaluation
+and its plot; a compressed child with its comparison table; a continual child), an A/B
+test, a shadow, an audit trail whose reason text is hostile HTML, and a prediction log.
+The browser tests use the serving tests' real trained models instead
+(``tests/serving/conftest.py``)."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from neuroplast.registry import Registry, VersionRecord
+from neuroplast.registry.artifacts import atomic_write_bytes
+from neuroplast.types import ModelMetrics
+
+MODEL = "rt-dash"
+HOSTILE = '<script>alert("owned")</script><img src=x onerror=alert(1)>'
+COMPRESSION_TABLE = [
+    {
+        "technique": "parent",
+        "backend": "torch",
+        "size_mb": 1.2,
+        "size_ratio": 1.0,
+        "latency_p50_ms": 0.8,
+        "latency_speedup": 1.0,
+        "throughput_per_s": 9000.0,
+        "throughput_speedup": 1.0,
+        "accuracy": 0.71,
+        "accuracy_change": 0.0,
+        "f1_macro": 0.7,
+        "f1_change": 0.0,
+    },
+    {
+        "technique": "dynamic-int8",
+        "backend": "torch",
+        "size_mb": 0.4,
+        "size_ratio": 3.0,
+        "latency_p50_ms": 0.5,
+        "latency_speedup": 1.6,
+        "throughput_per_s": 12000.0,
+        "throughput_speedup": 1.33,
+        "accuracy": 0.705,
+        "accuracy_change": -0.005,
+        "f1_macro": 0.69,
+        "f1_change": -0.01,
+    },
+]
+
+
+def png_bytes(colour: tuple[int, int, int] = (10, 94, 168)) -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (40, 30), colour).save(out, format="PNG")
+    return out.getvalue()
+
+
+def _version(
+    reg: Registry,
+    *,
+    source: str,
+    metrics: dict[str, object],
+    parent_id: int | None = None,
+    run_id: int | None = None,
+    plots: dict[str, bytes] | None = None,
+) -> VersionRecord:
+    draft = reg.create_version(
+        MODEL,
+        architecture="cnn",
+        task="sentiment_analysis",
+        modality="text",
+        config={},
+        source=source,
+        parent_id=parent_id,
+        run_id=run_id,
+    )
+    weights = draft.artifact_dir / "weights.safetensors"
+    files = {"weights.safetensors": (weights, atomic_write_bytes(weights, b"not really weights"))}
+    for name, data in (plots or {}).items():
+        path = draft.artifact_dir / "plots" / name
+        files[f"plots/{name}"] = (path, atomic_write_bytes(path, data))
+    return reg.finalize_version(draft.id, files=files, params_count=12345, metrics=metrics)
+
+
+def make_home(home: Path) -> Path:
+    """Fill ``home`` (see the module docstring); returns it."""
+    from neuroplast.registry.lifecycle import promote
+
+    with Registry(home) as reg:
+        run = reg.start_run(MODEL, {"name": MODEL, "train": {"epochs": 3}})
+        for epoch, (loss, val_loss, acc) in enumerate(
+            [(0.69, 0.66, 0.58), (0.52, 0.58, 0.67), (0.41, 0.55, 0.71)], start=1
+        ):
+            reg.log_epoch(
+                run.id,
+                ModelMetrics(
+                    epoch=epoch,
+                    train_loss=loss,
+                    val_loss=val_loss,
+                    val_accuracy=acc,
+                    learning_rate=1e-3,
+                    samples_per_sec=5000.0,
+                    seconds=1.5,
+                ),
+            )
+        reg.complete_run(run.id)
+        first = _version(
+            reg,
+            source="train",
+            run_id=run.id,
+            metrics={"test_accuracy": 0.71},
+            plots={"confusion_test.png": png_bytes()},
+        )
+        reg.add_evaluation(
+            first.id,
+            split="test",
+            data_source="rotten_tomatoes",
+            metrics={"accuracy": 0.71, "f1_macro": 0.7},
+            baseline={"accuracy": 0.66},
+            plots={"confusion_matrix": first.artifact_dir / "plots" / "confusion_test.png"},
+        )
+        _version(
+            reg,
+            source="compress",
+            parent_id=first.id,
+            metrics={"technique": "dynamic-int8", "compression_table": COMPRESSION_TABLE},
+        )
+        _version(
+            reg,
+            source="continual",
+            parent_id=first.id,
+            metrics={
+                "strategy": "replay",
+                "old_accuracy_before": 0.71,
+                "old_accuracy_after": 0.7,
+                "new_accuracy_after": 0.83,
+                "new_classes": ["meh"],
+                "test_accuracy": 0.74,
+            },
+            plots={"accuracy_curves.png": png_bytes((213, 94, 0))},
+        )
+        promote(reg, f"{MODEL}:1", "production", reason=HOSTILE)
+        reg.start_ab(MODEL, {1: 0.9, 2: 0.1}, reason="int8 on 10 %")
+        reg.add_shadow(f"{MODEL}:3", reason="continual in the shadows")
+        now = datetime.now(UTC)
+        rows = []
+        for i in range(40):
+            version, arm = (2, "ab") if i % 10 == 0 else (1, "ab")
+            rows.append(
+                {
+                    "request_id": f"req-{i}",
+                    "item": 0,
+                    "model": MODEL,
+                    "version": version,
+                    "arm": arm,
+                    "at": now - timedelta(minutes=i % 7, seconds=5),
+                    "label": "fresh",
+                    "probability": 0.9,
+                    "top_k": [["fresh", 0.9]],
+                    "latency_ms": 2.0 + i % 5,
+                    "input_text": HOSTILE,
+                }
+            )
+            rows.append({**rows[-1], "version": 3, "arm": "shadow", "label": "rotten"})
+        reg.log_predictions(rows)
+        reg.add_feedback("req-1", "fresh")
+    return home
+
+
+@pytest.fixture(scope="session")
+def made_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_home(tmp_path_factory.mktemp("dashboard-home"))
