@@ -48,6 +48,7 @@ if TYPE_CHECKING:  # the services below import torch: each is loaded on first us
     from neuroplast.explain.run import ExplainReport
     from neuroplast.inference import LoadedModel, Prediction
     from neuroplast.inference.base import BasePredictor
+    from neuroplast.monitoring import MonitorReport
     from neuroplast.registry.maintenance import VerifyReport
     from neuroplast.workflows import EvaluationReport, TrainOutcome
 
@@ -631,6 +632,24 @@ class Engine:
         settings, limits, api_key = split_options(ServeSettings, Limits, options)
         names = served_models(self.registry, models or ())
         return create_app(self.registry, names, settings, limits=limits, api_key=api_key)
+
+    def monitor(
+        self,
+        model_id: str,
+        *,
+        window: int = 500,
+        since: datetime | None = None,
+        reference: str = "train",
+        alpha: float = 0.05,
+    ) -> MonitorReport:
+        """Drift tests on the logged traffic of ``model_id`` (a name: its production
+        version), window by window, against a sample of the version's ``reference`` split
+        (train, stored on the version on first use; val; test). Needs the monitor extra."""
+        from neuroplast.monitoring import monitor_traffic
+
+        return monitor_traffic(
+            self.registry, model_id, window=window, since=since, reference=reference, alpha=alpha
+        )
 
 
 _default: Engine | None = None

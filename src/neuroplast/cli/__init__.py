@@ -25,6 +25,7 @@ from neuroplast.cli import (
     export,
     init,
     models,
+    monitor,
     predict,
     registry_cmds,
     serve,
@@ -58,6 +59,7 @@ app.command("export", hidden=True)(export.export_onnx)  # its former name
 app.command("compress")(compress.compress)
 app.command("bench")(bench.bench)
 app.command("serve")(serve.serve)
+app.command("monitor")(monitor.monitor)
 app.command("ui")(ui.ui)
 
 

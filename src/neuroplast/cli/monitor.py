@@ -1,0 +1,98 @@
+"""``neuroplast monitor MODEL``: drift tests on a served model's logged traffic."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+from rich.table import Table
+
+from neuroplast.cli._common import MODEL_HELP, HomeOption, JsonOption, console, print_json, status
+from neuroplast.cli.ab import _checked_since, _since
+
+if TYPE_CHECKING:
+    from neuroplast.monitoring import MonitorReport, WindowReport
+
+
+def _number(value: float | None) -> str:
+    return "-" if value is None or math.isnan(value) else f"{value:.4g}"
+
+
+def _window_table(report: MonitorReport, w: WindowReport) -> Table:
+    span = (
+        ""
+        if w.start is None or w.end is None
+        else f", {w.start:%Y-%m-%d %H:%M:%S}-{w.end:%H:%M:%S}"
+    )
+    title = f"window {w.index} ({w.size} inputs{span}): {'ALARM' if w.alarm else 'no alarm'}"
+    table = Table(title=title)
+    table.add_column("test")
+    table.add_column("statistic", justify="right")
+    table.add_column("p-value", justify="right")
+    table.add_column("alarm")
+    for r in w.results:
+        table.add_row(r.name, _number(r.statistic), _number(r.p_value), "ALARM" if r.alarm else "-")
+    return table
+
+
+def monitor(
+    model: str = typer.Argument(..., help=MODEL_HELP),
+    window: int = typer.Option(500, "--window", min=2, help="Inputs per window."),
+    since: str | None = typer.Option(
+        None,
+        "--since",
+        help="Only traffic since then: 30m, 1h, 2d, 1w or a date-time.",
+        callback=_checked_since,
+    ),
+    reference: str = typer.Option(
+        "train",
+        "--reference",
+        help="What the traffic is compared with: a sample of the version's train split "
+        "(stored on the version on first use), or its val or test split.",
+    ),
+    alpha: float = typer.Option(
+        0.05, "--alpha", min=1e-6, max=0.5, help="False-alarm level per window (all tests)."
+    ),
+    html: Path | None = typer.Option(
+        None, "--html", help="Also write a self-contained HTML report (plots inline) here."
+    ),
+    home: HomeOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Drift report of the traffic logged by `neuroplast serve`: per window of inputs, each
+    test's statistic, p-value and alarm (pooled features, input statistics, predicted-class
+    mix, confidence, and accuracy on feedback).
+
+    ``--json``: ``{model, version, reference, reference_size, window, alpha, alarms,
+    windows: [{index, start, end, size, alarm, tests: [{test, statistic, p_value, alarm,
+    ...}]}], notes, html}``.
+    """
+    from neuroplast.engine import Engine
+
+    moment = _since(since)
+    with status(as_json, f"testing the traffic of {model}..."), Engine(home) as engine:
+        report = engine.monitor(
+            model, window=window, since=moment, reference=reference, alpha=alpha
+        )
+    written = None
+    if html is not None:
+        from neuroplast.monitoring import write_html
+
+        written = write_html(report, html)
+    if as_json:
+        print_json({**report.to_dict(), "html": None if written is None else str(written)})
+        return
+    console.print(
+        f"{report.version}: {len(report.windows)} windows of {report.window} inputs against "
+        f"the {report.reference} reference ({report.reference_size} inputs); "
+        f"{report.alarms} raised the alarm",
+        markup=False,
+    )
+    for note in report.notes:
+        console.print(f"note: {note}", markup=False)
+    for w in report.windows:
+        console.print(_window_table(report, w))
+    if written is not None:
+        console.print(f"report: {written}", markup=False)
