@@ -325,6 +325,37 @@ def read_table(path: str | Path) -> pd.DataFrame:
     return frame
 
 
+def _rows_with_text(
+    frame: pd.DataFrame, path: Path, text_column: str, fmt: _Format
+) -> pd.DataFrame:
+    """The rows whose text is there (the others dropped with a warning); a text that is a
+    list or an object, or no text at all, is an error."""
+    nested = np.array([isinstance(v, _NESTED) for v in frame[text_column]], dtype=bool)
+    if nested.any():
+        rows = frame.index[nested].tolist()
+        raise DataError(
+            f"{path} has {plural(len(rows), 'rows')} whose {text_column!r} is a list or an "
+            f"object, not a text ({fmt.where(rows)}); store one string per row"
+        )
+    text_missing = _is_missing(frame[text_column])
+    if text_missing.all():
+        raise DataError(
+            f"{path} has no non-empty text in column {text_column!r}; check data.text_column "
+            "or fill in the texts"
+        )
+    if text_missing.any():
+        rows = frame.index[text_missing].tolist()
+        logger.warning(
+            "%s: dropped %s with empty text in column %r (%s)",
+            path,
+            plural(len(rows), "rows"),
+            text_column,
+            fmt.where(rows),
+        )
+        frame = frame[~text_missing]
+    return frame
+
+
 def load_table(
     path: str | Path,
     *,
@@ -353,30 +384,7 @@ def load_table(
             f"{label_column!r} ({fmt.where(rows)}): empty, blank, NaN and null labels are "
             "missing values, not classes; fill in the labels or delete those rows"
         )
-    nested = np.array([isinstance(v, _NESTED) for v in frame[text_column]], dtype=bool)
-    if nested.any():
-        rows = frame.index[nested].tolist()
-        raise DataError(
-            f"{path} has {plural(len(rows), 'rows')} whose {text_column!r} is a list or an "
-            f"object, not a text ({fmt.where(rows)}); store one string per row"
-        )
-    text_missing = _is_missing(frame[text_column])
-    if text_missing.all():
-        raise DataError(
-            f"{path} has no non-empty text in column {text_column!r}; check data.text_column "
-            "or fill in the texts"
-        )
-    if text_missing.any():
-        rows = frame.index[text_missing].tolist()
-        logger.warning(
-            "%s: dropped %s with empty text in column %r (%s)",
-            path,
-            plural(len(rows), "rows"),
-            text_column,
-            fmt.where(rows),
-        )
-        frame = frame[~text_missing]
-
+    frame = _rows_with_text(frame, path, text_column, fmt)
     row_numbers = frame.index.to_numpy()
     labels, names = encode_labels(
         frame[label_column].tolist(),

@@ -81,13 +81,9 @@ def _class_files(folder: Path) -> list[Path]:
     return images
 
 
-def load_image_folder(path: str | Path) -> ImageData:
-    """Read ``path/<class name>/<image>`` into uint8 ``(N, C, H, W)`` arrays.
-
-    Class names are the subfolder names, ordered numerically when they are all integers
-    (``"2"`` before ``"10"``), else alphabetically.
-    """
-    root = Path(path)
+def _class_dirs(root: Path) -> list[Path]:
+    """The class subfolders of the image folder ``root`` (an error naming what is wrong when
+    it is missing, a file, or holds none)."""
     if not root.exists():
         raise DataError(
             f"image folder {root} does not exist (looked in {root.absolute().parent}); "
@@ -107,7 +103,26 @@ def load_image_folder(path: str | Path) -> ImageData:
             f"image folder {root} has no class subfolders.{hint} put the images in one "
             f"subfolder per class, e.g. {root}/cat/001.png and {root}/dog/001.png"
         )
+    return class_dirs
 
+
+def _stacked(arrays: list[np.ndarray]) -> np.ndarray:
+    """The images as one ``(N, C, H, W)`` array: grey when all are, else RGB (grey images
+    repeated on 3 channels)."""
+    if all(array.ndim == 2 for array in arrays):
+        return np.stack(arrays)[:, None, :, :]
+    rgb = [np.repeat(a[:, :, None], 3, axis=2) if a.ndim == 2 else a for a in arrays]
+    return np.stack(rgb).transpose(0, 3, 1, 2)
+
+
+def load_image_folder(path: str | Path) -> ImageData:
+    """Read ``path/<class name>/<image>`` into uint8 ``(N, C, H, W)`` arrays.
+
+    Class names are the subfolder names, ordered numerically when they are all integers
+    (``"2"`` before ``"10"``), else alphabetically.
+    """
+    root = Path(path)
+    class_dirs = _class_dirs(root)
     arrays: list[np.ndarray] = []
     class_of: list[str] = []
     first: tuple[Path, tuple[int, int]] | None = None
@@ -126,11 +141,7 @@ def load_image_folder(path: str | Path) -> ImageData:
             arrays.append(array)
             class_of.append(class_dir.name)
 
-    if all(array.ndim == 2 for array in arrays):
-        images = np.stack(arrays)[:, None, :, :]
-    else:
-        rgb = [np.repeat(a[:, :, None], 3, axis=2) if a.ndim == 2 else a for a in arrays]
-        images = np.stack(rgb).transpose(0, 3, 1, 2)
+    images = _stacked(arrays)
     labels, names = encode_labels(class_of, source=str(root))
     logger.info(
         "loaded %d images of shape %s in %d classes from %s",

@@ -86,21 +86,8 @@ def _default_where(positions: list[int]) -> str:
     return f"rows {format_rows([i + 1 for i in positions])}"
 
 
-def encode_labels(
-    values: Sequence[Any] | pd.Series,
-    *,
-    source: str,
-    label_names: list[str] | None = None,
-    where: Callable[[list[int]], str] | None = None,
-) -> tuple[np.ndarray, list[str]]:
-    """Return ``(int64 labels, label names)`` for raw ``values``; a missing label is an error.
-
-    ``where`` describes 0-based positions the way a person finds them in the file (for
-    example ``"rows 3, 7 (the header is row 1)"``), so errors point at the right rows.
-    """
-    raw = pd.Series(values, dtype=object)
-    located = where or _default_where
-    items = raw.tolist()
+def _check_present(items: list[Any], source: str, located: Callable[[list[int]], str]) -> None:
+    """Every label is one text or number: none nested (a list, a dict), none missing."""
     nested = [i for i, value in enumerate(items) if isinstance(value, _NESTED)]
     if nested:
         kind = type(items[nested[0]]).__name__
@@ -115,6 +102,52 @@ def encode_labels(
             f"{source} has {plural(len(missing), 'labels')} missing (empty, NaN or null; "
             f"{located(missing)}); fill in the labels or delete those rows"
         )
+
+
+def _given_names(
+    label_names: list[str],
+    unique_names: list[str],
+    codes: np.ndarray,
+    source: str,
+    located: Callable[[list[int]], str],
+) -> list[str]:
+    """The caller's ``label_names`` (canonical): at least 2, distinct, and holding every label
+    of the data (``unique_names``, the name of each of the ``codes``)."""
+    names = [canonical_label(name) for name in label_names]
+    if len(names) < 2 or len(set(names)) != len(names):
+        raise DataError(
+            f"label_names {label_names!r} given for {source} must list at least 2 distinct "
+            "classes; fix the label_names argument"
+        )
+    unknown = sorted({name for name in unique_names if name not in names})
+    if unknown:
+        bad_codes = [i for i, name in enumerate(unique_names) if name in unknown]
+        positions = [int(i) for i in np.flatnonzero(np.isin(codes, bad_codes))]
+        raise DataError(
+            f"{source} has labels not in label_names: {', '.join(map(repr, unknown[:5]))} "
+            f"({located(positions)}); expected one of "
+            f"{', '.join(map(repr, names[:20]))}"
+            f"{f' and {len(names) - 20} more' if len(names) > 20 else ''}. Fix those rows "
+            "or pass the full label_names"
+        )
+    return names
+
+
+def encode_labels(
+    values: Sequence[Any] | pd.Series,
+    *,
+    source: str,
+    label_names: list[str] | None = None,
+    where: Callable[[list[int]], str] | None = None,
+) -> tuple[np.ndarray, list[str]]:
+    """Return ``(int64 labels, label names)`` for raw ``values``; a missing label is an error.
+
+    ``where`` describes 0-based positions the way a person finds them in the file (for
+    example ``"rows 3, 7 (the header is row 1)"``), so errors point at the right rows.
+    """
+    raw = pd.Series(values, dtype=object)
+    located = where or _default_where
+    _check_present(raw.tolist(), source, located)
     codes, uniques = pd.factorize(raw, sort=False)
     # factorize compares raw values, so " 1" and "1" are two codes of one name: merge them.
     unique_names = [canonical_label(value) for value in uniques]
@@ -127,23 +160,7 @@ def encode_labels(
                 "Add examples of the other classes or check the label column"
             )
     else:
-        names = [canonical_label(name) for name in label_names]
-        if len(names) < 2 or len(set(names)) != len(names):
-            raise DataError(
-                f"label_names {label_names!r} given for {source} must list at least 2 distinct "
-                "classes; fix the label_names argument"
-            )
-        unknown = sorted({name for name in unique_names if name not in names})
-        if unknown:
-            bad_codes = [i for i, name in enumerate(unique_names) if name in unknown]
-            positions = [int(i) for i in np.flatnonzero(np.isin(codes, bad_codes))]
-            raise DataError(
-                f"{source} has labels not in label_names: {', '.join(map(repr, unknown[:5]))} "
-                f"({located(positions)}); expected one of "
-                f"{', '.join(map(repr, names[:20]))}"
-                f"{f' and {len(names) - 20} more' if len(names) > 20 else ''}. Fix those rows "
-                "or pass the full label_names"
-            )
+        names = _given_names(label_names, unique_names, codes, source, located)
     index = {name: i for i, name in enumerate(names)}
     lookup = np.array([index[name] for name in unique_names], dtype=np.int64)
     labels = lookup[codes] if len(codes) else np.zeros(0, dtype=np.int64)

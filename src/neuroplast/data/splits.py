@@ -39,6 +39,56 @@ def _carve(indices: np.ndarray, fraction: float, rng: np.random.Generator) -> np
     return rng.permutation(indices)[:take]
 
 
+def _split_around_mask(
+    y: np.ndarray,
+    test_mask: np.ndarray,
+    val_fraction: float,
+    test_fraction: float,
+    rng: np.random.Generator,
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """A predefined test set (the masked rows) and, per class, ``val_fraction`` of the
+    others for validation."""
+    mask = np.asarray(test_mask)
+    if mask.dtype != np.bool_ or mask.shape != y.shape:
+        raise DataError(
+            f"test_mask has dtype {mask.dtype} and shape {mask.shape} but labels have shape "
+            f"{y.shape}; pass a boolean mask with one entry per row"
+        )
+    if test_fraction:
+        logger.debug("test_mask given: ignoring test_fraction=%s", test_fraction)
+    test = np.flatnonzero(mask)
+    rest = np.flatnonzero(~mask)
+    val_parts = [_carve(rest[y[rest] == c], val_fraction, rng) for c in np.unique(y[rest])]
+    missing = sorted(set(np.unique(y[test]).tolist()) - set(np.unique(y[rest]).tolist()))
+    if missing:
+        raise DataError(
+            f"classes {missing} appear only in the predefined test set, so nothing can be "
+            "trained on them; add training rows for them or drop the test_mask"
+        )
+    return val_parts, test
+
+
+def _split_by_class(
+    y: np.ndarray, val_fraction: float, test_fraction: float, rng: np.random.Generator
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """Per class, ``test_fraction`` of the rows for test and ``val_fraction`` for
+    validation, at least one left for training."""
+    if val_fraction + test_fraction >= 1.0:
+        raise ConfigError(
+            f"val_fraction + test_fraction = {val_fraction + test_fraction} leaves no "
+            "training data; make their sum smaller than 1"
+        )
+    val_parts, test_parts = [], []
+    for c in np.unique(y):
+        members = rng.permutation(np.flatnonzero(y == c))
+        n_test = min(round(len(members) * test_fraction), max(len(members) - 1, 0))
+        n_val = min(round(len(members) * val_fraction), len(members) - n_test - 1)
+        test_parts.append(members[:n_test])
+        val_parts.append(members[n_test : n_test + max(n_val, 0)])
+    test = np.concatenate(test_parts) if test_parts else np.zeros(0, dtype=np.int64)
+    return val_parts, test
+
+
 def stratified_split(
     labels: np.ndarray,
     *,
@@ -60,37 +110,9 @@ def stratified_split(
     _check_fraction("test_fraction", test_fraction)
     rng = np.random.default_rng(seed)
     if test_mask is not None:
-        mask = np.asarray(test_mask)
-        if mask.dtype != np.bool_ or mask.shape != y.shape:
-            raise DataError(
-                f"test_mask has dtype {mask.dtype} and shape {mask.shape} but labels have shape "
-                f"{y.shape}; pass a boolean mask with one entry per row"
-            )
-        if test_fraction:
-            logger.debug("test_mask given: ignoring test_fraction=%s", test_fraction)
-        test = np.flatnonzero(mask)
-        rest = np.flatnonzero(~mask)
-        val_parts = [_carve(rest[y[rest] == c], val_fraction, rng) for c in np.unique(y[rest])]
-        missing = sorted(set(np.unique(y[test]).tolist()) - set(np.unique(y[rest]).tolist()))
-        if missing:
-            raise DataError(
-                f"classes {missing} appear only in the predefined test set, so nothing can be "
-                "trained on them; add training rows for them or drop the test_mask"
-            )
+        val_parts, test = _split_around_mask(y, test_mask, val_fraction, test_fraction, rng)
     else:
-        if val_fraction + test_fraction >= 1.0:
-            raise ConfigError(
-                f"val_fraction + test_fraction = {val_fraction + test_fraction} leaves no "
-                "training data; make their sum smaller than 1"
-            )
-        val_parts, test_parts = [], []
-        for c in np.unique(y):
-            members = rng.permutation(np.flatnonzero(y == c))
-            n_test = min(round(len(members) * test_fraction), max(len(members) - 1, 0))
-            n_val = min(round(len(members) * val_fraction), len(members) - n_test - 1)
-            test_parts.append(members[:n_test])
-            val_parts.append(members[n_test : n_test + max(n_val, 0)])
-        test = np.concatenate(test_parts) if test_parts else np.zeros(0, dtype=np.int64)
+        val_parts, test = _split_by_class(y, val_fraction, test_fraction, rng)
     val = np.concatenate(val_parts) if val_parts else np.zeros(0, dtype=np.int64)
     in_train = np.ones(len(y), dtype=bool)
     in_train[test] = False
