@@ -10,14 +10,29 @@ The browser tests use the serving tests' real trained models instead
 from __future__ import annotations
 
 import io
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 
 from neuroplast.registry import Registry, VersionRecord
 from neuroplast.registry.artifacts import atomic_write_bytes
 from neuroplast.types import ModelMetrics
+from tests.serving.conftest import (  # noqa: F401 (fixtures)
+    READY_TIMEOUT,
+    Server,
+    copy_home,
+    free_port,
+    serving_template,
+    start_server,
+)
+from tests.serving.test_page import browser, page  # noqa: F401 (fixtures)
 
 MODEL = "rt-dash"
 HOSTILE = '<script>alert("owned")</script><img src=x onerror=alert(1)>'
@@ -176,3 +191,41 @@ def make_home(home: Path) -> Path:
 @pytest.fixture(scope="session")
 def made_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_home(tmp_path_factory.mktemp("dashboard-home"))
+
+
+def launch_ui(home: Path, log_dir: Path, *args: str) -> Server:
+    """``neuroplast ui`` on ``home`` on a free port of 127.0.0.1, once it answers."""
+    port = free_port()
+    env = {**os.environ, "NEUROPLAST_HOME": str(home), "PYTHONUNBUFFERED": "1"}
+    env.pop("NEUROPLAST_DB_URL", None)
+    log = log_dir / f"ui-{port}.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "neuroplast", "ui", "--port", str(port), *args],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    server = Server(home=home, port=port, process=process, log=log, env=env)
+    deadline = time.monotonic() + READY_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(
+                f"neuroplast ui exited with {process.returncode}:\n{server.output()}"
+            )
+        try:
+            if httpx.get(f"{server.url}/ui/", timeout=5.0).status_code == 200:
+                return server
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    server.stop()
+    raise RuntimeError(f"neuroplast ui did not answer within {READY_TIMEOUT} s:\n{server.output()}")
+
+
+@pytest.fixture()
+def ui_server(made_home: Path, tmp_path: Path) -> Iterator[Server]:
+    """``neuroplast ui`` on a copy of ``made_home``, stopped after the test."""
+    running = launch_ui(copy_home(made_home, tmp_path / "home"), tmp_path)
+    yield running
+    running.stop()
