@@ -43,7 +43,7 @@ from neuroplast.registry._bundle import (
 from neuroplast.registry._manifest import FORMAT, Manifest
 from neuroplast.registry.artifacts import _fsync_dir
 from neuroplast.registry.lifecycle import lineage
-from neuroplast.registry.records import VersionRecord
+from neuroplast.registry.records import ArtifactRecord, VersionRecord
 from neuroplast.registry.store import Registry
 
 __all__ = ["DEFAULT_MAX_BYTES", "MAX_BYTES_ENV", "export_version", "import_bundle"]
@@ -78,21 +78,24 @@ def _damaged(path: Path) -> ArtifactError:
     )
 
 
-def export_version(registry: Registry, ref: str, out: Path, *, force: bool = True) -> Path:
-    """Write version ``ref`` with its files, verified, to the tar file ``out`` (atomically;
-    the files are streamed, never held in memory). An existing ``out`` is replaced unless
-    ``force`` is false (the CLI's default); a symlink is written through, not replaced. A
-    directory, device, FIFO or socket (or a symlink to one, or to nothing) is refused even
-    with ``force``, before any work (see :func:`~neuroplast._output_paths.check_output_file`)."""
-    target = check_output_file(Path(out), force=force)
-    version = registry.ensure_local(registry.resolve(ref))
-    artifacts = sorted(version.artifacts.items())
+def _file_sizes(artifacts: list[tuple[str, ArtifactRecord]]) -> dict[str, int]:
+    """Each file's size; a missing file is a damaged version."""
     sizes = {}
     for name, artifact in artifacts:
         if not artifact.path.is_file():
             raise _damaged(artifact.path)
         sizes[name] = artifact.path.stat().st_size
-    manifest: dict[str, Any] = {
+    return sizes
+
+
+def _manifest(
+    registry: Registry,
+    version: VersionRecord,
+    artifacts: list[tuple[str, ArtifactRecord]],
+    sizes: dict[str, int],
+) -> dict[str, Any]:
+    """``manifest.json``: the version's record, its lineage and its files' hashes and sizes."""
+    return {
         "format": FORMAT,
         "schema_version": ARTIFACT_SCHEMA_VERSION,
         "neuroplast_version": __version__,
@@ -114,6 +117,33 @@ def export_version(registry: Registry, ref: str, out: Path, *, force: bool = Tru
         "files": {name: artifact.sha256 for name, artifact in artifacts},
         "sizes": sizes,
     }
+
+
+def _add_verified(
+    tar: tarfile.TarFile, arcname: str, artifact: ArtifactRecord, size: int, mtime: int
+) -> None:
+    """Stream one file into ``tar``, checking its sha256 as it goes."""
+    with artifact.path.open("rb") as source:
+        reader = _HashingReader(source)
+        try:
+            tar.addfile(_tar_info(arcname, size, mtime), reader)
+        except OSError as e:  # the file shrank while it was copied
+            raise _damaged(artifact.path) from e
+    if reader.digest.hexdigest() != artifact.sha256:
+        raise _damaged(artifact.path)
+
+
+def export_version(registry: Registry, ref: str, out: Path, *, force: bool = True) -> Path:
+    """Write version ``ref`` with its files, verified, to the tar file ``out`` (atomically;
+    the files are streamed, never held in memory). An existing ``out`` is replaced unless
+    ``force`` is false (the CLI's default); a symlink is written through, not replaced. A
+    directory, device, FIFO or socket (or a symlink to one, or to nothing) is refused even
+    with ``force``, before any work (see :func:`~neuroplast._output_paths.check_output_file`)."""
+    target = check_output_file(Path(out), force=force)
+    version = registry.ensure_local(registry.resolve(ref))
+    artifacts = sorted(version.artifacts.items())
+    sizes = _file_sizes(artifacts)
+    manifest = _manifest(registry, version, artifacts, sizes)
     mtime = int(version.created_at.timestamp())
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -127,14 +157,7 @@ def export_version(registry: Registry, ref: str, out: Path, *, force: bool = Tru
                 data = json.dumps(manifest, indent=2).encode()
                 tar.addfile(_tar_info("manifest.json", len(data), mtime), io.BytesIO(data))
                 for name, artifact in artifacts:
-                    with artifact.path.open("rb") as source:
-                        reader = _HashingReader(source)
-                        try:
-                            tar.addfile(_tar_info(f"files/{name}", sizes[name], mtime), reader)
-                        except OSError as e:  # the file shrank while it was copied
-                            raise _damaged(artifact.path) from e
-                    if reader.digest.hexdigest() != artifact.sha256:
-                        raise _damaged(artifact.path)
+                    _add_verified(tar, f"files/{name}", artifact, sizes[name], mtime)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, target)
