@@ -18,10 +18,17 @@ from neuroplast.cli._common import (
     print_json,
     setup_logging,
 )
+from neuroplast.cli._continual_tables import (
+    cells,
+    matrix_table,
+    metrics_table,
+    reproduction_table,
+    summary_json,
+)
 
 if TYPE_CHECKING:
     from neuroplast.continual.reproduce import ReproduceResult
-    from neuroplast.continual.runner import RunResult, StrategySummary
+    from neuroplast.continual.runner import RunResult
     from neuroplast.continual.update import UpdateOutcome
     from neuroplast.continual.workflow import ContinualOutcome
 
@@ -30,55 +37,6 @@ __all__ = ["app"]
 app = typer.Typer(
     help="Continual learning: task streams, strategies, metrics, updates.", no_args_is_help=True
 )
-
-
-def _pct(value: float | None, std: float | None = None) -> str:
-    if value is None:
-        return "-"
-    return f"{100 * value:.1f}" + ("" if std is None else f" ± {100 * std:.1f}")
-
-
-def _signed(value: float | None) -> str:
-    return "-" if value is None else f"{100 * value:+.1f}"
-
-
-def _matrix_table(matrix: list[list[float]], title: str) -> Table:
-    table = Table(title=title)
-    table.add_column("after task", justify="right")
-    for j in range(len(matrix)):
-        table.add_column(f"task {j + 1}", justify="right")
-    for i, row in enumerate(matrix):
-        table.add_row(str(i + 1), *[f"{100 * v:.1f}" for v in row])
-    return table
-
-
-def _metrics_table(summaries: list[StrategySummary], title: str) -> Table:
-    table = Table(title=title)
-    for name in ("strategy", "ACC %", "BWT", "FWT", "forgetting", "train s", "buffer/state"):
-        table.add_column(name, justify="left" if name == "strategy" else "right")
-    for s in summaries:
-        table.add_row(
-            s.strategy,
-            _pct(s.mean("acc"), s.std("acc")),
-            _signed(s.mean("bwt")),
-            _signed(s.mean("fwt")),
-            _pct(s.mean("forgetting")),
-            f"{s.seconds:.1f}",
-            f"{s.memory_bytes / 1e6:.1f} MB" if s.memory_bytes else "0",
-        )
-    return table
-
-
-def _summary_json(s: StrategySummary) -> dict[str, object]:
-    return {
-        "strategy": s.strategy,
-        "seeds": [r.seed for r in s.runs],
-        **{key: s.mean(key) for key in ("acc", "bwt", "fwt", "forgetting")},
-        "acc_std": s.std("acc"),
-        "train_seconds": s.seconds,
-        "memory_bytes": s.memory_bytes,
-        "matrix": s.mean_matrix(),
-    }
 
 
 def _echo(json_mode: bool, message: str) -> None:
@@ -148,7 +106,7 @@ def run(
             {
                 "stream": outcome.stream.name,
                 "scenario": outcome.stream.scenario,
-                "summaries": [_summary_json(s) for s in outcome.summaries],
+                "summaries": [summary_json(s) for s in outcome.summaries],
                 "version": None if outcome.version is None else outcome.version.summary(),
                 "plots": outcome.plots,
             }
@@ -160,13 +118,13 @@ def run(
 def _print_run(outcome: ContinualOutcome) -> None:
     summary, stream = outcome.summaries[0], outcome.stream
     console.print(
-        _matrix_table(
+        matrix_table(
             summary.mean_matrix(),
             f"accuracy % on {stream.name} ({stream.scenario}-IL), {summary.strategy}, "
             f"mean of {len(summary.runs)} seed(s)",
         )
     )
-    console.print(_metrics_table(outcome.summaries, "metrics (BWT/FWT in points)"))
+    console.print(metrics_table(outcome.summaries, "metrics (BWT/FWT in points)"))
     if outcome.version is not None:
         console.print(f"registered [bold]{outcome.version.ref}[/] (id {outcome.version.uid})")
         for name, path in outcome.plots.items():
@@ -206,12 +164,12 @@ def compare(
                 "scenario": stream.scenario,
                 "tasks": len(stream.tasks),
                 "seeds": comparison.seeds,
-                "summaries": [_summary_json(s) for s in summaries],
+                "summaries": [summary_json(s) for s in summaries],
             }
         )
         return
     console.print(
-        _metrics_table(
+        metrics_table(
             summaries,
             f"{stream.name}, {stream.scenario}-IL, {len(stream.tasks)} tasks, "
             f"seeds {', '.join(map(str, comparison.seeds))}",
@@ -252,66 +210,17 @@ def reproduce(
                 "seeds": result.seeds,
                 "epochs": result.epochs,
                 "seconds": result.seconds,
-                "cells": _cells(result),
+                "cells": cells(result),
             }
         )
         return
     _print_reproduction(result)
 
 
-def _cells(result: ReproduceResult) -> list[dict[str, object]]:
-    """Ours (mean, std in %) beside the published value, per strategy and scenario."""
-    from neuroplast.continual.reproduce import PUBLISHED, SCENARIOS
-
-    cells: list[dict[str, object]] = []
-    for strategy, published in PUBLISHED.items():
-        for scenario in SCENARIOS:
-            ours = result.ours(strategy, scenario)
-            cells.append(
-                {
-                    "strategy": strategy,
-                    "scenario": scenario,
-                    "mean": None if ours is None else ours[0],
-                    "std": None if ours is None else ours[1],
-                    "published": published[scenario],
-                }
-            )
-    return cells
-
-
-def _reproduction_table(result: ReproduceResult) -> tuple[Table, list[str]]:
-    """The table, and the cells more than 5 points from the published value."""
-    from neuroplast.continual.reproduce import PUBLISHED, SCENARIOS
-
-    table = Table(
-        title=f"split MNIST, average accuracy % after 5 tasks (ours: mean ± sd of seeds "
-        f"{', '.join(map(str, result.seeds))}; published: van de Ven & Tolias 2019, Table 4)"
-    )
-    table.add_column("strategy")
-    for scenario in SCENARIOS:
-        table.add_column(f"{scenario}-IL ours", justify="right")
-        table.add_column("published", justify="right")
-    far: list[str] = []
-    for strategy, published in PUBLISHED.items():
-        row = [strategy]
-        for scenario in SCENARIOS:
-            ours = result.ours(strategy, scenario)
-            paper = published[scenario]
-            if ours is None:
-                row += ["-", "-" if paper is None else f"{paper:.1f}"]
-                continue
-            mean, std = ours
-            row += [f"{mean:.1f}" + ("" if std is None else f" ± {std:.1f}"), f"{paper:.1f}"]
-            if paper is not None and abs(mean - paper) > 5:
-                far.append(f"{strategy} {scenario}-IL: {mean:.1f} vs {paper:.1f}")
-        table.add_row(*row)
-    return table, far
-
-
 def _print_reproduction(result: ReproduceResult) -> None:
     from neuroplast.continual.reproduce import SCENARIOS
 
-    table, far = _reproduction_table(result)
+    table, far = reproduction_table(result)
     console.print(table)
     console.print(
         f"{result.epochs} epochs per task, batch 128, Adam lr 0.001; mnist_5k 4,000 train / "
