@@ -1,4 +1,4 @@
-"""``neuroplast export``: a registered model to ONNX (and ONNX Runtime int8), as a new version.
+"""``neuroplast export-onnx``: a registered model to ONNX (and ONNX Runtime int8), as a new version.
 
 The new version holds the parent's bundle plus ``model.onnx`` (and ``model.int8.onnx``),
 for a text model ``tokenizer.json`` (its vocabulary as a Hugging Face ``tokenizers`` file,
@@ -77,7 +77,7 @@ class ExportOutcome:
     max_accuracy_drop: float = DEFAULT_MAX_ACCURACY_DROP
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON document of ``neuroplast export --json``::
+        """The JSON document of ``neuroplast export-onnx --json``::
 
             {"command": "export", "parent": "rt-cnn:1", "version": "rt-cnn:3" | null,
              "format": "onnx", "int8": true, "if_better": false, "max_accuracy_drop": 0.01,
@@ -108,6 +108,90 @@ class ExportOutcome:
         }
 
 
+def _check_request(
+    fmt: str, output: Path | None, *, force: bool, if_better: bool, measure: bool, drop: float
+) -> Path | None:
+    """The export's options checked before any work; the serving folder, checked."""
+    if fmt != "onnx":
+        raise ConfigError(f"unknown export format {fmt!r}; neuroplast export-onnxs 'onnx'")
+    if output is not None:
+        output = check_output_dir(Path(output), force=force, names=_SERVING_FILES)
+    check_accuracy_drop(drop)
+    if if_better and not measure:
+        raise ConfigError(
+            "--if-better compares the measured table with the parent: drop --no-measure"
+        )
+    return output
+
+
+def _add_table(
+    outcome: ExportOutcome,
+    loaded: LoadedModel,
+    extra: dict[str, bytes],
+    test_limit: int | None,
+    data: Iterable[Any] | None,
+) -> None:
+    """The measured table (the parent, then each ONNX model) on ``outcome``; a note when it
+    cannot be measured, or measures no accuracy."""
+    try:
+        outcome.table = _measure(outcome.parent, loaded, extra, test_limit, data)
+        if outcome.table and outcome.table[0]["accuracy"] is None:
+            outcome.notes.append(NOT_MEASURED)
+    except NeuroplastError as e:
+        outcome.notes.append(f"no table: {e}")
+        logger.warning("no table: %s", e)
+
+
+def _register_or_explain(
+    registry: Registry,
+    outcome: ExportOutcome,
+    loaded: LoadedModel,
+    extra: dict[str, bytes],
+    verdicts: list[Verdict],
+    output: Path | None,
+) -> None:
+    """Register the export as a new version (and write the serving folder ``output``), or,
+    with ``if_better`` and no ONNX model better than the parent, note why not."""
+    parent = outcome.parent
+    if outcome.if_better and not any(v.qualifies for v in verdicts):
+        reasons = [f"{v.technique}: {v.reason}" for v in verdicts] or ["not measured"]
+        outcome.decisions = _decisions(parent, verdicts, None)
+        outcome.notes.append(f"nothing registered (--if-better): {'; '.join(reasons)}")
+        if output is not None:
+            outcome.notes.append(f"serving folder {output} not written: nothing registered")
+        logger.info("export of %s not registered: %s", parent.ref, "; ".join(reasons))
+        return
+    int8 = outcome.int8
+    outcome.version = register_derived(
+        registry,
+        parent,
+        loaded,
+        model=loaded.model,
+        technique="onnx-int8" if int8 else "onnx",
+        options={"format": "onnx", "opset": OPSET, "int8": int8},
+        extra_files=extra,
+        table=outcome.table or None,
+    )
+    outcome.decisions = _decisions(parent, verdicts, outcome.version.ref)
+    if output is not None:
+        outcome.output = write_serving_dir(outcome.version, output, force=True)
+
+
+def _add_warnings(outcome: ExportOutcome, verdicts: list[Verdict]) -> None:
+    """Each verdict's warnings (results not faster than the parent, or losing more accuracy
+    than the bound), and a noisy table's."""
+    for v in verdicts:
+        name = (
+            f"{outcome.version.ref} ({v.technique})"
+            if outcome.version
+            else f"{v.technique} (not registered)"
+        )
+        outcome.warnings += v.warnings(name, outcome.parent.ref)
+    noisy = noise_warning(outcome.table)
+    if noisy:
+        outcome.warnings.append(noisy)
+
+
 def export_version(
     registry: Registry,
     ref: str,
@@ -128,15 +212,9 @@ def export_version(
     The table is measured on ``data`` (labelled ``(inputs, labels)`` batches) when given,
     else on the model's own test split, else (a model trained through the Python API) on
     inputs shaped like its training batches, without accuracy."""
-    if fmt != "onnx":
-        raise ConfigError(f"unknown export format {fmt!r}; neuroplast exports 'onnx'")
-    if output is not None:
-        output = check_output_dir(Path(output), force=force, names=_SERVING_FILES)
-    check_accuracy_drop(max_accuracy_drop)
-    if if_better and not measure:
-        raise ConfigError(
-            "--if-better compares the measured table with the parent: drop --no-measure"
-        )
+    output = _check_request(
+        fmt, output, force=force, if_better=if_better, measure=measure, drop=max_accuracy_drop
+    )
     parent, loaded = load_registered(registry, ref)
     extra = onnx_artifacts(loaded, ref=parent.ref, int8=int8)
     outcome = ExportOutcome(
@@ -152,48 +230,13 @@ def export_version(
             "pip install 'tokenizers>=0.20' and export again to write it"
         )
     if measure:
-        try:
-            outcome.table = _measure(parent, loaded, extra, test_limit, data)
-            if outcome.table and outcome.table[0]["accuracy"] is None:
-                outcome.notes.append(NOT_MEASURED)
-        except NeuroplastError as e:
-            outcome.notes.append(f"no table: {e}")
-            logger.warning("no table: %s", e)
+        _add_table(outcome, loaded, extra, test_limit, data)
     verdicts = [
         judge(outcome.table[0], row, max_accuracy_drop=max_accuracy_drop)
         for row in outcome.table[1:]
     ]
-    if if_better and not any(v.qualifies for v in verdicts):
-        reasons = [f"{v.technique}: {v.reason}" for v in verdicts] or ["not measured"]
-        outcome.decisions = _decisions(parent, verdicts, None)
-        outcome.notes.append(f"nothing registered (--if-better): {'; '.join(reasons)}")
-        if output is not None:
-            outcome.notes.append(f"serving folder {output} not written: nothing registered")
-        logger.info("export of %s not registered: %s", parent.ref, "; ".join(reasons))
-    else:
-        outcome.version = register_derived(
-            registry,
-            parent,
-            loaded,
-            model=loaded.model,
-            technique="onnx-int8" if int8 else "onnx",
-            options={"format": "onnx", "opset": OPSET, "int8": int8},
-            extra_files=extra,
-            table=outcome.table or None,
-        )
-        outcome.decisions = _decisions(parent, verdicts, outcome.version.ref)
-        if output is not None:
-            outcome.output = write_serving_dir(outcome.version, output, force=True)
-    for v in verdicts:
-        name = (
-            f"{outcome.version.ref} ({v.technique})"
-            if outcome.version
-            else f"{v.technique} (not registered)"
-        )
-        outcome.warnings += v.warnings(name, parent.ref)
-    noisy = noise_warning(outcome.table)
-    if noisy:
-        outcome.warnings.append(noisy)
+    _register_or_explain(registry, outcome, loaded, extra, verdicts, output)
+    _add_warnings(outcome, verdicts)
     return outcome
 
 
@@ -252,6 +295,6 @@ def write_serving_dir(version: VersionRecord, output: Path, *, force: bool = Fal
     except OSError as e:
         raise ArtifactError(
             f"{version.ref} is registered, but its serving folder {output} cannot be written "
-            f"({e.strerror or e}); write it again with `neuroplast export {version.ref} -o DIR`"
+            f"({e.strerror or e}); write it again with `neuroplast export-onnx {version.ref} -o DIR`"
         ) from e
     return output

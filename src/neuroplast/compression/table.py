@@ -96,16 +96,10 @@ def _change(value: float | None, baseline: float | None) -> float | None:
     return None if value is None or baseline is None else value - baseline
 
 
-def compression_table(
-    variants: Sequence[Variant],
-    test: SplitInputs,
-    *,
-    latency_inputs: int = 100,
-    batch: int = 64,
-    repeats: int = 5,
-) -> list[dict[str, Any]]:
-    """Measure every variant; the first is the baseline the changes are relative to.
-    Accuracy and F1 are None when ``test`` has no labels."""
+def _quality(
+    variants: Sequence[Variant], test: SplitInputs
+) -> tuple[list[float | None], list[float | None]]:
+    """Each variant's test accuracy and macro F1 (None without labels)."""
     accuracy: list[float | None] = []
     f1: list[float | None] = []
     for v in variants:
@@ -116,6 +110,27 @@ def compression_table(
         predicted = test.predict_proba(v.predictor).argmax(axis=1)
         accuracy.append(float(np.mean(predicted == test.labels)))
         f1.append(macro_f1(test.labels, predicted))
+    return accuracy, f1
+
+
+def _rounded(row: Row) -> dict[str, Any]:
+    """The row as a dict, its numbers rounded to 6 decimals."""
+    return {
+        key: round(val, 6) if isinstance(val, float) else val for key, val in asdict(row).items()
+    }
+
+
+def compression_table(
+    variants: Sequence[Variant],
+    test: SplitInputs,
+    *,
+    latency_inputs: int = 100,
+    batch: int = 64,
+    repeats: int = 5,
+) -> list[dict[str, Any]]:
+    """Measure every variant; the first is the baseline the changes are relative to.
+    Accuracy and F1 are None when ``test`` has no labels."""
+    accuracy, f1 = _quality(variants, test)
     singles = [_slice(test.inputs, i, i + 1) for i in range(min(latency_inputs, len(test)))]
     batches = [_slice(test.inputs, s, s + batch) for s in range(0, len(test) - batch + 1, batch)][
         :8
@@ -155,10 +170,5 @@ def compression_table(
             f1_change=_change(f1[k], f1[0]),
             samples=len(test),
         )
-        rows.append(
-            {
-                key: round(val, 6) if isinstance(val, float) else val
-                for key, val in asdict(row).items()
-            }
-        )
+        rows.append(_rounded(row))
     return rows
