@@ -107,7 +107,7 @@ def test_serve_shows_the_dashboard_of_real_models(
     assert started.returncode == 0, started.stderr
     with server.client() as client:
         deadline = time.monotonic() + 60
-        while client.get(f"/v1/models/{TEXT_MODEL}").json().get("ab") in (None, [], {}):
+        while client.get(f"/v1/models/{TEXT_MODEL}").json().get("arms") in (None, {}):
             assert time.monotonic() < deadline, "the server did not pick up the A/B test"
             time.sleep(0.3)
         ids = []
@@ -152,10 +152,10 @@ def test_serve_shows_the_dashboard_of_real_models(
         f"{TEXT_MODEL}:1": "production",
     }
     assert column(page, "versions", 4)[0] == f"{TEXT_MODEL}:1"  # the compressed one's parent
-    assert "seed 11 on <b>20 %</b>" in column(page, "audit", 6)  # the A/B reason, as text
+    assert "1:0.8,2:0.2; seed 11 on <b>20 %</b>" in column(page, "audit", 6)  # as text
     assert "promote" in column(page, "audit", 3)
-    requests = dict(zip(column(page, "latency", 1), column(page, "latency", 3), strict=True))
-    assert sum(int(n) for n in requests.values()) == 30
+    assert sum(int(n) for n in column(page, "latency", 3)) == 30  # one row per version and arm
+    assert set(column(page, "latency", 1)) == {f"{TEXT_MODEL}:1", f"{TEXT_MODEL}:2"}
     assert "30 requests answered" in page.page.inner_text("#traffic")
 
     visit(page, f"{base}/models/{TEXT_MODEL}/versions/3")

@@ -82,11 +82,14 @@ def line_chart(
             Line(label, COLOURS[i % len(COLOURS)], " ".join(f"{x},{y}" for x, y in dots), dots)
         )
     x_values = sorted(set(xs))
-    if len(x_values) > 8:
+    if len(x_values) > 8:  # at most 8 ticks, the last one included, none crowding it
         step = math.ceil(len(x_values) / 8)
-        x_values = x_values[::step] + (
-            [x_values[-1]] if x_values[-1] not in x_values[::step] else []
-        )
+        kept = x_values[::step]
+        if kept[-1] != x_values[-1]:
+            kept = (
+                [*kept[:-1], x_values[-1]] if len(kept) > 1 and step > 1 else [*kept, x_values[-1]]
+            )
+        x_values = kept
     names = x_tick_labels or {}
     x_ticks = tuple((sx(x), names.get(x, _label(x))) for x in x_values)
     y_ticks = tuple((sy(y), _label(y)) for y in (y0, (y0 + y1) / 2, y1))
