@@ -639,12 +639,12 @@ class Engine:
         *,
         window: int = 500,
         since: datetime | None = None,
-        reference: str = "train",
+        reference: str = "val",
         alpha: float = 0.05,
     ) -> MonitorReport:
         """Drift tests on the logged traffic of ``model_id`` (a name: its production
         version), window by window, against a sample of the version's ``reference`` split
-        (train, stored on the version on first use; val; test). Needs the monitor extra."""
+        (val, test or train; stored on the version on first use). Needs the monitor extra."""
         from neuroplast.monitoring import monitor_traffic
 
         return monitor_traffic(

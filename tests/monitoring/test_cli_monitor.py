@@ -62,4 +62,4 @@ def test_a_version_whose_data_cannot_be_rebuilt(tmp_path: Path, cli: Callable[..
     csv.unlink()  # the training file is gone
     result = cli("monitor", "from-file", "--window", "10", "--home", str(home))
     assert result.code == 3
-    assert "the train split of from-file:1 cannot be rebuilt" in result.err
+    assert "the val split of from-file:1 cannot be rebuilt" in result.err

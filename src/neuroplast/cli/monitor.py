@@ -47,10 +47,12 @@ def monitor(
         callback=_checked_since,
     ),
     reference: str = typer.Option(
-        "train",
+        "val",
         "--reference",
-        help="What the traffic is compared with: a sample of the version's train split "
-        "(stored on the version on first use), or its val or test split.",
+        help="What the traffic is compared with: a sample of one of the version's splits, "
+        "stored on the version on first use. val (default) or test: inputs the model did "
+        "not learn from, like its traffic; train: the model's outputs there are more "
+        "confident than on any new input, so its tests alarm on unchanged traffic too.",
     ),
     alpha: float = typer.Option(
         0.05, "--alpha", min=1e-6, max=0.5, help="False-alarm level per window (all tests)."

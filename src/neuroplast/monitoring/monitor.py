@@ -213,11 +213,16 @@ def monitor_traffic(
     *,
     window: int = 500,
     since: datetime | None = None,
-    reference: str = "train",
+    reference: str = "val",
     alpha: float = 0.05,
 ) -> MonitorReport:
     """Test the logged traffic of ``model`` (a name: its production version, else its
-    newest; or ``name:N``) window by window against its ``reference`` split."""
+    newest; or ``name:N``) window by window against its ``reference`` split.
+
+    The default is ``val``, not ``train``: a model is more confident on the inputs it was
+    trained on, and its pooled features sit differently there, than on any new input, so
+    against the training sample the output and feature tests alarm on unchanged traffic
+    (``benchmarks/bench_drift.py``: every window of unseen Rotten Tomatoes reviews)."""
     from neuroplast.inference.registered import load_registered
 
     if isinstance(window, bool) or not isinstance(window, int) or window < 2:

@@ -1,11 +1,13 @@
 """The reference a version's traffic is compared with: pooled features, probabilities,
 true labels and input statistics of a bounded sample of one of its own splits.
 
-``train`` (the default) is computed once and stored on the version as
-``monitor-reference-train.safetensors`` (registry artifact: atomic write, sha256 recorded,
-verified on every read; safetensors, never pickle); ``val`` and ``test`` are stored the same
-way under their own names. The file's metadata records the schema and neuroplast versions,
-the split, the sample's seed and size, and the version it was computed for.
+Each split's reference is computed once and stored on the version as
+``monitor-reference-SPLIT.safetensors`` (registry artifact: atomic write, sha256 recorded,
+verified on every read; safetensors, never pickle). ``val`` is the default of ``monitor``:
+the training split is there for input statistics, but the model's outputs on the inputs it
+learned from are more confident than on any new input (see ``monitor_traffic``). The
+file's metadata records the schema and neuroplast versions, the split, the sample's seed
+and size, and the version it was computed for.
 """
 
 from __future__ import annotations
@@ -151,7 +153,7 @@ def load_or_build_reference(
     registry: Registry,
     version: VersionRecord,
     extractor: FeatureExtractor,
-    split: str = "train",
+    split: str = "val",
 ) -> Reference:
     """The stored reference of ``version`` on ``split`` (verified by its sha256), or one
     computed now and stored (when the registry is writable)."""
