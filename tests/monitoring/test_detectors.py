@@ -132,3 +132,12 @@ def test_empty_or_non_finite_samples_are_refused() -> None:
         KSTest("x").test([1.0], [])
     with pytest.raises(DataError, match="NaN"):
         KSTest("x").test([1.0, math.nan], [1.0])
+
+
+def test_a_missing_river_names_the_extra_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "river", None)  # import river now raises ImportError
+    monkeypatch.setitem(sys.modules, "river.drift", None)
+    with pytest.raises(ConfigError, match=r"needs river.*pip install 'neuroplast\[monitor\]'"):
+        StreamingAccuracy()
