@@ -1,7 +1,7 @@
 """The rules for a path a command writes its output to (``-o``), checked before any work.
 
-A file output (``neuroplast models export -o FILE``) must be a new path or an existing
-regular file, replaced only with ``force``; a folder output (``neuroplast export -o DIR``)
+A file output (``neuroplast models export-bundle -o FILE``) must be a new path or an existing
+regular file, replaced only with ``force``; a folder output (``neuroplast export-onnx -o DIR``)
 must be a new path or an existing folder, whose files of the same names are replaced only
 with ``force``. Anything else (a directory where a file is expected, a file where a folder
 is expected, a device such as ``/dev/full``, a FIFO, a socket, a symlink to one of those or

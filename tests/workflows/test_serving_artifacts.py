@@ -115,7 +115,7 @@ def test_a_read_only_registry_asks_to_export_where_it_is_writable(home: Path) ->
         pytest.raises(
             RegistryError,
             match=r"rt-small:1 has no model\.onnx, tokenizer\.json .* read-only .* export it "
-            r"once where the registry is writable \(neuroplast export rt-small:1",
+            r"once where the registry is writable \(neuroplast export-onnx rt-small:1",
         ),
     ):
         ensure_onnx(registry, "rt-small:1")

@@ -1,7 +1,7 @@
 """The portable files of a model: its ONNX graph, checked against eager PyTorch, the
 graph's ONNX Runtime int8 quantization, and a text model's ``tokenizer.json``.
 
-``neuroplast export`` (:mod:`neuroplast.compression.export`) and ``ensure_onnx``
+``neuroplast export-onnx`` (:mod:`neuroplast.compression.export`) and ``ensure_onnx``
 (:mod:`neuroplast.workflows.serving_artifacts`) both make them here, so the check an
 exported graph passes is the same wherever it is made.
 """
@@ -47,7 +47,7 @@ def check_exportable(meta: ModelMeta, ref: str) -> None:
         raise ConfigError(
             f"{ref} is statically quantized (torch int8 kernels): it cannot be exported to "
             "ONNX the same way. Serve it with --backend torch, or export the version it was "
-            "quantized from and quantize that to ONNX int8 (neuroplast export PARENT --int8)"
+            "quantized from and quantize that to ONNX int8 (neuroplast export-onnx PARENT --int8)"
         )
 
 

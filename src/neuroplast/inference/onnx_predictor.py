@@ -3,7 +3,7 @@
 This module imports neither torch nor pandas: a serving process that only answers
 predictions needs numpy, onnxruntime and a model folder holding ``model.json``,
 ``vocab.json`` (text models) and ``model.onnx`` / ``model.int8.onnx``
-(``neuroplast export MODEL --format onnx -o DIR`` writes one).
+(``neuroplast export-onnx MODEL --format onnx -o DIR`` writes one).
 
 >>> predictor = OnnxPredictor.from_dir("exported/rt-cnn")  # doctest: +SKIP
 >>> predictor.predict(["a gorgeous, witty film"])  # doctest: +SKIP
@@ -72,7 +72,7 @@ def session_options(threads: int | None = None) -> object:
 
 
 #: What to do about a missing or damaged file of a serving folder.
-REEXPORT = "export the model first (neuroplast export MODEL --format onnx -o DIR)"
+REEXPORT = "export the model first (neuroplast export-onnx MODEL --format onnx -o DIR)"
 
 
 def _json(data: bytes, where: Path) -> Any:

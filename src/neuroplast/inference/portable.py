@@ -46,7 +46,7 @@ def onnx_predictor(
             f"{version.ref} has no {name}: store it first with "
             f"neuroplast.workflows.serving_artifacts.ensure_onnx(registry, {version.ref!r}"
             f"{', int8=True' if int8 else ''}), or export a version that has it "
-            f"(neuroplast export {version.ref} --format onnx{flag})"
+            f"(neuroplast export-onnx {version.ref} --format onnx{flag})"
         )
     local = registry.ensure_local(version)
     return OnnxPredictor.from_files(

@@ -1,4 +1,4 @@
-"""Reading a bundle (``neuroplast models export``) with bounded work, for ``models import``.
+"""Reading a bundle (``neuroplast models export-bundle``) with bounded work, for ``models import``.
 
 The tar is read once, as a stream, through decompressors that never make more than they
 are asked for: ``manifest.json`` must come first and is validated whole (``_manifest``)

@@ -31,7 +31,7 @@ __all__ = [
 FORMAT = "neuroplast-bundle"
 MAX_FILES = 1000
 #: How every refusal ends: what the person importing can do about it.
-REEXPORT = "re-export it with `neuroplast models export`"
+REEXPORT = "re-export it with `neuroplast models export-bundle`"
 _MAX_INT = 2**31 - 1  # the registry's integer columns are 32-bit on PostgreSQL
 #: One part of a file name: what the registry's own artifacts use (``plots/roc.png``).
 _PART = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*")

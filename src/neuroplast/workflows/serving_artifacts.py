@@ -3,9 +3,10 @@
 ``neuroplast serve`` answers with ONNX Runtime where it can: :func:`ensure_onnx` gives a
 version its ``model.onnx`` (``model.int8.onnx`` with ``int8``) and, for a text model,
 ``tokenizer.json`` when it lacks them: exported from its bundle and checked against eager
-PyTorch as ``neuroplast export`` does (:func:`~neuroplast.inference.onnx_files.onnx_artifacts`),
-then stored with :meth:`~neuroplast.registry.Registry.add_artifact`. A version that has them
-is returned as it is, with no torch imported; torch is imported only to export. Two
+PyTorch as ``neuroplast export-onnx`` does
+(:func:`~neuroplast.inference.onnx_files.onnx_artifacts`), then stored with
+:meth:`~neuroplast.registry.Registry.add_artifact`. A version that has them is returned as
+it is, with no torch imported; torch is imported only to export. Two
 processes that store the same version at once (``--workers N`` starting together) write the
 same bytes: the export and the tokenizer file are deterministic, so either's record holds.
 """
@@ -75,8 +76,8 @@ def ensure_onnx(
         raise RegistryError(
             f"{version.ref} has no {', '.join(missing)} and the registry in {registry.home} is "
             f"read-only ({registry.read_only_reason}): export it once where the registry is "
-            f"writable (neuroplast export {version.ref} --format onnx{' --int8' if int8 else ''}, "
-            "or serve it there once), or serve it with --backend torch"
+            f"writable (neuroplast export-onnx {version.ref}{' --int8' if int8 else ''}, or "
+            "serve it there once), or serve it with --backend torch"
         )
     return _store(registry, version, missing, int8=int8)
 
