@@ -31,7 +31,7 @@ def ui(
             err=True,
         )
     check_port(host, port)
-    with Registry(home) as registry:
+    with Registry(home, read_only=True) as registry:  # the dashboard never writes
         app = standalone_app(registry)
         shown = f"[{host}]" if ":" in host else host
         typer.echo(f"dashboard of {registry.home} on http://{shown}:{port}{MOUNT}/  (Ctrl-C stops)")
