@@ -252,3 +252,16 @@ def test_the_dashboard_alone_imports_no_torch(made_home: Path, tmp_path: Path) -
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-3000:]
+
+
+def test_neuroplast_ui_on_a_home_without_registry_is_one_error(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "neuroplast", "ui", "--home", str(tmp_path / "empty")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 5, done.stderr
+    assert done.stderr.startswith(f"error: there is no registry in {tmp_path / 'empty'}")
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "empty" / "registry.db").exists()  # the dashboard never writes
