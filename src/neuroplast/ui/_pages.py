@@ -133,7 +133,9 @@ def add_pages(app: FastAPI) -> None:
         evaluations = registry.evaluations(record)
         shown = {a for e in evaluations for _, a in _evaluation_plots(record, e) if a}
         plots = sorted(a for a in record.artifacts if a.startswith("plots/") and a.endswith(".png"))
-        continual = {k: record.metrics[k] for k in _CONTINUAL_KEYS if k in record.metrics}
+        continual = {}
+        if record.source == "continual":
+            continual = {k: record.metrics[k] for k in _CONTINUAL_KEYS if k in record.metrics}
         return render(
             request,
             "version.html",
@@ -143,11 +145,11 @@ def add_pages(app: FastAPI) -> None:
             other_plots=[p for p in plots if p not in shown],
             compression=_compression_rows(record),
             compression_columns=_COMPRESSION_COLUMNS,
-            continual=continual if record.source == "continual" else {},
-            metrics={
+            continual=continual,
+            metrics={  # the compression table and continual results have their own tables
                 k: v
                 for k, v in record.metrics.items()
-                if k != "compression_table" and not k.startswith("plot_")
+                if k != "compression_table" and not k.startswith("plot_") and k not in continual
             },
         )
 

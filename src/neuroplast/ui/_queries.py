@@ -5,6 +5,11 @@ a dashboard page must stay cheap however long a model's history grows, so the lo
 here are read a page at a time, newest first, each through an index: models by name,
 versions by ``ix_versions_model_status``, events by ``model_id``, runs by primary key. A
 page asks for one row more than it shows, to know whether a next page exists.
+
+These read the registry's tables through its read-only session, as ``registry.lifecycle``
+does. Paged listings would sit better on :class:`~neuroplast.registry.Registry` itself
+(``versions`` and ``history`` with a page); they are here until the registry has them, so
+that the dashboard changed no registry method.
 """
 
 from __future__ import annotations
