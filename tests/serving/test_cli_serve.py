@@ -206,7 +206,8 @@ def test_worker_factory_needs_its_environment(monkeypatch: pytest.MonkeyPatch) -
 
 
 def test_a_model_that_cannot_load_ends_the_server(serving_template: Path, tmp_path: Path) -> None:
-    """A damaged artifact: /ready says load_failed, the CLI prints one error line, exit 1."""
+    """A damaged artifact: /ready says load_failed, the CLI prints what it was loading and
+    one error line, exit 1."""
     from tests.serving.conftest import launch
 
     home = copy_home(serving_template, tmp_path / "home")
@@ -220,5 +221,6 @@ def test_a_model_that_cannot_load_ends_the_server(serving_template: Path, tmp_pa
         server.stop()
     lines = server.output().splitlines()
     assert code == 1, server.output()[-3000:]
-    assert len(lines) == 1 and lines[0].startswith("error: the models failed to load"), lines
-    assert "does not match its recorded sha256" in lines[0]
+    assert lines[0] == f"loading {TEXT_MODEL} (onnx) ...", lines
+    assert len(lines) == 2 and lines[1].startswith("error: the models failed to load"), lines
+    assert "does not match its recorded sha256" in lines[1]

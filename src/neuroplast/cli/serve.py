@@ -8,6 +8,7 @@ import typer
 
 from neuroplast.cli._common import HomeOption, setup_logging
 from neuroplast.errors import ConfigError
+from neuroplast.inference import backends_help
 
 
 def serve(
@@ -21,7 +22,9 @@ def serve(
     ),
     port: int = typer.Option(8000, "--port", help="TCP port."),
     backend: str = typer.Option(
-        "onnx", "--backend", help="onnx | onnx-int8 | torch | torch-int8 | auto."
+        "onnx",
+        "--backend",
+        help=f"{backends_help()} (onnx: a graph is exported and stored on first serve).",
     ),
     max_batch: int = typer.Option(64, "--max-batch", help="Most inputs per batch."),
     max_wait_ms: float = typer.Option(

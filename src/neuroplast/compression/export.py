@@ -295,6 +295,7 @@ def write_serving_dir(version: VersionRecord, output: Path, *, force: bool = Fal
     except OSError as e:
         raise ArtifactError(
             f"{version.ref} is registered, but its serving folder {output} cannot be written "
-            f"({e.strerror or e}); write it again with `neuroplast export-onnx {version.ref} -o DIR`"
+            f"({e.strerror or e}); write it again with "
+            f"`neuroplast export-onnx {version.ref} -o DIR`"
         ) from e
     return output

@@ -22,7 +22,6 @@ if TYPE_CHECKING:
     from neuroplast.registry import Registry
 
 __all__ = [
-    "SERVE_BACKENDS",
     "InputSpec",
     "ServedVersion",
     "check_inputs",
@@ -30,20 +29,34 @@ __all__ = [
     "input_spec",
     "load_predictor",
     "load_version",
+    "serve_backends",
     "warm",
 ]
 
 logger = logging.getLogger(__name__)
 
-#: What ``--backend`` takes (the Predictor's backends; checked here without importing torch).
-SERVE_BACKENDS = ("auto", "torch", "torch-int8", "onnx", "onnx-int8")
-ONNX_BACKENDS = ("onnx", "onnx-int8")
+
+def serve_backends() -> tuple[str, ...]:
+    """What ``--backend`` takes: ``auto`` and every registered Predictor backend (the
+    backend registry is read without importing torch)."""
+    from neuroplast.inference import list_backends
+
+    return tuple(list_backends())
 
 
 def check_serve_backend(backend: str) -> str:
-    if backend not in SERVE_BACKENDS:
-        raise ConfigError(f"unknown backend {backend!r}; choose one of {', '.join(SERVE_BACKENDS)}")
-    return backend
+    from neuroplast.inference import check_backend
+
+    return check_backend(backend)
+
+
+def _onnx_graph(backend: str) -> str | None:
+    """``"fp32"`` / ``"int8"``: the stored ONNX graph ``backend`` runs; None for the others."""
+    if backend == "auto":
+        return None
+    from neuroplast.inference import get_backend
+
+    return get_backend(backend).onnx
 
 
 def _onnx_predictor(
@@ -70,10 +83,11 @@ def load_predictor(
     version that cannot have a graph, a statically quantized one or one missing its graph
     in a read-only registry, is served on torch, with a warning); the others through
     :func:`~neuroplast.inference.registered_predictor`."""
-    if backend in ONNX_BACKENDS:
+    graph = _onnx_graph(backend)
+    if graph is not None:
         try:
             return _onnx_predictor(
-                registry, ref, int8=backend == "onnx-int8", max_batch=max_batch, threads=threads
+                registry, ref, int8=graph == "int8", max_batch=max_batch, threads=threads
             )
         except ArtifactError:  # a damaged file is an error, not a reason to change backend
             raise
