@@ -178,6 +178,12 @@ _EXPLAIN_BODY = {
 
 
 def add_routes(app: FastAPI) -> None:
+    """Every route of the server, by group."""
+    for add in (_add_predict, _add_explain, _add_feedback, _add_info, _add_reload, _add_ab):
+        add(app)
+
+
+def _add_predict(app: FastAPI) -> None:
     @app.post(
         "/v1/models/{name}/predict",
         name="predict",
@@ -235,6 +241,8 @@ def add_routes(app: FastAPI) -> None:
             latency_ms=float(answer.latency_ms),
         )
 
+
+def _add_explain(app: FastAPI) -> None:
     @app.post(
         "/v1/models/{name}/explain",
         name="explain",
@@ -279,6 +287,8 @@ def add_routes(app: FastAPI) -> None:
             overlay_png=out.get("overlay_png"),
         )
 
+
+def _add_feedback(app: FastAPI) -> None:
     @app.post(
         "/v1/models/{name}/feedback",
         name="feedback",
@@ -309,6 +319,8 @@ def add_routes(app: FastAPI) -> None:
             correct=bool(joined["correct"]),
         )
 
+
+def _add_info(app: FastAPI) -> None:
     @app.get("/v1/models", name="models", response_model=s.ModelList)
     async def list_models(request: Request) -> s.ModelList:
         return s.ModelList(models=[_model_info(m) for m in _serving(request).pool.models()])
@@ -357,6 +369,9 @@ def add_routes(app: FastAPI) -> None:
         return FileResponse(PAGE, media_type="text/html")
 
     # ---- admin ---------------------------------------------------------------------------
+
+
+def _add_reload(app: FastAPI) -> None:
     admin = [Depends(require_admin)]
 
     @app.post(
@@ -374,6 +389,10 @@ def add_routes(app: FastAPI) -> None:
         return s.ReloadResponse(
             changed=bool(changed), models=[_model_info(m) for m in serving.pool.models()]
         )
+
+
+def _add_ab(app: FastAPI) -> None:
+    admin = [Depends(require_admin)]
 
     @app.post(
         "/v1/models/{name}/ab",
