@@ -96,12 +96,12 @@ def _compression_rows(version: VersionRecord) -> list[dict[str, Any]]:
 
 
 def add_pages(app: FastAPI) -> None:
-    @app.get("/", response_class=HTMLResponse, name="models")
+    @app.get("/", response_class=HTMLResponse, name="ui_models")
     def models(request: Request) -> Response:
         page = q.models_page(_registry(request), _page_number(request))
         return render(request, "models.html", page=page)
 
-    @app.get("/models/{name}", response_class=HTMLResponse, name="model")
+    @app.get("/models/{name}", response_class=HTMLResponse, name="ui_model")
     def model(request: Request, name: str) -> Response:
         registry = _registry(request)
         routing = registry.routing(name)  # unknown model: ModelNotFoundError, a 404 page
@@ -126,7 +126,7 @@ def add_pages(app: FastAPI) -> None:
             drift=drift_status(name),
         )
 
-    @app.get("/models/{name}/versions/{number}", response_class=HTMLResponse, name="version")
+    @app.get("/models/{name}/versions/{number}", response_class=HTMLResponse, name="ui_version")
     def version(request: Request, name: str, number: str) -> Response:
         registry = _registry(request)
         record = registry.resolve(f"{name}:{_number(number, 'version')}")
@@ -153,7 +153,7 @@ def add_pages(app: FastAPI) -> None:
             },
         )
 
-    @app.get("/models/{name}/versions/{number}/plots/{file}", name="plot")
+    @app.get("/models/{name}/versions/{number}/plots/{file}", name="ui_plot")
     def plot(request: Request, name: str, number: str, file: str) -> Response:
         registry = _registry(request)
         record = registry.resolve(f"{name}:{_number(number, 'version')}")
@@ -169,12 +169,12 @@ def add_pages(app: FastAPI) -> None:
         headers = {"X-Content-Type-Options": "nosniff", "Cache-Control": "private, max-age=60"}
         return Response(data, media_type="image/png", headers=headers)
 
-    @app.get("/runs", response_class=HTMLResponse, name="runs")
+    @app.get("/runs", response_class=HTMLResponse, name="ui_runs")
     def runs(request: Request) -> Response:
         page = q.runs_page(_registry(request), _page_number(request))
         return render(request, "runs.html", page=page)
 
-    @app.get("/runs/{run_id}", response_class=HTMLResponse, name="run")
+    @app.get("/runs/{run_id}", response_class=HTMLResponse, name="ui_run")
     def run(request: Request, run_id: str) -> Response:
         registry = _registry(request)
         record = registry.get_run(_number(run_id, "run"))
