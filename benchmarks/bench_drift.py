@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -132,7 +133,7 @@ def run_scenario(
             n = windows * window
             idx = rng.choice(len(scenario.normal.labels), n, replace=False)
             stream, labels = _stream([(scenario.normal, idx)])
-            quiet, _ = _alarms(reference, _windows(stream, labels, window, rng), alpha)
+            quiet, quiet_names = _alarms(reference, _windows(stream, labels, window, rng), alpha)
             before = rng.choice(len(scenario.normal.labels), pre * window, replace=False)
             after = _mix(scenario.normal, scenario.shifted, scenario.share, post * window, rng)
             stream, labels = _stream([(scenario.normal, before), *after])
@@ -146,6 +147,7 @@ def run_scenario(
                     "windows_no_shift": windows,
                     "false_alarms": int(sum(quiet)),
                     "false_alarm_rate": float(np.mean(quiet)),
+                    "false_alarm_tests": sorted(n for names in quiet_names for n in names),
                     "alarms_before_change": int(sum(flags[:pre])),
                     "delay": None if not detected else (detected[0] + 1) * window,
                     "detected_by": sorted(names[pre + detected[0]]) if detected else [],
@@ -167,6 +169,17 @@ def _plots() -> list[str]:
     return frame.loc[frame["category"] == "plot", "text"].dropna().astype(str).tolist()
 
 
+def _registered(engine: Engine, name: str) -> bool:
+    """Whether ``--home`` holds the model already (a second run reuses it, seed 0 both)."""
+    from neuroplast.errors import ModelNotFoundError
+
+    try:
+        engine.registry.resolve(name)
+    except ModelNotFoundError:
+        return False
+    return True
+
+
 def rt_scenario(engine: Engine, *, limit: int, epochs: int) -> Scenario:
     from neuroplast.data import load_builtin
     from neuroplast.inference.registered import load_registered
@@ -179,7 +192,8 @@ def rt_scenario(engine: Engine, *, limit: int, epochs: int) -> Scenario:
         "model": {"architecture": "cnn", "embedding_dim": 64, "num_filters": 32},
         "train": {"epochs": epochs, "batch_size": 64, "seed": 0},
     }
-    engine.train(config)
+    if not _registered(engine, "rt-drift"):
+        engine.train(config)
     version, loaded = load_registered(engine.registry, "rt-drift")
     extractor = FeatureExtractor(loaded)
     references = {
@@ -209,16 +223,18 @@ def fmnist_scenarios(engine: Engine, *, limit: int, epochs: int) -> list[Scenari
     rng.shuffle(train_rows)
     fit, held = train_rows[:limit], train_rows[limit : limit + 2000]
     val = train_rows[limit + 2000 : limit + 3000]
-    model_id = engine.create_and_train_model(
-        "fmnist8-drift",
-        ModelType.IMAGE_CNN,
-        TaskType.IMAGE_CLASSIFICATION,
-        image_loader(data.images[fit], data.labels[fit], batch_size=128, shuffle=True),
-        image_loader(data.images[val], data.labels[val], batch_size=256, shuffle=False),
-        {"num_classes": 8, "image_size": 28, "in_channels": 1},
-        num_epochs=epochs,
-        label_names=names,
-    )
+    model_id = "fmnist8-drift"
+    if not _registered(engine, model_id):
+        model_id = engine.create_and_train_model(
+            "fmnist8-drift",
+            ModelType.IMAGE_CNN,
+            TaskType.IMAGE_CLASSIFICATION,
+            image_loader(data.images[fit], data.labels[fit], batch_size=128, shuffle=True),
+            image_loader(data.images[val], data.labels[val], batch_size=256, shuffle=False),
+            {"num_classes": 8, "image_size": 28, "in_channels": 1},
+            num_epochs=epochs,
+            label_names=names,
+        )
     extractor = FeatureExtractor(engine.model_manager.get_loaded(model_id))
     reference = Reference(
         "held-out train rows",
@@ -247,6 +263,7 @@ def _summary(rows: list[dict[str, Any]]) -> list[list[str]]:
         delays = [r["delay"] for r in mine]
         found = [d for d in delays if d is not None]
         by = sorted({name for r in mine for name in r["detected_by"]})
+        false = Counter(name for r in mine for name in r["false_alarm_tests"])
         out.append(
             [
                 scenario,
@@ -257,6 +274,7 @@ def _summary(rows: list[dict[str, Any]]) -> list[list[str]]:
                 f" ({np.mean([r['false_alarm_rate'] for r in mine]):.1%})",
                 str(sum(r["alarms_before_change"] for r in mine)),
                 "; ".join(by),
+                "; ".join(f"{name} x{n}" for name, n in false.most_common()) or "-",
             ]
         )
     return out
@@ -313,6 +331,7 @@ def main() -> None:
             "false alarms (no shift)",
             "alarms before change",
             "tests that alarmed first",
+            "tests in false alarms",
         ],
         _summary(rows),
     )
