@@ -67,7 +67,8 @@ def _sample_plot(name: str, reference: np.ndarray, current: np.ndarray, classes:
         ):
             share = np.bincount(values.astype(np.int64), minlength=k) / max(1, len(values))
             ax.bar(np.arange(k) + shift, share, width, label=label)
-        ax.set_xlabel("predicted class")
+        ax.set_xticks(range(k))
+        ax.set_xlabel("predicted class (code)")
     else:
         both = np.concatenate([reference, current])
         low, high = float(both.min()), float(both.max())

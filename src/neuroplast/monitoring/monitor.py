@@ -153,7 +153,7 @@ def run_windows(
             results.append(accuracy.test(None, correct.tolist()))
         out.append(results)
         samples = {
-            features.name: (
+            f"{features.name}, first component": (
                 features.reference_projection[:, 0],
                 features.project(inputs.features)[:, 0],
             ),
