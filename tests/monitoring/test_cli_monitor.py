@@ -63,3 +63,48 @@ def test_a_version_whose_data_cannot_be_rebuilt(tmp_path: Path, cli: Callable[..
     result = cli("monitor", "from-file", "--window", "10", "--home", str(home))
     assert result.code == 3
     assert "the val split of from-file:1 cannot be rebuilt" in result.err
+
+
+def test_a_model_trained_on_the_callers_own_loaders_has_no_split_to_rebuild(
+    tmp_path: Path, cli: Callable[..., Result]
+) -> None:
+    from datetime import UTC, datetime
+
+    import numpy as np
+
+    from neuroplast.serving.predlog import thumbnail_data_url
+    from neuroplast.types import ModelType, TaskType
+
+    home = tmp_path / "home"
+    with Engine(home) as engine:
+        model_id = engine.model_manager.create_model(
+            "api-img",
+            ModelType.MLP,
+            TaskType.IMAGE_CLASSIFICATION,
+            {"num_classes": 2, "image_size": 8, "in_channels": 1, "hidden_dim": 8},
+        )
+        engine.model_manager.save_model(model_id)
+        image = np.full((1, 8, 8), 7, dtype=np.uint8)
+        engine.registry.log_predictions(
+            [
+                {
+                    "request_id": f"q{i}",
+                    "item": 0,
+                    "model": "api-img",
+                    "version": 1,
+                    "arm": "production",
+                    "at": datetime.now(UTC),
+                    "label": "0",
+                    "probability": 0.6,
+                    "top_k": [["0", 0.6]],
+                    "latency_ms": 1.0,
+                    "input_sha256": "0" * 64,
+                    "thumbnail": thumbnail_data_url(image),
+                }
+                for i in range(6)
+            ]
+        )
+    result = cli("monitor", "api-img", "--window", "3", "--home", str(home))
+    assert result.code == 3
+    assert "trained on data neuroplast did not load" in result.err
+    assert "its val split cannot be rebuilt" in result.err
