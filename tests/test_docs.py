@@ -66,6 +66,14 @@ NOT_RUN = {
     "neuroplast init --template image-cnn -o fmnist-cnn.yaml && neuroplast train "
     "fmnist-cnn.yaml --set data.limit=20000 --set train.epochs=4 && neuroplast explain "
     "fmnist-cnn --faithfulness --n 200": "image faithfulness table: about 3 minutes",
+    "export NEUROPLAST_DB_URL=postgresql+psycopg://neuroplast@db.internal/neuroplast": "two "
+    "serve replicas on one PostgreSQL registry: needs a server of your own "
+    "(tests/serving/test_replicas.py runs the same on a throw-away one)",
+    "neuroplast serve rt-cnn --port 8001 &": "replica 1 (tests/serving/test_replicas.py)",
+    "neuroplast serve rt-cnn --port 8002 &": "replica 2 (tests/serving/test_replicas.py)",
+    "neuroplast models promote rt-cnn:2 --stage production   # both switch within a second": (
+        "the promote both replicas follow (tests/serving/test_replicas.py)"
+    ),
 }
 _NOT_RUN_NOTE = "not run by the tests"
 

@@ -26,7 +26,9 @@ def test_ninety_ten_over_ten_thousand_request_ids() -> None:
     assert abs(seen["rt:4"] / 10_000 - 0.10) <= 0.015
     assert seen["rt:3"] + seen["rt:4"] == 10_000
     arms = {router.choose(i).ref: router.choose(i).arm for i in ids[:200]}
-    assert arms == {"rt:3": "production", "rt:4": "ab"}
+    # while a test runs, every answer it routed is in arm "ab", the production arm's too
+    # (the registry's ab_status groups the log by version and arm)
+    assert arms == {"rt:3": "ab", "rt:4": "ab"}
 
 
 def test_a_sticky_key_always_gets_the_same_version() -> None:

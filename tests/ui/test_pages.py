@@ -223,12 +223,12 @@ def test_a_plot_that_changed_is_not_shown(tmp_path: Path) -> None:
 def test_an_unexpected_error_is_a_500_page_without_traceback(
     client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from neuroplast.ui import _queries
+    from neuroplast.registry import pages
 
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr(_queries, "runs_page", broken)
+    monkeypatch.setattr(pages, "runs_page", broken)
     answer = client.get("/ui/runs")
     assert answer.status_code == 500
     assert "unexpected RuntimeError" in answer.text

@@ -30,7 +30,8 @@ def unit_hash(*parts: object) -> float:
 
 @dataclass(frozen=True)
 class Route:
-    """The version that answers (``ref`` as ``name:N``) and why (``arm``)."""
+    """The version that answers (``ref`` as ``name:N``) and why (``arm``: ``production``
+    when no A/B test runs, ``ab`` for every version a running test routes to)."""
 
     ref: str
     arm: Arm
@@ -82,7 +83,7 @@ class Router:
         point = unit_hash(self.model, self.revision, request_id if key is None else key)
         for bound, ref in self._bounds:
             if point < bound:
-                return Route(ref, "production" if ref == self.production else "ab")
+                return Route(ref, "ab")  # the production arm of a test too (ab_status's rows)
         return Route(self._bounds[-1][1], "ab")  # not reached: the last bound is 1
 
     def shadow_refs(self, answered_by: str) -> tuple[str, ...]:

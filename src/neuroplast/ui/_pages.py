@@ -15,8 +15,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 
 from neuroplast.errors import ArtifactError, ModelNotFoundError
+from neuroplast.registry import pages as q
 from neuroplast.registry.lifecycle import lineage
-from neuroplast.ui import _queries as q
 from neuroplast.ui._charts import line_chart
 from neuroplast.ui.app import render
 

@@ -1,4 +1,4 @@
-"""What the dashboard reads from the registry, one page at a time.
+"""Paged reads of the registry, for the dashboard (``neuroplast ui``).
 
 The registry's own listings return everything (``versions``, ``history``, ``list_models``);
 a dashboard page must stay cheap however long a model's history grows, so the long lists
@@ -7,9 +7,7 @@ versions by ``ix_versions_model_status``, events by ``model_id``, runs by primar
 page asks for one row more than it shows, to know whether a next page exists.
 
 These read the registry's tables through its read-only session, as ``registry.lifecycle``
-does. Paged listings would sit better on :class:`~neuroplast.registry.Registry` itself
-(``versions`` and ``history`` with a page); they are here until the registry has them, so
-that the dashboard changed no registry method.
+does.
 """
 
 from __future__ import annotations
@@ -21,10 +19,12 @@ from typing import Generic, TypeVar
 
 from sqlalchemy import case, func, select
 
-from neuroplast.registry import Event, Registry, RunRecord, VersionRecord
 from neuroplast.registry._convert import run_record, version_record
 from neuroplast.registry._prediction_log import find_model
+from neuroplast.registry.lifecycle import Event
+from neuroplast.registry.records import RunRecord, VersionRecord
 from neuroplast.registry.schema import EventRow, ModelRow, RunRow, VersionRow
+from neuroplast.registry.store import Registry
 
 __all__ = [
     "PAGE_SIZE",
