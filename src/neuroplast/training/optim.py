@@ -37,8 +37,13 @@ def build_scheduler(
             optimizer, T_max=total_steps, eta_min=cfg.min_lr
         )
     if cfg.name == "onecycle":
+        if total_steps < 4:  # too short to warm up and anneal: a constant rate
+            return None
+        # torch divides by the warm-up's length in steps minus one: give it at least two steps
+        # (10 steps at pct_start 0.1 raised ZeroDivisionError inside OneCycleLR)
+        pct_start = min(max(cfg.pct_start, 2.0 / total_steps), 1.0 - 2.0 / total_steps)
         return torch.optim.lr_scheduler.OneCycleLR(
-            optimizer, max_lr=lr, total_steps=total_steps, pct_start=cfg.pct_start
+            optimizer, max_lr=lr, total_steps=total_steps, pct_start=pct_start
         )
     if cfg.name == "step":
         return torch.optim.lr_scheduler.StepLR(optimizer, step_size=cfg.step_size, gamma=cfg.gamma)
