@@ -24,7 +24,10 @@ PAGE = files("neuroplast") / "serving" / "static" / "index.html"  # the installe
 TIMEOUT_MS = 120_000  # the first explain loads torch in the server
 
 
-@pytest.fixture(scope="session")  # session: checked before the session's server is built
+# module, not session: Playwright's sync API runs an event loop in this thread while it is
+# open, so a browser kept for the session broke every later asyncio.run() (tests/serving/
+# test_pool.py) and the dashboard's own browser (tests/ui) in the full run
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     if not Path(CHROMIUM).exists() and shutil.which(CHROMIUM) is None:
         _missing("Chromium", "Debian package chromium")
