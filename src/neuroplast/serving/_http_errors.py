@@ -99,7 +99,8 @@ def _validation_message(detail: list[dict[str, Any]]) -> str:
 
 def install_error_handlers(app: FastAPI) -> None:
     async def on_http(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, HTTPException)
+        if not isinstance(exc, HTTPException):  # registered for HTTPException only
+            raise exc
         headers = dict(exc.headers or {})
         if isinstance(exc, HttpError):
             return error_response(
@@ -116,7 +117,8 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(request, status, code, message, None, headers)
 
     async def on_validation(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, RequestValidationError | ValidationError)
+        if not isinstance(exc, RequestValidationError | ValidationError):
+            raise exc  # registered for the validation errors only
         detail = _validation_detail(exc.errors())
         return error_response(request, 422, "invalid_request", _validation_message(detail), detail)
 

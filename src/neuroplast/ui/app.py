@@ -76,7 +76,8 @@ def dashboard_app(registry: Registry) -> FastAPI:
         return _error_page(request, 404, "Not found", " ".join(str(exc).split()))
 
     async def http_error(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, HTTPException)
+        if not isinstance(exc, HTTPException):  # registered for HTTPException only
+            raise exc
         if exc.status_code == 404:
             message = f"the dashboard has no page at {request.url.path}"
             return _error_page(request, 404, "Not found", message)
