@@ -32,7 +32,7 @@ def test_a_database_made_by_the_first_schema_is_upgraded_and_keeps_its_data(
         assert reg.migrated_from == "0001"
         with reg._engine.connect() as conn:
             assert current_revision(conn) == HEAD_REVISION
-            assert conn.execute(text("SELECT version FROM schema_info")).scalars().all() == [4]
+            assert conn.execute(text("SELECT version FROM schema_info")).scalars().all() == [5]
             # 0003: the absolute paths of /tmp/v1home became relative to its artifact root
             # (versions, artifacts) and to the home (runs)
             assert conn.execute(
@@ -203,7 +203,7 @@ def test_a_database_with_absolute_paths_becomes_relative_and_survives_a_move(
     with Registry(new, url=db_url) as reg:
         assert reg.migrated_from == "0002"
         with reg._engine.connect() as conn:
-            assert conn.execute(text("SELECT version FROM schema_info")).scalars().all() == [4]
+            assert conn.execute(text("SELECT version FROM schema_info")).scalars().all() == [5]
             rows = conn.execute(text("SELECT path FROM artifacts ORDER BY id")).scalars().all()
             assert rows == [
                 "m/v1/model.json",

@@ -98,7 +98,7 @@ def test_a_read_only_database_that_needs_an_upgrade_is_refused(
     with pytest.raises(
         RegistryError,
         match=r"is read-only and its schema is revision from before migrations, but this "
-        r"neuroplast needs 0004: open it once with write access",
+        r"neuroplast needs 0005: open it once with write access",
     ):
         Registry(tmp_path)
     assert _snapshot(tmp_path) == before

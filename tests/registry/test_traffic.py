@@ -437,5 +437,29 @@ def test_0004_downgrades_and_upgrades_again(open_registry: OpenRegistry) -> None
         assert not tables & {"predictions", "feedback", "routing"} and "versions" in tables
         assert conn.execute(text("SELECT version FROM schema_info")).scalar() == 3
         command.upgrade(config, "head")
-        assert conn.execute(text("SELECT version FROM schema_info")).scalar() == 4
+        assert conn.execute(text("SELECT version FROM schema_info")).scalar() == 5
     assert reg.predictions("rt") == [] and reg.routing("rt").revision == 0
+
+
+def test_0005_downgrades_and_upgrades_again(open_registry: OpenRegistry) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    from neuroplast.registry._database import _MIGRATIONS
+
+    reg = open_registry()
+    _version(reg)
+    reg.log_predictions([_row("r", 1, "positive")])
+    with reg._engine.begin() as conn:
+        config = Config()
+        config.set_main_option("script_location", str(_MIGRATIONS))
+        config.attributes.update(connection=conn)
+        command.downgrade(config, "0004")
+        tables = set(inspect(conn).get_table_names())
+        assert not tables & {"drift_checks", "embeddings", "embedding_stats"}
+        assert "details" not in {c["name"] for c in inspect(conn).get_columns("events")}
+        assert conn.execute(text("SELECT version FROM schema_info")).scalar() == 4
+        command.upgrade(config, "head")
+        assert conn.execute(text("SELECT version FROM schema_info")).scalar() == 5
+        assert "details" in {c["name"] for c in inspect(conn).get_columns("events")}
+    assert len(reg.predictions("rt")) == 1

@@ -21,7 +21,15 @@ if TYPE_CHECKING:
         save_safetensors,
         sha256_file,
     )
-    from neuroplast.registry.lifecycle import STAGES, Event, history, lineage, promote, rollback
+    from neuroplast.registry.lifecycle import (
+        STAGES,
+        Event,
+        add_event,
+        history,
+        lineage,
+        promote,
+        rollback,
+    )
     from neuroplast.registry.records import (
         ArtifactRecord,
         EvaluationRecord,
@@ -40,6 +48,7 @@ __all__ = [
     "Registry",
     "RunRecord",
     "VersionRecord",
+    "add_event",
     "atomic_write_bytes",
     "atomic_write_json",
     "config_hash",
@@ -67,6 +76,7 @@ _HOMES = {
     "sha256_file": _ARTIFACTS,
     "STAGES": _LIFECYCLE,
     "Event": _LIFECYCLE,
+    "add_event": _LIFECYCLE,
     "history": _LIFECYCLE,
     "lineage": _LIFECYCLE,
     "promote": _LIFECYCLE,

@@ -47,7 +47,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-HEAD_REVISION = "0004"
+HEAD_REVISION = "0005"
 READONLY = "neuroplast_readonly"  # execution option: a deferred (read) transaction
 _BUSY_TIMEOUT_MS = 60_000
 _PG_LOCK_KEY = 7_240_001

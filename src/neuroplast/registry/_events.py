@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import os
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -29,7 +30,9 @@ def record_event(
     stage_from: str | None = None,
     stage_to: str | None = None,
     reason: str = "",
+    details: dict[str, Any] | None = None,
 ) -> None:
+    """Add one audit event; ``details`` are its numbers (JSON), shown by ``models history``."""
     s.add(
         EventRow(
             model_id=model_id,
@@ -41,5 +44,6 @@ def record_event(
             reason=reason,
             user=current_user(),
             at=utcnow(),
+            details=details,
         )
     )

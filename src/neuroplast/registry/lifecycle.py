@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -22,7 +22,7 @@ from neuroplast.registry.records import VersionRecord
 from neuroplast.registry.schema import EventRow, ModelRow, VersionRow
 from neuroplast.registry.store import Registry
 
-__all__ = ["STAGES", "Event", "Stage", "history", "lineage", "promote", "rollback"]
+__all__ = ["STAGES", "Event", "Stage", "add_event", "history", "lineage", "promote", "rollback"]
 
 Stage = Literal["candidate", "production", "archived"]
 STAGES: tuple[str, ...] = get_args(Stage)
@@ -37,6 +37,7 @@ class Event:
     stage_from: str | None
     stage_to: str | None
     reason: str
+    details: dict[str, Any] | None = None  # the decision's numbers, when it has them
 
 
 def _model(s: Session, name: str) -> ModelRow:
@@ -135,6 +136,7 @@ def history(registry: Registry, name: str) -> list[Event]:
                 stage_from=r.stage_from,
                 stage_to=r.stage_to,
                 reason=r.reason,
+                details=r.details,
             )
             for r in rows
         ]
@@ -152,3 +154,24 @@ def lineage(registry: Registry, ref: str) -> list[VersionRecord]:
             chain.append(version_record(s, row, registry.artifacts_root))
         seen.add(chain[-1].id)
     return chain
+
+
+def add_event(
+    registry: Registry,
+    ref: str,
+    action: str,
+    *,
+    reason: str = "",
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Write an audit event that changes no stage (a closed loop's decision, a drift alarm)
+    on model ``ref`` (a name) or one of its versions (``name:N``); ``details`` are its
+    numbers (JSON-serialisable)."""
+    if not action or len(action) > 30:
+        raise ConfigError(f"an event's action is 1 to 30 characters, not {action!r}")
+    name, _, number = ref.partition(":")
+    target = registry.resolve(ref) if number else None
+    with registry._session() as s:
+        model = _model(s, name)
+        row = None if target is None else s.get(VersionRow, target.id)
+        record_event(s, model.id, row, action, reason=reason, details=details)

@@ -21,13 +21,14 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-SCHEMA_VERSION = 4  # the Alembic revision is the authority; this mirrors it
+SCHEMA_VERSION = 5  # the Alembic revision is the authority; this mirrors it
 
 
 def utcnow() -> datetime:
@@ -165,6 +166,7 @@ class EventRow(Base):
     reason: Mapped[str] = mapped_column(Text, default="")
     user: Mapped[str] = mapped_column(String(100), default="")
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)  # the numbers
 
 
 #: Prediction ids grow with every answered input (a busy server passes 2**31 in weeks);
@@ -229,3 +231,49 @@ class RoutingRow(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=False)  # an A/B split is on
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     stopped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class DriftCheckRow(Base):
+    """One drift test of a model's logged traffic: what it compared and its report (JSON:
+    every window's tests)."""
+
+    __tablename__ = "drift_checks"
+    __table_args__ = (Index("ix_drift_checks_model_at", "model_id", "at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    reference: Mapped[str] = mapped_column(String(20))
+    window: Mapped[int] = mapped_column(Integer)
+    alpha: Mapped[float] = mapped_column(Float)
+    windows: Mapped[int] = mapped_column(Integer)
+    alarms: Mapped[int] = mapped_column(Integer)
+    report: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class EmbeddingRow(Base):
+    """The cached vector of one input under one encoder. ``encoder`` names the weights too
+    (their sha256), ``key`` is the sha256 of the normalised input, ``vector`` the raw bytes
+    of ``dim`` numbers of ``dtype`` (float16 or float32); ``used_at`` orders eviction."""
+
+    __tablename__ = "embeddings"
+    __table_args__ = (
+        UniqueConstraint("encoder", "key", name="uq_embeddings_encoder_key"),
+        Index("ix_embeddings_used_at", "used_at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    encoder: Mapped[str] = mapped_column(String(200))
+    key: Mapped[str] = mapped_column(String(64))
+    dtype: Mapped[str] = mapped_column(String(8))
+    dim: Mapped[int] = mapped_column(Integer)
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
+    used_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class EmbeddingStatsRow(Base):
+    """Hit and miss counters of the embedding cache, per encoder."""
+
+    __tablename__ = "embedding_stats"
+    encoder: Mapped[str] = mapped_column(String(200), primary_key=True)
+    hits: Mapped[int] = mapped_column(BigInteger, default=0)
+    misses: Mapped[int] = mapped_column(BigInteger, default=0)
