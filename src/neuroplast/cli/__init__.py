@@ -29,6 +29,7 @@ from neuroplast.cli import (
     predict,
     registry_cmds,
     serve,
+    simulate,
     train,
     ui,
 )
@@ -60,6 +61,7 @@ app.command("compress")(compress.compress)
 app.command("bench")(bench.bench)
 app.command("serve")(serve.serve)
 app.command("monitor")(monitor.monitor)
+app.command("simulate")(simulate.simulate)
 app.command("ui")(ui.ui)
 
 
