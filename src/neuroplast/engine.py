@@ -641,14 +641,22 @@ class Engine:
         since: datetime | None = None,
         reference: str = "val",
         alpha: float = 0.05,
+        store: bool = True,
     ) -> MonitorReport:
         """Drift tests on the logged traffic of ``model_id`` (a name: its production
         version), window by window, against a sample of the version's ``reference`` split
-        (val, test or train; stored on the version on first use). Needs the monitor extra."""
+        (val, test or train; stored on the version on first use). Needs the monitor extra.
+        ``store``: keep the report in the registry (the dashboard shows the newest)."""
         from neuroplast.monitoring import monitor_traffic
 
         return monitor_traffic(
-            self.registry, model_id, window=window, since=since, reference=reference, alpha=alpha
+            self.registry,
+            model_id,
+            window=window,
+            since=since,
+            reference=reference,
+            alpha=alpha,
+            store=store,
         )
 
 

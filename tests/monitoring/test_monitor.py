@@ -56,6 +56,13 @@ def test_unchanged_traffic_raises_no_alarm_and_feedback_is_tracked(engine: Engin
     accuracy = report.windows[0].results[-1]
     assert accuracy.detail["feedback"] == WINDOW // 2
     assert 0.5 < accuracy.statistic < 1.0  # a real model on real reviews
+    # the run is stored for the dashboard, unless told not to
+    (check,) = engine.registry.drift_checks("rt-mon")
+    assert check.id == report.check_id and check.ref == "rt-mon:1"
+    assert (check.reference, check.window, check.windows, check.alarms) == ("val", WINDOW, 2, 0)
+    assert check.window_alarms == [False, False] and check.report == report.to_dict()
+    assert engine.monitor("rt-mon", window=WINDOW, store=False).check_id is None
+    assert len(engine.registry.drift_checks("rt-mon")) == 1
 
 
 def test_plot_descriptions_mixed_in_at_30_percent_raise_the_alarm(engine: Engine) -> None:
@@ -92,5 +99,37 @@ def test_the_cli_prints_a_table_per_window_json_and_a_self_contained_html_report
     assert result.code == 0, result.err
     payload = json.loads(result.out)
     assert payload["alarms"] == 1 and len(payload["windows"]) == 2
+    assert payload["check_id"] is not None
+    assert json.loads(cli(*args, "--json", "--no-store").out)["check_id"] is None
+    checks = engine.registry.drift_checks("rt-mon")
+    assert [c.id for c in checks] == [payload["check_id"], checks[1].id]  # newest first
+    assert checks[0].window_alarms == [False, True]
     test = payload["windows"][1]["tests"][0]
     assert set(test) >= {"test", "statistic", "p_value", "alarm"}
+
+
+def test_stored_checks_are_validated_and_read_back_newest_first(engine: Engine) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from neuroplast.errors import ConfigError, DataError, ModelNotFoundError
+
+    registry = engine.registry
+    base = {"version": "rt-mon:1", "reference": "val", "window": 10, "alpha": 0.05}
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    for i in range(3):
+        windows = [{"alarm": i == 2}, {"alarm": False}]
+        registry.add_drift_check({**base, "windows": windows}, at=start + timedelta(hours=i))
+    checks = registry.drift_checks("rt-mon", limit=2)
+    assert [c.at for c in checks] == [start + timedelta(hours=2), start + timedelta(hours=1)]
+    assert [c.alarms for c in checks] == [1, 0] and checks[0].window_alarms == [True, False]
+    with pytest.raises(DataError, match="needs 'windows'"):
+        registry.add_drift_check(base)
+    with pytest.raises(DataError, match="ref NAME:N"):
+        registry.add_drift_check({**base, "version": "rt-mon", "windows": []})
+    with pytest.raises(DataError, match=r"alpha must be in \(0, 1\)"):
+        registry.add_drift_check({**base, "alpha": 1.5, "windows": []})
+    with pytest.raises(ModelNotFoundError, match="no model named 'nope'"):
+        registry.add_drift_check({**base, "version": "nope:1", "windows": []})
+    with pytest.raises(ConfigError, match="limit must be an integer"):
+        registry.drift_checks("rt-mon", limit=0)
+    assert len(registry.drift_checks("rt-mon")) == 3  # nothing half-written by the failures

@@ -60,6 +60,12 @@ def monitor(
     html: Path | None = typer.Option(
         None, "--html", help="Also write a self-contained HTML report (plots inline) here."
     ),
+    store: bool = typer.Option(
+        True,
+        "--store/--no-store",
+        help="Keep the report in the registry, where the dashboard (/ui) shows the newest "
+        "check of each model (default), or not.",
+    ),
     home: HomeOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -69,14 +75,15 @@ def monitor(
 
     ``--json``: ``{model, version, reference, reference_size, window, alpha, alarms,
     windows: [{index, start, end, size, alarm, tests: [{test, statistic, p_value, alarm,
-    ...}]}], notes, html}``.
+    ...}]}], notes, html, check_id}`` (``check_id``: the stored check, null with
+    ``--no-store``).
     """
     from neuroplast.engine import Engine
 
     moment = _since(since)
     with status(as_json, f"testing the traffic of {model}..."), Engine(home) as engine:
         report = engine.monitor(
-            model, window=window, since=moment, reference=reference, alpha=alpha
+            model, window=window, since=moment, reference=reference, alpha=alpha, store=store
         )
     written = None
     if html is not None:
@@ -84,12 +91,14 @@ def monitor(
 
         written = write_html(report, html)
     if as_json:
-        print_json({**report.to_dict(), "html": None if written is None else str(written)})
+        where = None if written is None else str(written)
+        print_json({**report.to_dict(), "html": where, "check_id": report.check_id})
         return
     console.print(
         f"{report.version}: {len(report.windows)} windows of {report.window} inputs against "
         f"the {report.reference} reference ({report.reference_size} inputs); "
-        f"{report.alarms} raised the alarm",
+        f"{report.alarms} raised the alarm"
+        + ("" if report.check_id is None else f" (stored as drift check {report.check_id})"),
         markup=False,
     )
     for note in report.notes:

@@ -84,6 +84,8 @@ class MonitorReport:
     notes: list[str] = field(default_factory=list)
     #: reference and newest window, per test, for the plots (not in ``to_dict``)
     samples: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict, repr=False)
+    #: the id of the stored check (``monitor_traffic(store=True)``), not in ``to_dict``
+    check_id: int | None = None
 
     @property
     def alarms(self) -> int:
@@ -207,6 +209,47 @@ def _logged_rows(
     return mine[len(mine) % window :]
 
 
+def _window_parts(
+    rows: list[PredictionRecord],
+    current: InputFeatures,
+    predicted: np.ndarray,
+    confidence: np.ndarray,
+    window: int,
+) -> list[tuple[InputFeatures, np.ndarray, np.ndarray, np.ndarray | None]]:
+    """What :func:`run_windows` takes, per whole window of the logged ``rows``."""
+    feedback = [r.feedback for r in rows]
+    parts = []
+    for start in range(0, len(rows), window):
+        end = start + window
+        chunk = slice(start, end)
+        given = [(i, f) for i, f in enumerate(feedback[chunk]) if f is not None]
+        correct = None
+        if any(f is not None for f in feedback):
+            correct = np.array([f == rows[start + i].label for i, f in given], dtype=bool)
+        stats = {k: v[chunk] for k, v in current.statistics.items()}
+        inputs = InputFeatures(current.features[chunk], current.probabilities[chunk], stats)
+        parts.append((inputs, predicted[chunk], confidence[chunk], correct))
+    return parts
+
+
+def _notes(modality: str, ref: Reference, feedback: list[str | None]) -> list[str]:
+    """What a reader of the report must know about what was (not) tested."""
+    notes = []
+    if modality == "image":
+        notes.append(
+            "image inputs are read back from the log's thumbnails: exact for images of at "
+            "most 64 pixels a side, scaled back up (approximate) for larger ones"
+        )
+    if ref.split == "train" and "oov_rate" in ref.inputs.statistics:
+        notes.append(
+            "the unknown-token rate is not tested against the train split (the vocabulary was "
+            "built on it, so its rate there is ~0); --reference val tests it"
+        )
+    if all(f is None for f in feedback):
+        notes.append("no feedback logged: the accuracy detector did not run")
+    return notes
+
+
 def monitor_traffic(
     registry: Registry,
     model: str,
@@ -215,6 +258,7 @@ def monitor_traffic(
     since: datetime | None = None,
     reference: str = "val",
     alpha: float = 0.05,
+    store: bool = True,
 ) -> MonitorReport:
     """Test the logged traffic of ``model`` (a name: its production version, else its
     newest; or ``name:N``) window by window against its ``reference`` split.
@@ -222,7 +266,10 @@ def monitor_traffic(
     The default is ``val``, not ``train``: a model is more confident on the inputs it was
     trained on, and its pooled features sit differently there, than on any new input, so
     against the training sample the output and feature tests alarm on unchanged traffic
-    (``benchmarks/bench_drift.py``: every window of unseen Rotten Tomatoes reviews)."""
+    (``benchmarks/bench_drift.py``: every window of unseen Rotten Tomatoes reviews).
+
+    ``store``: keep the report in the registry (:meth:`Registry.add_drift_check`), where the
+    dashboard shows the newest check of each model; a read-only registry keeps nothing."""
     from neuroplast.inference.registered import load_registered
 
     if isinstance(window, bool) or not isinstance(window, int) or window < 2:
@@ -236,44 +283,16 @@ def monitor_traffic(
     current = _window_inputs(rows, extractor, version.ref)
     predicted = _codes([r.label for r in rows], names, f"the log of {version.ref}")
     confidence = np.array([r.probability for r in rows], dtype=np.float64)
-    feedback = [r.feedback for r in rows]
-    notes = []
-    if extractor.modality == "image":
-        notes.append(
-            "image inputs are read back from the log's thumbnails: exact for images of at "
-            "most 64 pixels a side, scaled back up (approximate) for larger ones"
-        )
-    if ref.split == "train" and "oov_rate" in ref.inputs.statistics:
-        notes.append(
-            "the unknown-token rate is not tested against the train split (the vocabulary was "
-            "built on it, so its rate there is ~0); --reference val tests it"
-        )
-    if all(f is None for f in feedback):
-        notes.append("no feedback logged: the accuracy detector did not run")
-    parts = []
-    for start in range(0, len(rows), window):
-        end = start + window
-        chunk = slice(start, end)
-        given = [(i, f) for i, f in enumerate(feedback[chunk]) if f is not None]
-        correct = None
-        if any(f is not None for f in feedback):
-            correct = np.array([f == rows[start + i].label for i, f in given], dtype=bool)
-        stats = {k: v[chunk] for k, v in current.statistics.items()}
-        inputs = InputFeatures(current.features[chunk], current.probabilities[chunk], stats)
-        parts.append((inputs, predicted[chunk], confidence[chunk], correct))
+    notes = _notes(extractor.modality, ref, [r.feedback for r in rows])
+    parts = _window_parts(rows, current, predicted, confidence, window)
     results, samples = run_windows(ref, parts, alpha=alpha)
     windows = [
         WindowReport(i, rows[i * window].at, rows[(i + 1) * window - 1].at, window, r)
         for i, r in enumerate(results)
     ]
-    logger.info(
-        "%s: %d windows of %d, %d alarms",
-        version.ref,
-        len(windows),
-        window,
-        sum(w.alarm for w in windows),
-    )
-    return MonitorReport(
+    alarms = sum(w.alarm for w in windows)
+    logger.info("%s: %d windows of %d, %d alarms", version.ref, len(windows), window, alarms)
+    report = MonitorReport(
         model=version.model_name,
         version=version.ref,
         reference=ref.split,
@@ -284,3 +303,8 @@ def monitor_traffic(
         notes=notes,
         samples=samples,
     )
+    if store and registry.read_only:
+        report.notes.append("the registry is read-only: this check is not stored")
+    elif store:
+        report.check_id = registry.add_drift_check(report.to_dict())
+    return report

@@ -32,6 +32,7 @@ from neuroplast.config import is_valid_model_name
 from neuroplast.errors import ConfigError, ModelNotFoundError, RegistryError
 from neuroplast.registry._convert import version_record
 from neuroplast.registry._database import READONLY, make_engine, read_only_reason, upgrade
+from neuroplast.registry._drift import DriftMixin
 from neuroplast.registry._evaluations import EvaluationsMixin
 from neuroplast.registry._events import record_event
 from neuroplast.registry._leases import db_now, lease_owner, lease_seconds
@@ -71,7 +72,7 @@ def default_home() -> Path:
     return Path(os.environ.get("NEUROPLAST_HOME") or Path.home() / ".neuroplast").expanduser()
 
 
-class Registry(RunsMixin, EvaluationsMixin, TrafficMixin):
+class Registry(RunsMixin, EvaluationsMixin, TrafficMixin, DriftMixin):
     """Models, versions, runs, metrics and evaluations of one neuroplast home."""
 
     def __init__(
