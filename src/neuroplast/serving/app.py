@@ -25,6 +25,7 @@ from neuroplast.serving.metrics import RequestMetrics, ServingMetrics
 
 if TYPE_CHECKING:
     from neuroplast.registry import Registry
+    from neuroplast.serving.loop_schedule import LoopSchedule
     from neuroplast.serving.pool import ModelPool, ServeSettings
 
 __all__ = ["API_KEY_ENV", "HttpError", "create_app"]
@@ -40,10 +41,12 @@ def create_app(
     limits: Limits | None = None,
     api_key: str | None = None,
     pool: ModelPool | None = None,
+    loop_schedule: LoopSchedule | None = None,
 ) -> FastAPI:
     """The ASGI app serving ``models`` (``None``: every model with a production version)
     from ``registry``. ``api_key`` defaults to ``$NEUROPLAST_API_KEY``; ``pool`` replaces the
-    :class:`ModelPool` the app would build (it is started and stopped by the app)."""
+    :class:`ModelPool` the app would build (it is started and stopped by the app);
+    ``loop_schedule`` runs the closed loop while the app serves (started and stopped too)."""
     from neuroplast import __version__
     from neuroplast.serving.pool import ModelPool, ServeSettings
 
@@ -72,9 +75,13 @@ def create_app(
                 log.error("loading the served models failed", exc_info=e)
 
         serving.loading = asyncio.create_task(load())
+        if loop_schedule is not None:
+            await loop_schedule.start()
         try:
             yield
         finally:
+            if loop_schedule is not None:
+                await loop_schedule.stop()  # a running loop step is stopped first
             if not serving.loading.done():
                 serving.loading.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -89,6 +96,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.serving = serving
+    app.state.loop_schedule = loop_schedule
     app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]
     install_error_handlers(app)
     add_routes(app)

@@ -65,6 +65,8 @@ class ServerOptions:
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
+    loop_policy: str | None = None  # --loop: run the closed loop on a schedule
+    loop_every: float = 300.0
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self))
@@ -140,7 +142,24 @@ def _build_app(options: ServerOptions) -> FastAPI:
 
     registry = Registry(options.home, url=options.db_url)
     settings: ServeSettings = ServeSettings(**options.settings)
-    return create_app(registry, list(options.models), settings, limits=Limits(**options.limits))
+    schedule = None
+    if options.loop_policy is not None:
+        from neuroplast.serving.loop_schedule import LoopSchedule
+
+        schedule = LoopSchedule(
+            options.models or served_models(registry),
+            options.loop_policy,
+            options.loop_every,
+            home=registry.home,
+            db_url=options.db_url,
+        )
+    return create_app(
+        registry,
+        list(options.models),
+        settings,
+        limits=Limits(**options.limits),
+        loop_schedule=schedule,
+    )
 
 
 def app_from_env() -> FastAPI:
@@ -209,6 +228,11 @@ def run(options: ServerOptions, *, echo: Callable[[str], None] = print) -> int:
 
     if options.workers < 1:
         raise ConfigError(f"--workers must be 1 or more, not {options.workers}")
+    if options.loop_policy is not None and options.workers > 1:
+        raise ConfigError(
+            "--loop runs the loop from one server process: use --workers 1, or run "
+            "`neuroplast loop MODEL --policy ...` from cron beside the workers"
+        )
     if not is_loopback(options.host):
         echo(
             f"warning: listening on {options.host}:{options.port} exposes the models to the "
@@ -270,6 +294,8 @@ def options_for(
     host: str,
     port: int,
     workers: int,
+    loop_policy: str | Path | None = None,
+    loop_every: float = 300.0,
 ) -> ServerOptions:
     return ServerOptions(
         home=None if home is None else str(home),
@@ -280,6 +306,8 @@ def options_for(
         host=host,
         port=port,
         workers=workers,
+        loop_policy=None if loop_policy is None else str(loop_policy),
+        loop_every=loop_every,
     )
 
 
