@@ -103,6 +103,66 @@ def _version(
     return reg.finalize_version(draft.id, files=files, params_count=12345, metrics=metrics)
 
 
+def drift_report(alarms: list[bool], *, at: datetime) -> dict[str, object]:
+    """A report as ``MonitorReport.to_dict()`` writes it: windows of 100, one test each."""
+    windows = [
+        {
+            "index": i,
+            "start": (at + timedelta(minutes=10 * i)).isoformat(),
+            "end": (at + timedelta(minutes=10 * i + 9)).isoformat(),
+            "size": 100,
+            "alarm": alarm,
+            "tests": [
+                {"test": "input length (KS)", "statistic": 0.4, "p_value": 1e-5, "alarm": True}
+                if alarm
+                else {
+                    "test": "input length (KS)",
+                    "statistic": 0.05,
+                    "p_value": 0.61,
+                    "alarm": False,
+                },
+                {"test": "accuracy (ADWIN)", "statistic": 0.7, "p_value": None, "alarm": False},
+            ],
+        }
+        for i, alarm in enumerate(alarms)
+    ]
+    return {
+        "model": MODEL,
+        "version": f"{MODEL}:1",
+        "reference": "val",
+        "reference_size": 600,
+        "window": 100,
+        "alpha": 0.05,
+        "alarms": sum(alarms),
+        "windows": windows,
+        "notes": [],
+    }
+
+
+def _drift_and_loop(reg: Registry) -> None:
+    """Two stored drift checks (the newest: window 1 of 3 alarms) and two loop decisions,
+    one with hostile HTML in its numbers."""
+    from neuroplast.registry.lifecycle import add_event
+
+    day = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+    reg.add_drift_check(drift_report([False, False], at=day), at=day + timedelta(hours=1))
+    reg.add_drift_check(drift_report([False, True, False], at=day), at=day + timedelta(hours=2))
+    add_event(
+        reg,
+        MODEL,
+        "loop_check",
+        reason="drift in 1 of 3 windows",
+        details={"alarms": 1, "windows": 3, "feedback": 240, "min_p": 1e-5},
+    )
+    add_event(
+        reg,
+        f"{MODEL}:3",
+        "loop_gate_reject",
+        reason="lost points on the test set",
+        details={"old_accuracy_drop": 0.031, "max_drop": 0.02, "note": HOSTILE},
+    )
+
+
 def make_home(home: Path) -> Path:
     """Fill ``home`` (see the module docstring); returns it."""
     from neuroplast.registry.lifecycle import promote
@@ -160,6 +220,7 @@ def make_home(home: Path) -> Path:
             },
             plots={"accuracy_curves.png": png_bytes((213, 94, 0))},
         )
+        _drift_and_loop(reg)
         promote(reg, f"{MODEL}:1", "production", reason=HOSTILE)
         reg.start_ab(MODEL, {1: 0.9, 2: 0.1}, reason="int8 on 10 %")
         reg.add_shadow(f"{MODEL}:3", reason="continual in the shadows")

@@ -90,16 +90,55 @@ def test_model_page_traffic_latency_and_audit(client: TestClient) -> None:
     assert promote[3:5] == [f"{MODEL}:1", "candidate → production"]
 
 
-def test_drift_panel_is_honest(client: TestClient) -> None:
-    import importlib.util
-
+def test_drift_panel_shows_the_newest_stored_check_window_by_window(client: TestClient) -> None:
     html = client.get(f"/ui/models/{MODEL}").text
     panel = re.search(r'<div class="panel" id="drift">.*?</div>', html, re.S)
     assert panel
+    text = " ".join(re.sub(r"<[^>]+>", "", panel.group(0)).split())
+    assert f"2026-12-01 10:00:00 UTC: {MODEL}:1's traffic against its val reference" in text
+    assert "1 of 3 windows raised the alarm" in text
+    windows = cells(html, "drift-windows")[1:]
+    assert [w[3] for w in windows] == ["no alarm", "ALARM", "no alarm"]
+    assert windows[1][1:3] == ["2026-12-01 08:10:00", "2026-12-01 08:19:00"]
+    assert windows[1][4:] == ["input length (KS)", "1e-05"]
+    assert windows[0][4:] == ["", "0.61"]  # ADWIN has no p-value: not the smallest
+    checks = cells(html, "drift-checks")[1:]
+    assert [c[0] for c in checks] == ["2026-12-01 10:00:00", "2026-12-01 09:00:00"]
+    assert [c[5:] for c in checks] == [["3", "1"], ["2", "0"]]
+
+
+def test_loop_decisions_show_their_numbers(client: TestClient) -> None:
+    html = client.get(f"/ui/models/{MODEL}").text
+    loop = cells(html, "loop")[1:]
+    assert [row[1] for row in loop] == ["loop_gate_reject", "loop_check"]  # newest first
+    assert loop[0][2] == f"{MODEL}:3" and loop[1][2] == ""
+    assert "old_accuracy_drop 0.031" in loop[0][4] and "max_drop 0.02" in loop[0][4]
+    assert HOSTILE in loop[0][4]  # as text (escaped), see the escaping test
+    assert "min_p 1e-05" in loop[1][4] and "feedback 240" in loop[1][4]
+
+
+def test_a_model_without_checks_or_loop_decisions_says_so(tmp_path: Path) -> None:
+    import importlib.util
+
+    from neuroplast.registry.artifacts import atomic_write_bytes
+    from neuroplast.ui import standalone_app
+
+    with Registry(tmp_path / "home") as registry:
+        draft = registry.create_version(
+            "bare", architecture="cnn", task="t", modality="text", config={}, source="train"
+        )
+        weights = draft.artifact_dir / "weights.safetensors"
+        files = {"weights.safetensors": (weights, atomic_write_bytes(weights, b"w"))}
+        registry.finalize_version(draft.id, files=files, params_count=1, metrics={})
+        html = TestClient(standalone_app(registry)).get("/ui/models/bare").text
+    panel = re.search(r'<div class="panel" id="drift">.*?</div>', html, re.S)
+    assert panel and 'id="drift-windows"' not in html
     if importlib.util.find_spec("neuroplast.monitoring") is None:
         assert "Not measured yet" in panel.group(0)
     else:
-        assert f"neuroplast monitor {MODEL}" in panel.group(0)
+        assert "No drift check stored yet" in panel.group(0)
+        assert "neuroplast monitor bare --html drift.html" in panel.group(0)
+    assert 'id="loop"' not in html and "No decision of the closed loop" in html
 
 
 def test_hostile_text_is_escaped_everywhere(client: TestClient) -> None:

@@ -8,17 +8,22 @@ from abc import abstractmethod
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from neuroplast.errors import ConfigError, DataError
 from neuroplast.registry._prediction_log import as_utc, find_model
-from neuroplast.registry.schema import DriftCheckRow, utcnow
+from neuroplast.registry.schema import DriftCheckRow, EventRow, utcnow
+
+if TYPE_CHECKING:
+    from neuroplast.registry.lifecycle import Event
 
 __all__ = ["DriftCheckRecord", "DriftMixin"]
 
+#: The closed loop's audit events: their action starts with this.
+LOOP_PREFIX = "loop_"
 #: A stored report keeps at most this many windows (the newest): ``monitor`` reads 50.
 MAX_STORED_WINDOWS = 200
 
@@ -74,7 +79,7 @@ class DriftMixin:
         if not number.isdigit():
             raise DataError(f"a drift check's version must be a ref NAME:N, not {name!r}")
         windows = _field(report, "windows", list)
-        alpha = float(_field(report, "alpha", int | float))
+        alpha = float(_field(report, "alpha", (int, float)))
         if not math.isfinite(alpha) or not 0 < alpha < 1:
             raise DataError(f"a drift check's alpha must be in (0, 1), not {alpha!r}")
         stored = dict(report, windows=windows[-MAX_STORED_WINDOWS:])
@@ -118,6 +123,38 @@ class DriftMixin:
                     r.windows,
                     r.alarms,
                     dict(r.report),
+                )
+                for r in rows
+            ]
+
+    def loop_events(self, model: str, limit: int = 20) -> list[Event]:
+        """The newest ``limit`` decisions of the closed loop on ``model`` (audit events whose
+        action starts with ``loop_``), newest first, with their numbers (``details``)."""
+        from neuroplast.registry.lifecycle import Event
+
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise ConfigError(f"limit must be an integer >= 1, not {limit!r}")
+        with self._session(readonly=True) as s:
+            found = find_model(s, model.partition(":")[0])
+            rows = s.scalars(
+                select(EventRow)
+                .where(
+                    EventRow.model_id == found.id,
+                    EventRow.action.startswith(LOOP_PREFIX, autoescape=True),
+                )
+                .order_by(EventRow.id.desc())
+                .limit(limit)
+            ).all()
+            return [
+                Event(
+                    as_utc(r.at),
+                    r.user,
+                    r.action,
+                    r.version,
+                    r.stage_from,
+                    r.stage_to,
+                    r.reason,
+                    None if r.details is None else dict(r.details),
                 )
                 for r in rows
             ]

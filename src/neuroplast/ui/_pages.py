@@ -1,6 +1,7 @@
-"""The dashboard's pages: models, a model (versions, A/B and shadows, live traffic, drift,
-audit trail), a version (lineage, metrics, evaluations and their plots, compression table,
-continual results), runs and a run (its metric curves), and a version's stored plots.
+"""The dashboard's pages: models, a model (versions, A/B and shadows, live traffic, stored
+drift checks, the closed loop's decisions, audit trail), a version (lineage, metrics,
+evaluations and their plots, compression table, continual results), runs and a run (its
+metric curves), and a version's stored plots.
 
 Routes are plain functions (FastAPI runs them on its thread pool: the registry blocks).
 """
@@ -41,6 +42,10 @@ _COMPRESSION_COLUMNS = (
     ("f1_macro", "F1 macro"),
     ("f1_change", "change"),
 )
+#: Stored drift checks listed on a model's page (the newest is drawn window by window).
+_DRIFT_CHECKS = 10
+#: Closed-loop decisions listed on a model's page.
+_LOOP_EVENTS = 20
 _CONTINUAL_KEYS = (
     "strategy",
     "parent",
@@ -73,10 +78,39 @@ def _number(text: str, what: str) -> int:
     return int(text)
 
 
-def drift_status(model: str) -> dict[str, Any]:
-    """The drift panel: "not measured yet" until ``neuroplast.monitoring`` is installed."""
+def drift_status(registry: Registry, model: str) -> dict[str, Any]:
+    """The drift panel: the stored checks of ``model`` (newest first) and, per window of the
+    newest, its alarm, the tests that raised it and the smallest p-value."""
     available = importlib.util.find_spec("neuroplast.monitoring") is not None
-    return {"available": available, "command": f"neuroplast monitor {model} --html drift.html"}
+    checks = registry.drift_checks(model, limit=_DRIFT_CHECKS)
+    windows = []
+    if checks:
+        for w in checks[0].report.get("windows", []):
+            tests = [t for t in w.get("tests", []) if isinstance(t, dict)]
+            p_values = [t["p_value"] for t in tests if isinstance(t.get("p_value"), int | float)]
+            windows.append(
+                {
+                    "index": w.get("index"),
+                    "start": _moment(w.get("start")),
+                    "end": _moment(w.get("end")),
+                    "alarm": bool(w.get("alarm")),
+                    "tests": [str(t.get("test")) for t in tests if t.get("alarm")],
+                    "min_p": min(p_values) if p_values else None,
+                }
+            )
+    return {
+        "available": available,
+        "command": f"neuroplast monitor {model} --html drift.html",
+        "checks": checks,
+        "windows": windows,
+    }
+
+
+def _moment(text: Any) -> datetime | None:
+    try:
+        return datetime.fromisoformat(text) if isinstance(text, str) else None
+    except ValueError:
+        return None
 
 
 def _evaluation_plots(
@@ -123,7 +157,8 @@ def add_pages(app: FastAPI) -> None:
             arms=registry.ab_status(name, since=hour_ago),
             traffic=traffic,
             traffic_chart=chart if traffic.requests else None,
-            drift=drift_status(name),
+            drift=drift_status(registry, name),
+            loop_events=registry.loop_events(name, limit=_LOOP_EVENTS),
         )
 
     @app.get("/models/{name}/versions/{number}", response_class=HTMLResponse, name="ui_version")

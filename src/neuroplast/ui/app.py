@@ -6,6 +6,7 @@ without a traceback (the server's log has it)."""
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -39,6 +40,7 @@ def _environment() -> Environment:
         "" if moment is None else moment.strftime("%Y-%m-%d %H:%M:%S")
     )
     env.filters["number"] = _number
+    env.filters["details"] = _details
     return env
 
 
@@ -50,6 +52,20 @@ def _number(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
     return str(value)
+
+
+def _details(details: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """An event's numbers as (key, short text) pairs for the audit tables."""
+    out = []
+    for key, value in (details or {}).items():
+        if isinstance(value, float):
+            text = f"{value:.4g}"
+        elif isinstance(value, str | int | bool) or value is None:
+            text = str(value)
+        else:
+            text = json.dumps(value, separators=(",", ":"), default=str)
+        out.append((str(key), text if len(text) <= 120 else text[:117] + "..."))
+    return out
 
 
 def render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
