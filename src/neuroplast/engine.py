@@ -48,6 +48,7 @@ if TYPE_CHECKING:  # the services below import torch: each is loaded on first us
     from neuroplast.explain.run import ExplainReport
     from neuroplast.inference import LoadedModel, Prediction
     from neuroplast.inference.base import BasePredictor
+    from neuroplast.loop import LoopPolicy, LoopReport
     from neuroplast.monitoring import MonitorReport
     from neuroplast.registry.maintenance import VerifyReport
     from neuroplast.workflows import EvaluationReport, TrainOutcome
@@ -658,6 +659,17 @@ class Engine:
             alpha=alpha,
             store=store,
         )
+
+    def loop(
+        self, model: str, policy: str | Path | LoopPolicy, *, dry_run: bool = False
+    ) -> LoopReport:
+        """One step of the closed loop on ``model`` under ``policy`` (a ``loop.yaml`` path or
+        a :class:`~neuroplast.loop.LoopPolicy`): decide its running rollout, or check drift
+        and feedback, train a candidate, gate it and roll it out. ``dry_run``: say what it
+        would do and change nothing."""
+        from neuroplast.loop import run_loop
+
+        return run_loop(self.registry, model, policy, dry_run=dry_run)
 
 
 _default: Engine | None = None

@@ -24,6 +24,7 @@ from neuroplast.cli import (
     explain,
     export,
     init,
+    loop,
     models,
     monitor,
     predict,
@@ -61,6 +62,7 @@ app.command("compress")(compress.compress)
 app.command("bench")(bench.bench)
 app.command("serve")(serve.serve)
 app.command("monitor")(monitor.monitor)
+app.command("loop")(loop.loop)
 app.command("simulate")(simulate.simulate)
 app.command("ui")(ui.ui)
 

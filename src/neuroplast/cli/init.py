@@ -12,7 +12,10 @@ from neuroplast.errors import ConfigError
 
 def init(
     template: str = typer.Option(
-        "text-cnn", "--template", "-t", help=f"One of: {', '.join(TEMPLATES + OTHER_TEMPLATES)}."
+        "text-cnn",
+        "--template",
+        "-t",
+        help=f"One of: {', '.join(TEMPLATES + OTHER_TEMPLATES)}, loop.",
     ),
     output: Path | None = typer.Option(
         None, "--output", "-o", help="Write the config to this file instead of printing it."
@@ -20,7 +23,12 @@ def init(
     force: bool = typer.Option(False, "--force", help="Overwrite an existing --output file."),
 ) -> None:
     """Print a run config template, or write it with `-o cfg.yaml`."""
-    text = template_text(template)
+    if template == "loop":  # the closed loop's policy, not a run config
+        from neuroplast.loop.policy import policy_template
+
+        text = policy_template()
+    else:
+        text = template_text(template)
     if output is None:
         typer.echo(text, nl=False)
         return

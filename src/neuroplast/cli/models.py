@@ -165,6 +165,9 @@ def history(
         print_json(events)
         return
     console.print(events_table(model, events))
+    from neuroplast.cli.loop import print_event_details
+
+    print_event_details(events)  # the numbers of decisions (closed loop, drift)
 
 
 @app.command("delete")
