@@ -7,14 +7,28 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
-from neuroplast.config import TrainConfig, apply_overrides, format_validation_error
+from neuroplast.config import (
+    OptimizerConfig,
+    TrainConfig,
+    apply_overrides,
+    format_validation_error,
+)
 from neuroplast.errors import ConfigError
 
 __all__ = [
     "STREAMS",
     "ContinualConfig",
+    "ContinualOptimizerConfig",
+    "ContinualTrainConfig",
     "EWCOptions",
     "ICaRLOptions",
     "LwFOptions",
@@ -51,6 +65,32 @@ class StreamConfig(_Strict):
     task_column: str = "task"
     max_length: int = Field(32, ge=1, le=1024, description="text: tokens kept per row")
     vocab_size: int = Field(20000, ge=10, description="text: vocabulary size")
+    input_range: tuple[float, float] = Field(
+        (-1.0, 1.0), description="images: pixel 0 maps to the first value, 255 to the second"
+    )
+    heads: Literal["single", "multi"] = Field(
+        "single",
+        description="task-IL: one output layer masked to each task's classes (single), or one "
+        "head per task (multi)",
+    )
+
+    @field_validator("input_range")
+    @classmethod
+    def _range(cls, value: tuple[float, float]) -> tuple[float, float]:
+        if not value[0] < value[1]:
+            raise ValueError(
+                f"needs [low, high] with low < high, e.g. [0, 1] or [-1, 1]; got {list(value)}"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _heads(self) -> StreamConfig:
+        if self.heads == "multi" and self.scenario != "task":
+            raise ValueError(
+                f"heads=multi gives each task its own head, which needs the task id at test "
+                f"time: use scenario: task (scenario is {self.scenario})"
+            )
+        return self
 
 
 class EWCOptions(_Strict):
@@ -112,6 +152,33 @@ class StrategyOptions(_Strict):
     icarl: ICaRLOptions = Field(default_factory=ICaRLOptions)
 
 
+class ContinualOptimizerConfig(OptimizerConfig):
+    """The optimizer of each task; continual defaults: Adam, lr 1e-3, no weight decay (the
+    protocol of most papers), whatever keys a user leaves out."""
+
+    name: Literal["adamw", "adam", "sgd"] = "adam"
+    weight_decay: float = Field(0.0, ge=0.0)
+
+
+class ContinualTrainConfig(TrainConfig):
+    """The training of each task: ``neuroplast train``'s settings with continual defaults
+    (Adam 1e-3, batch 128, no clipping, no weight decay) plus the protocol's budget and
+    optimizer-state knobs."""
+
+    batch_size: int = Field(128, ge=1)
+    optimizer: ContinualOptimizerConfig = Field(default_factory=ContinualOptimizerConfig)
+    grad_clip: float | None = Field(None, gt=0.0, description="max gradient norm; null = off")
+    steps_per_task: int | None = Field(
+        None,
+        ge=1,
+        description="optimizer steps on each task, whatever the size of its training set "
+        "(replay, joint and iCaRL included); null = train.epochs passes over it",
+    )
+    reset_optimizer: bool = Field(
+        True, description="a fresh optimizer for each task (false: Adam's moments carry over)"
+    )
+
+
 class ContinualConfig(_Strict):
     name: str = Field("continual", description="model name in the registry")
     stream: StreamConfig = Field(default_factory=StreamConfig)
@@ -120,7 +187,7 @@ class ContinualConfig(_Strict):
     model: dict[str, Any] = Field(
         default_factory=lambda: {"architecture": "image_mlp", "hidden_dim": 400, "num_layers": 2}
     )
-    train: TrainConfig = Field(default_factory=TrainConfig)
+    train: ContinualTrainConfig = Field(default_factory=ContinualTrainConfig)
     seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
 
     @field_validator("strategies")

@@ -9,9 +9,12 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor, nn
-from torch.utils.data import BatchSampler, DataLoader, RandomSampler, TensorDataset
+from torch.utils.data import DataLoader
 
 from neuroplast.config import TrainConfig
+from neuroplast.continual._protocol import OptimizerCarry, StepCounter, batches, step_batches
+from neuroplast.continual.config import ContinualTrainConfig
+from neuroplast.continual.heads import TaskHeads, drop_idle_head_grads
 from neuroplast.continual.streams import Stream
 from neuroplast.models import logits_of
 from neuroplast.training import Callback, Trainer
@@ -72,12 +75,14 @@ class _ScenarioMask(Callback):
         self.learner.model.mask = None
 
 
-def batches(x: Tensor, y: Tensor, batch_size: int, seed: int) -> DataLoader[Any]:
-    """Shuffled mini-batches of whole tensors (one indexing per batch, no collation)."""
-    dataset = TensorDataset(x, y)
-    generator = torch.Generator().manual_seed(seed)
-    sampler = BatchSampler(RandomSampler(dataset, generator=generator), batch_size, False)
-    return DataLoader(dataset, sampler=sampler, batch_size=None, num_workers=0)
+class _IdleHeads(Callback):
+    """Multi-head task-IL: the heads of tasks absent from a step get no gradient."""
+
+    def __init__(self, model: nn.Module) -> None:
+        self.model = model
+
+    def on_after_backward(self, trainer: Trainer) -> None:
+        drop_idle_head_grads(self.model)
 
 
 class ContinualLearner:
@@ -95,7 +100,9 @@ class ContinualLearner:
     ) -> None:
         self.model = MaskedModel(model)
         self.stream = stream
-        self.train_config = train.model_copy(
+        if not isinstance(train, ContinualTrainConfig):
+            train = ContinualTrainConfig.model_validate(train.model_dump())
+        self.train_config: ContinualTrainConfig = train.model_copy(
             update={"early_stopping": train.early_stopping.model_copy(update={"enabled": False})}
         )
         self.plugins = list(plugins)
@@ -103,6 +110,9 @@ class ContinualLearner:
         self.seed = seed
         self.current_task = 0
         self.history: list[list[ModelMetrics]] = []
+        #: optimizer steps of each fit (one entry per task; one for a joint fit)
+        self.steps: list[int] = []
+        self._carry = None if self.train_config.reset_optimizer else OptimizerCarry()
         owner = stream.task_of_class() if stream.scenario == "task" else None
         self._task_of_class = owner
         self._task_masks = torch.stack(
@@ -129,6 +139,23 @@ class ContinualLearner:
     # ---- training -------------------------------------------------------------------------
     def fit_task(self, index: int) -> list[ModelMetrics]:
         """Train on task ``index`` (the plugins may add data, terms and state)."""
+        return self._fit(index, budget_tasks=1)
+
+    def fit_all(self) -> list[ModelMetrics]:
+        """Train once on every task together (``joint``: its plugin's ``train_data`` gives
+        the union); it counts as the last task, with the step budget of all tasks."""
+        return self._fit(len(self.stream.tasks) - 1, budget_tasks=len(self.stream.tasks))
+
+    def loader(self, x: Tensor, y: Tensor, seed: int, budget_tasks: int = 1) -> DataLoader[Any]:
+        """The batches of one fit: ``train.epochs`` passes over ``(x, y)``, or exactly
+        ``train.steps_per_task`` optimizer steps per task."""
+        cfg = self.train_config
+        if cfg.steps_per_task is None:
+            return batches(x, y, cfg.batch_size, seed)
+        count = cfg.steps_per_task * budget_tasks * cfg.accumulate_grad_batches
+        return step_batches(x, y, cfg.batch_size, count, seed)
+
+    def _fit(self, index: int, budget_tasks: int) -> list[ModelMetrics]:
         self.current_task = index
         task = self.stream.tasks[index]
         for plugin in self.plugins:
@@ -136,18 +163,31 @@ class ContinualLearner:
         x, y = task.x_train, task.y_train
         for plugin in self.plugins:
             x, y = plugin.train_data(self, index, x, y)
-        config = self.train_config.model_copy(update={"seed": self.seed * 1000 + index})
-        loader = batches(x, y, config.batch_size, config.seed)
-        trainer = Trainer(
-            config, callbacks=[_ScenarioMask(self), *self.plugins], fabric=self.fabric
-        )
+        update: dict[str, Any] = {"seed": self.seed * 1000 + index}
+        if self.train_config.steps_per_task is not None:
+            update["epochs"] = 1  # one pass over the step budget
+        config = self.train_config.model_copy(update=update)
+        counter = StepCounter()
+        callbacks: list[Callback] = [_ScenarioMask(self), counter]
+        if self._carry is not None:
+            callbacks.append(self._carry)
+        callbacks.extend(self.plugins)
+        if isinstance(getattr(self.inner, "classifier", None), TaskHeads):
+            callbacks.append(_IdleHeads(self.inner))  # after the plugins read the gradients
+        trainer = Trainer(config, callbacks=callbacks, fabric=self.fabric)
         self.fabric = trainer.fabric
-        history = trainer.fit(self.model, loader)
+        history = trainer.fit(self.model, self.loader(x, y, config.seed, budget_tasks))
         self.model.last_logits = None
         for plugin in self.plugins:
             plugin.after_task(self, task)
         self.history.append(history)
-        logger.info("task %d done: train loss %.4f", index + 1, history[-1].train_loss)
+        self.steps.append(counter.steps)
+        logger.info(
+            "task %d done: %d steps, train loss %.4f",
+            index + 1,
+            counter.steps,
+            history[-1].train_loss,
+        )
         return history
 
     # ---- evaluation -----------------------------------------------------------------------

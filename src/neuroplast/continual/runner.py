@@ -14,10 +14,11 @@ import torch
 from torch import nn
 
 from neuroplast.continual.config import ContinualConfig
+from neuroplast.continual.heads import add_task_heads
 from neuroplast.continual.learner import ContinualLearner
 from neuroplast.continual.metrics import ContinualMetrics, compute_metrics
 from neuroplast.continual.sources import make_stream
-from neuroplast.continual.strategies import Plugin, create_plugins
+from neuroplast.continual.strategies import Joint, Plugin, create_plugins
 from neuroplast.continual.streams import Stream
 from neuroplast.errors import ConfigError
 from neuroplast.models import create_model, get_spec
@@ -25,6 +26,7 @@ from neuroplast.models import create_model, get_spec
 __all__ = ["RunResult", "StrategySummary", "build_model", "run_strategy", "summarise"]
 
 logger = logging.getLogger(__name__)
+OnTask = Callable[[int, list[float]], None] | None
 
 
 @dataclass
@@ -93,7 +95,10 @@ def build_model(
         derived["vocab_size"] = len(stream.vocab)
     arch_config = {**options, **derived}
     torch.manual_seed(seed)
-    return create_model(architecture, arch_config), arch_config
+    model = create_model(architecture, arch_config)
+    if stream.heads == "multi":
+        model = add_task_heads(model, [t.classes for t in stream.tasks])
+    return model, arch_config
 
 
 def run_strategy(
@@ -102,7 +107,7 @@ def run_strategy(
     strategies: Sequence[str],
     *,
     seed: int = 0,
-    on_task: Callable[[int, list[float]], None] | None = None,
+    on_task: OnTask = None,
 ) -> RunResult:
     """Train a fresh model on every task of ``stream`` with ``strategies`` composed."""
     model, arch_config = build_model(stream, config.model, seed)
@@ -110,20 +115,46 @@ def run_strategy(
     learner = ContinualLearner(model, stream, config.train, plugins, seed=seed)
     tasks = len(stream.tasks)
     random_init = [learner.accuracy(j, through=j) for j in range(tasks)]
+    joint = any(isinstance(p, Joint) for p in plugins)
+    matrix, seconds = (_joint if joint else _sequence)(learner, on_task)
+    metrics = (_joint_metrics if joint else compute_metrics)(matrix, random_init)
+    memory = sum(p.memory_bytes() for p in plugins)
+    name = "+".join(strategies)
+    logger.info("%s seed %d: ACC %.4f in %.1f s", name, seed, metrics.acc, seconds)
+    return RunResult(name, seed, metrics, seconds, memory, model, plugins, arch_config)
+
+
+def _sequence(learner: ContinualLearner, on_task: OnTask) -> tuple[list[list[float]], float]:
+    """Task after task: R's row ``i`` after training on task ``i``; the training seconds."""
     matrix: list[list[float]] = []
     seconds = 0.0
-    for i in range(tasks):
+    for i in range(len(learner.stream.tasks)):
         started = time.perf_counter()
         learner.fit_task(i)
         seconds += time.perf_counter() - started
         matrix.append(learner.accuracies(through=i))
         if on_task is not None:
             on_task(i, matrix[-1])
-    metrics = compute_metrics(matrix, random_init)
-    memory = sum(p.memory_bytes() for p in plugins)
-    name = "+".join(strategies)
-    logger.info("%s seed %d: ACC %.4f in %.1f s", name, seed, metrics.acc, seconds)
-    return RunResult(name, seed, metrics, seconds, memory, model, plugins, arch_config)
+    return matrix, seconds
+
+
+def _joint(learner: ContinualLearner, on_task: OnTask) -> tuple[list[list[float]], float]:
+    """``joint``: one fit on every task at once. There is no sequence, so every row of R
+    holds the final accuracies."""
+    started = time.perf_counter()
+    learner.fit_all()
+    seconds = time.perf_counter() - started
+    last = len(learner.stream.tasks) - 1
+    final = learner.accuracies(through=last)
+    if on_task is not None:
+        on_task(last, final)
+    return [list(final) for _ in learner.stream.tasks], seconds
+
+
+def _joint_metrics(matrix: list[list[float]], random_init: list[float]) -> ContinualMetrics:
+    """ACC of the joint fit; BWT, FWT and forgetting need a sequence of tasks: None."""
+    full = compute_metrics(matrix, random_init)
+    return ContinualMetrics(full.acc, None, None, None, full.matrix, full.random_init)
 
 
 def summarise(

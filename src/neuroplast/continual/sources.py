@@ -67,6 +67,8 @@ def _split_stream(name: str, builtin: str, cfg: StreamConfig) -> Stream:
         test_idx=test,
         max_length=cfg.max_length,
         vocab_size=cfg.vocab_size,
+        input_range=cfg.input_range,
+        heads=cfg.heads,
     )
 
 
@@ -99,6 +101,7 @@ def _permuted_mnist(cfg: StreamConfig) -> Stream:
         train_idx=train,
         test_idx=test,
         permutations=perms,
+        input_range=cfg.input_range,
     )
 
 
@@ -145,6 +148,8 @@ def _user_table(cfg: StreamConfig) -> Stream:
         task_of_row=task_of_row,
         max_length=cfg.max_length,
         vocab_size=cfg.vocab_size,
+        input_range=cfg.input_range,
+        heads=cfg.heads,
     )
 
 

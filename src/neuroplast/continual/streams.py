@@ -6,8 +6,9 @@
 * ``domain`` (domain-incremental): every task has the same ``k`` outputs (the position of a
   class inside its task), so the label space does not grow.
 
-Every task holds tensors ready for a model: images normalised like ``neuroplast train``
-(``(x / 255 - 0.5) / 0.5``), texts as token ids padded to ``max_length``.
+Every task holds tensors ready for a model: images scaled to ``input_range`` (default
+``[-1, 1]``, as ``neuroplast train`` normalises them: ``(x / 255 - 0.5) / 0.5``), texts as
+token ids padded to ``max_length``.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ __all__ = [
     "Task",
     "build_stream",
     "check_task_classes",
+    "image_normalisation",
     "image_tensor",
     "split_by_classes",
     "text_tensor",
@@ -67,6 +69,15 @@ class Stream:
     modality: str  # "image" | "text"
     vocab: Vocabulary | None = None
     input_shape: tuple[int, ...] = field(default_factory=tuple)
+    #: images: the values pixel 0 and pixel 255 map to
+    input_range: tuple[float, float] = (-1.0, 1.0)
+    #: task-IL: "single" (one output layer, masked per task) or "multi" (a head per task)
+    heads: str = "single"
+
+    @property
+    def image_normalisation(self) -> tuple[float, float]:
+        """``(mean, std)`` with ``(x / 255 - mean) / std`` equal to this stream's scaling."""
+        return image_normalisation(self.input_range)
 
     @property
     def num_outputs(self) -> int:
@@ -150,9 +161,17 @@ def check_task_classes(groups: Sequence[Sequence[int]], scenario: Scenario) -> N
             )
 
 
-def image_tensor(images: np.ndarray) -> Tensor:
-    """uint8 [N, C, H, W] -> float32 normalised like ``neuroplast train``."""
-    return (torch.from_numpy(np.ascontiguousarray(images)).float() / 255.0 - 0.5) / 0.5
+def image_normalisation(input_range: tuple[float, float]) -> tuple[float, float]:
+    """``(mean, std)`` of ``(x / 255 - mean) / std`` that maps 0 -> low and 255 -> high."""
+    low, high = input_range
+    return -low / (high - low), 1.0 / (high - low)
+
+
+def image_tensor(images: np.ndarray, input_range: tuple[float, float] = (-1.0, 1.0)) -> Tensor:
+    """uint8 [N, C, H, W] -> float32 in ``input_range`` (default [-1, 1], normalised like
+    ``neuroplast train``)."""
+    mean, std = image_normalisation(input_range)
+    return (torch.from_numpy(np.ascontiguousarray(images)).float() / 255.0 - mean) / std
 
 
 def text_tensor(vocab: Vocabulary, texts: Sequence[str], max_length: int) -> Tensor:
@@ -165,14 +184,19 @@ def text_tensor(vocab: Vocabulary, texts: Sequence[str], max_length: int) -> Ten
 
 
 def _encoded(
-    data: TextData | ImageData, train_idx: np.ndarray, *, max_length: int, vocab_size: int
+    data: TextData | ImageData,
+    train_idx: np.ndarray,
+    *,
+    max_length: int,
+    vocab_size: int,
+    input_range: tuple[float, float],
 ) -> tuple[Tensor, Vocabulary | None]:
     """Every row as model input: token ids (a vocabulary built on the training rows) or
     normalised images."""
     if isinstance(data, TextData):
         vocab = Vocabulary.build((data.texts[i] for i in train_idx), max_size=vocab_size)
         return text_tensor(vocab, data.texts, max_length), vocab
-    return image_tensor(data.images), None
+    return image_tensor(data.images, input_range), None
 
 
 def _task_rows(
@@ -225,6 +249,8 @@ def build_stream(
     permutations: Sequence[np.ndarray] | None = None,
     max_length: int = 32,
     vocab_size: int = 20000,
+    input_range: tuple[float, float] = (-1.0, 1.0),
+    heads: str = "single",
 ) -> Stream:
     """Cut ``data`` into tasks.
 
@@ -235,7 +261,9 @@ def build_stream(
     if scenario not in SCENARIOS:
         raise ConfigError(f"stream.scenario={scenario!r}; choose one of {', '.join(SCENARIOS)}")
     check_task_classes(groups, scenario)
-    inputs, vocab = _encoded(data, train_idx, max_length=max_length, vocab_size=vocab_size)
+    inputs, vocab = _encoded(
+        data, train_idx, max_length=max_length, vocab_size=vocab_size, input_range=input_range
+    )
     # Only the classes some task uses get an output (``tasks: 2`` of WordNet: 10 outputs).
     used = sorted({int(c) for g in groups for c in g})
     remap = np.full(len(data.label_names), -1, dtype=np.int64)
@@ -265,4 +293,6 @@ def build_stream(
         modality=data.modality,
         vocab=vocab,
         input_shape=tuple(inputs.shape[1:]),
+        input_range=input_range,
+        heads=heads,
     )
