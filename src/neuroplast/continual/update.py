@@ -81,7 +81,9 @@ def _inputs(data: TextData | ImageData, loaded: LoadedModel, rows: np.ndarray) -
     if isinstance(data, ImageData):
         if loaded.meta.modality != "image":
             raise DataError("the new data holds images but the model reads text")
-        return image_tensor(data.images[rows])
+        mean = float(loaded.meta.preprocessing.get("mean", 0.5))
+        std = float(loaded.meta.preprocessing.get("std", 0.5))
+        return image_tensor(data.images[rows], (-mean / std, (1.0 - mean) / std))
     if loaded.vocab is None or loaded.meta.modality != "text":
         raise DataError("the new data holds texts but the model has no vocabulary for them")
     length = int(loaded.meta.preprocessing.get("max_length", 64))

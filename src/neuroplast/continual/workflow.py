@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from neuroplast.continual.config import ContinualConfig
+from neuroplast.continual.heads import merge_task_heads
 from neuroplast.continual.record import register_continual_version
 from neuroplast.continual.runner import RunResult, StrategySummary, summarise
 from neuroplast.continual.streams import Stream
@@ -62,6 +63,8 @@ def _register(
         max_length=config.stream.max_length,
         image_shape=None if stream.modality == "text" else stream.input_shape,
     )
+    if stream.modality == "image":  # the stream's input_range, as predict must scale inputs
+        preprocessing["mean"], preprocessing["std"] = stream.image_normalisation
     metrics = {
         **summary_metrics(summary),
         "stream": stream.name,
@@ -74,7 +77,7 @@ def _register(
         name=config.name,
         architecture=str(config.model["architecture"]),
         task="text_classification" if stream.modality == "text" else "image_classification",
-        model=result.model,
+        model=merge_task_heads(result.model),  # multi-head: the same logits in one layer
         arch_config=result.arch_config,
         label_names=stream.label_names,
         preprocessing=preprocessing,
