@@ -44,6 +44,8 @@ if TYPE_CHECKING:  # the services below import torch: each is loaded on first us
     from neuroplast.continual.runner import RunResult
     from neuroplast.continual.update import UpdateOutcome
     from neuroplast.continual.workflow import ContinualOutcome
+    from neuroplast.encoders.index import SearchHit
+    from neuroplast.encoders.service import BuiltIndex, Embeddings
     from neuroplast.explain import Explainer
     from neuroplast.explain.run import ExplainReport
     from neuroplast.inference import LoadedModel, Prediction
@@ -392,6 +394,46 @@ class Engine:
             paths = [Path(p) for p in inputs]
             inputs = load_image_files(paths, channels=int(c), size=int(h))
         return predictor.predict(cast("Sequence[str] | np.ndarray", inputs), top_k=top_k)
+
+    # ---- sentence vectors and vector indexes (neuroplast.encoders) -------------------------
+    @property
+    def embeddings(self) -> Embeddings:
+        """Pretrained sentence encoders with the registry's embedding cache, and indexes."""
+        service: Embeddings | None = getattr(self, "_embeddings", None)
+        if service is None:
+            from neuroplast.encoders.service import Embeddings
+
+            service = self._embeddings = Embeddings(self.registry)
+        return service
+
+    def embed(
+        self, texts: Sequence[str], encoder: str = "minilm", *, dtype: str = "float32"
+    ) -> np.ndarray:
+        """Unit-length sentence vectors ``[len(texts), dim]`` of ``dtype`` (float32 or
+        float16), mean-pooled over the attention mask; cached in the registry."""
+        return self.embeddings.embed(texts, encoder, dtype=dtype)
+
+    def build_index(
+        self,
+        name: str,
+        texts: Sequence[str],
+        *,
+        encoder: str = "minilm",
+        labels: Sequence[str | None] | None = None,
+        kind: str = "auto",
+        source: str = "",
+    ) -> BuiltIndex:
+        """Embed ``texts`` and register a faiss index over them as ``name`` (a new version)."""
+        return self.embeddings.build_index(
+            name, texts, encoder=encoder, labels=labels, kind=kind, source=source
+        )
+
+    def search(
+        self, index: str, query: str | Sequence[str], top_k: int = 5
+    ) -> list[SearchHit] | list[list[SearchHit]]:
+        """The ``top_k`` nearest items of ``query`` in the index ``index``; refused when
+        the index was built by another encoder or other weights."""
+        return self.embeddings.search(index, query, top_k)
 
     # ---- compression, ONNX, speed and explanations ---------------------------------------
     def compress(
