@@ -20,9 +20,11 @@ from neuroplast.cli import (
     compress,
     continual,
     datasets,
+    embed,
     evaluate,
     explain,
     export,
+    index,
     init,
     loop,
     models,
@@ -65,6 +67,9 @@ app.command("monitor")(monitor.monitor)
 app.command("loop")(loop.loop)
 app.command("simulate")(simulate.simulate)
 app.command("ui")(ui.ui)
+app.add_typer(index.app, name="index")
+app.command("embed")(embed.embed)
+app.command("search")(index.search)
 
 
 def _print_version(value: bool) -> None:

@@ -29,7 +29,7 @@ from neuroplast.errors import ConfigError, DataError
 if TYPE_CHECKING:
     from neuroplast.registry import Registry, VersionRecord
 
-__all__ = ["BuiltIndex", "Embeddings"]
+__all__ = ["BuiltIndex", "EmbedCall", "Embeddings"]
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +42,20 @@ class BuiltIndex:
     vectors: int
     kind: str
     encoder: str
+    seconds: float
+
+
+@dataclass(frozen=True)
+class EmbedCall:
+    """What one :meth:`Embeddings.embed` did: texts asked for, distinct ones (after
+    normalisation), read from the cache, computed, and the time it took."""
+
+    encoder: str
+    dtype: str
+    texts: int
+    distinct: int
+    cached: int
+    computed: int
     seconds: float
 
 
@@ -65,6 +79,8 @@ class Embeddings:
         self.registry = registry
         self.cache = EmbeddingCache(registry, max_entries=max_entries)
         self._encoders: dict[str, SentenceEncoder] = {}
+        #: The counts of the newest :meth:`embed` (None before the first).
+        self.last_call: EmbedCall | None = None
 
     def encoder(self, name: str) -> SentenceEncoder:
         """The encoder ``name``, loaded on first use and kept for this process."""
@@ -84,6 +100,7 @@ class Embeddings:
         :func:`~neuroplast.encoders.cache.normalise_text` are encoded once; with ``cache``
         the registry's rows are read first and the new vectors kept, so a text's vector is
         the same bits every time (``cache=False`` computes the same way and keeps nothing)."""
+        start = time.perf_counter()
         texts = _check_texts(texts)
         kind = check_dtype(dtype)
         encoder_id = encoder_id_of(encoder)
@@ -105,6 +122,10 @@ class Embeddings:
         out = np.empty((len(texts), dim), dtype=kind)
         for row, key in enumerate(keys):
             out[row] = every[key]
+        seconds = time.perf_counter() - start
+        self.last_call = EmbedCall(
+            encoder_id, kind, len(texts), len(first), len(found), len(computed), seconds
+        )
         return out
 
     def cache_stats(self, encoder: str = "minilm") -> CacheStats:
