@@ -4,6 +4,8 @@ Nothing heavy is imported here: the server of an ONNX model never imports torch.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
 from neuroplast.cli._common import HomeOption, setup_logging
@@ -44,6 +46,15 @@ def serve(
     log_sample: float = typer.Option(
         1.0, "--log-sample", help="Fraction of answered requests written to the prediction log."
     ),
+    loop: Path | None = typer.Option(
+        None,
+        "--loop",
+        help="Run the closed loop (`neuroplast loop MODEL --policy LOOP`) of each served "
+        "model on a schedule, in a subprocess, one step at a time per model.",
+    ),
+    loop_every: float | None = typer.Option(
+        None, "--loop-every", help="Seconds between loop steps (with --loop; default 300)."
+    ),
     home: HomeOption = None,
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
@@ -56,6 +67,7 @@ def serve(
 
     if not 0.0 <= log_sample <= 1.0:
         raise ConfigError(f"--log-sample is a fraction between 0 and 1, not {log_sample}")
+    policy, every = _loop_policy(loop, loop_every)
     limits = Limits.from_options(
         max_body_mb=max_body_mb, max_inputs=max_inputs, max_text_chars=max_text_chars
     )
@@ -80,7 +92,28 @@ def serve(
         host=host,
         port=port,
         workers=workers,
+        loop_policy=policy,
+        loop_every=every,
     )
     code = run(options, echo=lambda line: typer.echo(line, err=line.startswith(("error", "warn"))))
     if code:
         raise typer.Exit(code)
+
+
+def _loop_policy(loop: Path | None, every: float | None) -> tuple[Path | None, float]:
+    """``--loop``'s policy, checked now (a bad file is one error line before serving), as an
+    absolute path for the loop's subprocess, and the interval; outcomes are logged at INFO."""
+    if loop is None:
+        if every is not None:
+            raise ConfigError("--loop-every needs --loop loop.yaml (the loop's policy)")
+        return None, 300.0
+    every = 300.0 if every is None else every
+    if not every > 0:
+        raise ConfigError(f"--loop-every is a number of seconds above 0, not {every}")
+    from neuroplast.loop.policy import load_policy
+
+    load_policy(loop)
+    import logging
+
+    logging.getLogger("neuroplast.serving.loop_schedule").setLevel(logging.INFO)
+    return loop.resolve(), every

@@ -245,7 +245,8 @@ class _Tally:
 
 
 def _loop_step(registry: Registry, model: str, policy: Any, at: int, started: float) -> LoopRun:
-    run_loop = _loop_api("run_loop")
+    from neuroplast.loop import run_loop
+
     begun = time.perf_counter()
     try:
         report = run_loop(registry, model, policy)
@@ -259,14 +260,9 @@ def _loop_step(registry: Registry, model: str, policy: Any, at: int, started: fl
 def _resolve_policy(policy: Any) -> Any:
     if policy is None or not isinstance(policy, str | Path):
         return policy
-    return _loop_api("load_policy")(policy, [])
+    from neuroplast.loop import load_policy
 
-
-def _loop_api(name: str) -> Any:
-    """``neuroplast.loop``'s public ``run_loop`` / ``load_policy``, looked up when called."""
-    import importlib
-
-    return getattr(importlib.import_module("neuroplast.loop"), name)
+    return load_policy(policy)
 
 
 def simulate(

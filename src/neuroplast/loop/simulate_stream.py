@@ -186,12 +186,12 @@ def _pool(spec: StreamSpec, wants_plot: bool) -> _Pool:
         rows = np.flatnonzero(data.test_mask == (spec.split == "test"))
     names = list(data.label_names)
     labels = data.labels[rows]
+    if wants_plot and spec.dataset != "rotten_tomatoes":
+        raise ConfigError(f"class {PLOT!r} exists only in rotten_tomatoes streams")
     if isinstance(data, ImageData):
         return _Pool(data.images[rows], labels, names, names, "image")
     texts = [data.texts[i] for i in rows]
     if wants_plot:
-        if spec.dataset != "rotten_tomatoes":
-            raise ConfigError(f"class {PLOT!r} exists only in rotten_tomatoes streams")
         plots = _plot_texts()
         texts += plots
         labels = np.concatenate([labels, np.full(len(plots), len(names))])
