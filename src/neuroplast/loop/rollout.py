@@ -8,14 +8,17 @@ an A/B test someone started by hand is left alone.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from neuroplast.errors import RegistryError
+from neuroplast.errors import ConfigError, RegistryError
 from neuroplast.loop.report import StepContext
 from neuroplast.loop.rules import ArmNumbers, Verdict, rollout_verdict
 
 __all__ = ["Rollout", "current_rollout", "decide_rollout", "start_rollout"]
+
+logger = logging.getLogger(__name__)
 
 _CLOSING = frozenset({"loop_promote", "loop_rollback", "loop_rollout_gone"})
 
@@ -119,6 +122,24 @@ def _act(ctx: StepContext, rollout: Rollout, verdict: Verdict, details: dict[str
     ctx.decide("decide", "rolled_back", verdict.reason, details, action="loop_rollback", ref=ref)
 
 
+def _prepare_serving(ctx: StepContext, production: int, candidate: int) -> None:
+    """Store the candidate's ONNX files when production has them, so that no server exports
+    them (with torch) while it is answering requests."""
+    prod = ctx.registry.resolve(f"{ctx.model}:{production}")
+    if "model.onnx" not in prod.artifacts:
+        return
+    try:
+        from neuroplast.workflows.serving_artifacts import ensure_onnx
+    except ImportError:  # the portable serving path is not installed
+        return
+    try:
+        ensure_onnx(
+            ctx.registry, f"{ctx.model}:{candidate}", int8="model.int8.onnx" in prod.artifacts
+        )
+    except ConfigError as e:  # e.g. a statically quantized version: served by torch
+        logger.info("%s:%d is served without ONNX files: %s", ctx.model, candidate, e)
+
+
 def start_rollout(ctx: StepContext, production: int, candidate: int) -> None:
     """Route traffic to a candidate that passed the gate, as ``rollout.mode`` says."""
     from neuroplast.registry import promote
@@ -126,6 +147,8 @@ def start_rollout(ctx: StepContext, production: int, candidate: int) -> None:
     policy = ctx.policy.rollout
     ref = f"{ctx.model}:{candidate}"
     ctx.report.candidate = ref
+    if not ctx.dry_run:
+        _prepare_serving(ctx, production, candidate)
     details: dict[str, object] = {
         "mode": policy.mode,
         "production": production,

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from neuroplast.errors import ConfigError
 from neuroplast.loop.policy import LoopPolicy, load_policy
-from neuroplast.loop.report import LoopReport, StepContext
+from neuroplast.loop.report import Decision, LoopReport, StepContext
 
 if TYPE_CHECKING:
     from neuroplast.registry import Registry
@@ -87,11 +87,12 @@ def run_loop(
     try:
         with step_lock(registry, model):
             ctx = StepContext(registry, model, checked, dry_run=False, now=moment)
-            _one_step(ctx)
-    except Busy as e:
+            try:
+                _one_step(ctx)
+            except Busy as e:  # another process trains a candidate of this model
+                ctx.decide("guard", "busy", str(e))
+    except Busy as e:  # another step of this model runs on this machine
         report = LoopReport(model=model)
-        from neuroplast.loop.report import Decision
-
         report.decisions.append(Decision("guard", "busy", str(e)))
         return report
     logger.info("loop %s: %s", model, ctx.report.outcome)

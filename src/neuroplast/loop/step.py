@@ -56,7 +56,7 @@ def _enough_feedback(ctx: StepContext, fs: FeedbackSet) -> str | None:
     if fs.total < need:
         return f"{fs.total} of {need} labelled inputs (feedback.min_labelled)"
     rejected = _last_rejection(ctx)
-    if rejected is not None and fs.since is not None and rejected > fs.since:
+    if rejected is not None and (fs.since is None or rejected > fs.since):
         fresh = sum(_utc(r.at) > rejected for r in [*fs.train, *fs.holdout])
         if fresh < need:
             return (
