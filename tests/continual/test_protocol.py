@@ -60,7 +60,6 @@ def _learner(stream: Stream, config: ContinualConfig, names: list[str]) -> Conti
     return ContinualLearner(model, stream, config.train, plugins, seed=0)
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("accumulate", [1, 2])
 def test_steps_per_task_gives_every_strategy_the_same_optimizer_steps(
     class_stream: Stream, accumulate: int

@@ -58,11 +58,42 @@ class StreamConfig(_Strict):
     test_per_class: int | None = Field(None, ge=5, description="subsample test rows")
     test_fraction: float = Field(0.2, gt=0.0, lt=0.9, description="when no official test set")
     seed: int = 0
-    path: str | None = Field(None, description="csv: a file with a task column")
-    paths: list[str] = Field(default_factory=list, description="files: one file per task")
+    path: str | None = Field(
+        None,
+        description="csv: a table (.csv/.tsv/.jsonl/.parquet) or arrays (.npz/.safetensors) "
+        "with a task column",
+    )
+    paths: list[str] = Field(
+        default_factory=list, description="files: one table, array file or image folder per task"
+    )
+    kind: Literal["auto", "text", "image", "features"] = Field(
+        "auto",
+        description="user streams: texts, images (pixel columns 0..255, image folders, uint8 "
+        "arrays) or numeric features; auto: a text column means texts, else numeric columns "
+        "that fit an image are pixels, others features",
+    )
+    image_shape: list[int] | None = Field(
+        None, min_length=3, max_length=3, description="[C, H, W] of pixel columns / flat arrays"
+    )
+    feature_columns: list[str] | None = Field(
+        None,
+        description="numeric columns used as inputs; null = every column but label, task and split",
+    )
+    standardize: bool = Field(
+        True, description="features: scale each column by the training rows' mean and std"
+    )
     text_column: str = "text"
     label_column: str = "label"
     task_column: str = "task"
+    split_column: str = Field(
+        "split", description="user streams: train / val / test per row, honoured as given"
+    )
+    split_file: str | None = Field(
+        None, description="built-in streams: a table with row and split columns fixing the rows"
+    )
+    evaluate_on: Literal["test", "val"] = Field(
+        "test", description="the rows R is measured on (val: the split's val rows, for tuning)"
+    )
     max_length: int = Field(32, ge=1, le=1024, description="text: tokens kept per row")
     vocab_size: int = Field(20000, ge=10, description="text: vocabulary size")
     input_range: tuple[float, float] = Field(

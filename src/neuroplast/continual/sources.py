@@ -1,19 +1,19 @@
 """The named streams (split / permuted MNIST, split Fashion-MNIST, WordNet glosses) and user
-streams (a table with a task column, or one file per task), built from a
-:class:`StreamConfig`."""
+streams (texts, images or numeric features: a table or arrays with a task column, or one
+file or image folder per task), built from a :class:`StreamConfig`; a split column, split
+folders or a split file fix which rows train and which test."""
 
 from __future__ import annotations
 
 import logging
 
 import numpy as np
-import pandas as pd
 
+from neuroplast.continual._splits import SPLIT_NAMES, TEST, TRAIN, VAL, read_split_file
+from neuroplast.continual._user_files import read_user_data
 from neuroplast.continual.config import StreamConfig
-from neuroplast.continual.streams import Stream, build_stream, split_by_classes
+from neuroplast.continual.streams import FeatureData, Stream, build_stream, split_by_classes
 from neuroplast.data import ImageData, TextData, load_builtin
-from neuroplast.data.files import read_table
-from neuroplast.data.labels import encode_labels
 from neuroplast.errors import ConfigError, DataError
 
 __all__ = ["make_stream"]
@@ -35,10 +35,28 @@ def _cap(rows: np.ndarray, labels: np.ndarray, per_class: int | None, seed: int)
     return np.sort(np.concatenate(keep))
 
 
-def _train_test(data: TextData | ImageData, cfg: StreamConfig) -> tuple[np.ndarray, np.ndarray]:
-    """The official test set when the data has one, else a seeded stratified split."""
+def _train_test(
+    data: TextData | ImageData | FeatureData, cfg: StreamConfig, split: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The training rows and the rows R is measured on: a given split (a split column or
+    file) row for row, else the official test set when the data has one, else a seeded
+    stratified split. ``evaluate_on: val`` measures on the split's val rows."""
     rows = np.arange(len(data.labels))
-    if data.test_mask is not None:
+    if split is not None:
+        measured = VAL if cfg.evaluate_on == "val" else TEST
+        train, test = rows[split == TRAIN], rows[split == measured]
+        if len(test) == 0:
+            raise DataError(
+                f"stream.evaluate_on={cfg.evaluate_on} but the split gives no "
+                f"{SPLIT_NAMES[measured]} rows; add some or set evaluate_on: "
+                f"{'test' if measured == VAL else 'val'}"
+            )
+    elif cfg.evaluate_on == "val":
+        raise ConfigError(
+            "stream.evaluate_on=val needs val rows: a split column (user streams) or "
+            "stream.split_file (built-in streams)"
+        )
+    elif data.test_mask is not None:
         train, test = rows[~data.test_mask], rows[data.test_mask]
     else:
         rng = np.random.default_rng(cfg.seed)
@@ -54,9 +72,15 @@ def _train_test(data: TextData | ImageData, cfg: StreamConfig) -> tuple[np.ndarr
     return train, test
 
 
+def _builtin_split(data: TextData | ImageData, cfg: StreamConfig, name: str) -> np.ndarray | None:
+    if cfg.split_file is None:
+        return None
+    return read_split_file(cfg.split_file, len(data.labels), data_name=name)
+
+
 def _split_stream(name: str, builtin: str, cfg: StreamConfig) -> Stream:
     data = load_builtin(builtin)
-    train, test = _train_test(data, cfg)
+    train, test = _train_test(data, cfg, _builtin_split(data, cfg, builtin))
     groups = split_by_classes(data.labels, data.num_classes, cfg.classes_per_task, cfg.tasks)
     return build_stream(
         name,
@@ -84,7 +108,7 @@ def _permuted_mnist(cfg: StreamConfig) -> Stream:
             "use scenario: domain"
         )
     data = load_builtin("mnist_5k")
-    train, test = _train_test(data, cfg)
+    train, test = _train_test(data, cfg, _builtin_split(data, cfg, "mnist_5k"))
     tasks = cfg.tasks or 10
     rng = np.random.default_rng(cfg.seed)
     if not isinstance(data, ImageData):
@@ -105,41 +129,20 @@ def _permuted_mnist(cfg: StreamConfig) -> Stream:
     )
 
 
-def _user_table(cfg: StreamConfig) -> Stream:
-    """A table with a task column (``csv``) or one table per task (``files``)."""
-    if cfg.source == "csv":
-        if cfg.path is None:
-            raise ConfigError("stream.source=csv needs stream.path (a file with a task column)")
-        frame = read_table(cfg.path)
-        if cfg.task_column not in frame.columns:
-            raise DataError(
-                f"{cfg.path} has no {cfg.task_column!r} column (columns: "
-                f"{', '.join(map(str, frame.columns))}); set stream.task_column"
-            )
-        task_values = [str(v) for v in frame[cfg.task_column].tolist()]
-        path = cfg.path
-    else:
-        if len(cfg.paths) < 2:
-            raise ConfigError("stream.source=files needs stream.paths: two or more files")
-        parts = [read_table(p) for p in cfg.paths]
-        frame = pd.concat(parts, ignore_index=True)
-        task_values = [str(i) for i, part in enumerate(parts) for _ in range(len(part))]
-        path = cfg.paths[0]
-    for column, option in ((cfg.text_column, "text_column"), (cfg.label_column, "label_column")):
-        if column not in frame.columns:
-            raise DataError(
-                f"{path} has no {column!r} column (columns: "
-                f"{', '.join(map(str, frame.columns))}); set stream.{option}"
-            )
-    order = list(dict.fromkeys(task_values))  # tasks in order of first appearance
-    task_of_row = np.array([order.index(v) for v in task_values])
-    labels, names = encode_labels(frame[cfg.label_column].tolist(), source=path)
-    texts = [str(t) for t in frame[cfg.text_column].tolist()]
-    data = TextData(texts=texts, labels=labels, label_names=names, source=path)
-    groups = [sorted({int(c) for c in labels[task_of_row == t]}) for t in range(len(order))]
-    train, test = _train_test(data, cfg)
+def _user_stream(cfg: StreamConfig) -> Stream:
+    """A table / arrays with a task column (``csv``), or one file or image folder per task
+    (``files``); texts, images or numeric features."""
+    if cfg.split_file is not None:
+        raise ConfigError(
+            "stream.split_file is for the built-in streams; a user stream gives each row its "
+            f"split in its {cfg.split_column!r} column (or train/ and test/ folders)"
+        )
+    (data, task_of_row, split), order = read_user_data(cfg)
+    groups = [sorted({int(c) for c in data.labels[task_of_row == t]}) for t in range(len(order))]
+    train, test = _train_test(data, cfg, split)
+    where = cfg.path if cfg.source == "csv" else cfg.paths[0]
     return build_stream(
-        f"user:{path}",
+        f"user:{where}",
         data,
         groups,
         scenario=cfg.scenario,
@@ -150,6 +153,7 @@ def _user_table(cfg: StreamConfig) -> Stream:
         vocab_size=cfg.vocab_size,
         input_range=cfg.input_range,
         heads=cfg.heads,
+        standardize=cfg.standardize,
     )
 
 
@@ -163,4 +167,4 @@ def make_stream(cfg: StreamConfig) -> Stream:
         return _split_stream("wordnet", "wordnet_glosses", cfg)
     if cfg.source == "permuted_mnist":
         return _permuted_mnist(cfg)
-    return _user_table(cfg)
+    return _user_stream(cfg)

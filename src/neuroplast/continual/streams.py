@@ -14,9 +14,10 @@ token ids padded to ``max_length``.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -26,11 +27,14 @@ from neuroplast.data import ImageData, TextData, Vocabulary
 from neuroplast.errors import ConfigError, DataError
 
 __all__ = [
+    "FeatureData",
     "Scenario",
     "Stream",
     "Task",
     "build_stream",
     "check_task_classes",
+    "feature_scaling",
+    "feature_tensor",
     "image_normalisation",
     "image_tensor",
     "split_by_classes",
@@ -40,6 +44,29 @@ __all__ = [
 logger = logging.getLogger(__name__)
 Scenario = Literal["class", "task", "domain"]
 SCENARIOS: tuple[Scenario, ...] = ("class", "task", "domain")
+
+
+@dataclass(frozen=True, eq=False)
+class FeatureData:
+    """Numeric features ``[N, D]`` with labels ``0..K-1`` (a user stream's numeric columns).
+
+    A model sees them as a ``1 x s x s`` grid (``s = ceil(sqrt(D))``, zero-padded) so that the
+    image architectures take them; ``image_mlp`` reads the grid as the flat vector it is."""
+
+    features: np.ndarray
+    labels: np.ndarray
+    label_names: list[str]
+    source: str
+    columns: list[str]
+    test_mask: np.ndarray | None = None
+
+    @property
+    def modality(self) -> str:
+        return "image"
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.label_names)
 
 
 @dataclass
@@ -73,6 +100,11 @@ class Stream:
     input_range: tuple[float, float] = (-1.0, 1.0)
     #: task-IL: "single" (one output layer, masked per task) or "multi" (a head per task)
     heads: str = "single"
+    #: features: {"columns", "mean", "std"} of the inputs (what predict must apply)
+    features: dict[str, list[Any]] | None = None
+    #: what the rows hold: "text", "image" or "features" (numeric columns on a grid); "" when
+    #: built elsewhere (then the modality says it)
+    kind: str = ""
 
     @property
     def image_normalisation(self) -> tuple[float, float]:
@@ -164,7 +196,7 @@ def check_task_classes(groups: Sequence[Sequence[int]], scenario: Scenario) -> N
 def image_normalisation(input_range: tuple[float, float]) -> tuple[float, float]:
     """``(mean, std)`` of ``(x / 255 - mean) / std`` that maps 0 -> low and 255 -> high."""
     low, high = input_range
-    return -low / (high - low), 1.0 / (high - low)
+    return (0.0 - low) / (high - low), 1.0 / (high - low)  # 0.0 - 0.0 is 0.0, not -0.0
 
 
 def image_tensor(images: np.ndarray, input_range: tuple[float, float] = (-1.0, 1.0)) -> Tensor:
@@ -183,19 +215,46 @@ def text_tensor(vocab: Vocabulary, texts: Sequence[str], max_length: int) -> Ten
     return out
 
 
+def feature_scaling(
+    features: np.ndarray, train_idx: np.ndarray, *, standardize: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each column's mean and standard deviation over the training rows (1 for a constant
+    column); zeros and ones when not ``standardize``."""
+    d = features.shape[1]
+    if not standardize:
+        return np.zeros(d, dtype=np.float32), np.ones(d, dtype=np.float32)
+    reference = np.asarray(features[train_idx], dtype=np.float64)
+    mean, std = reference.mean(0), reference.std(0)
+    return mean.astype(np.float32), np.where(std > 0, std, 1.0).astype(np.float32)
+
+
+def feature_tensor(features: np.ndarray, mean: np.ndarray, std: np.ndarray) -> Tensor:
+    """float [N, D] -> ``(x - mean) / std`` on a zero-padded [N, 1, s, s] grid,
+    ``s = ceil(sqrt(D))``."""
+    x = (np.asarray(features, dtype=np.float32) - mean) / std
+    side = math.ceil(math.sqrt(x.shape[1]))
+    grid = torch.zeros((x.shape[0], side * side), dtype=torch.float32)
+    grid[:, : x.shape[1]] = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+    return grid.reshape(-1, 1, side, side)
+
+
 def _encoded(
-    data: TextData | ImageData,
+    data: TextData | ImageData | FeatureData,
     train_idx: np.ndarray,
     *,
     max_length: int,
     vocab_size: int,
     input_range: tuple[float, float],
+    standardize: bool = True,
 ) -> tuple[Tensor, Vocabulary | None]:
-    """Every row as model input: token ids (a vocabulary built on the training rows) or
-    normalised images."""
+    """Every row as model input: token ids (a vocabulary built on the training rows),
+    scaled images, or features on a grid."""
     if isinstance(data, TextData):
         vocab = Vocabulary.build((data.texts[i] for i in train_idx), max_size=vocab_size)
         return text_tensor(vocab, data.texts, max_length), vocab
+    if isinstance(data, FeatureData):
+        mean, std = feature_scaling(data.features, train_idx, standardize=standardize)
+        return feature_tensor(data.features, mean, std), None
     return image_tensor(data.images, input_range), None
 
 
@@ -217,7 +276,8 @@ def _task_rows(
     if len(rows[0]) == 0 or len(rows[1]) == 0:
         raise DataError(
             f"task {index + 1} (classes {classes}) has {len(rows[0])} training and "
-            f"{len(rows[1])} test rows; every task needs both"
+            f"{len(rows[1])} test rows; every task needs both (with a split column: rows "
+            "of each split in every task)"
         )
     return rows[0], rows[1]
 
@@ -239,7 +299,7 @@ def _within_task(labels: Tensor, classes: list[int], outputs: int) -> Tensor:
 
 def build_stream(
     name: str,
-    data: TextData | ImageData,
+    data: TextData | ImageData | FeatureData,
     groups: Sequence[Sequence[int]],
     *,
     scenario: Scenario,
@@ -251,6 +311,7 @@ def build_stream(
     vocab_size: int = 20000,
     input_range: tuple[float, float] = (-1.0, 1.0),
     heads: str = "single",
+    standardize: bool = True,
 ) -> Stream:
     """Cut ``data`` into tasks.
 
@@ -262,7 +323,12 @@ def build_stream(
         raise ConfigError(f"stream.scenario={scenario!r}; choose one of {', '.join(SCENARIOS)}")
     check_task_classes(groups, scenario)
     inputs, vocab = _encoded(
-        data, train_idx, max_length=max_length, vocab_size=vocab_size, input_range=input_range
+        data,
+        train_idx,
+        max_length=max_length,
+        vocab_size=vocab_size,
+        input_range=input_range,
+        standardize=standardize,
     )
     # Only the classes some task uses get an output (``tasks: 2`` of WordNet: 10 outputs).
     used = sorted({int(c) for g in groups for c in g})
@@ -295,4 +361,15 @@ def build_stream(
         input_shape=tuple(inputs.shape[1:]),
         input_range=input_range,
         heads=heads,
+        kind="features" if isinstance(data, FeatureData) else data.modality,
+        features=_feature_record(data, train_idx, standardize),
     )
+
+
+def _feature_record(
+    data: TextData | ImageData | FeatureData, train_idx: np.ndarray, standardize: bool
+) -> dict[str, list[Any]] | None:
+    if not isinstance(data, FeatureData):
+        return None
+    mean, std = feature_scaling(data.features, train_idx, standardize=standardize)
+    return {"columns": list(data.columns), "mean": mean.tolist(), "std": std.tolist()}

@@ -65,6 +65,8 @@ def _register(
     )
     if stream.modality == "image":  # the stream's input_range, as predict must scale inputs
         preprocessing["mean"], preprocessing["std"] = stream.image_normalisation
+    if stream.features is not None:  # numeric columns: (x - mean) / std on a zero-padded grid
+        preprocessing.update(mean=0.0, std=1.0, features=stream.features)
     metrics = {
         **summary_metrics(summary),
         "stream": stream.name,
