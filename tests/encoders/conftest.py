@@ -1,5 +1,5 @@
 """The shipped MiniLM, loaded once for the encoder tests (transformers' import and the read
-of the weights take about 7 s)."""
+of the weights take 7-15 s on a busy machine)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ def minilm_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
-def bert(minilm_dir: Path) -> Any:
-    from neuroplast.encoders.minilm import load_bert
+def bert() -> Any:
+    """The BertModel of the encoder the service uses (loaded once per process)."""
+    from neuroplast.encoders.sentence import get_encoder
 
-    return load_bert(minilm_dir)
+    return get_encoder("minilm").model

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from neuroplast._version import ARTIFACT_SCHEMA_VERSION, __version__
+from neuroplast.config import is_valid_model_name
 from neuroplast.errors import ArtifactError, ConfigError, DataError
 from neuroplast.registry.artifacts import atomic_write_bytes, read_verified
 
@@ -36,6 +37,7 @@ __all__ = [
     "INDEX_ARCHITECTURE",
     "SearchHit",
     "VectorIndex",
+    "check_index_target",
     "load_index",
     "save_index",
 ]
@@ -143,12 +145,7 @@ class VectorIndex:
 
     def search(self, queries: np.ndarray, top_k: int, *, encoder: str) -> list[list[SearchHit]]:
         """The ``top_k`` nearest items of each query vector (made by ``encoder``)."""
-        if encoder != self.encoder:
-            raise ConfigError(
-                f"this index holds vectors of encoder {self.encoder}; the queries come from "
-                f"{encoder}: vectors of different encoders (or weights) are not comparable. "
-                "Query with the index's encoder, or rebuild the index with this one"
-            )
+        self.check_encoder(encoder)
         if top_k < 1:
             raise ConfigError(f"top_k must be at least 1, got {top_k}")
         queries = _check_vectors(np.atleast_2d(queries), dim=self.dim)
@@ -161,6 +158,15 @@ class VectorIndex:
             ]
             for row_s, row_i in zip(scores, found, strict=True)
         ]
+
+    def check_encoder(self, encoder: str) -> None:
+        """Refuse vectors of any encoder (or weights) other than the index's own."""
+        if encoder != self.encoder:
+            raise ConfigError(
+                f"this index holds vectors of encoder {self.encoder}; the queries come from "
+                f"{encoder}: vectors of different encoders (or weights) are not comparable. "
+                "Query with the index's encoder, or rebuild the index with this one"
+            )
 
     def _hit(self, rank: int, item: int, score: float) -> SearchHit:
         pos = self._position[item]
@@ -263,6 +269,18 @@ def save_index(registry: Registry, name: str, index: VectorIndex) -> VersionReco
         files[file] = (path, atomic_write_bytes(path, data))
     metrics = {"vectors": len(index), "kind": index.kind}
     return registry.finalize_version(record.id, files=files, params_count=0, metrics=metrics)
+
+
+def check_index_target(registry: Registry, name: str, kind: str = "auto") -> None:
+    """Refuse, before any work, an index kind or name that :func:`save_index` would."""
+    if kind not in KINDS:
+        raise ConfigError(f"index kind must be one of {', '.join(KINDS)}, got {kind!r}")
+    if not is_valid_model_name(name):
+        raise ConfigError(
+            f"index name {name!r} is not allowed: use letters, digits, '_', '-' and '.', at "
+            "most 100 characters"
+        )
+    _refuse_non_index(registry, name)
 
 
 def _refuse_non_index(registry: Registry, name: str) -> None:

@@ -13,6 +13,7 @@ vector first computed rather than computing it again.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -65,13 +66,20 @@ def _spec(name: str) -> _Spec:
 
 def get_encoder(name: str, *, max_length: int = minilm.MAX_LENGTH) -> SentenceEncoder:
     """The encoder ``name``, loaded from its shipped files (a few seconds: transformers'
-    import and the weights)."""
+    import and the weights). A process keeps the last two it loaded, by weights id: the
+    model runs in inference mode only, so every Engine of a process can share one."""
     spec = _spec(name)
     path = spec.path()
+    return _load(name, max_length, path, minilm.encoder_id(path))
+
+
+@functools.lru_cache(maxsize=2)
+def _load(name: str, max_length: int, path: Path, encoder_id: str) -> SentenceEncoder:
+    logger.info("loading encoder %s from %s", encoder_id, path)
     return SentenceEncoder(
         name=name,
-        encoder_id=minilm.encoder_id(path),
-        dim=spec.dim,
+        encoder_id=encoder_id,
+        dim=_spec(name).dim,
         tokenizer=minilm.load_tokenizer(path, max_length),
         model=minilm.load_bert(path),
     )
@@ -97,6 +105,16 @@ class SentenceEncoder:
         self.dim = dim
         self._tokenizer = tokenizer
         self._model = model
+
+    @property
+    def tokenizer(self) -> Any:
+        """The ``tokenizers.Tokenizer`` (truncating, no padding)."""
+        return self._tokenizer
+
+    @property
+    def model(self) -> Any:
+        """The ``transformers.BertModel``, in eval mode; shared: do not train it."""
+        return self._model
 
     def encode(self, texts: Sequence[str], *, batch_size: int = BATCH_SIZE) -> np.ndarray:
         """``[len(texts), dim]`` float32 vectors, each of unit length."""

@@ -17,7 +17,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from neuroplast.encoders.cache import CacheStats, EmbeddingCache, check_dtype, text_key
-from neuroplast.encoders.index import SearchHit, VectorIndex, load_index, save_index
+from neuroplast.encoders.index import (
+    SearchHit,
+    VectorIndex,
+    check_index_target,
+    load_index,
+    save_index,
+)
 from neuroplast.encoders.sentence import (
     SentenceEncoder,
     encoder_dim,
@@ -145,6 +151,7 @@ class Embeddings:
         texts = _check_texts(texts)
         if not texts:
             raise DataError("an index needs at least one text")
+        check_index_target(self.registry, name, kind)  # before minutes of embedding
         start = time.perf_counter()
         vectors = self.embed(texts, encoder)
         index = VectorIndex.build(
@@ -172,6 +179,8 @@ class Embeddings:
         queries = [query] if isinstance(query, str) else _check_texts(query)
         if not queries:
             raise ConfigError("search needs at least one query")
+        encoder_id = encoder_id_of(name)
+        loaded.check_encoder(encoder_id)  # before the encoder is loaded to embed the query
         vectors = self.embed(queries, name, cache=False)
-        hits = loaded.search(vectors, top_k, encoder=encoder_id_of(name))
+        hits = loaded.search(vectors, top_k, encoder=encoder_id)
         return hits[0] if isinstance(query, str) else hits
