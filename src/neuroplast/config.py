@@ -50,6 +50,7 @@ TEMPLATES = (
     "text-lstm",
     "text-transformer",
     "text-hybrid",
+    "text-minilm",
     "image-cnn",
     "image-mlp",
 )

@@ -86,7 +86,9 @@ def check_model(where: str, manifest: Manifest, files: Mapping[str, StagedFile])
         )
     typed = _typed_config(where, meta)
     shapes = _weight_shapes(where, files[WEIGHTS].path)
-    model = _build_on_meta(where, meta.architecture, typed, budget=4 * len(shapes) + 64)
+    # a model whose weights are few beside a fixed pretrained base declares that base's size
+    fixed = _fixed_registrations(meta.architecture)
+    model = _build_on_meta(where, meta.architecture, typed, budget=4 * len(shapes) + 64 + fixed)
     _compare(where, meta.architecture, typed, model, shapes)
     _check_buffers(where, meta.architecture, model, files[WEIGHTS].size)
     if meta.modality == "text" and VOCAB in files:
@@ -103,6 +105,14 @@ def _known_architecture(where: str, architecture: str, what: str) -> None:
             f"{where}: {what} names the architecture {architecture!r}, which this neuroplast "
             f"does not know (it knows {', '.join(known)}); upgrade neuroplast to import it"
         )
+
+
+def _fixed_registrations(architecture: str) -> int:
+    """What the architecture registers whatever its config (``bundle_registrations``: a
+    pretrained encoder whose saved weights are only an adapter and a head)."""
+    from neuroplast.models import get_spec
+
+    return int(getattr(get_spec(architecture).model_cls, "bundle_registrations", 0))
 
 
 def _read_meta(where: str, file: StagedFile) -> ModelMeta:

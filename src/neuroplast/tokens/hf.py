@@ -245,5 +245,8 @@ def hf_tokenizer(vocab: Vocabulary, *, max_length: int | None = None) -> Any:
 def hf_tokenizer_json(vocab: Vocabulary, *, max_length: int | None = None) -> str:
     """The ``tokenizer.json`` text of :func:`hf_tokenizer` (load it with
     ``tokenizers.Tokenizer.from_str`` or ``from_file``)."""
+    own = getattr(vocab, "tokenizer_json", None)  # a pretrained encoder's real tokenizer
+    if callable(own):
+        return str(own(max_length=max_length))
     text: str = hf_tokenizer(vocab, max_length=max_length).to_str()
     return text

@@ -146,6 +146,10 @@ class Vocabulary:
                 "a saved vocabulary must be a dict with a 'tokens' list; re-save it with "
                 "Vocabulary.to_dict"
             )
+        if d.get("kind") == "wordpiece":  # a pretrained encoder's own tokenizer
+            from neuroplast.tokens.wordpiece import WordPieceVocabulary
+
+            return WordPieceVocabulary.from_dict(d)
         version = d.get("schema_version", _SCHEMA_VERSION)
         if version != _SCHEMA_VERSION:
             raise DataError(

@@ -10,11 +10,38 @@ from torch import nn
 
 from neuroplast.config import OptimizerConfig, SchedulerConfig
 
-__all__ = ["build_optimizer", "build_scheduler", "scheduler_steps_per_batch"]
+__all__ = [
+    "build_optimizer",
+    "build_scheduler",
+    "model_parameters",
+    "scheduler_steps_per_batch",
+]
 
 
-def build_optimizer(params: Iterable[nn.Parameter], cfg: OptimizerConfig) -> torch.optim.Optimizer:
-    params = [p for p in params if p.requires_grad]
+def model_parameters(model: nn.Module) -> Iterable[nn.Parameter] | list[dict[str, Any]]:
+    """The model's ``param_groups()`` when it has them (each with an ``lr_scale``, e.g.
+    layer-wise learning-rate decay), else its parameters."""
+    groups = getattr(model, "param_groups", None)
+    return groups() if callable(groups) else model.parameters()
+
+
+def _trainable(params: Iterable[nn.Parameter] | Iterable[dict[str, Any]], lr: float) -> list[Any]:
+    """Trainable parameters, or groups of them whose ``lr`` is ``lr * lr_scale``."""
+    items: list[Any] = list(params)
+    if not items or not isinstance(items[0], dict):
+        return [p for p in items if p.requires_grad]
+    groups = []
+    for group in items:
+        kept = [p for p in group["params"] if p.requires_grad]
+        if kept:
+            groups.append({**group, "params": kept, "lr": lr * float(group.get("lr_scale", 1.0))})
+    return groups
+
+
+def build_optimizer(
+    params: Iterable[nn.Parameter] | Iterable[dict[str, Any]], cfg: OptimizerConfig
+) -> torch.optim.Optimizer:
+    params = _trainable(params, cfg.lr)
     if cfg.name == "adamw":
         return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     if cfg.name == "adam":
@@ -42,8 +69,10 @@ def build_scheduler(
         # torch divides by the warm-up's length in steps minus one: give it at least two steps
         # (10 steps at pct_start 0.1 raised ZeroDivisionError inside OneCycleLR)
         pct_start = min(max(cfg.pct_start, 2.0 / total_steps), 1.0 - 2.0 / total_steps)
+        # each group warms up to its own rate (lr, or lr x lr_scale with parameter groups)
+        max_lr = [float(g.get("initial_lr", g["lr"])) for g in optimizer.param_groups]
         return torch.optim.lr_scheduler.OneCycleLR(
-            optimizer, max_lr=lr, total_steps=total_steps, pct_start=pct_start
+            optimizer, max_lr=max_lr, total_steps=total_steps, pct_start=pct_start
         )
     if cfg.name == "step":
         return torch.optim.lr_scheduler.StepLR(optimizer, step_size=cfg.step_size, gamma=cfg.gamma)

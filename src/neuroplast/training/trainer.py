@@ -30,7 +30,12 @@ from neuroplast.models import logits_of
 from neuroplast.training.callbacks import Callback, EarlyStopping
 from neuroplast.training.checkpoint import TrainingState, load_checkpoint, save_checkpoint
 from neuroplast.training.device import make_fabric
-from neuroplast.training.optim import build_optimizer, build_scheduler, scheduler_steps_per_batch
+from neuroplast.training.optim import (
+    build_optimizer,
+    build_scheduler,
+    model_parameters,
+    scheduler_steps_per_batch,
+)
 from neuroplast.types import ModelMetrics
 
 if TYPE_CHECKING:
@@ -94,7 +99,7 @@ class Trainer:
         if self.config.num_threads:
             torch.set_num_threads(self.config.num_threads)
         self.fabric.seed_everything(cfg.seed, verbose=False)
-        optimizer = build_optimizer(model.parameters(), cfg.optimizer)
+        optimizer = build_optimizer(model_parameters(model), cfg.optimizer)
         steps_per_epoch = math.ceil(_length(train_loader) / cfg.accumulate_grad_batches)
         scheduler = build_scheduler(
             optimizer, cfg.scheduler, total_steps=steps_per_epoch * cfg.epochs, lr=cfg.optimizer.lr

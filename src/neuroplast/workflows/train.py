@@ -330,7 +330,9 @@ def train_from_config(
     :mod:`neuroplast.training.loggers`); the outcome's ``tracking`` says where it went.
     """
     check_loggers(config.train.loggers)  # a missing package fails before any work is done
-    data = prepare(config.data)
+    # an architecture built on a pretrained encoder reads that encoder's own tokenizer's ids
+    own_vocabulary = getattr(get_spec(config.architecture).model_cls, "input_vocabulary", None)
+    data = prepare(config.data, vocab=own_vocabulary() if own_vocabulary else None)
     _task(config, data.modality)  # a task that does not fit the data fails before any work
     model, arch_config = _build_model(config, data)
     train_loader, val_loader = _loaders(config, data, _min_length(arch_config))
