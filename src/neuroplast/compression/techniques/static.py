@@ -89,6 +89,8 @@ class StaticInt8(CompressionTechnique):
     def skipped(self, job: CompressJob, options: Any) -> str | None:
         if job.loaded.meta.modality != "image":
             return "static int8 skipped: it applies to the image CNN / MLP paths"
+        if not getattr(job.loaded.model, "supports_static_int8", True):
+            return f"static int8 skipped: {job.loaded.meta.architecture} has no static int8 path"
         return None
 
     def candidates(self, job: CompressJob, options: Any) -> list[Candidate]:
