@@ -55,20 +55,20 @@ def test_init_train_predict_and_onnx_on_an_image_folder(
     assert cli("init", "--template", "image-efficientnet", "-o", str(config)).code == 0
     trained = cli(*_train_args(config, digits_folder))
     assert trained.code == 0, trained.err
-    assert "registered efficientnet-transfer:1" in trained.out + trained.err
+    assert "registered fmnist-efficientnet:1" in trained.out + trained.err
 
     files = sorted((digits_folder / "two").glob("*.png"))[:3]
-    predicted = cli("predict", "efficientnet-transfer", *map(str, files))
+    predicted = cli("predict", "fmnist-efficientnet", *map(str, files))
     assert predicted.code == 0, predicted.err
     assert all(f.name in predicted.out for f in files)
     with Engine(home) as engine:
-        meta = engine.model_manager.get_loaded("efficientnet-transfer").meta
+        meta = engine.model_manager.get_loaded("fmnist-efficientnet").meta
         assert meta.architecture == "efficientnet-lite0"
         assert meta.arch_config["image_size"] == 8 and meta.arch_config["in_channels"] == 1
-        eager = engine.predict("efficientnet-transfer", files)
-    assert cli("export-onnx", "efficientnet-transfer").code == 0
+        eager = engine.predict("fmnist-efficientnet", files)
+    assert cli("export-onnx", "fmnist-efficientnet").code == 0
     with Engine(home) as engine:
-        onnx = engine.predict("efficientnet-transfer:2", files, backend="onnx")
+        onnx = engine.predict("fmnist-efficientnet:2", files, backend="onnx")
     assert [p.label for p in onnx] == [p.label for p in eager]
     for a, b in zip(onnx, eager, strict=True):
         assert abs(a.probability - b.probability) < 1e-4
