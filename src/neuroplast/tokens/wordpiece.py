@@ -63,6 +63,8 @@ class WordPieceVocabulary(Vocabulary):
         self.lowercase = True
         self.name = name
         self._json = tokenizer_json
+        # the same tokenizer however its JSON is laid out (what equality and sha256 compare)
+        self._canonical = json.dumps(json.loads(tokenizer_json), sort_keys=True)
         self._hf = tokenizer
         self._unk = int(special["[UNK]"])
         self._sep = int(special["[SEP]"])
@@ -78,8 +80,8 @@ class WordPieceVocabulary(Vocabulary):
 
     @property
     def sha256(self) -> str:
-        """The sha256 of the tokenizer's JSON text (what identifies it)."""
-        return hashlib.sha256(self._json.encode("utf-8")).hexdigest()
+        """The sha256 of the tokenizer's JSON (keys sorted: what identifies it)."""
+        return hashlib.sha256(self._canonical.encode("utf-8")).hexdigest()
 
     def _cut(self, ids: list[int], max_length: int | None) -> list[int]:
         if max_length is None or len(ids) <= max_length:
@@ -163,7 +165,7 @@ class WordPieceVocabulary(Vocabulary):
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, WordPieceVocabulary):
             return NotImplemented
-        return self._json == other._json
+        return self._canonical == other._canonical
 
     __hash__ = None
 
