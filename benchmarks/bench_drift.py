@@ -98,8 +98,10 @@ def _windows(
     return out
 
 
-def _alarms(reference: Reference, windows: Any, alpha: float) -> tuple[list[bool], list[set[str]]]:
-    results, _ = run_windows(reference, windows, alpha=alpha)
+def _alarms(
+    reference: Reference, windows: Any, alpha: float, fit_on: str
+) -> tuple[list[bool], list[set[str]]]:
+    results, _ = run_windows(reference, windows, alpha=alpha, fit_on=fit_on)  # type: ignore[arg-type]
     return [any(r.alarm for r in w) for w in results], [
         {r.name for r in w if r.alarm} for w in results
     ]
@@ -124,7 +126,15 @@ def _mix(
 
 
 def run_scenario(
-    scenario: Scenario, *, window: int, windows: int, pre: int, post: int, seeds: int, alpha: float
+    scenario: Scenario,
+    *,
+    window: int,
+    windows: int,
+    pre: int,
+    post: int,
+    seeds: int,
+    alpha: float,
+    fit_on: str = "pooled",
 ) -> list[dict[str, Any]]:
     rows = []
     for ref_name, reference in scenario.references.items():
@@ -133,16 +143,19 @@ def run_scenario(
             n = windows * window
             idx = rng.choice(len(scenario.normal.labels), n, replace=False)
             stream, labels = _stream([(scenario.normal, idx)])
-            quiet, quiet_names = _alarms(reference, _windows(stream, labels, window, rng), alpha)
+            quiet, quiet_names = _alarms(
+                reference, _windows(stream, labels, window, rng), alpha, fit_on
+            )
             before = rng.choice(len(scenario.normal.labels), pre * window, replace=False)
             after = _mix(scenario.normal, scenario.shifted, scenario.share, post * window, rng)
             stream, labels = _stream([(scenario.normal, before), *after])
-            flags, names = _alarms(reference, _windows(stream, labels, window, rng), alpha)
+            flags, names = _alarms(reference, _windows(stream, labels, window, rng), alpha, fit_on)
             detected = [i for i, f in enumerate(flags[pre:]) if f]
             rows.append(
                 {
                     "scenario": scenario.name,
-                    "reference": ref_name,
+                    "reference": f"{ref_name} ({reference.size})",
+                    "projection": fit_on,
                     "seed": seed,
                     "windows_no_shift": windows,
                     "false_alarms": int(sum(quiet)),
@@ -180,7 +193,9 @@ def _registered(engine: Engine, name: str) -> bool:
     return True
 
 
-def rt_scenario(engine: Engine, *, limit: int, epochs: int) -> Scenario:
+def rt_scenario(
+    engine: Engine, *, limit: int, epochs: int, splits: tuple[str, ...] = ("heldout", "val")
+) -> Scenario:
     from neuroplast.data import load_builtin
     from neuroplast.inference.registered import load_registered
     from neuroplast.monitoring import load_or_build_reference
@@ -198,7 +213,7 @@ def rt_scenario(engine: Engine, *, limit: int, epochs: int) -> Scenario:
     extractor = FeatureExtractor(loaded)
     references = {
         split: load_or_build_reference(engine.registry, version, extractor, split)
-        for split in ("val", "train")
+        for split in splits
     }
     everything = load_builtin("rotten_tomatoes")
     used = set(load_builtin("rotten_tomatoes", limit=limit, seed=3).texts)
@@ -290,6 +305,17 @@ def main() -> None:
     parser.add_argument("--skip", choices=["rt", "fmnist"], action="append", default=[])
     parser.add_argument("--home", type=Path, default=None, help="registry (default: a temp dir)")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument(
+        "--references",
+        default="heldout,val",
+        help="Rotten Tomatoes' references, of heldout (val + test), val, test, train",
+    )
+    parser.add_argument(
+        "--fit-on",
+        choices=["pooled", "reference"],
+        default="pooled",
+        help="where the features' PCA is fitted (reference: the old default)",
+    )
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     if args.quick:
@@ -304,7 +330,8 @@ def main() -> None:
         scenarios: list[Scenario] = []
         if "rt" not in args.skip:
             limit, epochs = (3000, 2) if args.quick else (6000, 4)
-            scenarios.append(rt_scenario(engine, limit=limit, epochs=epochs))
+            splits = tuple(args.references.split(","))
+            scenarios.append(rt_scenario(engine, limit=limit, epochs=epochs, splits=splits))
         if "fmnist" not in args.skip:
             limit, epochs = (6000, 1) if args.quick else (16000, 2)
             scenarios += fmnist_scenarios(engine, limit=limit, epochs=epochs)
@@ -319,10 +346,12 @@ def main() -> None:
                 post=post,
                 seeds=args.seeds,
                 alpha=args.alpha,
+                fit_on=args.fit_on,
             )
     print_table(
         f"Drift detection: windows of {args.window}, alpha {args.alpha} per window, "
-        f"{args.seeds} seed(s); delay = inputs after the change until the alarm",
+        f"{args.seeds} seed(s), PCA fitted on the {args.fit_on} sample; delay = inputs after "
+        "the change until the alarm",
         [
             "scenario",
             "reference",

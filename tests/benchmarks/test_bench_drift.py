@@ -26,7 +26,8 @@ def test_bench_drift_smoke(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = json.loads(out.read_text())["rows"]
-    assert {r["reference"] for r in rows} == {"val", "train"}
+    assert {r["reference"].split()[0] for r in rows} == {"heldout", "val"}
+    assert {r["projection"] for r in rows} == {"pooled"}
     for row in rows:
         assert row["windows_no_shift"] == 3 and 0 <= row["false_alarms"] <= 3
         assert row["delay"] is None or row["delay"] % 100 == 0

@@ -69,7 +69,7 @@ def test_projected_ks_is_bonferroni_over_per_component_ks_on_the_reference_pca()
     ref = rng.normal(size=(300, 6)) * np.array([5, 3, 2, 1, 0.5, 0.2])
     cur = rng.normal(size=(100, 6)) * np.array([5, 3, 2, 1, 0.5, 0.2])
     cur[:, 1] += 2.0  # a shift along the second axis
-    test = ProjectedKSTest("features", components=3, alpha=0.05).fit(ref)
+    test = ProjectedKSTest("features", components=3, alpha=0.05, fit_on="reference").fit(ref)
     result = test.test(None, cur)
     # by hand: centre on the reference mean, project on its top-3 right singular vectors
     mean = ref.mean(axis=0)
@@ -81,7 +81,32 @@ def test_projected_ks_is_bonferroni_over_per_component_ks_on_the_reference_pca()
     assert result.detail == {"components": 3, "component": int(np.argmin(ps))}
     assert result.alarm
     # the same reference always gives the same components: the same answer
-    assert ProjectedKSTest("f", components=3).test(ref, cur).p_value == result.p_value
+    again = ProjectedKSTest("f", components=3, fit_on="reference").test(ref, cur)
+    assert again.p_value == result.p_value
+
+
+def test_projected_ks_fitted_on_the_pooled_sample_by_hand_and_symmetric() -> None:
+    rng = np.random.default_rng(3)
+    scale = np.array([4, 3, 2, 1, 0.5])
+    ref, cur = rng.normal(size=(200, 5)) * scale, rng.normal(size=(80, 5)) * scale
+    cur[:, 4] += 1.5  # a shift along a minor axis of the reference
+    result = ProjectedKSTest("features", components=3).test(ref, cur)  # pooled by default
+    pool = np.concatenate([ref, cur])
+    mean = pool.mean(axis=0)
+    _, _, vt = np.linalg.svd(pool - mean, full_matrices=False)
+    ref_p, cur_p = (ref - mean) @ vt[:3].T, (cur - mean) @ vt[:3].T
+    ps = [stats.ks_2samp(ref_p[:, j], cur_p[:, j]).pvalue for j in range(3)]
+    assert result.p_value == pytest.approx(min(1.0, 3 * min(ps)), rel=1e-6)
+    # the projection does not know which sample is which: swapping them changes nothing
+    swapped = ProjectedKSTest("features", components=3).test(cur, ref)
+    assert swapped.p_value == pytest.approx(result.p_value, rel=1e-9)
+    # fitted on the reference alone, it is not symmetric
+    alone = ProjectedKSTest("f", components=3, fit_on="reference")
+    assert alone.test(cur, ref).statistic != pytest.approx(alone.test(ref, cur).statistic)
+    with pytest.raises(ConfigError, match="fit_on must be"):
+        ProjectedKSTest("f", fit_on="window")  # type: ignore[arg-type]
+    with pytest.raises(DataError, match=r"must be \[N >= 1, 5\]"):
+        ProjectedKSTest("f").test(ref, cur[:, :4])
 
 
 def test_projected_ks_on_unchanged_features_does_not_alarm_and_caps_at_one() -> None:

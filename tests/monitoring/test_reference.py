@@ -95,3 +95,25 @@ def test_a_reference_survives_its_bytes() -> None:
     np.testing.assert_array_equal(back.inputs.predicted, [0, 1, 1])
     with pytest.raises(ArtifactError, match="is not a drift reference file"):
         Reference.from_bytes(b"not safetensors", source="x")
+
+
+def test_the_heldout_reference_is_the_val_and_test_splits_together(engine: Engine) -> None:
+    registry = engine.registry
+    version, loaded = load_registered(registry, "rt-mon")
+    extractor = FeatureExtractor(loaded)
+    parts = [load_or_build_reference(registry, version, extractor, s) for s in ("val", "test")]
+    both = load_or_build_reference(registry, version, extractor, "heldout")
+    assert both.split == "heldout" and both.size == parts[0].size + parts[1].size
+    # the same inputs (each split is sorted by row, so compare as sets of lengths + labels)
+    joined = sorted(
+        zip(
+            np.concatenate([p.inputs.statistics["length"] for p in parts]).tolist(),
+            np.concatenate([p.labels for p in parts]).tolist(),
+            strict=True,
+        )
+    )
+    assert (
+        sorted(zip(both.inputs.statistics["length"].tolist(), both.labels.tolist(), strict=True))
+        == joined
+    )
+    assert reference_artifact("heldout") in registry.resolve("rt-mon").artifacts

@@ -50,9 +50,10 @@ def monitor(
         "val",
         "--reference",
         help="What the traffic is compared with: a sample of one of the version's splits, "
-        "stored on the version on first use. val (default) or test: inputs the model did "
-        "not learn from, like its traffic; train: the model's outputs there are more "
-        "confident than on any new input, so its tests alarm on unchanged traffic too.",
+        "stored on the version on first use. heldout (val and test together, the largest "
+        "sample of inputs the model did not learn from), val or test; train: the model's "
+        "outputs there are more confident than on any new input, so its tests alarm on "
+        "unchanged traffic too.",
     ),
     alpha: float = typer.Option(
         0.05, "--alpha", min=1e-6, max=0.5, help="False-alarm level per window (all tests)."

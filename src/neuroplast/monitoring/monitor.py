@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -121,10 +121,12 @@ def run_windows(
     windows: list[tuple[InputFeatures, np.ndarray, np.ndarray, np.ndarray | None]],
     *,
     alpha: float = 0.05,
+    fit_on: Literal["pooled", "reference"] = "pooled",
 ) -> tuple[list[list[TestResult]], dict[str, tuple[np.ndarray, np.ndarray]]]:
     """The tests of each window, given as (input features, served predicted class codes,
     served confidences, feedback correctness flags or None). Also returns, per test, the
-    reference's and the last window's values (for plots)."""
+    reference's and the last window's values (for plots). ``fit_on``: where the features'
+    projection is fitted (:class:`ProjectedKSTest`)."""
     if not 0 < alpha < 1:
         raise ConfigError(f"alpha must be between 0 and 1 (exclusive), not {alpha!r}")
     ref = reference.inputs
@@ -134,7 +136,8 @@ def run_windows(
         n for n in sorted(ref.statistics) if not (n == "oov_rate" and reference.split == "train")
     ]
     level = alpha / (3 + len(stat_names))  # features, class mix, confidence, statistics
-    features = ProjectedKSTest("pooled features (PCA-KS)", alpha=level).fit(ref.features)
+    features = ProjectedKSTest("pooled features (PCA-KS)", alpha=level, fit_on=fit_on)
+    features.fit(ref.features)
     mix = ChiSquareTest("predicted-class mix (chi-square)", len(reference.label_names), alpha=level)
     confidence = KSTest("confidence (KS)", alpha=level)
     stat_tests = {

@@ -37,7 +37,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-ReferenceSplit = Literal["train", "val", "test"]
+ReferenceSplit = Literal["train", "val", "test", "heldout"]
 REFERENCE_SPLITS: tuple[str, ...] = get_args(ReferenceSplit)
 #: At most this many inputs of the split are kept (a seeded random sample).
 MAX_REFERENCE = 2000
@@ -141,7 +141,10 @@ def _split_inputs(
         raise DataError(
             f"the {split} split of {version.ref} cannot be rebuilt for a drift reference: {e}"
         ) from e
-    idx = data.indices(split)
+    if split == "heldout":  # val and test: every input the model did not learn from
+        idx = np.sort(np.concatenate([data.indices("val"), data.indices("test")]))
+    else:
+        idx = data.indices(split)
     if len(idx) > MAX_REFERENCE:
         idx = np.sort(np.random.default_rng(_SEED).choice(idx, MAX_REFERENCE, replace=False))
     raw = data.raw
