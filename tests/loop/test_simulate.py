@@ -140,6 +140,14 @@ def test_a_stream_keeps_its_promises() -> None:
     assert other.labels != stream.labels
 
 
+def test_rename_gives_the_model_its_own_class_names() -> None:
+    renamed = build_stream(load_stream({**DIGITS, "rename": {"7": "seven"}}))
+    plain = build_stream(load_stream(DIGITS))
+    assert [{"7": "seven"}.get(x, x) for x in plain.labels] == renamed.labels
+    with pytest.raises(ConfigError, match="rename: unknown class 'eleven'"):
+        build_stream(load_stream({**DIGITS, "rename": {"eleven": "11"}}))
+
+
 def test_inverted_inputs_are_the_negatives_of_real_ones() -> None:
     from neuroplast.data import load_builtin
 
@@ -213,6 +221,26 @@ def test_replay_of_texts_through_a_live_server(live: Server) -> None:
     # took says right or wrong for the same inputs
     mean = sum(b.accuracy * (b.end - b.start) for b in report.blocks) / len(stream)
     assert report.accuracy == pytest.approx(mean)
+
+
+def test_a_loop_step_every_n_inputs(live: Server) -> None:
+    """With a policy, one `run_loop` step runs on the server's registry after every 100
+    inputs (at the end of the request the 100th falls in); with too little feedback for
+    this policy, each step waits and says why, on the audit trail too."""
+    from neuroplast.loop import LoopPolicy, load_policy
+    from neuroplast.registry import Registry
+
+    policy = load_policy(LoopPolicy(), {"feedback.min_labelled": 1000, "trigger.window": 50})
+    spec = {**TEXT_STREAM, "batch_size": 10, "phases": [{"inputs": 200}], "loop_every": 100}
+    with Registry(live.home) as registry:
+        report = simulate(TEXT_MODEL, spec, url=live.url, registry=registry, policy=policy)
+        events = registry.loop_events(TEXT_MODEL)
+    assert [run.at for run in report.loop_runs] == [100, 200]
+    for run in report.loop_runs:
+        assert run.error is None and run.report is not None
+        assert run.report["outcome"] == "waiting" and run.report["promoted"] is None
+    assert "labelled inputs" in report.loop_runs[-1].report["decisions"][-1]["reason"]
+    assert events and all(e.action.startswith("loop_") for e in events)
 
 
 def test_replay_of_images_and_the_cli(live: Server, cli: Cli, tmp_path: Path) -> None:

@@ -52,7 +52,7 @@ def test_steps_repeat_never_overlap_and_a_failure_is_logged(
     code = (
         "import sys, time\n"
         f"open({str(marks)!r}, 'a').write(f'start {{time.monotonic()}}\\n')\n"
-        "time.sleep(0.3)\n"
+        "time.sleep(0.1)\n"
         f"open({str(marks)!r}, 'a').write(f'end {{time.monotonic()}}\\n')\n"
         "print('error: the registry has no model named x', file=sys.stderr)\n"
         "sys.exit(4)\n"

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,6 +18,7 @@ from neuroplast.cli._common import HomeOption, JsonOption, console, print_json, 
 
 if TYPE_CHECKING:
     from neuroplast.loop.simulate import Block, SimulationReport
+    from neuroplast.registry import Registry
 
 
 def _pct(value: float | None) -> str:
@@ -61,6 +64,18 @@ def _loop_outcome(report: dict[str, object] | None) -> str:
     return str(last)
 
 
+@contextmanager
+def _registry(home: Path | None, needed: bool) -> Iterator[Registry | None]:
+    """The registry the server reads, opened only when the loop runs from here."""
+    if not needed:
+        yield None
+        return
+    from neuroplast.registry import Registry
+
+    with Registry(home) as registry:
+        yield registry
+
+
 def _write(path: Path, report: SimulationReport) -> None:
     """``--out``: the whole report as JSON, written atomically."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -96,10 +111,10 @@ def simulate(
     every input, feedback for a fraction, the live accuracy per block (all inputs, the
     unshifted ones, the shifted ones) and the versions that answered.
 
-    ``--json``: ``{model, url, stream, phases, blocks: [{start, end, seconds, phase, accuracy,
-    known_accuracy, shifted_accuracy, shifted, versions, feedback, refused}], loop_runs: [{at,
-    seconds, duration, report, error}], versions, first_answer, feedback, refused, refusals,
-    seconds, accuracy}``.
+    ``--json``: ``{model, url, stream, phases: [{name, start, inputs, seconds}], blocks:
+    [{start, end, seconds, phase, accuracy, known_accuracy, shifted_accuracy, shifted,
+    versions, feedback, refused}], loop_runs: [{at, seconds, duration, report, error}],
+    versions, first_answer, feedback, refused, refusals, seconds, accuracy}``.
     """
     setup_logging(verbose)
     from neuroplast.loop.simulate import simulate as run
@@ -108,12 +123,7 @@ def simulate(
         if not as_json:
             console.print(_block_line(block), markup=False)
 
-    registry = None
-    if loop_policy is not None:
-        from neuroplast.registry import Registry
-
-        registry = Registry(home)
-    try:
+    with _registry(home, loop_policy is not None) as registry:
         report = run(
             model,
             stream,
@@ -123,9 +133,6 @@ def simulate(
             loop_every=loop_every,
             on_block=show,
         )
-    finally:
-        if registry is not None:
-            registry.close()
     if out is not None:
         _write(out, report)
     if as_json:

@@ -37,6 +37,8 @@ __all__ = ["Block", "LoopRun", "SimulationReport", "simulate"]
 log = logging.getLogger(__name__)
 
 DEFAULT_URL = "http://127.0.0.1:8000"
+#: ``on_refused(request_id, item, label, reason)``: a feedback label the server refused.
+Refused = Callable[[str, int, str, str], None]
 
 
 @dataclass(frozen=True)
@@ -274,13 +276,15 @@ def simulate(
     policy: Any = None,
     loop_every: int | None = None,
     on_block: Callable[[Block], None] | None = None,
+    on_refused: Refused | None = None,
     timeout: float = 60.0,
 ) -> SimulationReport:
     """Replay ``stream`` through the server at ``url`` and report what it answered.
 
     ``policy`` (a loop.yaml path or a ``LoopPolicy``) with ``loop_every`` (default: the
     stream file's ``loop_every``) runs one loop step on ``registry`` after every that many
-    inputs; ``on_block`` is called with each finished block (progress)."""
+    inputs; ``on_block`` is called with each finished block (progress), ``on_refused`` with
+    ``(request_id, item, label, reason)`` for each label the server did not take."""
     spec = load_stream(stream)
     every = loop_every if loop_every is not None else spec.loop_every
     if every is not None and every < 1:
@@ -298,7 +302,7 @@ def simulate(
         info = client.model_info(model)
         data = build_stream(spec)
         _check_model(info, data, model)
-        replay = _Replay(client, model, spec, data, on_block)
+        replay = _Replay(client, model, spec, data, on_block, on_refused)
         loop = None
         if policy is not None and registry is not None:
             reg = registry
@@ -322,9 +326,10 @@ class _Replay:
         spec: StreamSpec,
         data: Stream,
         on_block: Callable[[Block], None] | None,
+        on_refused: Refused | None,
     ) -> None:
         self.client, self.model, self.spec, self.data = client, model, spec, data
-        self.on_block = on_block
+        self.on_block, self.on_refused = on_block, on_refused
         rng = np.random.default_rng([spec.seed, 1])
         self.given = np.zeros(len(data), dtype=bool)
         self.given[rng.permutation(len(data))[: round(spec.feedback * len(data))]] = True
@@ -344,8 +349,11 @@ class _Replay:
 
     def run(self, loop: Callable[[int, float], LoopRun] | None, every: int | None) -> None:
         data, size = self.data, self.spec.batch_size
+        starts = {p["start"]: p for p in self.report.phases}
         for first in range(0, len(data), size):
             rows = range(first, min(first + size, len(data)))
+            for start in [s for s in starts if first <= s < rows.stop]:
+                starts.pop(start)["seconds"] = round(time.perf_counter() - self.started, 3)
             answer = _predict(self.client, self.model, data, rows, key=f"sim-{first}")
             version = str(answer["version"])
             self.report.first_answer.setdefault(version, first)
@@ -372,6 +380,8 @@ class _Replay:
             tally.feedback += 1
             if refusal is not None:
                 tally.refused += 1
+                if self.on_refused is not None:
+                    self.on_refused(answer["request_id"], item, data.labels[i], refusal)
                 refusals = self.report.refusals
                 if refusal not in refusals and len(refusals) < 5:
                     refusals.append(refusal)

@@ -84,6 +84,11 @@ class StreamSpec(_Strict):
     feedback: float = Field(0.2, ge=0.0, le=1.0, description="fraction of inputs given labels")
     block: int = Field(200, ge=1, description="inputs per block of the accuracy report")
     loop_every: int | None = Field(None, ge=1, description="run the loop every N inputs")
+    rename: dict[str, str] = Field(
+        default_factory=dict,
+        description="the served model's name for a class of the data set, where they differ "
+        "(e.g. T-shirt/top: T-shirt-top for a model trained on an image folder)",
+    )
     phases: list[PhaseSpec] = Field(min_length=1)
 
     @property
@@ -251,6 +256,34 @@ def _transform(images: np.ndarray, shift: ShiftSpec, rng: np.random.Generator) -
     return images
 
 
+def _draw_phase(
+    pool: _Pool,
+    phase: PhaseSpec,
+    default: list[str],
+    where: str,
+    drawer: _Drawer,
+    rng: np.random.Generator,
+) -> tuple[list[int], np.ndarray]:
+    """The rows of one phase and which of them are shifted (exactly ``share`` of them)."""
+    mix = _mix(pool, phase, default, where)
+    moved = np.zeros(phase.inputs, dtype=bool)
+    shift_mix = mix
+    if phase.shift is not None:
+        moved[rng.permutation(phase.inputs)[: round(phase.shift.share * phase.inputs)]] = True
+        if phase.shift.classes is not None:
+            shift_mix = np.zeros(len(pool.names))
+            for code in _codes(pool.names, phase.shift.classes, f"{where}.shift"):
+                shift_mix[code] = float(np.sum(pool.labels == code))
+            if shift_mix.sum() <= 0:
+                raise ConfigError(f"{where}.shift: the chosen split has no rows of these classes")
+            shift_mix /= shift_mix.sum()
+    rows = []
+    for flag in moved:
+        code = int(rng.choice(len(pool.names), p=shift_mix if flag else mix))
+        rows.append(drawer.draw(code))
+    return rows, moved
+
+
 def build_stream(spec: StreamSpec) -> Stream:
     """The stream ``spec`` describes (the same inputs in the same order for the same seed)."""
     wanted = {n for p in spec.phases for n in (p.classes or [])}
@@ -264,31 +297,19 @@ def build_stream(spec: StreamSpec) -> Stream:
     default = [n for n in pool.base if n not in newcomers]
     rng = np.random.default_rng(spec.seed)
     drawer = _Drawer(pool, rng)
-    rows, phase_of, shifted = [], [], []
+    rows: list[int] = []
+    shifted: list[bool] = []
     for k, phase in enumerate(spec.phases):
         where = f"phases.{k}" + (f" ({phase.name})" if phase.name else "")
-        mix = _mix(pool, phase, default, where)
-        moved = np.zeros(phase.inputs, dtype=bool)
-        if phase.shift is not None:
-            moved[rng.permutation(phase.inputs)[: round(phase.shift.share * phase.inputs)]] = True
-        shift_mix = mix
-        if phase.shift is not None and phase.shift.classes is not None:
-            shift_mix = np.zeros(len(pool.names))
-            for code in _codes(pool.names, phase.shift.classes, f"{where}.shift"):
-                shift_mix[code] = float(np.sum(pool.labels == code))
-            if shift_mix.sum() <= 0:
-                raise ConfigError(f"{where}.shift: the split has no rows of these classes")
-            shift_mix /= shift_mix.sum()
-        for flag in moved:
-            code = int(rng.choice(len(pool.names), p=shift_mix if flag else mix))
-            rows.append(drawer.draw(code))
-        phase_of += [k] * phase.inputs
+        picked, moved = _draw_phase(pool, phase, default, where, drawer, rng)
+        rows += picked
         shifted += moved.tolist()
+    phase_of = np.repeat(np.arange(len(spec.phases)), [p.inputs for p in spec.phases])
+    _codes(pool.names, list(spec.rename), "rename")
     index = np.asarray(rows, dtype=np.int64)
     moved_all = np.asarray(shifted, dtype=bool)
     inputs: list[str] | np.ndarray
-    if pool.modality == "image":
-        assert isinstance(pool.inputs, np.ndarray)
+    if isinstance(pool.inputs, np.ndarray):
         inputs = pool.inputs[index].copy()
         starts = np.cumsum([0, *(p.inputs for p in spec.phases)])
         for k, phase in enumerate(spec.phases):
@@ -299,8 +320,8 @@ def build_stream(spec: StreamSpec) -> Stream:
         inputs = [pool.inputs[i] for i in index]
     return Stream(
         inputs=inputs,
-        labels=[pool.names[int(c)] for c in pool.labels[index]],
-        phase=np.asarray(phase_of, dtype=np.int64),
+        labels=[spec.rename.get(pool.names[c], pool.names[c]) for c in pool.labels[index]],
+        phase=phase_of.astype(np.int64),
         shifted=moved_all,
         phase_names=[p.name or f"phase {k + 1}" for k, p in enumerate(spec.phases)],
         modality=pool.modality,
