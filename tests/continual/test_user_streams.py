@@ -4,7 +4,6 @@ streams, and a clear error for each kind of bad input."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from neuroplast.continual.config import ContinualConfig, parse_continual_config
 from neuroplast.continual.runner import run_strategy
 from neuroplast.data import ImageData, load_builtin
 from neuroplast.errors import ConfigError, DataError
+from neuroplast.inference.registered import load_registered
 from neuroplast.registry import Registry
 from tests.conftest import Result
 
@@ -85,12 +85,19 @@ def test_pixel_csv_stream_runs_end_to_end_and_registers(
     home: Path,
     cli: Callable[..., Result],
 ) -> None:
+    images, labels = digits
     path = tmp_path / "pixels.csv"
-    _pixel_frame(*digits).to_csv(path, index=False)
+    _pixel_frame(images, labels).to_csv(path, index=False)
     config = {
         "name": "digits-stream",
-        "stream": {"source": "csv", "path": str(path), "input_range": [0, 1]},
-        "strategies": ["replay"],
+        "stream": {
+            "source": "csv",
+            "path": str(path),
+            "input_range": [0, 1],
+            "scenario": "task",
+            "heads": "multi",
+        },
+        "strategies": ["ewc"],
         "model": MODEL,
         "train": TRAIN,
     }
@@ -98,11 +105,20 @@ def test_pixel_csv_stream_runs_end_to_end_and_registers(
     result = cli("continual", "run", str(tmp_path / "stream.yaml"))
     assert result.code == 0, result.err
     with Registry(home) as registry:
-        version = registry.resolve("digits-stream")
-    pre = version.metrics  # ACC over the two tasks, well above class-IL chance (0.25)
-    assert pre["acc"] > 0.5
-    meta = json.loads((version.artifact_dir / "model.json").read_text())
-    assert (meta["preprocessing"]["mean"], meta["preprocessing"]["std"]) == (0.0, 1.0)
+        version, loaded = load_registered(registry, "digits-stream")
+    assert version.metrics["acc"] > 0.7  # task-IL over the two tasks, chance 0.5
+    assert (loaded.meta.preprocessing["mean"], loaded.meta.preprocessing["std"]) == (0.0, 1.0)
+    # the two task heads were folded into the plain architecture's one output layer
+    classifier = loaded.model.classifier
+    assert isinstance(classifier, torch.nn.Linear) and classifier.out_features == 4
+    test = np.array(_splits(labels)) == "test"
+    x = torch.from_numpy(images[test]).float() / 255
+    with torch.no_grad():
+        logits = loaded.model(x)
+    second = labels[test] >= 2  # task 2's rows, its two outputs competing
+    pred = logits[torch.from_numpy(second)][:, 2:].argmax(1) + 2
+    accuracy = float((pred.numpy() == labels[test][second]).mean())
+    assert accuracy == pytest.approx(version.metrics["accuracy_matrix"][1][1], abs=1e-6)
 
 
 def _write_folders(root: Path, images: np.ndarray, labels: np.ndarray) -> list[str]:
