@@ -60,7 +60,8 @@ def export_onnx_bytes(model: nn.Module, meta: ModelMeta, *, opset: int = OPSET) 
     """The ONNX model (fp32) of ``model``, which is put in eval mode on the CPU."""
     if opset < OPSET:
         raise ConfigError(f"opset {opset} is too old: neuroplast exports opset >= {OPSET}")
-    model = model.cpu().eval()
+    export_copy = getattr(model, "export_copy", None)  # e.g. LoRA adapters folded in
+    model = (export_copy() if callable(export_copy) else model).cpu().eval()
     axes: dict[str, dict[int, str]] = {"input": {0: "batch"}, "logits": {0: "batch"}}
     if meta.modality == "text":
         axes["input"][1] = "sequence"

@@ -37,7 +37,8 @@ _NOISE = (
 
 def dynamic_int8(model: nn.Module) -> nn.Module:
     """An int8 copy of ``model`` (Linear and LSTM layers); ``model`` is not changed."""
-    copied = copy.deepcopy(model).cpu().eval()
+    export_copy = getattr(model, "export_copy", None)  # e.g. LoRA adapters folded in
+    copied = (export_copy() if callable(export_copy) else copy.deepcopy(model)).cpu().eval()
     with warnings.catch_warnings():
         for pattern in _NOISE:
             warnings.filterwarnings("ignore", message=pattern)

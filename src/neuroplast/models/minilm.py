@@ -281,6 +281,10 @@ class MiniLMClassifier(nn.Module):
                 groups.append({"params": params, "lr_scale": decay**depth})
         return groups
 
+    def export_copy(self) -> MiniLMClassifier:
+        """What ONNX export and dynamic int8 run: :meth:`merged` (plain BERT layers)."""
+        return self.merged()
+
     def merged(self) -> MiniLMClassifier:
         """A ``full`` copy with the LoRA adapters folded into the base weights (the same
         outputs, plain BERT layers: for export); a copy of ``self`` when there are none."""
@@ -292,6 +296,7 @@ class MiniLMClassifier(nn.Module):
         nn.Module.__init__(full)
         full.config = self.config.model_copy(update={"finetune": "full"})
         full.bert = encoder.requires_grad_(True)
+        full._cache = _FeatureCache()
         full.register_buffer(_SHA, self.base_sha256.clone())
         full.dropout = copy.deepcopy(self.dropout)
         full.classifier = copy.deepcopy(self.classifier)
