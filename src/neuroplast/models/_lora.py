@@ -71,7 +71,7 @@ def _peft() -> Any:
         return importlib.import_module("peft")
     except ImportError as e:
         raise ConfigError(
-            "model.finetune: lora needs peft: pip install 'neuroplast[pretrained]'"
+            "model.finetune: lora needs peft: pip install 'neuroplast[encoders]'"
         ) from e
 
 

@@ -32,7 +32,7 @@ def _tokenizers() -> Any:
     except ImportError as e:
         raise ConfigError(
             "this model reads text with a pretrained WordPiece tokenizer, which needs Hugging "
-            "Face tokenizers: pip install 'neuroplast[pretrained]'"
+            "Face tokenizers: pip install 'neuroplast[encoders]'"
         ) from e
     return tokenizers
 
