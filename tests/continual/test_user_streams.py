@@ -17,6 +17,7 @@ from PIL import Image
 from neuroplast.continual import StreamConfig, make_stream
 from neuroplast.continual.config import ContinualConfig, parse_continual_config
 from neuroplast.continual.runner import run_strategy
+from neuroplast.continual.sources import split_table
 from neuroplast.data import ImageData, load_builtin
 from neuroplast.errors import ConfigError, DataError
 from neuroplast.inference.registered import load_registered
@@ -187,6 +188,12 @@ def test_split_file_fixes_the_rows_of_a_built_in_stream(tmp_path: Path) -> None:
         stream.tasks[0].x_test, (torch.from_numpy(data.images[expected]).float() / 255 - 0.5) / 0.5
     )
     assert len(stream.tasks[0].y_train) == 40 and len(stream.tasks[1].y_test) == 20
+    # the rows a seeded run used, saved and given back: the same stream
+    seeded = StreamConfig(tasks=2, train_per_class=50, test_per_class=20, seed=4)
+    split_table(seeded).to_csv(tmp_path / "seeded.csv", index=False)
+    pinned = make_stream(StreamConfig(tasks=2, split_file=str(tmp_path / "seeded.csv")))
+    for a, b in zip(make_stream(seeded).tasks, pinned.tasks, strict=True):
+        assert torch.equal(a.x_train, b.x_train) and torch.equal(a.y_test, b.y_test)
 
 
 def _write(path: Path, text: str) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 
 import numpy as np
+import pandas as pd
 
 from neuroplast.continual._splits import SPLIT_NAMES, TEST, TRAIN, VAL, read_split_file
 from neuroplast.continual._user_files import read_user_data
@@ -16,7 +17,7 @@ from neuroplast.continual.streams import FeatureData, Stream, build_stream, spli
 from neuroplast.data import ImageData, TextData, load_builtin
 from neuroplast.errors import ConfigError, DataError
 
-__all__ = ["make_stream"]
+__all__ = ["BUILT_IN", "make_stream", "split_table"]
 
 logger = logging.getLogger(__name__)
 
@@ -157,14 +158,39 @@ def _user_stream(cfg: StreamConfig) -> Stream:
     )
 
 
+BUILT_IN = {
+    "split_mnist": "mnist_5k",
+    "permuted_mnist": "mnist_5k",
+    "split_fashion_mnist": "fashion_mnist",
+    "wordnet": "wordnet_glosses",
+}
+
+
+def split_table(cfg: StreamConfig) -> pd.DataFrame:
+    """The rows a built-in stream trains (``train``) and measures on (``test``) with this
+    config, as a ``row`` / ``split`` table in the form ``stream.split_file`` reads: save it
+    to pin the rows a run used, or edit it."""
+    name = BUILT_IN.get(cfg.source)
+    if name is None:
+        raise ConfigError(
+            f"split_table is for the built-in streams ({', '.join(BUILT_IN)}); a user stream "
+            "fixes its rows with its split column"
+        )
+    data = load_builtin(name)
+    given = _builtin_split(data, cfg, name)
+    if given is not None:
+        rows = np.flatnonzero(given >= 0)
+        return pd.DataFrame({"row": rows, "split": [SPLIT_NAMES[c] for c in given[rows]]})
+    train, test = _train_test(data, cfg)
+    rows = np.concatenate([train, test])
+    split = ["train"] * len(train) + ["test"] * len(test)
+    return pd.DataFrame({"row": rows, "split": split}).sort_values("row", ignore_index=True)
+
+
 def make_stream(cfg: StreamConfig) -> Stream:
     """The stream a config describes."""
-    if cfg.source == "split_mnist":
-        return _split_stream("split_mnist", "mnist_5k", cfg)
-    if cfg.source == "split_fashion_mnist":
-        return _split_stream("split_fashion_mnist", "fashion_mnist", cfg)
-    if cfg.source == "wordnet":
-        return _split_stream("wordnet", "wordnet_glosses", cfg)
     if cfg.source == "permuted_mnist":
         return _permuted_mnist(cfg)
+    if cfg.source in BUILT_IN:
+        return _split_stream(cfg.source, BUILT_IN[cfg.source], cfg)
     return _user_stream(cfg)
