@@ -26,6 +26,7 @@ PACKAGES = [
     "neuroplast.compression",
     "neuroplast.continual",
     "neuroplast.explain",
+    "neuroplast.encoders",
 ]
 CONTINUAL_MODULES = [
     f"neuroplast.continual.{name}"

@@ -8,15 +8,46 @@ from __future__ import annotations
 
 from neuroplast._lazy import lazy_exports
 
+_MODULES = {
+    "neuroplast.encoders.minilm": (
+        "encoder_id",
+        "load_bert",
+        "load_tokenizer",
+        "mean_pool",
+        "minilm_path",
+        "weights_sha256",
+    ),
+    "neuroplast.encoders.sentence": ("SentenceEncoder", "get_encoder", "list_encoders"),
+    "neuroplast.encoders.cache": ("CacheStats", "EmbeddingCache", "normalise_text", "text_key"),
+    "neuroplast.encoders.index": ("SearchHit", "VectorIndex", "load_index", "save_index"),
+    "neuroplast.encoders.service": ("BuiltIndex", "EmbedCall", "Embeddings"),
+    "neuroplast.encoders.corpus": ("Corpus", "load_corpus"),
+}
+_HOMES = {name: module for module, names in _MODULES.items() for name in names}
+
 __all__ = [
+    "BuiltIndex",
+    "CacheStats",
+    "Corpus",
+    "EmbedCall",
+    "EmbeddingCache",
+    "Embeddings",
+    "SearchHit",
+    "SentenceEncoder",
+    "VectorIndex",
     "encoder_id",
+    "get_encoder",
+    "list_encoders",
     "load_bert",
+    "load_corpus",
+    "load_index",
     "load_tokenizer",
     "mean_pool",
     "minilm_path",
+    "normalise_text",
+    "save_index",
+    "text_key",
     "weights_sha256",
 ]
-
-_HOMES = {name: "neuroplast.encoders.minilm" for name in __all__}
 
 __getattr__, __dir__ = lazy_exports(__name__, _HOMES, __all__)
