@@ -72,6 +72,7 @@ def test_registry_round_trip_versions_and_verification(tmp_path: Path) -> None:
     )
     first = save_index(registry, "idx", built)
     assert (first.ref, first.architecture, first.config["count"]) == ("idx:1", "vector_index", 200)
+    assert first.params_count == 200 * 32  # the numbers it stores
     loaded = load_index(registry, "idx")
     hits = loaded.search(vectors[:3], 4, encoder=ENC)
     assert hits == built.search(vectors[:3], 4, encoder=ENC)

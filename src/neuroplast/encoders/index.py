@@ -268,7 +268,9 @@ def save_index(registry: Registry, name: str, index: VectorIndex) -> VersionReco
         path = folder / file
         files[file] = (path, atomic_write_bytes(path, data))
     metrics = {"vectors": len(index), "kind": index.kind}
-    return registry.finalize_version(record.id, files=files, params_count=0, metrics=metrics)
+    # its "parameters" are the numbers it stores (models show counts a bundle's otherwise)
+    numbers = len(index) * index.dim
+    return registry.finalize_version(record.id, files=files, params_count=numbers, metrics=metrics)
 
 
 def check_index_target(registry: Registry, name: str, kind: str = "auto") -> None:
