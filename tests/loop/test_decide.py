@@ -130,3 +130,6 @@ def test_nothing_to_do_is_waiting_and_bad_names_are_errors(engine: Engine) -> No
         run_loop(engine.registry, "nope", policy())
     with pytest.raises(ConfigError, match="the loop runs on a model, not a version"):
         run_loop(engine.registry, f"{MODEL}:1", policy())
+    engine.promote(f"{MODEL}:1", "archived")
+    with pytest.raises(ConfigError, match=r"no production version: .* `neuroplast models prom"):
+        run_loop(engine.registry, MODEL, policy())

@@ -4,7 +4,8 @@ feedback, real candidates trained by ``continual update``, real A/B routing.
 - a dry run changes nothing; the same step then trains, gates and starts an A/B test; the
   next steps wait for evidence and then promote on the A/B feedback;
 - a ``naive`` candidate that forgets is stopped by the gate (archived) and the loop then
-  waits for fresh feedback instead of retraining on the same data."""
+  waits for fresh feedback instead of retraining on the same data;
+- an image model learns from the images read back from the log's thumbnails."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from tests.conftest import load_debian_data
 from tests.loop.conftest import MODEL, log_traffic, policy, reviews
+from tests.serving.conftest import IMAGE_MODEL
 
 from neuroplast.engine import Engine
 from neuroplast.loop import run_loop
@@ -114,3 +117,47 @@ def test_a_naive_candidate_that_forgets_is_stopped_by_the_gate(engine: Engine) -
     assert again.outcome == "waiting"
     assert "since the last rejected candidate" in again.decisions[-1].reason
     assert len(engine.versions(MODEL)) == 3
+
+
+def test_an_image_model_learns_from_its_logged_thumbnails(engine: Engine) -> None:
+    """Fashion-MNIST (28 px: the log's PNG thumbnails are the served images, exactly) and a
+    class name an image folder could not hold (T-shirt/top)."""
+    import numpy as np
+
+    from neuroplast.serving.predlog import thumbnail_data_url
+
+    data = load_debian_data("fashion_mnist")
+    rows = np.flatnonzero(data.test_mask)[:120]
+    images, truth = data.images[rows], [data.label_names[c] for c in data.labels[rows]]
+    answers = engine.predictor(f"{IMAGE_MODEL}:1").predict(images, top_k=2)
+    start = datetime.now(UTC) - timedelta(hours=1)
+    engine.registry.log_predictions(
+        [
+            {
+                "request_id": f"img{i}",
+                "item": 0,
+                "model": IMAGE_MODEL,
+                "version": 1,
+                "arm": "production",
+                "at": start + timedelta(seconds=i),
+                "label": p.label,
+                "probability": p.probability,
+                "top_k": p.top_k,
+                "latency_ms": 1.0,
+                "input_sha256": f"{i:064x}",
+                "thumbnail": thumbnail_data_url(image),
+            }
+            for i, (image, p) in enumerate(zip(images, answers, strict=True))
+        ]
+    )
+    for i, label in enumerate(truth):
+        engine.registry.add_feedback(f"img{i}", label)
+    accept = policy(trigger__always=True, gate__min_gain=-1.0, gate__max_old_drop=1.0)
+
+    step = run_loop(engine.registry, IMAGE_MODEL, accept)
+    assert [(d.step, d.outcome) for d in step.decisions][-1] == ("rollout", "started")
+    candidate = engine.registry.resolve(f"{IMAGE_MODEL}:2")
+    assert candidate.parent == f"{IMAGE_MODEL}:1" and candidate.modality == "image"
+    update = step.decisions[1].details
+    assert update["train"] + step.decisions[2].details["holdout"] == 120
+    assert "T-shirt/top" in step.decisions[0].details["feedback"]["classes"]

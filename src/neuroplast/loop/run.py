@@ -77,7 +77,13 @@ def run_loop(
             "finds its serving version"
         )
     checked = load_policy(policy)
-    registry.resolve(model)  # an unknown model fails here, with the known ones listed
+    serving = registry.resolve(model)  # an unknown model fails here, with the known ones
+    if serving.stage != "production":
+        raise ConfigError(
+            f"{model} has no production version: with none, its newest version answers, so "
+            "a candidate would serve every request before any gate; promote the version you "
+            f"serve first (`neuroplast models promote {serving.ref}`)"
+        )
     moment = now or datetime.now(UTC)
     if dry_run:
         ctx = StepContext(registry, model, checked, dry_run=True, now=moment)
