@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import typer
@@ -12,6 +12,10 @@ import typer
 from neuroplast.cli._common import HomeOption, JsonOption, console, print_json, setup_logging
 from neuroplast.cli._inputs import texts_from_file
 from neuroplast.errors import ConfigError, DataError
+
+if TYPE_CHECKING:
+    from neuroplast.encoders.cache import CacheStats
+    from neuroplast.encoders.service import EmbedCall
 
 _SUFFIXES = (".parquet", ".npy")
 
@@ -59,7 +63,17 @@ def embed(
         raise DataError("no vectors were made")
     if output is not None:
         _write(output, vectors, call.encoder)
-    report: dict[str, Any] = {
+    report = _report(call, vectors, stats, output)
+    if as_json:
+        print_json(report)
+        return
+    _print(report, items, vectors)
+
+
+def _report(
+    call: EmbedCall, vectors: np.ndarray, stats: CacheStats, output: Path | None
+) -> dict[str, Any]:
+    return {
         "encoder": call.encoder,
         "dtype": call.dtype,
         "dim": int(vectors.shape[1]),
@@ -76,23 +90,24 @@ def embed(
             "max_entries": stats.max_entries,
         },
     }
-    if as_json:
-        print_json(report)
-        return
-    target = f" -> {output}" if output is not None else ""
+
+
+def _print(report: dict[str, Any], items: list[str], vectors: np.ndarray) -> None:
+    target = f" -> {report['output']}" if report["output"] is not None else ""
     console.print(
-        f"{call.texts} texts ({call.distinct} distinct): {call.cached} from the cache, "
-        f"{call.computed} computed in {call.seconds:.2f} s; {vectors.shape[1]}-d {call.dtype} "
-        f"vectors of {call.encoder}{target}",
+        f"{report['texts']} texts ({report['distinct']} distinct): {report['cached']} from the "
+        f"cache, {report['computed']} computed in {report['seconds']:.2f} s; {report['dim']}-d "
+        f"{report['dtype']} vectors of {report['encoder']}{target}",
         markup=False,
     )
-    if output is None:
+    if report["output"] is None:
         for text, vector in zip(items[:5], vectors[:5], strict=False):
             head = ", ".join(f"{v:+.4f}" for v in vector[:4])
             console.print(f"  [{head}, ...]  {text[:60]!r}", markup=False)
+    cache = report["cache"]
     console.print(
-        f"cache: {stats.entries} vectors of this encoder, {stats.hits} hits, "
-        f"{stats.misses} misses so far (at most {stats.max_entries} rows in all)",
+        f"cache: {cache['entries']} vectors of this encoder, {cache['hits']} hits, "
+        f"{cache['misses']} misses so far (at most {cache['max_entries']} rows in all)",
         markup=False,
     )
 
