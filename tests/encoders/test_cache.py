@@ -112,3 +112,24 @@ def test_embed_rejects_what_is_not_a_list_of_texts(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="dtype must be one of float32, float16"):
         service.embed(["a"], dtype="int8")
     assert service.embed([]).shape == (0, 384)
+
+
+def test_a_race_with_another_writer_is_retried_once_then_skipped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    cache = EmbeddingCache(Registry(tmp_path / "home"), max_entries=10)
+    real, calls = cache._store, []
+
+    def racing(*args: object) -> int:
+        calls.append(1)
+        if len(calls) in (1, 3, 4):  # the first call of each store loses the race
+            raise IntegrityError("INSERT", {}, Exception("UNIQUE constraint failed"))
+        return real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(cache, "_store", racing)
+    cache.store("enc@1", {"k": _vectors(1)[0]}, "float32", hits=0)
+    assert set(cache.lookup("enc@1", ["k"], "float32")) == {"k"}  # kept on the retry
+    assert cache.store("enc@1", {"j": _vectors(1)[0]}, "float32", hits=0) == 0
+    assert "1 vectors not kept" in caplog.text and len(calls) == 4

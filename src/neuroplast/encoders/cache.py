@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from neuroplast.errors import ConfigError
@@ -141,6 +142,17 @@ class EmbeddingCache:
         and ``len(vectors)`` misses, evict past the bound; returns how many rows went."""
         if not self.writable:
             return 0
+        for attempt in (1, 2):
+            try:
+                return self._store(encoder, vectors, dtype, hits)
+            except IntegrityError as e:  # another process added a row or counter meanwhile
+                if attempt == 2:
+                    logger.warning("embedding cache: %d vectors not kept (%s)", len(vectors), e)
+        return 0
+
+    def _store(
+        self, encoder: str, vectors: Mapping[str, np.ndarray], dtype: Dtype, hits: int
+    ) -> int:
         now = utcnow()
         with self.registry._session() as s:
             keys = list(vectors)
