@@ -133,3 +133,29 @@ def test_nothing_to_do_is_waiting_and_bad_names_are_errors(engine: Engine) -> No
     engine.promote(f"{MODEL}:1", "archived")
     with pytest.raises(ConfigError, match=r"no production version: .* `neuroplast models prom"):
         run_loop(engine.registry, MODEL, policy())
+
+
+def test_drift_in_the_newest_windows_triggers_a_candidate(engine: Engine) -> None:
+    """Reviews with feedback, then movie plot descriptions (no opinions: a real shift)."""
+    from tests.monitoring.conftest import plot_descriptions
+
+    texts, labels = reviews(100)
+    start = datetime.now(UTC) - timedelta(hours=1)
+    log_traffic(engine, 1, texts, labels, start=start)
+    plots = plot_descriptions()[:200]
+    log_traffic(engine, 1, plots, [None] * 200, start=start + timedelta(minutes=10))
+    report = run_loop(engine.registry, MODEL, policy(trigger__window=100), dry_run=True)
+    assert [(d.step, d.outcome) for d in report.decisions] == [
+        ("trigger", "triggered"),
+        ("update", "would_train"),
+    ]
+    assert report.decisions[0].reason.startswith("drift in the newest 2 window(s): ")
+    drift = report.decisions[0].details["drift"]
+    assert drift["alarm"] and [w["alarm"] for w in drift["newest"]] == [True, True]
+    quiet = run_loop(
+        engine.registry,
+        MODEL,
+        policy(trigger__window=100, trigger__detectors=["accuracy"]),
+        dry_run=True,
+    )
+    assert quiet.outcome == "waiting"  # the accuracy on feedback did not move
