@@ -20,6 +20,7 @@ from tests.serving.conftest import IMAGE_MODEL
 from neuroplast.engine import Engine
 from neuroplast.loop import run_loop
 from neuroplast.loop.feedback import held_back
+from neuroplast.registry import add_event
 
 
 def state(engine: Engine) -> dict[str, Any]:
@@ -49,6 +50,8 @@ def test_dry_run_then_train_gate_ab_and_promote_on_the_ab_feedback(engine: Engin
     texts, labels = reviews(200)
     ids = log_traffic(engine, 1, texts, labels, start=datetime.now(UTC) - timedelta(hours=1))
     accept = policy(trigger__always=True, gate__min_gain=-1.0, gate__max_old_drop=1.0)
+    # a step that was killed after training rt-serve:2, before its gate
+    add_event(engine.registry, f"{MODEL}:2", "loop_update", reason="test", details={})
     before = state(engine)
 
     dry = run_loop(engine.registry, MODEL, accept, dry_run=True)
@@ -62,6 +65,7 @@ def test_dry_run_then_train_gate_ab_and_promote_on_the_ab_feedback(engine: Engin
     step = run_loop(engine.registry, MODEL, accept)
     assert [(d.step, d.outcome) for d in step.decisions] == [
         ("trigger", "triggered"),
+        ("recover", "archived"),  # the killed step's candidate
         ("update", "trained"),
         ("gate", "passed"),
         ("rollout", "started"),
@@ -69,8 +73,16 @@ def test_dry_run_then_train_gate_ab_and_promote_on_the_ab_feedback(engine: Engin
     assert step.candidate == f"{MODEL}:3" and step.promoted is None
     assert engine.registry.routing(MODEL).split == {1: 0.8, 3: 0.2}
     events = {e.action: e for e in loop_events(engine)}
-    assert set(events) == {"loop_trigger", "loop_update", "loop_gate_pass", "loop_rollout"}
+    assert set(events) == {
+        "loop_trigger",
+        "loop_failed",
+        "loop_update",
+        "loop_gate_pass",
+        "loop_rollout",
+    }
+    assert engine.registry.resolve(f"{MODEL}:2").stage == "archived"
     gate = events["loop_gate_pass"].details or {}
+    assert gate == step.decisions[3].details | {"step": "gate", "outcome": "passed"}
     assert gate["holdout"] == sum(held_back(rid, 0, accept.feedback.holdout) for rid in ids)
     assert 0 <= gate["reference_after"] <= 1 and gate["holdout"] >= 10
     assert events["loop_update"].details["parent"] == f"{MODEL}:1"  # type: ignore[index]

@@ -114,28 +114,17 @@ def _check(
 
 
 def _train(
-    ctx: StepContext, serving: VersionRecord, loaded: LoadedModel, fs: FeedbackSet
-) -> UpdateOutcome | None:
-    """The candidate (None in a dry run), trained under the model's loop run lease."""
-    from neuroplast.loop._guard import training_run
+    ctx: StepContext, serving: VersionRecord, loaded: LoadedModel, fs: FeedbackSet, run_id: int
+) -> UpdateOutcome:
+    """The candidate, trained on the training share of the feedback."""
     from neuroplast.loop._update import train_candidate
     from neuroplast.loop.feedback import labelled_data
 
     policy = ctx.policy.update
-    if ctx.dry_run:
-        ctx.decide(
-            "update",
-            "trained",
-            f"{serving.ref} would learn {len(fs.train)} labelled inputs with {policy.strategy}"
-            + (f" (new classes: {', '.join(fs.new_classes)})" if fs.new_classes else ""),
-            {"strategy": policy.strategy, "train": len(fs.train)},
-        )
-        return None
     source = f"feedback on {ctx.model} ({len(fs.train)} labelled inputs, closed loop)"
     try:
-        with training_run(ctx.registry, ctx.model) as run_id:
-            data = labelled_data(fs.train, loaded, source)
-            outcome = train_candidate(ctx.registry, serving.ref, data, source=source, update=policy)
+        data = labelled_data(fs.train, loaded, source)
+        outcome = train_candidate(ctx.registry, serving.ref, data, source=source, update=policy)
     except NeuroplastError as e:
         ctx.decide("update", "failed", str(e), {"error": type(e).__name__}, action="loop_failed")
         raise
@@ -161,6 +150,28 @@ def _train(
         ref=ref,
     )
     return outcome
+
+
+def _archive_orphans(ctx: StepContext) -> None:
+    """Candidates an earlier step trained but never judged (its process was killed between
+    the training and the gate) are archived, so none lingers as a candidate."""
+    from neuroplast.registry import promote
+
+    judged = {e.version for e in ctx.loop_events() if e.action.startswith("loop_gate_")}
+    for event in ctx.loop_events():
+        if event.action != "loop_update" or event.version is None or event.version in judged:
+            continue
+        ref = f"{ctx.model}:{event.version}"
+        version = next(
+            (v for v in ctx.registry.versions(ctx.model) if v.version == event.version), None
+        )
+        if version is None or version.stage != "candidate":
+            continue
+        why = "trained by a loop step that ended before its gate"
+        promote(ctx.registry, ref, "archived", reason=f"closed loop: {why}")
+        ctx.decide(
+            "recover", "archived", f"{ref} was {why}; archived", {}, action="loop_failed", ref=ref
+        )
 
 
 def _gate(
@@ -203,16 +214,28 @@ def _gate(
 
 
 def train_step(ctx: StepContext) -> None:
-    """Check the trigger and the feedback; if due, train a candidate, gate it, roll it out."""
+    """Check the trigger and the feedback; if due, train a candidate, gate it, roll it out
+    (under the model's loop run lease, so that no other process does the same meanwhile)."""
     from neuroplast.inference.registered import load_registered
+    from neuroplast.loop._guard import training_run
 
     serving, loaded = load_registered(ctx.registry, ctx.model)
     checked = _check(ctx, serving, loaded)
     if checked is None:
         return
     fs, _ = checked
-    outcome = _train(ctx, serving, loaded, fs)
-    if outcome is None:  # dry run
+    if ctx.dry_run:
+        strategy = ctx.policy.update.strategy
+        new = f" (new classes: {', '.join(fs.new_classes)})" if fs.new_classes else ""
+        ctx.decide(
+            "update",
+            "trained",
+            f"{serving.ref} would learn {len(fs.train)} labelled inputs with {strategy}{new}",
+            {"strategy": strategy, "train": len(fs.train)},
+        )
         return
-    if _gate(ctx, serving, loaded, outcome, fs):
-        start_rollout(ctx, serving.version, outcome.version.version)
+    with training_run(ctx.registry, ctx.model) as run_id:
+        _archive_orphans(ctx)
+        outcome = _train(ctx, serving, loaded, fs, run_id)
+        if _gate(ctx, serving, loaded, outcome, fs):
+            start_rollout(ctx, serving.version, outcome.version.version)
