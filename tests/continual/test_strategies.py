@@ -71,7 +71,7 @@ def _changes(plugin: Plugin, stream: Stream) -> tuple[list[float], list[float]]:
 
 
 def test_ewc_penalty_is_positive_on_the_second_task(small_stream: Stream) -> None:
-    ewc = EWC(lambda_=1000.0, fisher_samples=100)
+    ewc = EWC(lambda_=1000.0, fisher_samples=100, fisher_labels="argmax", fisher_norm="none")
     plain, total = _changes(ewc, small_stream)
     diffs = [t - p for p, t in zip(plain, total, strict=True)]
     assert diffs[0] == pytest.approx(0.0, abs=1e-6)  # the weights still sit on the anchor
@@ -135,19 +135,56 @@ def test_lwf_class_il_distils_over_every_active_class() -> None:
     assert new.grad is not None and bool((new.grad[:, 2:] == 0).all())
 
 
-def test_lwf_class_il_softmax_is_all_seen_alone_and_old_only_beside_replay() -> None:
+def test_lwf_class_il_softmax_is_all_but_label_alone_and_old_only_beside_replay() -> None:
     stream = make_stream(
         StreamConfig(scenario="class", tasks=2, train_per_class=40, test_per_class=10)
     )
     alone = LwF()
     _train(stream, [alone])
-    assert alone.active is not None and alone.active.tolist() == [0, 1, 2, 3]
+    assert alone.mode == "all_but_label" and alone.active is not None
+    assert alone.active.tolist() == [0, 1, 2, 3]
     beside = LwF()
     _train(stream, [Replay(buffer_size=20), beside])
     assert beside.active is None and [g.tolist() for g in beside.groups] == [[0, 1]]
     forced = LwF(softmax="all_seen")
     _train(stream, [Replay(buffer_size=20), forced])
-    assert forced.active is not None
+    assert forced.active is not None and forced.mode == "all_seen"
+
+
+def test_all_but_label_leaves_each_rows_own_class_out_of_the_softmax() -> None:
+    """A row of new class 2 is taught it is not class 3 (and keeps the old classes' shape);
+    nothing pushes its own logit down, which the all_seen target did against the label."""
+    from neuroplast.continual.strategies.lwf import distillation_loss
+
+    torch.manual_seed(0)
+    new = torch.randn(2, 4, requires_grad=True)
+    old = torch.randn(2, 4)
+    group, active, labels, t = (
+        torch.tensor([0, 1]),
+        torch.tensor([0, 1, 2, 3]),
+        torch.tensor([2, 3]),
+        2.0,
+    )
+    loss = distillation_loss(new, old, [group], t, active=active, labels=labels, t_squared=False)
+    target = torch.softmax(old[:, :2] / t, dim=1)
+    for row, other in ((0, 3), (1, 2)):  # the softmax over the old classes and the other new one
+        keep = [0, 1, other]
+        log_q = torch.log_softmax(new[row, keep] / t, dim=0)[:2]
+        expected = (torch.xlogy(target[row], target[row]) - target[row] * log_q).sum()
+        loss_row = distillation_loss(
+            new[row : row + 1],
+            old[row : row + 1],
+            [group],
+            t,
+            active=active,
+            labels=labels[row : row + 1],
+            t_squared=False,
+        )
+        assert torch.allclose(loss_row, expected)
+    loss.backward()
+    assert new.grad is not None
+    assert float(new.grad[0, 2]) == 0.0 and float(new.grad[1, 3]) == 0.0  # own label free
+    assert float(new.grad[0, 3]) > 0 and float(new.grad[1, 2]) > 0  # the other new class down
 
 
 def test_replay_mixes_old_rows_in_and_composes_with_lwf(small_stream: Stream) -> None:

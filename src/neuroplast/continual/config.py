@@ -125,11 +125,21 @@ class StreamConfig(_Strict):
 
 
 class EWCOptions(_Strict):
-    lambda_: float = Field(5000.0, ge=0.0, alias="lambda", description="penalty strength")
+    lambda_: float = Field(
+        10000.0,
+        ge=0.0,
+        alias="lambda",
+        description="penalty strength (on the Fisher normalised to sum 1 unless fisher_norm: none)",
+    )
     gamma: float = Field(1.0, ge=0.0, le=1.0, description="online EWC: decay of old Fisher")
-    fisher_samples: int = Field(1000, ge=1, description="rows used to estimate the Fisher")
+    fisher_samples: int = Field(500, ge=1, description="rows used to estimate the Fisher")
     fisher_labels: Literal["expected", "argmax"] = Field(
-        "argmax", description="Fisher over the predicted distribution, or its argmax only"
+        "expected", description="Fisher over the predicted distribution, or its argmax only"
+    )
+    fisher_norm: Literal["sum", "none"] = Field(
+        "sum",
+        description="sum: each task's Fisher divided by its sum, so lambda does not depend on "
+        "how long a task was trained; none: the raw Fisher of the papers",
     )
     anchor: Literal["task", "latest"] = Field(
         "task", description="ewc: each Fisher at its own task's parameters, or at the latest"
@@ -138,7 +148,7 @@ class EWCOptions(_Strict):
 
 
 class SIOptions(_Strict):
-    c: float = Field(1.0, ge=0.0, description="penalty strength")
+    c: float = Field(100.0, ge=0.0, description="penalty strength")
     xi: float = Field(0.1, gt=0.0, description="damping of the importance")
 
 
@@ -147,10 +157,15 @@ class LwFOptions(_Strict):
     alpha: float | None = Field(
         None, ge=0.0, le=1.0, description="distillation share; null = 1 - 1/task"
     )
-    softmax: Literal["auto", "all_seen", "old_only"] = Field(
+    softmax: Literal["auto", "all_seen", "all_but_label", "old_only"] = Field(
         "auto",
-        description="class-IL: distil over every class seen so far (all_seen, the paper's) or "
-        "inside the old classes (old_only); auto = old_only beside replay, else all_seen",
+        description="class-IL: distil over every class seen so far but the row's own label "
+        "(all_but_label), all of them (all_seen, van de Ven & Tolias's, which learns no new "
+        "task) or the old classes only (old_only); auto = old_only beside replay, else "
+        "all_but_label",
+    )
+    t_squared: bool = Field(
+        False, description="scale the distillation by T^2 (Hinton's; it outvotes the labels)"
     )
 
 

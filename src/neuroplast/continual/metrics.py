@@ -13,13 +13,16 @@ here). With ``T`` tasks and ``b[j]`` the accuracy of the randomly initialised mo
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from neuroplast.errors import DataError
 
-__all__ = ["ContinualMetrics", "compute_metrics"]
+if TYPE_CHECKING:
+    from neuroplast.continual.streams import Stream
+
+__all__ = ["ContinualMetrics", "chance_levels", "compute_metrics", "unlearned_tasks"]
 
 
 @dataclass(frozen=True)
@@ -70,3 +73,27 @@ def compute_metrics(matrix: Any, random_init: Any = None) -> ContinualMetrics:
         matrix=r.tolist(),
         random_init=None if b is None else b.tolist(),
     )
+
+
+def chance_levels(stream: Stream) -> list[float]:
+    """The accuracy of a guess on each task's test rows right after it is learned (R[t][t]):
+    one over its own classes (task-IL), over every class seen so far (class-IL), or over the
+    shared outputs (domain-IL)."""
+    tasks = stream.tasks
+    if stream.scenario == "task":
+        return [1.0 / len(set(t.classes)) for t in tasks]
+    if stream.scenario == "class":
+        return [
+            1.0 / len({c for t in tasks[: i + 1] for c in t.classes}) for i in range(len(tasks))
+        ]
+    return [1.0 / stream.num_outputs for _ in tasks]
+
+
+def unlearned_tasks(matrix: Any, stream: Stream, *, share: float = 0.5) -> list[int]:
+    """The tasks (1-based) a run did not learn: those whose accuracy right after training on
+    them, ``R[t][t]``, stays below ``chance + share * (1 - chance)`` (with the default share,
+    75 % for two classes, 55 % for the fifth class-IL task of Split MNIST). A strategy that
+    protects old tasks by refusing new ones (class-IL LwF before issue 17) fails it."""
+    r = np.asarray(matrix, dtype=np.float64)
+    chance = chance_levels(stream)
+    return [t + 1 for t in range(r.shape[0]) if r[t, t] < chance[t] + share * (1.0 - chance[t])]

@@ -18,6 +18,7 @@ from neuroplast.continual.strategies.regularization import (
     OnlineEWC,
     ewc_penalty,
     fisher_information,
+    normalise_fisher,
 )
 from neuroplast.continual.strategies.replay import ICaRL, Replay, ReplayBuffer, herding
 from neuroplast.continual.strategies.simple import Joint, Naive
@@ -40,5 +41,6 @@ __all__ = [
     "fisher_information",
     "herding",
     "list_strategies",
+    "normalise_fisher",
     "register_strategy",
 ]

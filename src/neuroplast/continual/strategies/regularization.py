@@ -8,80 +8,26 @@ loss of later tasks.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
-from neuroplast.continual.learner import apply_mask
+from neuroplast.continual.strategies._fisher import fisher_information, normalise_fisher
 from neuroplast.continual.strategies._registry import register_strategy
 from neuroplast.continual.strategies.base import Plugin
 from neuroplast.errors import ConfigError
-from neuroplast.models import logits_of
 
 if TYPE_CHECKING:
     from neuroplast.continual.learner import ContinualLearner
     from neuroplast.continual.streams import Task
     from neuroplast.training import Trainer
 
-__all__ = ["EWC", "SI", "OnlineEWC", "ewc_penalty", "fisher_information"]
+__all__ = ["EWC", "SI", "OnlineEWC", "ewc_penalty", "fisher_information", "normalise_fisher"]
 
 
 def _params(model: nn.Module) -> dict[str, Tensor]:
     return {n: p for n, p in model.named_parameters() if p.requires_grad}
-
-
-def fisher_information(
-    model: nn.Module,
-    data: Iterable[Any],
-    *,
-    mask: Tensor | None = None,
-    max_samples: int | None = None,
-    labels: Literal["expected", "argmax"] = "expected",
-) -> dict[str, Tensor]:
-    """Diagonal Fisher information of the model's own predictive distribution (the "true"
-    Fisher, not the empirical one on the data's labels): the mean over samples of
-    ``sum_c p(c|x) * grad(log p(c|x))^2`` over the classes ``c`` in ``mask``
-    (``labels="expected"``, exact), or of ``grad(log p(y_hat|x))^2`` for the predicted class
-    only (``labels="argmax"``, cheaper, but on inputs the model fits with ``p ~ 1`` it
-    shrinks their share by a further factor ``1 - p``, so the few misfit rows decide it).
-    ``data`` yields ``(inputs, labels)`` batches or input tensors.
-    """
-    params = _params(model)
-    fisher = {n: torch.zeros_like(p) for n, p in params.items()}
-    was_training = model.training
-    model.eval()
-    count = 0
-    for batch in data:
-        inputs = batch[0] if isinstance(batch, list | tuple) else batch
-        for row in range(len(inputs)):
-            if max_samples is not None and count >= max_samples:
-                break
-            model.zero_grad(set_to_none=True)
-            logits = apply_mask(logits_of(model(inputs[row : row + 1])), mask)
-            log_prob = F.log_softmax(logits, dim=1)[0]
-            if labels == "argmax":
-                weighted = [(int(log_prob.argmax()), 1.0)]
-            else:
-                probs = log_prob.detach().exp()
-                # classes with p < 1e-4 add less than 1e-4 of a gradient's square: skipped
-                weighted = [(c, float(probs[c])) for c in (probs >= 1e-4).nonzero().flatten()]
-            for k, (c, weight) in enumerate(weighted):
-                grads = torch.autograd.grad(
-                    log_prob[c],
-                    list(params.values()),
-                    retain_graph=k < len(weighted) - 1,
-                    allow_unused=True,
-                )
-                for (n, _), g in zip(params.items(), grads, strict=True):
-                    if g is not None:
-                        fisher[n] += weight * g.detach() ** 2
-            count += 1
-    model.zero_grad(set_to_none=True)
-    model.train(was_training)
-    return {n: f / max(count, 1) for n, f in fisher.items()}
 
 
 def ewc_penalty(
@@ -127,33 +73,42 @@ class EWC(Plugin):
     parameters after the latest task (``anchor="latest"``, Huszar's 2018 correction: the
     stale anchors of early tasks otherwise pull the parameters, from the first step of a
     new task, towards their Fisher-weighted mean and away from the one point known to suit
-    all old tasks)."""
+    all old tasks).
+
+    ``fisher_norm="sum"`` divides each task's Fisher by its sum over the parameters before
+    it is stored: the raw Fisher shrinks as a task is fit ever more confidently (see
+    ``_fisher.py``), so the same lambda would act after 35 steps a task and not after 500;
+    normalised, lambda weighs the Fisher-weighted mean squared change of the parameters.
+    ``"none"`` keeps the raw Fisher of the papers (whose lambdas then reach 1e6-1e9)."""
 
     def __init__(
         self,
         *,
-        lambda_: float = 5000.0,
-        fisher_samples: int = 1000,
-        fisher_labels: Literal["expected", "argmax"] = "argmax",
+        lambda_: float = 10000.0,
+        fisher_samples: int = 500,
+        fisher_labels: Literal["expected", "argmax"] = "expected",
+        fisher_norm: Literal["sum", "none"] = "sum",
         anchor: Literal["task", "latest"] = "task",
     ) -> None:
         self.anchor = anchor
         self.strength = lambda_
         self.fisher_samples = fisher_samples
         self.fisher_labels = fisher_labels
+        self.fisher_norm = fisher_norm
         self.fishers: list[dict[str, Tensor]] = []
         self.anchors: list[dict[str, Tensor]] = []
         self._merged: tuple[dict[str, tuple[Tensor, Tensor]], Tensor] | None = None
 
     def _task_fisher(self, learner: ContinualLearner, task: Task) -> dict[str, Tensor]:
         mask = learner.stream.output_mask(task.index)
-        return fisher_information(
+        fisher = fisher_information(
             learner.inner,
             [task.x_train],
             mask=mask,
             max_samples=self.fisher_samples,
             labels=self.fisher_labels,
         )
+        return normalise_fisher(fisher) if self.fisher_norm == "sum" else fisher
 
     def _anchor(self, learner: ContinualLearner) -> dict[str, Tensor]:
         return {n: p.detach().clone() for n, p in _params(learner.inner).items()}
@@ -222,13 +177,17 @@ class OnlineEWC(EWC):
     def __init__(
         self,
         *,
-        lambda_: float = 5000.0,
+        lambda_: float = 10000.0,
         gamma: float = 1.0,
-        fisher_samples: int = 1000,
-        fisher_labels: Literal["expected", "argmax"] = "argmax",
+        fisher_samples: int = 500,
+        fisher_labels: Literal["expected", "argmax"] = "expected",
+        fisher_norm: Literal["sum", "none"] = "sum",
     ) -> None:
         super().__init__(
-            lambda_=lambda_, fisher_samples=fisher_samples, fisher_labels=fisher_labels
+            lambda_=lambda_,
+            fisher_samples=fisher_samples,
+            fisher_labels=fisher_labels,
+            fisher_norm=fisher_norm,
         )
         self.gamma = gamma
 
@@ -248,7 +207,7 @@ class SI(Plugin):
     """Synaptic intelligence: importance from each parameter's contribution to the drop of
     the loss along its trajectory, ``omega += -grad * delta``, normalised at task end."""
 
-    def __init__(self, *, c: float = 1.0, xi: float = 0.1) -> None:
+    def __init__(self, *, c: float = 100.0, xi: float = 0.1) -> None:
         self.c, self.xi = c, xi
         self.omega: dict[str, Tensor] = {}  # consolidated importance
         self.anchor: dict[str, Tensor] = {}
