@@ -30,7 +30,7 @@ def state(engine: Engine) -> dict[str, Any]:
     registry = engine.registry
     return {
         "events": [(e.action, e.version, e.details) for e in registry_history(engine)],
-        "versions": [(v.version, v.stage) for v in engine.versions(MODEL)],
+        "versions": [(v.version, v.stage, sorted(v.artifacts)) for v in engine.versions(MODEL)],
         "routing": registry.routing(MODEL),
         "runs": [(r.id, r.status) for r in runs_page(registry, 1).items],
         "checks": len(registry.drift_checks(MODEL)) if hasattr(registry, "drift_checks") else 0,

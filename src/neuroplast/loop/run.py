@@ -11,13 +11,16 @@ Each call looks at the registry and does the one thing that is due, then returns
 
 Every decision is in the returned :class:`LoopReport` and, unless ``dry_run``, an audit
 event ``loop_*`` with its numbers (``neuroplast models history MODEL``). A dry run reads
-the same state and says what it would do, writing nothing. One step runs at a time per
-model (``_guard``): a second one answers "busy".
+the same state through a read-only view of the registry and says what it would do: it
+cannot write anything, not even the drift reference a first check stores. One step runs
+at a time per model (``_guard``): a second one answers "busy".
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -57,6 +60,27 @@ def _one_step(ctx: StepContext) -> None:
     train_step(ctx)
 
 
+@contextmanager
+def _read_only(registry: Registry) -> Iterator[Registry]:
+    """The same registry opened read-only: a dry run cannot write anything, not even the
+    drift reference or check that a real step keeps."""
+    if registry.read_only:
+        yield registry
+        return
+    from neuroplast.registry import Registry as Opened
+
+    view = Opened(
+        registry.home,
+        url=registry.url,
+        artifact_url=registry.artifact_store.url,
+        read_only=True,
+    )
+    try:
+        yield view
+    finally:
+        view.close()
+
+
 def run_loop(
     registry: Registry,
     model: str,
@@ -86,8 +110,9 @@ def run_loop(
         )
     moment = now or datetime.now(UTC)
     if dry_run:
-        ctx = StepContext(registry, model, checked, dry_run=True, now=moment)
-        _one_step(ctx)
+        with _read_only(registry) as view:
+            ctx = StepContext(view, model, checked, dry_run=True, now=moment)
+            _one_step(ctx)
         return ctx.report
     registry.require_writable("run the closed loop")
     try:
