@@ -106,3 +106,22 @@ def test_one_sided_p_matches_a_hand_computed_z_test() -> None:
     assert one_sided_p(prod, cand) == pytest.approx(0.5 * math.erfc(z / math.sqrt(2)))
     assert one_sided_p(prod, cand) == pytest.approx(0.0691, abs=1e-4)
     assert one_sided_p(prod, ArmNumbers(2, 0, 0, None)) is None
+
+
+def test_decision_numbers_are_made_json_safe() -> None:
+    import json
+    from datetime import UTC, datetime
+
+    import numpy as np
+
+    from neuroplast.loop.report import Decision
+
+    details = {"acc": np.float32(0.5), "n": np.int64(3), "curve": np.arange(2), "p": math.nan}
+    decision = Decision("gate", "passed", "ok", {**details, "at": datetime(2026, 1, 1, tzinfo=UTC)})
+    assert json.loads(json.dumps(decision.to_dict()))["details"] == {
+        "acc": 0.5,
+        "n": 3,
+        "curve": [0, 1],
+        "p": None,
+        "at": "2026-01-01T00:00:00+00:00",
+    }

@@ -32,8 +32,8 @@ def jsonable(value: Any) -> Any:
         return [jsonable(v) for v in value]
     if isinstance(value, datetime):
         return value.isoformat()
-    if hasattr(value, "item") and callable(value.item):  # numpy scalars
-        value = value.item()
+    if hasattr(value, "tolist") and callable(value.tolist):  # numpy scalars and arrays
+        return jsonable(value.tolist())
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
