@@ -96,3 +96,44 @@ def test_ewc_protects_task_one_after_a_long_second_task() -> None:
         assert matrix[1][1] > 0.8, (name, matrix)  # task 2 is still learned
     assert after["ewc"] > after["naive"] + 0.1, after
     assert after["raw"] < after["naive"] + 0.05, after
+
+
+def test_the_reproduction_reports_a_strategy_that_learns_no_new_task() -> None:
+    """The issue's class-IL LwF (R diagonal 98.5 / 2.2 / 0 / 0 / 0) is flagged, naive's is
+    not; ``continual reproduce --json`` lists them."""
+    from torch import nn
+
+    from neuroplast.continual.metrics import compute_metrics
+    from neuroplast.continual.reproduce import ReproduceResult
+    from neuroplast.continual.runner import RunResult, StrategySummary
+
+    stream = make_stream(
+        ContinualConfig.model_validate(
+            {"stream": {"scenario": "class", "train_per_class": 10, "test_per_class": 5}}
+        ).stream
+    )
+
+    def summary(name: str, diagonal: list[float]) -> StrategySummary:
+        matrix = [[diagonal[i] if i == j else 0.0 for j in range(5)] for i in range(5)]
+        run = RunResult(name, 0, compute_metrics(matrix), 1.0, 0, nn.Identity(), [])
+        return StrategySummary(name, [run])
+
+    result = ReproduceResult(
+        [0],
+        5,
+        {
+            "lwf": {"class": summary("lwf", [0.985, 0.022, 0.0, 0.0, 0.0])},
+            "naive": {"class": summary("naive", [0.99, 0.94, 0.95, 0.99, 0.95])},
+        },
+        1.0,
+        {"class": stream},
+    )
+    assert result.unlearned("lwf", "class") == [2, 3, 4, 5]
+    assert result.unlearned("naive", "class") == []
+    assert result.diagonal("lwf", "class") == pytest.approx([98.5, 2.2, 0.0, 0.0, 0.0])
+    from neuroplast.cli._continual_tables import cells
+
+    rows = {(c["strategy"], c["scenario"]): c for c in cells(result)}
+    assert rows[("lwf", "class")]["unlearned"] == [2, 3, 4, 5]
+    assert rows[("naive", "class")]["unlearned"] == []
+    assert rows[("ewc", "task")]["diagonal"] is None  # not run

@@ -78,6 +78,8 @@ def cells(result: ReproduceResult) -> list[dict[str, object]]:
                     "mean": None if ours is None else ours[0],
                     "std": None if ours is None else ours[1],
                     "published": published[scenario],
+                    "diagonal": result.diagonal(strategy, scenario),
+                    "unlearned": result.unlearned(strategy, scenario),
                 }
             )
     return cells

@@ -189,7 +189,8 @@ def reproduce(
     (nothing is registered).
 
     ``--json``: ``{protocol, seeds, epochs, seconds, cells: [{strategy, scenario, mean, std,
-    published}]}`` (accuracies in %; mean/std null where a strategy does not apply).
+    published, diagonal, unlearned}]}`` (accuracies in %; mean/std/diagonal null where a
+    strategy does not apply; unlearned: the tasks whose R[t][t] stayed below chance + half).
     """
     setup_logging(verbose)
     from neuroplast.engine import Engine
@@ -230,6 +231,16 @@ def _print_reproduction(result: ReproduceResult) -> None:
     console.print(f"cells more than 5 points from the published value: {len(far)}")
     for line in far:
         console.print(f"  {line}")
+    rigid = [
+        f"  {strategy} {scenario}-IL: task(s) {missed}, R diagonal "
+        + " / ".join(f"{d:.0f}" for d in result.diagonal(strategy, scenario) or [])
+        for strategy in result.cells
+        for scenario in SCENARIOS
+        if (missed := result.unlearned(strategy, scenario))
+    ]
+    console.print(f"cells that did not learn every task (R[t][t] < chance + half): {len(rigid)}")
+    for line in rigid:
+        console.print(line)
     console.print(f"total time {result.seconds:.0f} s")
 
 
