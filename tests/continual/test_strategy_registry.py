@@ -59,3 +59,28 @@ def test_a_new_strategy_is_one_decorated_class(new_strategy: str) -> None:
     assert plugin.name == new_strategy
     with pytest.raises(ConfigError, match="baseline"):
         check_strategies([new_strategy, "ewc"])
+
+
+def test_one_set_of_strategy_defaults_in_the_code_the_options_and_the_template() -> None:
+    """``init --template continual`` writes the options' defaults, and a plugin built with
+    no options has the same values as one built from the default options."""
+    import inspect
+
+    import yaml
+
+    from neuroplast.config import template_text
+
+    defaults = StrategyOptions().model_dump(by_alias=True)
+    written = yaml.safe_load(template_text("continual"))["options"]
+    for strategy, values in written.items():
+        for key, value in values.items():
+            assert defaults[strategy][key] == value, (strategy, key)
+    for name in list_strategies():
+        spec = _registry._STRATEGIES[name]
+        if spec.options is None:
+            continue
+        options = StrategyOptions().model_dump()[spec.options]
+        params = inspect.signature(spec.cls.__init__).parameters
+        for key, value in options.items():
+            if key in params:
+                assert params[key].default == value, (name, key)
