@@ -56,7 +56,12 @@ class StreamConfig(_Strict):
     classes_per_task: int = Field(2, description="split streams: classes in each task")
     train_per_class: int | None = Field(None, ge=10, description="subsample training rows")
     test_per_class: int | None = Field(None, ge=5, description="subsample test rows")
-    test_fraction: float = Field(0.2, gt=0.0, lt=0.9, description="when no official test set")
+    test_fraction: float = Field(
+        0.2,
+        gt=0.0,
+        lt=0.9,
+        description="held out per class when the data has no official test set and no split",
+    )
     seed: int = 0
     path: str | None = Field(
         None,

@@ -297,6 +297,31 @@ def _within_task(labels: Tensor, classes: list[int], outputs: int) -> Tensor:
     return lookup[labels]
 
 
+def _cut(
+    data: TextData | ImageData | FeatureData,
+    groups: Sequence[Sequence[int]],
+    inputs: Tensor,
+    splits: tuple[np.ndarray, np.ndarray],
+    task_of_row: np.ndarray | None,
+    permutations: Sequence[np.ndarray] | None,
+) -> tuple[list[Task], list[str]]:
+    """The tasks (labels renumbered over the classes some task uses: ``tasks: 2`` of WordNet
+    gets 10 outputs) and the names of those classes."""
+    used = sorted({int(c) for g in groups for c in g})
+    remap = np.full(len(data.label_names), -1, dtype=np.int64)
+    remap[used] = np.arange(len(used))
+    codes = remap[data.labels]
+    labels = torch.from_numpy(codes)
+    tasks: list[Task] = []
+    for index, group in enumerate(groups):
+        classes = sorted({int(remap[c]) for c in group})
+        train, test = _task_rows(index, classes, codes, splits, task_of_row)
+        permutation = None if permutations is None else permutations[index]
+        x_tr, x_te = _permuted(inputs[train], permutation), _permuted(inputs[test], permutation)
+        tasks.append(Task(index, classes, x_tr, labels[train], x_te, labels[test]))
+    return tasks, [data.label_names[c] for c in used]
+
+
 def build_stream(
     name: str,
     data: TextData | ImageData | FeatureData,
@@ -330,26 +355,11 @@ def build_stream(
         input_range=input_range,
         standardize=standardize,
     )
-    # Only the classes some task uses get an output (``tasks: 2`` of WordNet: 10 outputs).
-    used = sorted({int(c) for g in groups for c in g})
-    remap = np.full(len(data.label_names), -1, dtype=np.int64)
-    remap[used] = np.arange(len(used))
-    codes = remap[data.labels]
-    all_names = [data.label_names[c] for c in used]
-    labels = torch.from_numpy(codes)
-    tasks: list[Task] = []
-    for index, group in enumerate(groups):
-        classes = sorted({int(remap[c]) for c in group})
-        train, test = _task_rows(index, classes, codes, (train_idx, test_idx), task_of_row)
-        permutation = None if permutations is None else permutations[index]
-        x_tr, x_te = _permuted(inputs[train], permutation), _permuted(inputs[test], permutation)
-        y_tr, y_te = labels[train], labels[test]
-        if scenario == "domain":
-            outputs = len(all_names)
-            y_tr, y_te = (_within_task(y, classes, outputs) for y in (y_tr, y_te))
-        tasks.append(Task(index, classes, x_tr, y_tr, x_te, y_te))
-    names = all_names
+    tasks, names = _cut(data, groups, inputs, (train_idx, test_idx), task_of_row, permutations)
     if scenario == "domain":
+        for task in tasks:
+            task.y_train = _within_task(task.y_train, task.classes, len(names))
+            task.y_test = _within_task(task.y_test, task.classes, len(names))
         names = [f"class {k} of each task" for k in range(len(groups[0]))]
     return Stream(
         name=name,
