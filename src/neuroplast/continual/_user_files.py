@@ -22,7 +22,7 @@ from neuroplast.continual._user_tables import Part, image_shape_for, read_table_
 from neuroplast.continual.config import StreamConfig
 from neuroplast.continual.streams import FeatureData
 from neuroplast.data import ImageData, TextData, load_image_folder
-from neuroplast.data.labels import encode_labels
+from neuroplast.data.labels import encode_labels, format_rows
 from neuroplast.errors import ConfigError, DataError
 
 __all__ = ["UserData", "read_parts", "read_user_data"]
@@ -108,7 +108,12 @@ def _arrays_part(path: Path, cfg: StreamConfig, with_task: bool) -> Part:
     if with_task and task is not None:
         part.tasks = [str(v) for v in task.tolist()]
     if split is not None:
-        part.split = split_codes(split.tolist(), source=f"{path} split", integer_codes=True)
+        part.split = split_codes(
+            split.tolist(),
+            source=f"{path} split",
+            where=lambda p: f"positions {format_rows(p)} (0-based)",
+            integer_codes=True,
+        )
     return part
 
 
