@@ -207,3 +207,20 @@ def test_the_cache_evicts_the_least_recently_used_rows() -> None:
     assert calls == [1] and torch.equal(out, rows[:2] * 2)
     cache.features(rows[:1], "other weights", lambda r: calls.append(len(r)) or r)
     assert calls == [1, 1]
+
+
+def test_static_int8_is_refused_clearly_and_skipped_by_compress_all() -> None:
+    from neuroplast.compression import CompressJob, get_technique
+    from neuroplast.inference.bundle import LoadedModel
+    from neuroplast.inference.meta import ModelMeta
+    from neuroplast.inference.quantize import static_int8
+
+    model = _model().eval()
+    with pytest.raises(ConfigError, match=r"efficientnet-lite0 has no static int8 path"):
+        static_int8(model, [_digits(2)], modality="image")
+    meta = ModelMeta(architecture=ARCH, modality="image", task="classification",
+                     arch_config={"num_classes": 3, "image_size": 8}, label_names=list("abc"),
+                     preprocessing={})  # fmt: skip
+    job = CompressJob(None, None, LoadedModel(model, meta, None), None, None)  # type: ignore[arg-type]
+    note = get_technique("static").skipped(job, None)
+    assert note == "static int8 skipped: efficientnet-lite0 has no static int8 path"
