@@ -54,7 +54,8 @@ class FeatureCache:
         self, rows: Tensor, weights_id: str, compute: Callable[[Tensor], Tensor]
     ) -> Tensor:
         """``compute(rows)``, from the cache where it can; ``compute`` sees only the misses."""
-        keys = [self.key(weights_id, row) for row in rows]
+        on_cpu = rows.detach().cpu()  # one copy of the batch to hash, not one per row
+        keys = [self.key(weights_id, row) for row in on_cpu]
         found = [self._get(k) for k in keys]
         missing = [i for i, f in enumerate(found) if f is None]
         self.hits += len(keys) - len(missing)

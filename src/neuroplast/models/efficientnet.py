@@ -233,8 +233,10 @@ class EfficientNetLite0Classifier(nn.Module):
         check_images(x, self.config.in_channels, self.config.image_size)
         k = self.frozen_stages
         if k and self._cache_applies(x) and self.feature_cache is not None:
+            # features computed under autocast (bf16/fp16) are kept apart from fp32 ones
+            amp = torch.is_autocast_enabled(x.device.type)
             features = self.feature_cache.features(
-                x, self.weights_id(), lambda rows: self.run_stages(rows, 0, k)
+                x, f"{self.weights_id()}|amp={amp}", lambda rows: self.run_stages(rows, 0, k)
             )
         else:
             features = self.run_stages(x, 0, k)
