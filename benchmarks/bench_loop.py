@@ -25,6 +25,7 @@ ones, and the audit trail the loop wrote.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import signal
@@ -278,98 +279,69 @@ def _live(report: dict[str, Any], start: int, end: int | None = None) -> float:
     )
 
 
+# fmt: off
 def summarise(runs: list[dict[str, Any]], args: argparse.Namespace) -> None:
-    shift = args.before
-    rows = []
+    shift, first, rows = args.before, f"{MODEL}:1", []
     for run in runs:
-        report, promo = run["report"], run["promotion"]
-        first = f"{MODEL}:1"
-        candidates = [v for v in run["versions"] if v != first]
-        acc = run["accuracy"]
-        rows.append(
-            [
-                run["name"],
-                f"{_live(report, 0, shift):.1%}",
-                f"{_live(report, shift):.1%}",
-                f"{_live(report, shift + args.after - 1000):.1%}",
-                "-"
-                if promo is None
-                else f"{promo['version']} after {promo['inputs']} inputs, {promo['seconds']:.0f} s",
-                f"{acc[first]['old']:.1%}",
-                "; ".join(
-                    f"{c} ({run['versions'][c]}): old {acc[c]['old']:.1%}, new {acc[c]['new']:.1%}"
-                    for c in candidates
-                )
-                or "-",
-                str(report["refused"])
-                + (
-                    f" ({run['direct_feedback']} written directly)"
-                    if run["direct_feedback"]
-                    else ""
-                ),
-            ]
-        )
+        report, promo, acc = run["report"], run["promotion"], run["accuracy"]
+        rows.append([
+            run["name"], f"{_live(report, 0, shift):.1%}", f"{_live(report, shift):.1%}",
+            f"{_live(report, shift + args.after - 1000):.1%}",
+            "-" if promo is None else
+            f"{promo['version']} after {promo['inputs']} inputs, {promo['seconds']:.0f} s",
+            f"{acc[first]['old']:.1%}",
+            "; ".join(f"{c} ({stage}): old {acc[c]['old']:.1%}, new {acc[c]['new']:.1%}"
+                      for c, stage in run["versions"].items() if c != first) or "-",
+            f"{report['refused']} ({run['direct_feedback']} written directly)",
+        ])
     print_table(
         f"Closed loop on a live server: {args.before} inputs of 8 classes, then {args.after} with "
         "Bag + Ankle boot at 20 %; feedback on 20 %",
-        [
-            "run",
-            "live acc before shift",
-            "after shift",
-            "last 1,000",
-            "first promotion",
-            "production old-class acc",
-            "candidates (old / new classes)",
-            "feedback refused",
-        ],
+        ["run", "live acc before shift", "after shift", "last 1,000", "first promotion",
+         "production old-class acc", "candidates (old / new classes)", "feedback refused"],
         rows,
     )
-    for run in runs:
-        if not run["trail"]:
-            continue
+    for run in (r for r in runs if r["trail"]):
         console.print(f"[bold]audit trail, {run['name']}[/]")
-        for event in run["trail"]:
-            console.print(
-                f"  {event['action']:<18} {event['version'] or '-':<4} {event['reason']}",
-                markup=False,
-            )
+        for e in run["trail"]:
+            line = f"  {e['action']:<18} {e['version'] or '-':<4} {e['reason']}"
+            console.print(line, markup=False)
+# fmt: on
 
 
+# fmt: off
 def plot(runs: list[dict[str, Any]], args: argparse.Namespace, path: Path) -> None:
+    """Live accuracy per block for each run; a loop's candidates as marks where they were
+    trained (x: blocked by the gate, ^: rolled out), a promotion as a dotted line."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(8, 4.2), dpi=120)
-    for run in runs:
+    for k, run in enumerate(runs):
         blocks = run["report"]["blocks"]
-        (line,) = ax.plot(
-            [b["end"] for b in blocks],
-            [b["accuracy"] for b in blocks],
-            marker=".",
-            label=run["name"],
-        )
+        (line,) = ax.plot([b["end"] for b in blocks], [b["accuracy"] for b in blocks],
+                          marker=".", label=run["name"], zorder=3 - k * 0.1)
+        for step in run["report"]["loop_runs"]:
+            if step["report"] and step["report"].get("candidate"):
+                kind = "x" if step["report"]["outcome"] == "blocked" else "^"
+                ax.plot(step["at"], 0.43 + 0.02 * k, kind, color=line.get_color())
         if run["promotion"] is not None:
             x = args.before + run["promotion"]["inputs"]
             ax.axvline(x, color=line.get_color(), linestyle=":", linewidth=1)
-            ax.annotate(
-                f"{run['promotion']['version']} promoted",
-                (x, 0.42),
-                rotation=90,
-                fontsize=7,
-                color=line.get_color(),
-                ha="right",
-            )
+            ax.annotate(f"{run['promotion']['version']} promoted", (x, 0.5), rotation=90,
+                        fontsize=7, color=line.get_color(), ha="right")
     ax.axvline(args.before, color="grey", linestyle="--", linewidth=1)
     ax.annotate("Bag + Ankle boot arrive (20 %)", (args.before, 0.97), fontsize=7, ha="left")
     ax.set(xlabel="inputs served", ylabel=f"live accuracy per {args.block} inputs", ylim=(0.4, 1.0))
-    ax.legend(loc="lower left", fontsize=8)
+    ax.legend(loc="upper right", fontsize=8)
     ax.grid(alpha=0.3)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
     console.print(f"plot: {path}")
+# fmt: on
 
 
 def main() -> None:
@@ -377,7 +349,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer images and inputs")
     parser.add_argument("--fit", type=int, default=12000, help="training images of the 8 classes")
     parser.add_argument("--epochs", type=int, default=4)
-    parser.add_argument("--update-epochs", type=int, default=3)
+    parser.add_argument("--update-epochs", type=int, default=2)
     parser.add_argument("--before", type=int, default=1000)
     parser.add_argument("--after", type=int, default=8000)
     parser.add_argument("--block", type=int, default=250)
@@ -387,8 +359,8 @@ def main() -> None:
     parser.add_argument(
         "--runs",
         nargs="+",
-        default=["none", "replay", "naive"],
-        choices=["none", "replay", "naive"],
+        default=["none", "replay+lwf", "naive"],
+        help="none (no loop) or the loop with an update strategy (replay, replay+lwf, naive...)",
     )
     parser.add_argument(
         "--no-direct-feedback",
@@ -400,7 +372,14 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--plot", type=Path, default=None)
+    parser.add_argument("--from-json", type=Path, default=None, help="re-plot a --json result")
     args = parser.parse_args()
+    if args.from_json:  # the table and the plot of an earlier run, nothing is run
+        saved = json.loads(args.from_json.read_text())
+        for key in ("before", "after", "block"):
+            setattr(args, key, int(saved["args"][key]))
+        summarise(saved["runs"], args)
+        return plot(saved["runs"], args, args.plot) if args.plot else None
     if args.quick:
         args.fit, args.epochs, args.after, args.min_labelled = 4000, 2, 4000, 400
     import torch
@@ -423,9 +402,15 @@ def main() -> None:
             _write_folder(folder, data.images[fit], data.labels[fit], list(data.label_names))
             train_model(template, folder, args.epochs)
             console.print(f"trained {MODEL}:1 in {time.perf_counter() - started:.0f} s")
-        names = {"none": "no loop", "replay": "loop (replay)", "naive": "loop (naive)"}
         runs = [
-            one_run(names[r], template, root, args, None if r == "none" else r) for r in args.runs
+            one_run(
+                "no loop" if r == "none" else f"loop ({r})",
+                template,
+                root,
+                args,
+                None if r == "none" else r,
+            )
+            for r in args.runs
         ]
         evaluate(runs, data, rows)
     summarise(runs, args)
