@@ -77,7 +77,6 @@ def test_the_former_class_il_lwf_fails_the_check(streams: dict[str, Stream]) -> 
     assert unlearned_tasks(matrix, stream) != [], diagonal
 
 
-@pytest.mark.slow
 def test_ewc_protects_task_one_after_a_long_second_task() -> None:
     """Domain-IL (the two tasks share their outputs), 300 Adam steps a task: task 1 is fit
     with p ~ 1, so its raw Fisher is all but zero. The default EWC (expected Fisher,
