@@ -51,6 +51,9 @@ def train_candidate(
     stream = _steps._stream(f"loop:{parent.ref}", (old, new_task), names, loaded)
     plugins = _steps._plugins(update.strategies, None, update.buffer_size, update.seed)
     train_cfg = _steps._train_config(parent, update.epochs)
+    if update.lr is not None:
+        optimizer = train_cfg.optimizer.model_copy(update={"lr": update.lr})
+        train_cfg = train_cfg.model_copy(update={"optimizer": optimizer})
     before = _steps._scores(loaded.model, old, new_task, len(loaded.meta.label_names))
     learner = ContinualLearner(model, stream, train_cfg, plugins, seed=update.seed)
     _steps._restore_state(plugins, learner, old, parent)

@@ -110,6 +110,7 @@ class UpdateSection(_Section):
     strategy: str = Field("replay", description="replay, replay+lwf, ewc, naive, ...")
     buffer_size: int = Field(2000, ge=1, le=1_000_000)
     epochs: int | None = Field(None, ge=1, le=1000)
+    lr: float | None = Field(None, gt=0.0, le=10.0, description="null: the parent's")
     allow_new_classes: bool = True
     seed: int = 0
 
