@@ -131,7 +131,9 @@ def test_nothing_to_do_is_waiting_and_bad_names_are_errors(engine: Engine) -> No
     with pytest.raises(ConfigError, match="the loop runs on a model, not a version"):
         run_loop(engine.registry, f"{MODEL}:1", policy())
     engine.promote(f"{MODEL}:1", "archived")
-    with pytest.raises(ConfigError, match=r"no production version: .* `neuroplast models prom"):
+    with pytest.raises(
+        ConfigError, match=r"no production version: .*\(`neuroplast models promote rt-serve:2`\)"
+    ):
         run_loop(engine.registry, MODEL, policy())
 
 
