@@ -75,7 +75,7 @@ class TriggerSection(_Section):
     )
     window: int = Field(500, ge=20, description="inputs per drift window")
     alpha: float = Field(0.05, gt=0.0, lt=0.5, description="false-alarm level per window")
-    reference: Literal["val", "test", "train"] = "val"
+    reference: Literal["heldout", "val", "test", "train"] = "heldout"
     consecutive: int = Field(2, ge=1, le=50, description="newest windows that must all alarm")
     since: str | None = Field(None, description="only traffic since then, e.g. 7d")
     min_accuracy: float | None = Field(None, ge=0.0, le=1.0)
