@@ -682,13 +682,14 @@ class Engine:
         *,
         window: int = 500,
         since: datetime | None = None,
-        reference: str = "val",
+        reference: str = "heldout",
         alpha: float = 0.05,
         store: bool = True,
     ) -> MonitorReport:
         """Drift tests on the logged traffic of ``model_id`` (a name: its production
         version), window by window, against a sample of the version's ``reference`` split
-        (val, test or train; stored on the version on first use). Needs the monitor extra.
+        (heldout = val and test, val, test or train; stored on the version on first use).
+        Needs the monitor extra.
         ``store``: keep the report in the registry (the dashboard shows the newest)."""
         from neuroplast.monitoring import monitor_traffic
 

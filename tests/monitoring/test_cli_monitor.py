@@ -62,7 +62,7 @@ def test_a_version_whose_data_cannot_be_rebuilt(tmp_path: Path, cli: Callable[..
     csv.unlink()  # the training file is gone
     result = cli("monitor", "from-file", "--window", "10", "--home", str(home))
     assert result.code == 3
-    assert "the val split of from-file:1 cannot be rebuilt" in result.err
+    assert "the heldout split of from-file:1 cannot be rebuilt" in result.err
 
 
 def test_a_model_trained_on_the_callers_own_loaders_has_no_split_to_rebuild(
@@ -107,4 +107,4 @@ def test_a_model_trained_on_the_callers_own_loaders_has_no_split_to_rebuild(
     result = cli("monitor", "api-img", "--window", "3", "--home", str(home))
     assert result.code == 3
     assert "trained on data neuroplast did not load" in result.err
-    assert "its val split cannot be rebuilt" in result.err
+    assert "its heldout split cannot be rebuilt" in result.err

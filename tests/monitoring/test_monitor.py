@@ -41,9 +41,9 @@ def test_unchanged_traffic_raises_no_alarm_and_feedback_is_tracked(engine: Engin
     n = 2 * WINDOW
     feedback = [label if i % 2 == 0 else None for i, label in enumerate(labels[:n])]
     log_stream(engine, "rt-mon", reviews[:n], feedback=feedback)
-    report = engine.monitor("rt-mon", window=WINDOW)  # against the val split
+    report = engine.monitor("rt-mon", window=WINDOW)  # against val and test together
     assert [w.alarm for w in report.windows] == [False, False]
-    assert report.reference == "val" and report.version == "rt-mon:1"
+    assert report.reference == "heldout" and report.version == "rt-mon:1"
     names = [r.name for r in report.windows[0].results]
     assert names == [
         "pooled features (PCA-KS)",
@@ -59,7 +59,12 @@ def test_unchanged_traffic_raises_no_alarm_and_feedback_is_tracked(engine: Engin
     # the run is stored for the dashboard, unless told not to
     (check,) = engine.registry.drift_checks("rt-mon")
     assert check.id == report.check_id and check.ref == "rt-mon:1"
-    assert (check.reference, check.window, check.windows, check.alarms) == ("val", WINDOW, 2, 0)
+    assert (check.reference, check.window, check.windows, check.alarms) == (
+        "heldout",
+        WINDOW,
+        2,
+        0,
+    )
     assert check.window_alarms == [False, False] and check.report == report.to_dict()
     assert engine.monitor("rt-mon", window=WINDOW, store=False).check_id is None
     assert len(engine.registry.drift_checks("rt-mon")) == 1

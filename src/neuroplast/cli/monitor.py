@@ -47,11 +47,11 @@ def monitor(
         callback=_checked_since,
     ),
     reference: str = typer.Option(
-        "val",
+        "heldout",
         "--reference",
         help="What the traffic is compared with: a sample of one of the version's splits, "
-        "stored on the version on first use. heldout (val and test together, the largest "
-        "sample of inputs the model did not learn from), val or test; train: the model's "
+        "stored on the version on first use. heldout (default: val and test together, the "
+        "largest sample of inputs the model did not learn from), val or test; train: the model's "
         "outputs there are more confident than on any new input, so its tests alarm on "
         "unchanged traffic too.",
     ),

@@ -3,9 +3,10 @@ true labels and input statistics of a bounded sample of one of its own splits.
 
 Each split's reference is computed once and stored on the version as
 ``monitor-reference-SPLIT.safetensors`` (registry artifact: atomic write, sha256 recorded,
-verified on every read; safetensors, never pickle). ``val`` is the default of ``monitor``:
-the training split is there for input statistics, but the model's outputs on the inputs it
-learned from are more confident than on any new input (see ``monitor_traffic``). The
+verified on every read; safetensors, never pickle). ``heldout`` (val and test together) is
+the default of ``monitor``: the training split is there for input statistics, but the
+model's outputs on the inputs it learned from are more confident than on any new input
+(see ``monitor_traffic``). The
 file's metadata records the schema and neuroplast versions, the split, the sample's seed
 and size, and the version it was computed for.
 """
