@@ -123,6 +123,11 @@ def test_nothing_to_do_is_waiting_and_bad_names_are_errors(engine: Engine) -> No
     report = run_loop(engine.registry, MODEL, policy())
     assert report.outcome == "waiting"
     assert report.decisions[0].reason.startswith("nothing to learn: no drift in the newest")
+    report = run_loop(engine.registry, MODEL, policy(trigger__window=500), dry_run=True)
+    assert report.decisions[0].reason == (
+        "nothing to learn: 120 inputs of rt-serve:1 logged, fewer than a drift window "
+        "(trigger.window 500); 20 labelled inputs"
+    )
     with pytest.raises(
         ModelNotFoundError,
         match=r"no model version matches 'nope' in .*; models: fm-serve, rt-serve",

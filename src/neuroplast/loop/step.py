@@ -98,7 +98,7 @@ def _check(
     details = {**trigger.details, "feedback": fs.counts(), "serving": serving.ref}
     if not trigger.fired:
         why = drift.note or f"no drift in the newest {policy.trigger.consecutive} window(s)"
-        code = "no_traffic" if fs.total == 0 and drift.note else "no_trigger"
+        code = "no_traffic" if drift.note and "no traffic" in drift.note else "no_trigger"
         reason = f"nothing to learn: {why}; {fs.total} labelled inputs"
         ctx.decide("trigger", "waiting", reason, {"code": code, **details}, action="loop_wait")
         return None

@@ -66,9 +66,20 @@ def check_drift(
             **extra,
         )
     except (DataError, ConfigError) as e:  # no traffic yet, or less than a window
-        if "--window" not in str(e) and "no traffic" not in str(e):
+        if "no traffic" in str(e):
+            return DriftCheck(False, note=f"no traffic of {model} is logged yet")
+        if "--window" not in str(e):
             raise
-        return DriftCheck(False, note=" ".join(str(e).split()))
+        version = registry.resolve(model)
+        logged = sum(
+            r.version == version.version
+            for r in registry.predictions(version.model_name, since=since, limit=trigger.window)
+        )
+        return DriftCheck(
+            False,
+            note=f"{logged} inputs of {version.ref} logged, fewer than a drift window "
+            f"(trigger.window {trigger.window})",
+        )
     newest = report.windows[-trigger.consecutive :]
     counted = set(trigger.detectors)
     per_window = [
