@@ -92,6 +92,25 @@ def _wait_for_logged(server: Server, requests: int, timeout: float = 60.0) -> No
     raise AssertionError(f"the prediction log did not reach {requests} rows")
 
 
+def _check_drift_and_log_a_decision(server: Server) -> None:
+    """``neuroplast monitor`` on the logged traffic (stored for the dashboard), and one
+    closed-loop decision on the audit trail, as ``neuroplast loop`` writes them."""
+    from neuroplast.registry import Registry
+    from neuroplast.registry.lifecycle import add_event
+
+    done = server.cli("monitor", TEXT_MODEL, "--window", "10", "--json", timeout=300)
+    assert done.returncode == 0, done.stderr
+    with Registry(server.home) as registry:
+        (check,) = registry.drift_checks(TEXT_MODEL)
+        add_event(
+            registry,
+            TEXT_MODEL,
+            "loop_check",
+            reason="drift in the newest windows; too little feedback to update",
+            details={"alarms": check.alarms, "windows": check.windows, "min_feedback": 200},
+        )
+
+
 @pytest.mark.slow  # trains the serving models, compresses one, starts a server
 def test_serve_shows_the_dashboard_of_real_models(
     page: Watched, start_server: Any, tmp_path: Path
@@ -125,6 +144,7 @@ def test_serve_shows_the_dashboard_of_real_models(
         timeout=30,
     )
     assert feedback.status_code == 200, feedback.text
+    _check_drift_and_log_a_decision(server)
 
     shots = Path(os.environ.get(SCREENSHOTS_ENV) or tmp_path / "shots")
     shots.mkdir(parents=True, exist_ok=True)
@@ -157,6 +177,11 @@ def test_serve_shows_the_dashboard_of_real_models(
     assert sum(int(n) for n in column(page, "latency", 3)) == 30  # one row per version and arm
     assert set(column(page, "latency", 1)) == {f"{TEXT_MODEL}:1", f"{TEXT_MODEL}:2"}
     assert "30 requests answered" in page.page.inner_text("#traffic")
+
+    drift = column(page, "drift-windows", 4)
+    assert len(drift) >= 2 and set(drift) <= {"ALARM", "no alarm"}
+    assert column(page, "loop", 2) == ["loop_check"]
+    assert "min_feedback 200" in column(page, "loop", 5)[0]
 
     visit(page, f"{base}/models/{TEXT_MODEL}/versions/3")
     assert page.page.locator("#compression tbody tr").count() == 2
