@@ -260,10 +260,21 @@ def fmnist_scenarios(engine: Engine, *, limit: int, epochs: int) -> list[Scenari
     )
     test_known = np.flatnonzero(known & data.test_mask)
     test_new = np.flatnonzero(~known & data.test_mask)
+    # 2,000 test images of the 8 classes are a second reference, the stream draws the rest:
+    # the training images are another distribution to the model (drift_calibration.py)
+    order = np.random.default_rng(1).permutation(test_known)
+    test_ref, test_known = np.sort(order[:2000]), np.sort(order[2000:])
+    from_test = Reference(
+        "test images",
+        model_id,
+        names,
+        data.labels[test_ref],
+        extractor.extract(data.images[test_ref]),
+    )
     normal = Pool(extractor.extract(data.images[test_known]), data.labels[test_known])
     new = Pool(extractor.extract(data.images[test_new]), np.full(len(test_new), -1))
     inverted = Pool(extractor.extract(255 - data.images[test_known]), data.labels[test_known])
-    refs = {"held-out": reference}
+    refs = {"held-out train images": reference, "held-out test images": from_test}
     return [
         Scenario("fmnist 2 new classes (20 %)", refs, normal, new, 0.2),
         Scenario("fmnist inverted (20 %)", refs, normal, inverted, 0.2),
