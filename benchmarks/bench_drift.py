@@ -306,7 +306,7 @@ def _summary(rows: list[dict[str, Any]]) -> list[list[str]]:
     return out
 
 
-def main() -> None:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="small models, 10 windows, 1 seed")
     parser.add_argument("--window", type=int, default=250)
@@ -328,7 +328,11 @@ def main() -> None:
         help="where the features' PCA is fitted (reference: the old default)",
     )
     parser.add_argument("--json", type=Path, default=None)
-    args = parser.parse_args()
+    return parser
+
+
+def main() -> None:
+    args = _parser().parse_args()
     if args.quick:
         args.windows, args.seeds = min(args.windows, 10), min(args.seeds, 1)
     torch.set_num_threads(args.threads)

@@ -267,16 +267,13 @@ def monitor_traffic(
     newest; or ``name:N``) window by window against its ``reference`` split.
 
     The default is ``heldout`` (val and test together), not ``train``: a model is more
-    confident on the inputs it was trained on, and its pooled features sit differently
-    there, than on any new input, so against the training sample the output and feature
-    tests alarm on unchanged traffic (``benchmarks/bench_drift.py``: every window of unseen
-    Rotten Tomatoes reviews). Not ``val`` alone either: every window is compared with the
-    same reference, so a small one's chance offset shows in all of them at once
-    (``benchmarks/drift_calibration.py``: 5.0 % of 300 no-shift windows alarmed against the
-    600 val reviews at alpha 0.05, 3.3 % against the 1,200 of val and test).
+    confident, and its pooled features sit elsewhere, on the inputs it was trained on than
+    on any new input, so against them every window of unseen reviews alarmed (bench_drift). Not ``val`` alone: every window is compared with the same
+    reference, so a small one's chance offset shows in all of them at once (see
+    ``benchmarks/drift_calibration.py``).
 
-    ``store``: keep the report in the registry (:meth:`Registry.add_drift_check`), where the
-    dashboard shows the newest check of each model; a read-only registry keeps nothing."""
+    ``store``: keep the report in the registry (:meth:`Registry.add_drift_check`) for the
+    dashboard; a read-only registry keeps nothing."""
     from neuroplast.inference.registered import load_registered
 
     if isinstance(window, bool) or not isinstance(window, int) or window < 2:
