@@ -268,9 +268,9 @@ def monitor_traffic(
 
     The default is ``heldout`` (val and test together), not ``train``: a model is more
     confident, and its pooled features sit elsewhere, on the inputs it was trained on than
-    on any new input, so against them every window of unseen reviews alarmed (bench_drift). Not ``val`` alone: every window is compared with the same
-    reference, so a small one's chance offset shows in all of them at once (see
-    ``benchmarks/drift_calibration.py``).
+    on any new input (every window of unseen reviews alarmed against them). Not ``val``
+    alone: each window is compared with the same reference, so a small one's chance offset
+    shows in all of them at once (``benchmarks/drift_calibration.py``).
 
     ``store``: keep the report in the registry (:meth:`Registry.add_drift_check`) for the
     dashboard; a read-only registry keeps nothing."""
