@@ -142,7 +142,7 @@ def stop_server(process: subprocess.Popen[bytes]) -> None:
 def stream_spec(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "dataset": "fashion_mnist", "split": "test", "seed": args.seed, "batch_size": 8,
-        "feedback": 0.2, "block": args.block, "rename": RENAME,
+        "feedback": 0.2, "new_classes": True, "block": args.block, "rename": RENAME,
         "phases": [
             {"name": "8 classes", "inputs": args.before},
             {"name": "2 new classes at 20 %", "inputs": args.after,
@@ -163,23 +163,6 @@ def policy(strategy: str, args: argparse.Namespace) -> LoopPolicy:
 # fmt: on
 
 
-def _refused_writer(registry: Registry, counter: list[int]) -> Any:
-    """Record a feedback label the server refused because the serving version lacks the
-    class. WORKAROUND: ``Registry.add_feedback`` refuses labels the answering version does
-    not know, so feedback on a new class never reaches the loop over HTTP; until it takes
-    them, the benchmark writes those rows itself (counted and reported)."""
-    from neuroplast.registry.schema import FeedbackRow
-
-    def record(request_id: str, item: int, label: str, reason: str) -> None:
-        if "is not a label of" not in reason:
-            return
-        with registry._session() as s:
-            s.add(FeedbackRow(request_id=request_id, item=item, label=label))
-        counter[0] += 1
-
-    return record
-
-
 def one_run(
     name: str, template: Path, root: Path, args: argparse.Namespace, strategy: str | None
 ) -> dict[str, Any]:
@@ -187,7 +170,6 @@ def one_run(
     shutil.copytree(template, home)
     process, url = start_server(home, root / f"{home.name}.log")
     console.print(f"[bold]{name}[/]: serving on {url}")
-    written = [0]
     try:
         with Registry(home) as registry:
             report = simulate(
@@ -202,7 +184,6 @@ def one_run(
                     + ", ".join(f"{v} x{n}" for v, n in sorted(b.versions.items())),
                     markup=False,
                 ),
-                on_refused=_refused_writer(registry, written) if args.direct_feedback else None,
             )
             trail = [
                 {
@@ -226,7 +207,6 @@ def one_run(
         "report": report.to_dict(),
         "trail": trail,
         "versions": versions,
-        "direct_feedback": written[0],
         "promotion": promotion(report),
     }
 
@@ -292,7 +272,7 @@ def summarise(runs: list[dict[str, Any]], args: argparse.Namespace) -> None:
             f"{acc[first]['old']:.1%}",
             "; ".join(f"{c} ({stage}): old {acc[c]['old']:.1%}, new {acc[c]['new']:.1%}"
                       for c, stage in run["versions"].items() if c != first) or "-",
-            f"{report['refused']} ({run['direct_feedback']} written directly)",
+            str(report['refused']),
         ])
     print_table(
         f"Closed loop on a live server: {args.before} inputs of 8 classes, then {args.after} with "
@@ -361,12 +341,6 @@ def main() -> None:
         nargs="+",
         default=["none", "replay+lwf", "naive"],
         help="none (no loop) or the loop with an update strategy (replay, replay+lwf, naive...)",
-    )
-    parser.add_argument(
-        "--no-direct-feedback",
-        dest="direct_feedback",
-        action="store_false",
-        help="do not write the new-class labels the server refuses",
     )
     parser.add_argument("--home", type=Path, default=None, help="reuse this trained registry")
     parser.add_argument("--threads", type=int, default=1)

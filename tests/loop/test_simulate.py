@@ -26,6 +26,7 @@ from tests.serving.conftest import (  # noqa: F401  (the session's trained model
 from neuroplast.errors import ConfigError, ModelNotFoundError
 from neuroplast.loop.simulate import simulate
 from neuroplast.loop.simulate_stream import PLOT, build_stream, load_stream
+from neuroplast.registry import Registry
 
 Cli = Callable[..., Result]
 
@@ -215,7 +216,8 @@ def test_replay_of_texts_through_a_live_server(live: Server) -> None:
     stream = build_stream(load_stream(TEXT_STREAM))
     assert 0 < report.refused < report.feedback
     assert report.refusals == [
-        f"'plot' is not a label of {TEXT_MODEL}:1; its labels: rotten, fresh"
+        f"'plot' is not a label of {TEXT_MODEL}:1; its labels: rotten, fresh (a class the "
+        "model should learn: send it with new_class true)"
     ]
     # the blocks' accuracy is what the log says the model answered: the feedback the server
     # took says right or wrong for the same inputs
@@ -228,7 +230,6 @@ def test_a_loop_step_every_n_inputs(live: Server) -> None:
     inputs (at the end of the request the 100th falls in); with too little feedback for
     this policy, each step waits and says why, on the audit trail too."""
     from neuroplast.loop import LoopPolicy, load_policy
-    from neuroplast.registry import Registry
 
     policy = load_policy(LoopPolicy(), {"feedback.min_labelled": 1000, "trigger.window": 50})
     spec = {**TEXT_STREAM, "batch_size": 10, "phases": [{"inputs": 200}], "loop_every": 100}
@@ -281,3 +282,14 @@ def test_cli_errors(live: Server, cli: Cli, tmp_path: Path) -> None:
     spec.write_text(json.dumps({**DIGITS, "loop_every": 50}))
     result = cli("simulate", TEXT_MODEL, "--stream", str(spec), "--url", live.url)
     assert result.code == 2 and "no loop policy was given" in result.err
+
+
+def test_new_class_feedback_reaches_the_log_when_the_stream_says_so(live: Server) -> None:
+    """With ``new_classes: true`` the labels the model lacks are sent as classes to learn:
+    the server takes them and the log holds them for the closed loop."""
+    stream = {**TEXT_STREAM, "seed": 2, "new_classes": True}
+    report = simulate(TEXT_MODEL, stream, url=live.url)
+    assert report.feedback > 0 and report.refused == 0
+    with Registry(live.home, read_only=True) as registry:
+        labels = {p.feedback for p in registry.predictions(TEXT_MODEL, limit=10_000)}
+    assert PLOT in labels

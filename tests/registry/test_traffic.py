@@ -261,6 +261,7 @@ def test_feedback_joins_by_request_id_and_item(reg: Registry) -> None:
         "predicted": "positive",
         "label": "negative",
         "correct": False,
+        "new_class": False,
     }
     assert reg.add_feedback("r1", "positive")["correct"] is True  # a second answer replaces
     assert reg.add_feedback("r1", "negative", item=1)["correct"] is True
@@ -277,6 +278,11 @@ def test_feedback_joins_by_request_id_and_item(reg: Registry) -> None:
         reg.add_feedback("r1", "positive", item=5)
     with pytest.raises(DataError, match="'neutral' is not a label of rt:2; its labels: negative"):
         reg.add_feedback("r1", "neutral")
+    feedback = {p.item: p.feedback for p in reg.predictions("rt")}
+    assert feedback[0] == "positive"  # the refusal changed nothing
+    taken = reg.add_feedback("r1", "neutral", new_class=True)
+    assert taken["new_class"] is True and taken["correct"] is False
+    assert reg.add_feedback("r1", "positive", new_class=True)["new_class"] is False
 
 
 def test_feedback_on_a_deleted_version_takes_any_label(reg: Registry) -> None:

@@ -240,6 +240,10 @@ def test_feedback_joins_the_prediction(server: Server) -> None:
             f"/v1/models/{TEXT_MODEL}/feedback",
             json={"request_id": request_id, "label": "lukewarm"},
         )
+        new_class = client.post(
+            f"/v1/models/{TEXT_MODEL}/feedback",
+            json={"request_id": request_id, "label": "lukewarm", "new_class": True},
+        )
     assert ok.status_code == 200, ok.text
     predicted = answer["predictions"][1]["label"]
     assert ok.json() == {
@@ -249,11 +253,15 @@ def test_feedback_joins_the_prediction(server: Server) -> None:
         "version": f"{TEXT_MODEL}:1",
         "predicted": predicted,
         "correct": predicted == "fresh",
+        "new_class": False,
     }
+    assert new_class.status_code == 200, new_class.text
+    assert new_class.json()["new_class"] is True and new_class.json()["correct"] is False
     assert_error(unknown, 404, "unknown_request")
     assert "no item 2" in assert_error(no_item, 422, "invalid_input")["message"]
     assert other_model.status_code == 404  # answered by rt-serve (or fm-serve is not served)
-    assert "lukewarm" in assert_error(bad_label, 422, "invalid_input")["message"]
+    message = assert_error(bad_label, 422, "invalid_input")["message"]
+    assert "lukewarm" in message and "new_class true" in message
     with Registry(server.home, read_only=True) as registry:
         rows = [r for r in registry.predictions(TEXT_MODEL) if r.request_id == request_id]
     assert sorted(r.item for r in rows) == [0, 1]

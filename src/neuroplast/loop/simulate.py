@@ -174,9 +174,13 @@ class _Client:
         answer: dict[str, Any] = self.checked("POST", path, b"".join(parts), ctype)
         return answer
 
-    def feedback(self, model: str, request_id: str, label: str, item: int) -> str | None:
-        """None when the server took the label, else why it did not."""
-        body = json.dumps({"request_id": request_id, "label": label, "item": item}).encode()
+    def feedback(
+        self, model: str, request_id: str, label: str, item: int, *, new_class: bool = False
+    ) -> str | None:
+        """None when the server took the label, else why it did not. ``new_class``: the
+        label may be a class the model lacks and should learn."""
+        fields = {"request_id": request_id, "label": label, "item": item, "new_class": new_class}
+        body = json.dumps(fields).encode()
         path = f"/v1/models/{_quote(model)}/feedback"
         status, payload, _ = self.call("POST", path, body, "application/json")
         if status == 200:
@@ -376,7 +380,13 @@ class _Replay:
         tally.moved.append(bool(data.shifted[i]))
         tally.versions[version] += 1
         if self.given[i]:
-            refusal = self.client.feedback(self.model, answer["request_id"], data.labels[i], item)
+            refusal = self.client.feedback(
+                self.model,
+                answer["request_id"],
+                data.labels[i],
+                item,
+                new_class=self.spec.new_classes,
+            )
             tally.feedback += 1
             if refusal is not None:
                 tally.refused += 1

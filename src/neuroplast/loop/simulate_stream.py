@@ -82,6 +82,11 @@ class StreamSpec(_Strict):
     seed: int = 0
     batch_size: int = Field(8, ge=1, le=1024, description="inputs per predict request")
     feedback: float = Field(0.2, ge=0.0, le=1.0, description="fraction of inputs given labels")
+    new_classes: bool = Field(
+        False,
+        description="send feedback on classes the served model lacks as new classes to learn "
+        "(new_class: true); otherwise the server refuses those labels",
+    )
     block: int = Field(200, ge=1, description="inputs per block of the accuracy report")
     loop_every: int | None = Field(None, ge=1, description="run the loop every N inputs")
     rename: dict[str, str] = Field(

@@ -252,15 +252,25 @@ class PredictionLogMixin:
         return deleted
 
     def add_feedback(
-        self, request_id: str, label: str, *, item: int = 0, model: str | None = None
+        self,
+        request_id: str,
+        label: str,
+        *,
+        item: int = 0,
+        model: str | None = None,
+        new_class: bool = False,
     ) -> dict[str, Any]:
         """Record the true ``label`` of input ``item`` of a logged request (a second call
         replaces the first). Returns ``{request_id, item, model, version, predicted,
-        label, correct}``.
+        label, correct, new_class}``.
+
+        A label the answering version does not know is refused (a typo would otherwise
+        become a class) unless ``new_class`` says it is one the model should learn: the
+        closed loop (``neuroplast loop``) can then add it.
 
         Unknown request id (or one of another model than ``model``, when given):
-        :class:`ModelNotFoundError`; an item the request did not have, or a label the
-        model does not know: :class:`DataError`.
+        :class:`ModelNotFoundError`; an item the request did not have, or an unknown label
+        without ``new_class``: :class:`DataError`.
         """
         _text(request_id, "request_id", 64)
         _text(label, "label", 200)
@@ -300,10 +310,12 @@ class PredictionLogMixin:
             )
         model = answered_by
         labels = self._label_names(f"{model}:{row.version}")
-        if labels is not None and label not in labels:
+        unknown = labels is not None and label not in labels
+        if unknown and not new_class:
             raise DataError(
                 f"{label!r} is not a label of {model}:{row.version}; its labels: "
-                f"{', '.join(labels)}"
+                f"{', '.join(labels or [])} (a class the model should learn: send it with "
+                "new_class true)"
             )
         for attempt in range(2):
             try:
@@ -329,6 +341,7 @@ class PredictionLogMixin:
             "predicted": row.label,
             "label": label,
             "correct": row.label == label,
+            "new_class": unknown,
         }
 
     def _label_names(self, ref: str) -> list[str] | None:

@@ -307,6 +307,7 @@ def _add_feedback(app: FastAPI) -> None:
                 body.label,
                 item=body.item,
                 model=name,
+                new_class=body.new_class,
             )
         except ModelNotFoundError as e:
             raise HttpError(404, "unknown_request", " ".join(str(e).split())) from e
@@ -317,6 +318,7 @@ def _add_feedback(app: FastAPI) -> None:
             version=f"{name}:{joined['version']}",
             predicted=str(joined["predicted"]),
             correct=bool(joined["correct"]),
+            new_class=bool(joined["new_class"]),
         )
 
 

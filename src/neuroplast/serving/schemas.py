@@ -58,6 +58,11 @@ class FeedbackRequest(_Request):
     request_id: str = Field(min_length=1, max_length=64)
     label: str = Field(min_length=1, max_length=256)
     item: int = Field(0, ge=0, le=1_000_000, description="Which input of the request.")
+    new_class: bool = Field(
+        False,
+        description="The label is a class the model does not have yet and should learn "
+        "(the closed loop can add it); without this an unknown label is refused as a typo.",
+    )
 
 
 class ABStartRequest(_Request):
@@ -107,6 +112,7 @@ class FeedbackResponse(BaseModel):
     version: str = Field(description="The version that answered, as name:N.")
     predicted: str = Field(description="The label it answered with.")
     correct: bool
+    new_class: bool = Field(False, description="The label is one the version lacks.")
 
 
 class InputSpec(BaseModel):
