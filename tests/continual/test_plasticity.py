@@ -4,6 +4,8 @@ fit task has all but vanished."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from neuroplast.continual import ContinualConfig, make_stream
@@ -136,3 +138,22 @@ def test_the_reproduction_reports_a_strategy_that_learns_no_new_task() -> None:
     assert rows[("lwf", "class")]["unlearned"] == [2, 3, 4, 5]
     assert rows[("naive", "class")]["unlearned"] == []
     assert rows[("ewc", "task")]["diagonal"] is None  # not run
+
+
+def test_replay_weighs_the_replayed_loss_when_a_task_repeats_classes() -> None:
+    """New classes only: the current loss weighs its share of the classes seen (each class
+    the same). A task that also holds earlier classes (domain-IL, or an update on feedback
+    that spans old and new classes) would get share 1 by that rule and silence replay: it
+    gets 1/t instead."""
+    from types import SimpleNamespace
+
+    from neuroplast.continual.strategies.replay import Replay
+
+    def learner(*tasks: list[int]) -> Any:
+        stream = SimpleNamespace(tasks=[SimpleNamespace(classes=c) for c in tasks])
+        return SimpleNamespace(stream=stream, current_task=len(tasks) - 1)
+
+    assert Replay.current_share(learner([0, 1], [2, 3])) == 0.5
+    assert Replay.current_share(learner([0, 1], [2, 3], [4, 5, 6, 7])) == 0.5
+    assert Replay.current_share(learner(list(range(8)), list(range(10)))) == 0.5
+    assert Replay.current_share(learner([0, 1], [0, 1], [0, 1])) == pytest.approx(1 / 3)

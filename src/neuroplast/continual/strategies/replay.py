@@ -137,11 +137,17 @@ class Replay(Plugin):
 
     @staticmethod
     def current_share(learner: ContinualLearner) -> float:
-        """The weight of the current task's loss: its share of the classes seen so far, so
-        that every class weighs the same (``1/t`` when tasks have equal class counts)."""
+        """The weight of the current task's loss. When the task brings only new classes, its
+        share of the classes seen so far, so that every class weighs the same (``1/t`` when
+        tasks have equal class counts). When it also holds classes seen before (domain-IL,
+        or an update whose labelled data spans old and new classes), that share would be 1
+        and silence the replayed loss; then each task so far weighs the same: ``1/t``."""
         tasks = learner.stream.tasks[: learner.current_task + 1]
-        seen = {c for t in tasks for c in t.classes}
-        return len(set(tasks[-1].classes)) / max(len(seen), 1)
+        current = set(tasks[-1].classes)
+        earlier = {c for t in tasks[:-1] for c in t.classes}
+        if current & earlier:
+            return 1.0 / len(tasks)
+        return len(current) / max(len(current | earlier), 1)
 
     def artifacts(self) -> dict[str, Tensor]:
         return self.buffer.tensors()
