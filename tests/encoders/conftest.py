@@ -11,7 +11,7 @@ import pytest
 
 @pytest.fixture(scope="session")
 def minilm_dir() -> Path:
-    from neuroplast.encoders.minilm import minilm_path
+    from neuroplast.models.minilm_weights import minilm_path
 
     return minilm_path()
 

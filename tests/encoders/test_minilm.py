@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 import torch
 
-from neuroplast.encoders import minilm
 from neuroplast.errors import ConfigError, DatasetNotInstalledError
+from neuroplast.models import minilm_weights as minilm
 
 TEXTS = [
     "Interest rates and inflation rose again.",

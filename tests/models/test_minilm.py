@@ -12,12 +12,12 @@ from safetensors import safe_open
 
 from neuroplast.config import RunConfig, TrainConfig, parse_run_config, template_text
 from neuroplast.data import load_builtin
-from neuroplast.encoders.minilm import load_tokenizer, minilm_path
 from neuroplast.errors import ArtifactError, ConfigError
 from neuroplast.inference.bundle import ModelMeta
 from neuroplast.inference.registered import load_registered
 from neuroplast.models import count_parameters, create_model
 from neuroplast.models.minilm import MiniLMClassifier, minilm_vocabulary
+from neuroplast.models.minilm_weights import load_tokenizer, minilm_path
 from neuroplast.registry import Registry
 from neuroplast.registry.transfer import export_version, import_bundle
 from neuroplast.tokens import Vocabulary

@@ -9,7 +9,7 @@ from __future__ import annotations
 from neuroplast._lazy import lazy_exports
 
 _MODULES = {
-    "neuroplast.encoders.minilm": (
+    "neuroplast.models.minilm_weights": (
         "encoder_id",
         "load_bert",
         "load_tokenizer",

@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from neuroplast.encoders import minilm
 from neuroplast.errors import ConfigError
+from neuroplast.models import minilm_weights as minilm
 
 __all__ = [
     "SentenceEncoder",

@@ -71,7 +71,7 @@ class MiniLMConfig(ArchConfig):
 @functools.lru_cache(maxsize=1)
 def minilm_vocabulary() -> WordPieceVocabulary:
     """The shipped all-MiniLM-L6-v2 tokenizer as a vocabulary (read once per process)."""
-    from neuroplast.encoders.minilm import minilm_path
+    from neuroplast.models.minilm_weights import minilm_path
 
     return WordPieceVocabulary.from_file(str(minilm_path() / "tokenizer.json"), name="minilm")
 
@@ -83,7 +83,7 @@ def _on_meta_device() -> bool:
 def _encoder() -> tuple[nn.Module, bytes]:
     """The shipped BertModel (no pooler: the head reads the mean of the tokens) and the
     sha256 of its weights; on the meta device (bundle checks) the structure only."""
-    from neuroplast.encoders.minilm import load_bert, minilm_path, weights_sha256
+    from neuroplast.models.minilm_weights import load_bert, minilm_path, weights_sha256
 
     path = minilm_path()
     if _on_meta_device():
@@ -98,7 +98,7 @@ def _encoder() -> tuple[nn.Module, bytes]:
 
 
 def _mean_pool(hidden: Tensor, mask: Tensor) -> Tensor:
-    from neuroplast.encoders.minilm import mean_pool
+    from neuroplast.models.minilm_weights import mean_pool
 
     pooled: Tensor = mean_pool(hidden, mask)
     return pooled
