@@ -20,6 +20,10 @@ from typing import Any, NamedTuple
 
 import pytest
 
+#: The serving tests' session fixtures (a trained home, servers) for every directory that uses
+#: them (serving, loop, ui): registered once here, so that the home is built once per run.
+pytest_plugins = ["tests.serving.fixtures"]
+
 os.environ.setdefault("NEUROPLAST_NO_PROGRESS", "1")
 
 #: Built-in data sets that come from Debian packages (root and apt-get to install).

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from tests.conftest import one_torch_thread
-from tests.serving.conftest import TEXT_MODEL, copy_home, serving_template  # noqa: F401
+from tests.serving.fixtures import TEXT_MODEL, copy_home
 
 from neuroplast.engine import Engine
 from neuroplast.loop import LoopPolicy, load_policy
@@ -23,7 +23,7 @@ _ids = itertools.count()
 
 
 @pytest.fixture()
-def engine(serving_template: Path, tmp_path: Path) -> Any:  # noqa: F811
+def engine(serving_template: Path, tmp_path: Path) -> Any:
     """An Engine on a fresh copy of the session's serving home (one torch thread)."""
     home = copy_home(serving_template, tmp_path / "home")
     with one_torch_thread(), Engine(home) as opened:

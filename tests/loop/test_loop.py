@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from tests.conftest import load_debian_data
 from tests.loop.conftest import MODEL, log_traffic, policy, reviews
-from tests.serving.conftest import IMAGE_MODEL
+from tests.serving.fixtures import IMAGE_MODEL
 
 from neuroplast.engine import Engine
 from neuroplast.loop import run_loop

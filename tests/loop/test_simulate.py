@@ -13,14 +13,13 @@ from typing import Any
 import numpy as np
 import pytest
 from tests.conftest import Result
-from tests.serving.conftest import (  # noqa: F401  (the session's trained models)
+from tests.serving.fixtures import (
     IMAGE_MODEL,
     TEXT_MODEL,
     Server,
     copy_home,
     has_fashion_mnist,
     launch,
-    serving_template,
 )
 
 from neuroplast.errors import ConfigError, ModelNotFoundError
@@ -177,7 +176,7 @@ def test_plot_rows_are_a_class_of_rotten_tomatoes_streams() -> None:
 # ---- a live server --------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def live(
-    serving_template: Path,  # noqa: F811
+    serving_template: Path,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Server]:
     root = tmp_path_factory.mktemp("simulate")

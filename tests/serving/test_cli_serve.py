@@ -17,7 +17,7 @@ import pytest
 
 from neuroplast.serving.server import ServerOptions, is_loopback, served_models
 from tests.conftest import Result
-from tests.serving.conftest import TEXT_MODEL, Server, copy_home, free_port
+from tests.serving.fixtures import TEXT_MODEL, Server, copy_home, free_port
 
 Cli = Callable[..., Result]
 
@@ -208,7 +208,7 @@ def test_worker_factory_needs_its_environment(monkeypatch: pytest.MonkeyPatch) -
 def test_a_model_that_cannot_load_ends_the_server(serving_template: Path, tmp_path: Path) -> None:
     """A damaged artifact: /ready says load_failed, the CLI prints what it was loading and
     one error line, exit 1."""
-    from tests.serving.conftest import launch
+    from tests.serving.fixtures import launch
 
     home = copy_home(serving_template, tmp_path / "home")
     for path in (home / "artifacts" / TEXT_MODEL / "v1").iterdir():

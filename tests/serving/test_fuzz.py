@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.serving.conftest import Server
+from tests.serving.fixtures import Server
 
 pytestmark = pytest.mark.slow
 
@@ -102,7 +102,7 @@ def fuzzed(start_server_module: Any) -> Server:
 def start_server_module(
     serving_template: Any, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Any]:
-    from tests.serving.conftest import copy_home, launch
+    from tests.serving.fixtures import copy_home, launch
 
     started: list[Server] = []
 

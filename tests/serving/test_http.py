@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from tests.conftest import load_debian_data, one_torch_thread, small_image_config
-from tests.serving.conftest import API_KEY, IMAGE_MODEL, TEXT_MODEL, Server
+from tests.serving.fixtures import API_KEY, IMAGE_MODEL, TEXT_MODEL, Server
 
 DIGITS = "digits-serve"
 

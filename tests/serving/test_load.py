@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import httpx
 import pytest
 
-from tests.serving.conftest import TEXT_MODEL, Server
+from tests.serving.fixtures import TEXT_MODEL, Server
 
 pytestmark = pytest.mark.slow
 

@@ -18,7 +18,7 @@ from neuroplast.errors import ConfigError
 from neuroplast.serving.loop_schedule import LoopSchedule, loop_command
 from neuroplast.serving.server import ServerOptions, run
 from tests.conftest import Result
-from tests.serving.conftest import TEXT_MODEL, Server
+from tests.serving.fixtures import TEXT_MODEL, Server
 
 Cli = Callable[..., Result]
 

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from tests.conftest import _missing, load_debian_data
-from tests.serving.conftest import IMAGE_MODEL, TEXT_MODEL, Server
+from tests.serving.fixtures import IMAGE_MODEL, TEXT_MODEL, Server
 
 CHROMIUM = os.environ.get("NEUROPLAST_TEST_CHROMIUM", "/usr/bin/chromium")
 PAGE = files("neuroplast") / "serving" / "static" / "index.html"  # the installed page

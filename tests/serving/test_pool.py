@@ -21,7 +21,7 @@ from neuroplast.errors import ConfigError, DataError
 from neuroplast.registry import Registry, promote, rollback
 from neuroplast.serving import ModelNotServed, ModelPool, ServeSettings
 from tests.conftest import load_debian_data
-from tests.serving.conftest import IMAGE_MODEL, TEXT_MODEL, copy_home
+from tests.serving.fixtures import IMAGE_MODEL, TEXT_MODEL, copy_home
 
 TEXTS = [
     "a gorgeous, witty, seductive film",

@@ -14,7 +14,7 @@ from neuroplast import Engine
 from neuroplast.registry import Registry
 from tests.conftest import one_torch_thread, small_text_config
 from tests.registry._backends import fresh_postgres_database
-from tests.serving.conftest import TEXT_MODEL, Server, export_onnx, launch
+from tests.serving.fixtures import TEXT_MODEL, Server, export_onnx, launch
 
 pytestmark = pytest.mark.slow
 

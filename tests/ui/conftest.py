@@ -24,13 +24,11 @@ import pytest
 from neuroplast.registry import Registry, VersionRecord
 from neuroplast.registry.artifacts import atomic_write_bytes
 from neuroplast.types import ModelMetrics
-from tests.serving.conftest import (  # noqa: F401 (fixtures)
+from tests.serving.fixtures import (
     READY_TIMEOUT,
     Server,
     copy_home,
     free_port,
-    serving_template,
-    start_server,
 )
 from tests.serving.test_page import browser, page  # noqa: F401 (fixtures)
 

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.serving.conftest import TEXT_MODEL, Server
+from tests.serving.fixtures import TEXT_MODEL, Server
 from tests.serving.test_page import Watched
 from tests.ui.conftest import HOSTILE, MODEL
 
