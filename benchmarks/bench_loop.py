@@ -155,7 +155,7 @@ def policy(strategy: str, args: argparse.Namespace) -> LoopPolicy:
     return load_policy(LoopPolicy(), {
         "trigger.window": 250, "feedback.min_labelled": args.min_labelled, "feedback.holdout": 0.25,
         "update.strategy": strategy, "update.buffer_size": 2000,
-        "update.epochs": args.update_epochs,
+        "update.epochs": args.update_epochs, "update.lr": args.update_lr,
         "gate.max_old_drop": 0.02, "gate.min_gain": 0.01, "gate.min_holdout": 30,
         "rollout.mode": "ab", "rollout.candidate_share": 0.5,
         "rollout.min_requests": 40, "rollout.min_feedback": 40,
@@ -335,6 +335,9 @@ def main() -> None:
     parser.add_argument("--block", type=int, default=250)
     parser.add_argument("--loop-every", type=int, default=250)
     parser.add_argument("--min-labelled", type=int, default=800, help="feedback.min_labelled")
+    parser.add_argument(
+        "--update-lr", type=float, default=None, help="update.lr (default: the model's own)"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--runs",
