@@ -191,7 +191,7 @@ def test_a_damaged_weights_file_is_refused(monkeypatch: pytest.MonkeyPatch, tmp_
     damaged = tmp_path / "efficientnet-lite0-57934424.pth"
     damaged.write_bytes(b"not the weights")
     monkeypatch.setattr(weights, "weights_path", lambda: damaged)
-    with pytest.raises(ArtifactError, match=r"does not match the sha256 prefix in its name"):
+    with pytest.raises(ArtifactError, match=r"does not match the sha256 of the shipped weights"):
         create_model(ARCH, {"num_classes": 3})
 
 

