@@ -130,6 +130,38 @@ def _prediction_values(index: int, row: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def _answer(s: Session, request_id: str, item: int) -> tuple[PredictionRow, str]:
+    """The logged answer to input ``item`` of a request (not a shadow's), and its model's
+    name; a clear error when the request or the item is not in the log."""
+    answer = s.execute(
+        select(PredictionRow, ModelRow.name)
+        .join(ModelRow, ModelRow.id == PredictionRow.model_id)
+        .where(
+            PredictionRow.request_id == request_id,
+            PredictionRow.item == item,
+            PredictionRow.arm != "shadow",
+        )
+        .order_by(PredictionRow.id)
+        .limit(1)
+    ).first()
+    if answer is not None:
+        return answer[0], answer[1]
+    items = s.scalar(
+        select(func.count(PredictionRow.id)).where(
+            PredictionRow.request_id == request_id, PredictionRow.arm != "shadow"
+        )
+    )
+    if items:
+        raise DataError(
+            f"request {request_id} had {items} inputs (items 0 to {items - 1}); "
+            f"there is no item {item}"
+        )
+    raise ModelNotFoundError(
+        f"no logged prediction has the request id {request_id!r}: check the id the "
+        "server answered with (the log may have sampled or pruned it)"
+    )
+
+
 class PredictionLogMixin:
     """Log rows and feedback; :class:`~neuroplast.registry.store.Registry` supplies the
     sessions and version lookups."""
@@ -276,33 +308,7 @@ class PredictionLogMixin:
         _text(label, "label", 200)
         _number(item, "item", low=0, integer=True)
         with self._session(readonly=True) as s:
-            answer = s.execute(
-                select(PredictionRow, ModelRow.name)
-                .join(ModelRow, ModelRow.id == PredictionRow.model_id)
-                .where(
-                    PredictionRow.request_id == request_id,
-                    PredictionRow.item == item,
-                    PredictionRow.arm != "shadow",
-                )
-                .order_by(PredictionRow.id)
-                .limit(1)
-            ).first()
-            if answer is None:
-                items = s.scalar(
-                    select(func.count(PredictionRow.id)).where(
-                        PredictionRow.request_id == request_id, PredictionRow.arm != "shadow"
-                    )
-                )
-                if items:
-                    raise DataError(
-                        f"request {request_id} had {items} inputs (items 0 to {items - 1}); "
-                        f"there is no item {item}"
-                    )
-                raise ModelNotFoundError(
-                    f"no logged prediction has the request id {request_id!r}: check the id the "
-                    "server answered with (the log may have sampled or pruned it)"
-                )
-        row, answered_by = answer
+            row, answered_by = _answer(s, request_id, item)
         if model is not None and answered_by != model:
             raise ModelNotFoundError(
                 f"request {request_id} was answered by {answered_by}, not {model}: send its "
