@@ -21,12 +21,14 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 import pytest
 
 from tests.conftest import one_torch_thread, require_debian_data, small_text_config
+
+if TYPE_CHECKING:  # httpx comes with the dev extra; this plugin loads in a bare install too
+    import httpx
 
 TEXT_MODEL = "rt-serve"
 IMAGE_MODEL = "fm-serve"
@@ -115,12 +117,16 @@ class Server:
         return {"Authorization": f"Bearer {API_KEY}"}
 
     def client(self, **kwargs: Any) -> httpx.Client:
+        import httpx
+
         return httpx.Client(base_url=self.url, timeout=kwargs.pop("timeout", 60.0), **kwargs)
 
     def output(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 
     def wait_ready(self, timeout: float = READY_TIMEOUT) -> None:
+        import httpx
+
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
