@@ -59,11 +59,13 @@ def test_every_registry_command_prints_one_json_document(
     ]
     history = _json(cli, "models", "history", "rt-small")
     assert [e["action"] for e in history][-1] == "rollback"
+    assert history[0]["details"] is None  # a decision's numbers, when it has them
     assert set(history[0]) == {
         "at",
         "user",
         "action",
         "version",
+        "details",
         "stage_from",
         "stage_to",
         "reason",
