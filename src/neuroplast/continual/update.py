@@ -35,7 +35,7 @@ from neuroplast.models import create_model, logits_of
 from neuroplast.registry import Registry, VersionRecord
 from neuroplast.workflows.report import load_registered
 
-__all__ = ["UpdateOutcome", "expand_classes", "update_model"]
+__all__ = ["UpdateOutcome", "expand_classes", "update_model", "update_model_data"]
 
 logger = logging.getLogger(__name__)
 
@@ -268,30 +268,61 @@ def update_model(
     seed: int = 0,
 ) -> UpdateOutcome:
     """Train ``ref`` on the data at ``data_path`` with ``strategies``; register the result."""
+    new = _read_new(Path(data_path), text_column, label_column)
+    return update_model_data(
+        registry,
+        ref,
+        new,
+        source=str(data_path),
+        strategies=strategies,
+        buffer_size=buffer_size,
+        allow_new_classes=allow_new_classes,
+        epochs=epochs,
+        name=name,
+        options=options,
+        seed=seed,
+    )
+
+
+def update_model_data(
+    registry: Registry,
+    ref: str,
+    new: TextData | ImageData,
+    *,
+    source: str,
+    strategies: list[str],
+    buffer_size: int = 2000,
+    allow_new_classes: bool = False,
+    epochs: int | None = None,
+    lr: float | None = None,
+    name: str | None = None,
+    options: StrategyOptions | None = None,
+    seed: int = 0,
+) -> UpdateOutcome:
+    """:func:`update_model` on data already in memory (``source`` names it in messages and
+    in the new version's metrics); ``lr`` replaces the parent's learning rate."""
     started = time.perf_counter()
     parent, loaded = load_registered(registry, ref)
     _require_own_data(parent, loaded)
-    new = _read_new(Path(data_path), text_column, label_column)
-    names, unknown = _class_names(
-        parent, loaded, new, data_path, allow_new_classes=allow_new_classes
-    )
+    names, unknown = _class_names(parent, loaded, new, source, allow_new_classes=allow_new_classes)
     model, arch_config = loaded.model, dict(loaded.meta.arch_config)
     if unknown:
         model, arch_config = expand_classes(loaded, names)
     old = _old_task(parent, loaded)
-    new_task = _new_task(new, loaded, names, data_path, seed)
-    stream = _stream(f"update:{data_path}", (old, new_task), names, loaded)
+    new_task = _new_task(new, loaded, names, source, seed)
+    stream = _stream(f"update:{source}", (old, new_task), names, loaded)
     plugins = _plugins(strategies, options, buffer_size, seed)
     train_cfg = _train_config(parent, epochs)
+    if lr is not None:
+        optimizer = train_cfg.optimizer.model_copy(update={"lr": lr})
+        train_cfg = train_cfg.model_copy(update={"optimizer": optimizer})
     before = _scores(loaded.model, old, new_task, len(loaded.meta.label_names))
     learner = ContinualLearner(model, stream, train_cfg, plugins, seed=seed)
     _restore_state(plugins, learner, old, parent)
     learner.fit_task(1)
     after = _scores(learner.inner, old, new_task, len(names))
     strategy = "+".join(strategies)
-    metrics = _metrics(
-        strategy, parent, data_path, unknown, (before, after), (old, new_task), started
-    )
+    metrics = _metrics(strategy, parent, source, unknown, (before, after), (old, new_task), started)
     version, _ = register_continual_version(
         registry,
         name=name or parent.model_name,

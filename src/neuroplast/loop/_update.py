@@ -1,22 +1,19 @@
 """The candidate: ``continual update`` of the serving version on the feedback, in memory.
 
-:func:`neuroplast.continual.update.update_model` reads its new data from a file or an image
-folder; the loop's data is already in memory (and an image folder cannot hold class names
-such as Fashion-MNIST's ``T-shirt/top``), so this runs the same named steps of that module
-on a :class:`TextData` / :class:`ImageData`. The candidate is registered like any update:
-its parent, strategy, and accuracy on the old (reference) and new test rows before and after.
+The loop's data is already in memory (and an image folder cannot hold class names such as
+Fashion-MNIST's ``T-shirt/top``), so the candidate comes from
+:func:`neuroplast.continual.update.update_model_data` on a :class:`TextData` /
+:class:`ImageData`. It is registered like any update: its parent, strategy, and accuracy on
+the old (reference) and new test rows before and after.
 """
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from neuroplast.continual import update as _steps
-from neuroplast.continual.learner import ContinualLearner
-from neuroplast.continual.record import register_continual_version
+from neuroplast.continual.update import update_model_data
 from neuroplast.inference.registered import load_registered
 
 if TYPE_CHECKING:
@@ -37,49 +34,17 @@ def train_candidate(
     update: UpdateSection,
 ) -> UpdateOutcome:
     """Train ``parent_ref`` on ``new`` with the policy's strategies; register the result."""
-    started = time.perf_counter()
-    parent, loaded = load_registered(registry, parent_ref)
-    _steps._require_own_data(parent, loaded)
-    names, unknown = _steps._class_names(
-        parent, loaded, new, source, allow_new_classes=update.allow_new_classes
-    )
-    model, arch_config = loaded.model, dict(loaded.meta.arch_config)
-    if unknown:
-        model, arch_config = _steps.expand_classes(loaded, names)
-    old = _steps._old_task(parent, loaded)
-    new_task = _steps._new_task(new, loaded, names, source, update.seed)
-    stream = _steps._stream(f"loop:{parent.ref}", (old, new_task), names, loaded)
-    plugins = _steps._plugins(update.strategies, None, update.buffer_size, update.seed)
-    train_cfg = _steps._train_config(parent, update.epochs)
-    if update.lr is not None:
-        optimizer = train_cfg.optimizer.model_copy(update={"lr": update.lr})
-        train_cfg = train_cfg.model_copy(update={"optimizer": optimizer})
-    before = _steps._scores(loaded.model, old, new_task, len(loaded.meta.label_names))
-    learner = ContinualLearner(model, stream, train_cfg, plugins, seed=update.seed)
-    _steps._restore_state(plugins, learner, old, parent)
-    learner.fit_task(1)
-    after = _steps._scores(learner.inner, old, new_task, len(names))
-    metrics = _steps._metrics(
-        update.strategy, parent, source, unknown, (before, after), (old, new_task), started
-    )
-    version, _ = register_continual_version(
+    return update_model_data(
         registry,
-        name=parent.model_name,
-        architecture=parent.architecture,
-        task=parent.task,
-        model=learner.inner,
-        arch_config=arch_config,
-        label_names=names,
-        preprocessing=dict(loaded.meta.preprocessing),
-        data=dict(loaded.meta.data),
-        vocab=loaded.vocab,
-        plugins=plugins,
-        metrics=metrics,
-        config={**parent.config, "continual_update": metrics},
-        parent_id=parent.id,
-    )
-    return _steps.UpdateOutcome(
-        parent, version, update.strategy, before, after, unknown, time.perf_counter() - started
+        parent_ref,
+        new,
+        source=source,
+        strategies=update.strategies,
+        buffer_size=update.buffer_size,
+        allow_new_classes=update.allow_new_classes,
+        epochs=update.epochs,
+        lr=update.lr,
+        seed=update.seed,
     )
 
 
