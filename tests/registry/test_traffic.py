@@ -4,6 +4,7 @@ its numbers, pruning, the serving fingerprint, and deleting versions that served
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -425,47 +426,48 @@ def test_deleting_an_ab_arm_or_a_shadow_needs_force_and_updates_the_routing(
     assert [a for a, _, _ in _events(reg)][-3:] == ["shadow_stop", "ab_change", "ab_stop"]
 
 
-def test_0004_downgrades_and_upgrades_again(open_registry: OpenRegistry) -> None:
+def _down_and_up(reg: Registry, to: str, check_down: Callable[[Any], None]) -> set[str]:
+    """Downgrade ``reg``'s database to revision ``to``, run ``check_down`` on the connection,
+    upgrade to head again; returns the columns of ``events`` after the upgrade."""
     from alembic import command
     from alembic.config import Config
 
     from neuroplast.registry._database import _MIGRATIONS
 
-    reg = open_registry()
-    _version(reg)
-    reg.log_predictions([_row("r", 1, "positive")])
     with reg._engine.begin() as conn:
         config = Config()
         config.set_main_option("script_location", str(_MIGRATIONS))
         config.attributes.update(connection=conn)
-        command.downgrade(config, "0003")
-        tables = set(inspect(conn).get_table_names())
-        assert not tables & {"predictions", "feedback", "routing"} and "versions" in tables
-        assert conn.execute(text("SELECT version FROM schema_info")).scalar() == 3
+        command.downgrade(config, to)
+        check_down(conn)
+        assert conn.execute(text("SELECT version FROM schema_info")).scalar() == int(to)
         command.upgrade(config, "head")
         assert conn.execute(text("SELECT version FROM schema_info")).scalar() == 5
+        return {c["name"] for c in inspect(conn).get_columns("events")}
+
+
+def test_0004_downgrades_and_upgrades_again(open_registry: OpenRegistry) -> None:
+    reg = open_registry()
+    _version(reg)
+    reg.log_predictions([_row("r", 1, "positive")])
+
+    def down(conn: Any) -> None:
+        tables = set(inspect(conn).get_table_names())
+        assert not tables & {"predictions", "feedback", "routing"} and "versions" in tables
+
+    _down_and_up(reg, "0003", down)
     assert reg.predictions("rt") == [] and reg.routing("rt").revision == 0
 
 
 def test_0005_downgrades_and_upgrades_again(open_registry: OpenRegistry) -> None:
-    from alembic import command
-    from alembic.config import Config
-
-    from neuroplast.registry._database import _MIGRATIONS
-
     reg = open_registry()
     _version(reg)
     reg.log_predictions([_row("r", 1, "positive")])
-    with reg._engine.begin() as conn:
-        config = Config()
-        config.set_main_option("script_location", str(_MIGRATIONS))
-        config.attributes.update(connection=conn)
-        command.downgrade(config, "0004")
+
+    def down(conn: Any) -> None:
         tables = set(inspect(conn).get_table_names())
         assert not tables & {"drift_checks", "embeddings", "embedding_stats"}
         assert "details" not in {c["name"] for c in inspect(conn).get_columns("events")}
-        assert conn.execute(text("SELECT version FROM schema_info")).scalar() == 4
-        command.upgrade(config, "head")
-        assert conn.execute(text("SELECT version FROM schema_info")).scalar() == 5
-        assert "details" in {c["name"] for c in inspect(conn).get_columns("events")}
+
+    assert "details" in _down_and_up(reg, "0004", down)
     assert len(reg.predictions("rt")) == 1
