@@ -267,17 +267,25 @@ def update_model(
     options: StrategyOptions | None = None,
     seed: int = 0,
 ) -> UpdateOutcome:
-    """Train ``ref`` on the data at ``data_path`` with ``strategies``; register the result."""
+    """Train ``ref`` on the data at ``data_path`` with ``strategies``; register the result.
+
+    The version is checked before the file is read: a model that cannot be updated fails
+    with its own reason, whatever the path says."""
+    started = time.perf_counter()
+    parent, loaded = load_registered(registry, ref)
+    _require_own_data(parent, loaded)
     new = _read_new(Path(data_path), text_column, label_column)
-    return update_model_data(
+    return _update_loaded(
         registry,
-        ref,
+        (parent, loaded),
         new,
+        started=started,
         source=str(data_path),
         strategies=strategies,
         buffer_size=buffer_size,
         allow_new_classes=allow_new_classes,
         epochs=epochs,
+        lr=None,
         name=name,
         options=options,
         seed=seed,
@@ -304,6 +312,41 @@ def update_model_data(
     started = time.perf_counter()
     parent, loaded = load_registered(registry, ref)
     _require_own_data(parent, loaded)
+    return _update_loaded(
+        registry,
+        (parent, loaded),
+        new,
+        started=started,
+        source=source,
+        strategies=strategies,
+        buffer_size=buffer_size,
+        allow_new_classes=allow_new_classes,
+        epochs=epochs,
+        lr=lr,
+        name=name,
+        options=options,
+        seed=seed,
+    )
+
+
+def _update_loaded(
+    registry: Registry,
+    parent_and_loaded: tuple[VersionRecord, LoadedModel],
+    new: TextData | ImageData,
+    *,
+    started: float,
+    source: str,
+    strategies: list[str],
+    buffer_size: int,
+    allow_new_classes: bool,
+    epochs: int | None,
+    lr: float | None,
+    name: str | None,
+    options: StrategyOptions | None,
+    seed: int,
+) -> UpdateOutcome:
+    """The update itself, on a version already loaded and checked."""
+    parent, loaded = parent_and_loaded
     names, unknown = _class_names(parent, loaded, new, source, allow_new_classes=allow_new_classes)
     model, arch_config = loaded.model, dict(loaded.meta.arch_config)
     if unknown:
