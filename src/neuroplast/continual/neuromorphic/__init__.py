@@ -1,0 +1,22 @@
+"""The neuromorphic continual learner of issue 18: a concept encoder, a prototype memory, a
+spiking attractor memory trained by reward-modulated STDP and an answer composer that can
+abstain. Importing this package loads neither torch nor faiss nor snntorch; each name is
+imported from its module on first use."""
+
+from __future__ import annotations
+
+from neuroplast._lazy import lazy_exports
+
+_MODULES = {
+    "neuroplast.continual.neuromorphic.config": (
+        "ComposerConfig",
+        "ConceptEncoderConfig",
+        "PrototypeManagerConfig",
+        "SNNConfig",
+    ),
+}
+_HOMES = {name: module for module, names in _MODULES.items() for name in names}
+
+__all__ = sorted(_HOMES)
+
+__getattr__, __dir__ = lazy_exports(__name__, _HOMES, __all__)
