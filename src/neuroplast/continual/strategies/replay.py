@@ -202,6 +202,7 @@ class ICaRL(Replay):
         *,
         buffer_size: int = 2000,
         distil_weight: float = 1.0,
+        t_squared: bool = True,
         selection: Literal["herding", "random"] = "herding",
         loss: Literal["bce", "ce"] = "ce",
         train_on: Literal["union", "replay"] = "union",
@@ -210,6 +211,7 @@ class ICaRL(Replay):
         super().__init__(buffer_size=buffer_size, policy="class_balanced", seed=seed)
         self.distil = LwF()
         self.distil_weight = distil_weight
+        self.t_squared = t_squared
         self.selection = selection
         self.loss = loss
         self.train_on = train_on
@@ -248,7 +250,7 @@ class ICaRL(Replay):
         with torch.no_grad():
             old = logits_of(distil.teacher(inputs))
         return mixed + self.distil_weight * distillation_loss(
-            new, old, distil.groups, distil.temperature
+            new, old, distil.groups, distil.temperature, t_squared=self.t_squared
         )
 
     def _bce_loss(self, inputs: Tensor, targets: Tensor, loss: Tensor) -> Tensor:
