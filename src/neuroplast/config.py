@@ -23,6 +23,8 @@ from pydantic import (
 )
 
 from neuroplast.errors import ConfigError
+from neuroplast.tasks.anomaly.config import AnomalyConfig
+from neuroplast.tasks.forecasting.config import ForecastConfig
 from neuroplast.types import TaskType
 
 __all__ = [
@@ -194,9 +196,14 @@ class RunConfig(_Strict):
     model: dict[str, Any] = Field(description="architecture: NAME plus that architecture's keys")
     train: TrainConfig = Field(default_factory=TrainConfig)
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
+    anomaly: AnomalyConfig | None = Field(None, description="task: anomaly_detection only")
+    forecast: ForecastConfig | None = Field(None, description="task: forecasting only")
 
     @model_validator(mode="after")
     def _check(self) -> RunConfig:
+        for section, owner in (("anomaly", "anomaly_detection"), ("forecast", "forecasting")):
+            if getattr(self, section) is not None and self.task != owner:
+                raise ValueError(f"the {section}: section needs task: {owner}")
         if not is_valid_model_name(self.name):
             raise ValueError(
                 f"name {self.name!r} is not a valid model name: use letters, digits, '_', '-', "
@@ -259,7 +266,12 @@ def parse_run_config(raw: Any, where: str = "config") -> RunConfig:
             if known:
                 message += f" (accepted keys there: {', '.join(known)})"
         raise ConfigError(message) from e
-    _check_architecture(config, where)
+    if config.task is not None and not config.task.is_classification:
+        from neuroplast.tasks import task_handler  # the task checks its sections and model
+
+        task_handler(config.task).check_config(config, where)
+    else:
+        _check_architecture(config, where)
     return config
 
 

@@ -28,15 +28,32 @@ class ModelType(StrEnum):
 
 
 class TaskType(StrEnum):
-    """What a model is for; every value is a classification task over one input."""
+    """What a model is for. ``classification`` and the four seed names are classification
+    (one label per input, the modality chosen by the data); the other tasks are handled by
+    :func:`neuroplast.tasks.task_handler`."""
 
+    CLASSIFICATION = "classification"
+    ANOMALY_DETECTION = "anomaly_detection"
+    FORECASTING = "forecasting"
+    GENERATION = "generation"
     TEXT_CLASSIFICATION = "text_classification"
     SENTIMENT_ANALYSIS = "sentiment_analysis"
     INTENT_RECOGNITION = "intent_recognition"
     IMAGE_CLASSIFICATION = "image_classification"
 
     @property
+    def is_classification(self) -> bool:
+        """True for ``classification`` and the seed's classification names."""
+        return self not in (
+            TaskType.ANOMALY_DETECTION,
+            TaskType.FORECASTING,
+            TaskType.GENERATION,
+        )
+
+    @property
     def modality(self) -> str:
+        """The modality a seed classification name implies (``image`` or ``text``); the
+        modality of the other tasks comes from their data."""
         return "image" if self is TaskType.IMAGE_CLASSIFICATION else "text"
 
 

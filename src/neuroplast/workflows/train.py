@@ -93,7 +93,12 @@ def _min_length(arch_config: dict[str, Any]) -> int:
 
 
 def _task(config: RunConfig, modality: str) -> str:
-    if config.task is not None:
+    if config.task is not None and not config.task.is_classification:
+        raise ConfigError(
+            f"task={config.task.value} is trained by neuroplast.tasks (neuroplast train "
+            "dispatches it there), not by the classification workflow"
+        )
+    if config.task is not None and config.task is not TaskType.CLASSIFICATION:
         if config.task.modality != modality:
             raise ConfigError(f"task={config.task.value} does not fit {modality} data")
         return config.task.value
