@@ -3,7 +3,8 @@ drift checks, the closed loop's decisions, audit trail), a version (lineage, met
 evaluations and their plots, compression table, continual results), runs and a run (its
 metric curves), and a version's stored plots.
 
-Routes are plain functions (FastAPI runs them on its thread pool: the registry blocks).
+Routes are plain functions on one router (FastAPI runs them on its thread pool: the
+registry blocks).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import importlib.util
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 
 from neuroplast.errors import ArtifactError, ModelNotFoundError
@@ -25,6 +26,8 @@ if TYPE_CHECKING:
     from neuroplast.registry import EvaluationRecord, Registry, VersionRecord
 
 __all__ = ["add_pages"]
+
+router = APIRouter()
 
 _MAX_NUMBER = 2**31 - 1
 #: Compression keys shown as columns, in order (see compression/table.py for all of them).
@@ -130,105 +133,112 @@ def _compression_rows(version: VersionRecord) -> list[dict[str, Any]]:
 
 
 def add_pages(app: FastAPI) -> None:
-    @app.get("/", response_class=HTMLResponse, name="ui_models")
-    def models(request: Request) -> Response:
-        page = q.models_page(_registry(request), _page_number(request))
-        return render(request, "models.html", page=page)
+    """Mount the dashboard's pages on ``app``."""
+    app.include_router(router)
 
-    @app.get("/models/{name}", response_class=HTMLResponse, name="ui_model")
-    def model(request: Request, name: str) -> Response:
-        registry = _registry(request)
-        routing = registry.routing(name)  # unknown model: ModelNotFoundError, a 404 page
-        hour_ago = datetime.now(UTC) - timedelta(hours=1)
-        traffic = q.traffic(registry, name)
-        chart = line_chart(
-            "requests per minute, last hour",
-            {"requests": [(i, n) for i, (_, n) in enumerate(traffic.per_minute)]},
-            x_label="minute (UTC)",
-            x_tick_labels={i: t.strftime("%H:%M") for i, (t, _) in enumerate(traffic.per_minute)},
-        )
-        return render(
-            request,
-            "model.html",
-            name=name,
-            versions=q.versions_page(registry, name, _page_number(request)),
-            events=q.events_page(registry, name, _page_number(request, "events")),
-            routing=routing,
-            arms=registry.ab_status(name, since=hour_ago),
-            traffic=traffic,
-            traffic_chart=chart if traffic.requests else None,
-            drift=drift_status(registry, name),
-            loop_events=registry.loop_events(name, limit=_LOOP_EVENTS),
-        )
 
-    @app.get("/models/{name}/versions/{number}", response_class=HTMLResponse, name="ui_version")
-    def version(request: Request, name: str, number: str) -> Response:
-        registry = _registry(request)
-        record = registry.resolve(f"{name}:{_number(number, 'version')}")
-        evaluations = registry.evaluations(record)
-        shown = {a for e in evaluations for _, a in _evaluation_plots(record, e) if a}
-        plots = sorted(a for a in record.artifacts if a.startswith("plots/") and a.endswith(".png"))
-        continual = {}
-        if record.source == "continual":
-            continual = {k: record.metrics[k] for k in _CONTINUAL_KEYS if k in record.metrics}
-        return render(
-            request,
-            "version.html",
-            version=record,
-            lineage=lineage(registry, record.ref),
-            evaluations=[(e, _evaluation_plots(record, e)) for e in evaluations],
-            other_plots=[p for p in plots if p not in shown],
-            compression=_compression_rows(record),
-            compression_columns=_COMPRESSION_COLUMNS,
-            continual=continual,
-            metrics={  # the compression table and continual results have their own tables
-                k: v
-                for k, v in record.metrics.items()
-                if k != "compression_table" and not k.startswith("plot_") and k not in continual
-            },
-        )
+@router.get("/", response_class=HTMLResponse, name="ui_models")
+def models(request: Request) -> Response:
+    page = q.models_page(_registry(request), _page_number(request))
+    return render(request, "models.html", page=page)
 
-    @app.get("/models/{name}/versions/{number}/plots/{file}", name="ui_plot")
-    def plot(request: Request, name: str, number: str, file: str) -> Response:
-        registry = _registry(request)
-        record = registry.resolve(f"{name}:{_number(number, 'version')}")
-        artifact = record.artifacts.get(f"plots/{file}")
-        if artifact is None or not file.endswith(".png"):
-            raise ModelNotFoundError(f"{record.ref} has no stored plot named {file!r}")
-        try:
-            data = registry.artifact_store.get_verified(artifact.location, artifact.sha256)
-        except ArtifactError as e:
-            raise ModelNotFoundError(
-                f"the plot {file!r} of {record.ref} cannot be shown: {e}"
-            ) from e
-        headers = {"X-Content-Type-Options": "nosniff", "Cache-Control": "private, max-age=60"}
-        return Response(data, media_type="image/png", headers=headers)
 
-    @app.get("/runs", response_class=HTMLResponse, name="ui_runs")
-    def runs(request: Request) -> Response:
-        page = q.runs_page(_registry(request), _page_number(request))
-        return render(request, "runs.html", page=page)
+@router.get("/models/{name}", response_class=HTMLResponse, name="ui_model")
+def model(request: Request, name: str) -> Response:
+    registry = _registry(request)
+    routing = registry.routing(name)  # unknown model: ModelNotFoundError, a 404 page
+    hour_ago = datetime.now(UTC) - timedelta(hours=1)
+    traffic = q.traffic(registry, name)
+    chart = line_chart(
+        "requests per minute, last hour",
+        {"requests": [(i, n) for i, (_, n) in enumerate(traffic.per_minute)]},
+        x_label="minute (UTC)",
+        x_tick_labels={i: t.strftime("%H:%M") for i, (t, _) in enumerate(traffic.per_minute)},
+    )
+    return render(
+        request,
+        "model.html",
+        name=name,
+        versions=q.versions_page(registry, name, _page_number(request)),
+        events=q.events_page(registry, name, _page_number(request, "events")),
+        routing=routing,
+        arms=registry.ab_status(name, since=hour_ago),
+        traffic=traffic,
+        traffic_chart=chart if traffic.requests else None,
+        drift=drift_status(registry, name),
+        loop_events=registry.loop_events(name, limit=_LOOP_EVENTS),
+    )
 
-    @app.get("/runs/{run_id}", response_class=HTMLResponse, name="ui_run")
-    def run(request: Request, run_id: str) -> Response:
-        registry = _registry(request)
-        record = registry.get_run(_number(run_id, "run"))
-        epochs = registry.epoch_metrics(record.id)
-        loss = line_chart(
-            "loss",
-            {
-                "train loss": [(m.epoch, m.train_loss) for m in epochs],
-                "validation loss": [(m.epoch, m.val_loss) for m in epochs],
-            },
-        )
-        accuracy = line_chart(
-            "validation accuracy",
-            {"validation accuracy": [(m.epoch, m.val_accuracy) for m in epochs]},
-        )
-        return render(
-            request,
-            "run.html",
-            run=record,
-            epochs=epochs,
-            charts=[c for c in (loss, accuracy) if c is not None],
-        )
+
+@router.get("/models/{name}/versions/{number}", response_class=HTMLResponse, name="ui_version")
+def version(request: Request, name: str, number: str) -> Response:
+    registry = _registry(request)
+    record = registry.resolve(f"{name}:{_number(number, 'version')}")
+    evaluations = registry.evaluations(record)
+    shown = {a for e in evaluations for _, a in _evaluation_plots(record, e) if a}
+    plots = sorted(a for a in record.artifacts if a.startswith("plots/") and a.endswith(".png"))
+    continual = {}
+    if record.source == "continual":
+        continual = {k: record.metrics[k] for k in _CONTINUAL_KEYS if k in record.metrics}
+    return render(
+        request,
+        "version.html",
+        version=record,
+        lineage=lineage(registry, record.ref),
+        evaluations=[(e, _evaluation_plots(record, e)) for e in evaluations],
+        other_plots=[p for p in plots if p not in shown],
+        compression=_compression_rows(record),
+        compression_columns=_COMPRESSION_COLUMNS,
+        continual=continual,
+        metrics={  # the compression table and continual results have their own tables
+            k: v
+            for k, v in record.metrics.items()
+            if k != "compression_table" and not k.startswith("plot_") and k not in continual
+        },
+    )
+
+
+@router.get("/models/{name}/versions/{number}/plots/{file}", name="ui_plot")
+def plot(request: Request, name: str, number: str, file: str) -> Response:
+    registry = _registry(request)
+    record = registry.resolve(f"{name}:{_number(number, 'version')}")
+    artifact = record.artifacts.get(f"plots/{file}")
+    if artifact is None or not file.endswith(".png"):
+        raise ModelNotFoundError(f"{record.ref} has no stored plot named {file!r}")
+    try:
+        data = registry.artifact_store.get_verified(artifact.location, artifact.sha256)
+    except ArtifactError as e:
+        raise ModelNotFoundError(f"the plot {file!r} of {record.ref} cannot be shown: {e}") from e
+    headers = {"X-Content-Type-Options": "nosniff", "Cache-Control": "private, max-age=60"}
+    return Response(data, media_type="image/png", headers=headers)
+
+
+@router.get("/runs", response_class=HTMLResponse, name="ui_runs")
+def runs(request: Request) -> Response:
+    page = q.runs_page(_registry(request), _page_number(request))
+    return render(request, "runs.html", page=page)
+
+
+@router.get("/runs/{run_id}", response_class=HTMLResponse, name="ui_run")
+def run(request: Request, run_id: str) -> Response:
+    registry = _registry(request)
+    record = registry.get_run(_number(run_id, "run"))
+    epochs = registry.epoch_metrics(record.id)
+    loss = line_chart(
+        "loss",
+        {
+            "train loss": [(m.epoch, m.train_loss) for m in epochs],
+            "validation loss": [(m.epoch, m.val_loss) for m in epochs],
+        },
+    )
+    accuracy = line_chart(
+        "validation accuracy",
+        {"validation accuracy": [(m.epoch, m.val_accuracy) for m in epochs]},
+    )
+    return render(
+        request,
+        "run.html",
+        run=record,
+        epochs=epochs,
+        charts=[c for c in (loss, accuracy) if c is not None],
+    )
