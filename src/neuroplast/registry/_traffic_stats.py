@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session, aliased
@@ -58,6 +59,9 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
+_Key = tuple[int, str]  # (version, arm)
+
+
 def arm_statuses(
     s: Session,
     model: ModelRow,
@@ -68,55 +72,9 @@ def arm_statuses(
     """Every (version, arm) seen in the log since ``since``, and every configured arm."""
     log = PredictionRow
     window = [log.model_id == model.id] + ([log.at >= since] if since is not None else [])
-    latencies: dict[tuple[int, str], list[float]] = defaultdict(list)
-    items: dict[tuple[int, str], int] = defaultdict(int)
-    for version, arm, latency, count in s.execute(
-        select(log.version, log.arm, func.max(log.latency_ms), func.count(log.id))
-        .where(*window)
-        .group_by(log.version, log.arm, log.request_id)
-    ).all():
-        latencies[version, arm].append(float(latency))
-        items[version, arm] += int(count)
-
-    answer = aliased(PredictionRow)
-    agreement = {
-        (version, "shadow"): (int(n), int(same or 0))
-        for version, n, same in s.execute(
-            select(
-                log.version,
-                func.count(log.id),
-                func.sum(case((log.label == answer.label, 1), else_=0)),
-            )
-            .join(
-                answer,
-                and_(
-                    answer.request_id == log.request_id,
-                    answer.item == log.item,
-                    answer.model_id == log.model_id,
-                    answer.arm != "shadow",
-                ),
-            )
-            .where(*window, log.arm == "shadow")
-            .group_by(log.version)
-        ).all()
-    }
-    feedback = {
-        (version, arm): (int(n), int(right or 0))
-        for version, arm, n, right in s.execute(
-            select(
-                log.version,
-                log.arm,
-                func.count(log.id),
-                func.sum(case((log.label == FeedbackRow.label, 1), else_=0)),
-            )
-            .join(
-                FeedbackRow,
-                and_(FeedbackRow.request_id == log.request_id, FeedbackRow.item == log.item),
-            )
-            .where(*window)
-            .group_by(log.version, log.arm)
-        ).all()
-    }
+    latencies, items = _latencies(s, window)
+    agreement = _shadow_agreement(s, window)
+    feedback = _feedback_accuracy(s, window)
     keys = set(latencies) | {(v, "ab") for v in split} | {(v, "shadow") for v in shadows}
     order = {"production": 0, "ab": 1, "shadow": 2}
     out = []
@@ -142,3 +100,67 @@ def arm_statuses(
             )
         )
     return out
+
+
+def _latencies(s: Session, window: list[Any]) -> tuple[dict[_Key, list[float]], dict[_Key, int]]:
+    """Per (version, arm): each request's latency, and how many inputs were answered."""
+    log = PredictionRow
+    latencies: dict[_Key, list[float]] = defaultdict(list)
+    items: dict[_Key, int] = defaultdict(int)
+    for version, arm, latency, count in s.execute(
+        select(log.version, log.arm, func.max(log.latency_ms), func.count(log.id))
+        .where(*window)
+        .group_by(log.version, log.arm, log.request_id)
+    ).all():
+        latencies[version, arm].append(float(latency))
+        items[version, arm] += int(count)
+    return latencies, items
+
+
+def _shadow_agreement(s: Session, window: list[Any]) -> dict[_Key, tuple[int, int]]:
+    """Per shadow version: inputs compared with the answer served, and how many agree."""
+    log = PredictionRow
+    answer = aliased(PredictionRow)
+    return {
+        (version, "shadow"): (int(n), int(same or 0))
+        for version, n, same in s.execute(
+            select(
+                log.version,
+                func.count(log.id),
+                func.sum(case((log.label == answer.label, 1), else_=0)),
+            )
+            .join(
+                answer,
+                and_(
+                    answer.request_id == log.request_id,
+                    answer.item == log.item,
+                    answer.model_id == log.model_id,
+                    answer.arm != "shadow",
+                ),
+            )
+            .where(*window, log.arm == "shadow")
+            .group_by(log.version)
+        ).all()
+    }
+
+
+def _feedback_accuracy(s: Session, window: list[Any]) -> dict[_Key, tuple[int, int]]:
+    """Per (version, arm): answers with feedback, and how many were right."""
+    log = PredictionRow
+    return {
+        (version, arm): (int(n), int(right or 0))
+        for version, arm, n, right in s.execute(
+            select(
+                log.version,
+                log.arm,
+                func.count(log.id),
+                func.sum(case((log.label == FeedbackRow.label, 1), else_=0)),
+            )
+            .join(
+                FeedbackRow,
+                and_(FeedbackRow.request_id == log.request_id, FeedbackRow.item == log.item),
+            )
+            .where(*window)
+            .group_by(log.version, log.arm)
+        ).all()
+    }
