@@ -29,11 +29,13 @@ from neuroplast.cli import (
     loop,
     models,
     monitor,
+    neuro,
     predict,
     registry_cmds,
     serve,
     simulate,
     train,
+    tune,
     ui,
 )
 from neuroplast.cli._common import fail
@@ -53,6 +55,7 @@ app.add_typer(models.app, name="models")
 app.add_typer(registry_cmds.app, name="registry")
 app.add_typer(continual.app, name="continual")
 app.add_typer(ab.app, name="ab")
+app.add_typer(neuro.app, name="neuro")
 app.command("init")(init.init)
 app.command("train")(train.train)
 app.command("evaluate")(evaluate.evaluate)
@@ -70,6 +73,7 @@ app.command("ui")(ui.ui)
 app.add_typer(index.app, name="index")
 app.command("embed")(embed.embed)
 app.command("search")(index.search)
+app.command("tune")(tune.tune)
 
 
 def _print_version(value: bool) -> None:
