@@ -14,6 +14,7 @@ _MODULES = {
         "PrototypeManagerConfig",
         "SNNConfig",
     ),
+    "neuroplast.continual.neuromorphic.prototypes": ("MaintenanceReport", "PrototypeMemory"),
 }
 _HOMES = {name: module for module, names in _MODULES.items() for name in names}
 

@@ -120,7 +120,7 @@ class PrototypeManagerConfig(_Strict):
     indexing_backend: Literal["faiss", "brute"] = Field(
         "faiss",
         description="faiss: exact inner product (IndexFlatIP in an IndexIDMap); brute: a "
-        "matrix product in torch; both return the same neighbours",
+        "matrix product in numpy; both return the same neighbours",
     )
     examples_per_prototype: int = Field(
         3, ge=0, le=64, description="refs of the stored inputs nearest to each prototype"
