@@ -25,6 +25,7 @@ from pydantic import (
 from neuroplast.errors import ConfigError
 from neuroplast.tasks.anomaly.config import AnomalyConfig
 from neuroplast.tasks.forecasting.config import ForecastConfig
+from neuroplast.tasks.generation.config import GenerationConfig
 from neuroplast.types import TaskType
 
 __all__ = [
@@ -198,10 +199,15 @@ class RunConfig(_Strict):
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
     anomaly: AnomalyConfig | None = Field(None, description="task: anomaly_detection only")
     forecast: ForecastConfig | None = Field(None, description="task: forecasting only")
+    generation: GenerationConfig | None = Field(None, description="task: generation only")
 
     @model_validator(mode="after")
     def _check(self) -> RunConfig:
-        for section, owner in (("anomaly", "anomaly_detection"), ("forecast", "forecasting")):
+        for section, owner in (
+            ("anomaly", "anomaly_detection"),
+            ("forecast", "forecasting"),
+            ("generation", "generation"),
+        ):
             if getattr(self, section) is not None and self.task != owner:
                 raise ValueError(f"the {section}: section needs task: {owner}")
         if not is_valid_model_name(self.name):

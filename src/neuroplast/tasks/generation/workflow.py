@@ -1,0 +1,267 @@
+"""Train, evaluate and sample a language model through the registry.
+
+``train_lm`` runs the one training loop (:class:`~neuroplast.training.Trainer`) on windows
+of the token stream, then scores the best weights and the Kneser-Ney baseline on the test
+split of the same tokens and registers the version. ``evaluate_lm`` recomputes both on any
+split (or another text file), ``stream_text`` yields generated text piece by piece.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from neuroplast.errors import ConfigError, DataError
+from neuroplast.inference.meta import ModelMeta
+from neuroplast.tasks.generation.config import GenerationConfig
+from neuroplast.tasks.generation.data import LMData, file_stream, prepare_lm_data
+from neuroplast.tasks.generation.lm_data import FlatLogits, WindowBatches
+from neuroplast.tasks.generation.models import create_lm
+from neuroplast.tasks.generation.perplexity import (
+    Perplexity,
+    baseline_perplexity,
+    model_perplexity,
+)
+from neuroplast.tasks.generation.sampling import Sampler, generate
+from neuroplast.tasks.generation.tokenizer import CharTokenizer
+from neuroplast.tasks.generation.versions import TASK, LoadedLM, load_lm, write_lm
+from neuroplast.training import MetricsRecorder, Trainer
+from neuroplast.workflows.register import reserve_version
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from torch import nn
+
+    from neuroplast.config import RunConfig
+    from neuroplast.registry import Registry, RunRecord, VersionRecord
+    from neuroplast.types import ModelMetrics
+
+__all__ = ["LMScores", "evaluate_lm", "prompt_ids", "stream_text", "train_lm"]
+
+logger = logging.getLogger(__name__)
+
+
+def generation_section(config: RunConfig) -> GenerationConfig:
+    section = getattr(config, "generation", None)
+    return section if isinstance(section, GenerationConfig) else GenerationConfig()
+
+
+def arch_config(config: RunConfig, vocab_size: int, gen: GenerationConfig) -> dict[str, Any]:
+    """The model's keys plus what the data decides (vocabulary size; the GPT's context)."""
+    derived: dict[str, Any] = {"vocab_size": vocab_size}
+    if config.architecture == "gpt":
+        derived["context"] = gen.context
+    options = dict(config.arch_options)
+    for key, value in derived.items():
+        if key in options and options[key] != value:
+            raise ConfigError(
+                f"model.{key}={options[key]} but it is set from the data and generation "
+                f"section ({value}); remove model.{key} (set generation.context instead)"
+            )
+    return {**options, **derived}
+
+
+class LMScores:
+    """The model's and the baseline's perplexity on one token stream."""
+
+    def __init__(self, model: Perplexity, baseline: Perplexity, order: int, kind: str) -> None:
+        self.model, self.baseline, self.order, self.kind = model, baseline, order, kind
+
+    def metrics(self, prefix: str) -> dict[str, Any]:
+        return {
+            f"{prefix}_perplexity": round(self.model.perplexity, 4),
+            f"{prefix}_loss": round(self.model.loss, 5),
+            f"{prefix}_bits_per_char": round(self.model.bits_per_char, 4),
+            f"baseline_{prefix}_perplexity": round(self.baseline.perplexity, 4),
+            f"baseline_{prefix}_bits_per_char": round(self.baseline.bits_per_char, 4),
+            "tokens": self.model.tokens,
+            "tokenizer": self.kind,
+        }
+
+    def lines(self, title: str) -> list[str]:
+        unit = "character" if self.kind == "char" else "BPE token"
+        m, b = self.model, self.baseline
+        return [
+            f"{title}: {m.tokens:,} tokens, {m.chars:,} characters; perplexity per {unit}",
+            f"  model            perplexity {m.perplexity:9.3f}   {m.bits_per_char:.4f} bits/char",
+            f"  Kneser-Ney {self.order}-gram perplexity {b.perplexity:9.3f}   "
+            f"{b.bits_per_char:.4f} bits/char",
+        ]
+
+
+def score(
+    model: nn.Module, data: LMData, stream: list[int], chars: int, gen: GenerationConfig
+) -> LMScores:
+    """The model and the Kneser-Ney baseline (fitted on the training stream) on ``stream``."""
+    ppl = model_perplexity(model, stream, context=gen.context, chars=chars)
+    base, _ = baseline_perplexity(
+        data.streams["train"],
+        stream,
+        order=gen.ngram_order,
+        vocab_size=data.tokenizer.vocab_size,
+        chars=chars,
+    )
+    return LMScores(ppl, base, gen.ngram_order, data.tokenizer.kind)
+
+
+@contextmanager
+def _marking_failures(registry: Registry, run: RunRecord) -> Iterator[None]:
+    try:
+        yield
+    except KeyboardInterrupt:
+        registry.update_run(run.id, status="interrupted", error="interrupted by the user")
+        raise
+    except Exception as e:
+        registry.update_run(run.id, status="failed", error=f"{type(e).__name__}: {e}")
+        raise
+
+
+def _fit(
+    config: RunConfig,
+    model: nn.Module,
+    batches: tuple[Iterable[Any], Iterable[Any]],
+    run: RunRecord,
+    registry: Registry,
+    progress: Callable[[str, int, int], None] | None,
+    on_epoch: Callable[[ModelMetrics], None] | None,
+) -> tuple[list[ModelMetrics], Trainer]:
+    def record(metrics: ModelMetrics) -> None:
+        registry.log_epoch(run.id, metrics)
+        if on_epoch is not None:
+            on_epoch(metrics)
+
+    trainer = Trainer(
+        config.train,
+        callbacks=[MetricsRecorder(record)],
+        checkpoint_dir=run.checkpoint_dir,
+        progress=progress,
+    )
+    flat = FlatLogits(model)
+    history = trainer.fit(flat, batches[0], batches[1])
+    trainer.load_best_weights(flat)
+    return history, trainer
+
+
+def train_lm(
+    config: RunConfig,
+    registry: Registry,
+    *,
+    progress: Callable[[str, int, int], None] | None = None,
+    on_epoch: Callable[[ModelMetrics], None] | None = None,
+) -> tuple[VersionRecord, LMScores, list[ModelMetrics], float]:
+    """Train, score on the test split beside the baseline and register; returns the
+    version, the scores, the epochs and the training seconds."""
+    gen = generation_section(config)
+    data_section = config.data.model_dump(mode="json")
+    data = prepare_lm_data(data_section, gen)
+    options = arch_config(config, data.tokenizer.vocab_size, gen)
+    torch.manual_seed(config.train.seed)
+    model = create_lm(config.architecture, options)
+    train_batches = WindowBatches(
+        data.streams["train"],
+        context=gen.context,
+        batch_size=config.train.batch_size,
+        seed=config.train.seed,
+    )
+    val_batches = WindowBatches(
+        data.streams["val"], context=gen.context, batch_size=config.train.eval_batch_size
+    )
+    config_dict = config.model_dump(mode="json")
+    run = registry.start_run(config.name, config_dict)
+    with registry.heartbeat(run.id), _marking_failures(registry, run):
+        started = time.perf_counter()
+        history, trainer = _fit(
+            config, model, (train_batches, val_batches), run, registry, progress, on_epoch
+        )
+        seconds = time.perf_counter() - started
+        scores = score(model, data, data.streams["test"], data.chars("test"), gen)
+        meta = ModelMeta(
+            architecture=config.architecture,
+            modality="text",
+            task=TASK,
+            arch_config=options,
+            label_names=[],
+            preprocessing={"tokenizer": data.tokenizer.kind, "context": gen.context},
+            data={"data": data_section, "generation": gen.model_dump(mode="json")},
+            name=config.name,
+        )
+        draft = reserve_version(registry, meta, config=config_dict, run_id=run.id)
+        no_onnx = write_lm(draft, model, data.tokenizer, onnx=gen.export_onnx)
+        summary = {
+            "best_epoch": trainer.best_epoch,
+            "epochs_trained": len(history),
+            "train_seconds": round(seconds, 2),
+            "ngram_order": gen.ngram_order,
+            "onnx_step": no_onnx is None,
+            **scores.metrics("test"),
+        }
+        registry.add_evaluation(
+            draft.record.id,
+            split="test",
+            data_source=data.corpus.source,
+            metrics=scores.model.summary(),
+            baseline={"kneser_ney_order": gen.ngram_order, **scores.baseline.summary()},
+        )
+        version = draft.finalize(model, metrics=summary)
+        registry.complete_run(run.id)
+    return version, scores, history, seconds
+
+
+def evaluate_lm(
+    registry: Registry, ref: str, *, split: str = "test", data: str | None = None
+) -> tuple[LoadedLM, LMScores, str]:
+    """Perplexity of a registered model and of the baseline (fitted now on the model's
+    training split, same tokens) on ``split`` or on the text file ``data``."""
+    lm = load_lm(registry, ref)
+    lm_data = prepare_lm_data(lm.data, lm.generation, lm.tokenizer.to_json())
+    if data is not None:
+        stream, chars = file_stream(lm.tokenizer, data, lm.generation)
+        where = data
+    else:
+        lm_data.corpus.split(split)  # names the splits when ``split`` is unknown
+        stream, chars, where = lm_data.streams[split], lm_data.chars(split), split
+    return lm, score(lm.model, lm_data, stream, chars, lm.generation), where
+
+
+def prompt_ids(tokenizer: Any, prompt: str) -> list[int]:
+    """The boundary token followed by the prompt's tokens; in character mode a prompt made
+    only of characters the model never saw is refused."""
+    ids = tokenizer.encode(prompt) if prompt else []
+    if isinstance(tokenizer, CharTokenizer) and ids and all(i == 1 for i in ids):
+        sample = "".join(tokenizer.chars[2:40]) if len(tokenizer.chars) > 2 else ""
+        raise DataError(
+            f"the prompt {prompt!r} has no character this model knows (it was trained on "
+            f"{len(tokenizer.chars)} characters, such as {sample!r}); write the prompt with "
+            "those, or leave it empty"
+        )
+    unknown = sorted({c for c, i in zip(prompt, ids, strict=False) if i == 1})
+    if isinstance(tokenizer, CharTokenizer) and unknown:
+        logger.warning("prompt characters unknown to the model, read as <unk>: %s", unknown)
+    return [0, *ids]
+
+
+def stream_text(
+    lm: LoadedLM, prompt: str, *, max_tokens: int, sampler: Sampler, use_cache: bool = True
+) -> Iterator[str]:
+    """Yield the generated text as it comes (the prompt itself is not repeated); stops at
+    ``max_tokens`` or at the end of a document."""
+    ids = prompt_ids(lm.tokenizer, prompt)
+    new: list[int] = []
+    shown = ""
+    for token in generate(
+        lm.model, ids, max_tokens=max_tokens, sampler=sampler, use_cache=use_cache
+    ):
+        if token == 0:
+            return
+        new.append(token)
+        text = lm.tokenizer.decode(new)
+        if text.endswith("\ufffd"):
+            continue  # half of a multi-byte character: wait for the rest
+        yield text[len(shown) :]
+        shown = text
