@@ -56,6 +56,8 @@ TEMPLATES = (
     "text-minilm",
     "image-cnn",
     "image-mlp",
+    "textgen-lstm",
+    "textgen-gpt",
 )
 # Templates of other config kinds (``neuroplast continual run``), not run configs.
 # image-efficientnet (a run config) is here while tests/test_config.py tells an image

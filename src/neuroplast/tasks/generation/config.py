@@ -59,6 +59,13 @@ class GenerationConfig(BaseModel):
     context: int = Field(128, ge=4, le=4096, description="tokens a model sees at once")
     ngram_order: int = Field(5, ge=1, le=10, description="Kneser-Ney baseline order")
     export_onnx: bool = Field(True, description="gpt: also store the ONNX decoder step")
+    init_from: str | None = Field(
+        None,
+        description=(
+            "a registered version (name:N) of the same architecture and config to start "
+            "from: its weights and tokenizer (to train in several shorter runs)"
+        ),
+    )
     sampling: SamplingConfig = Field(default_factory=SamplingConfig)
 
     @model_validator(mode="after")

@@ -148,6 +148,27 @@ def _fit(
     return history, trainer
 
 
+def _start(
+    config: RunConfig, registry: Registry, gen: GenerationConfig, data_section: dict[str, Any]
+) -> tuple[LMData, nn.Module, dict[str, Any]]:
+    """The data, the untrained model (seeded) or the ``generation.init_from`` version's,
+    and the model's complete config."""
+    parent = load_lm(registry, gen.init_from) if gen.init_from else None
+    data = prepare_lm_data(data_section, gen, parent.tokenizer.to_json() if parent else None)
+    options = arch_config(config, data.tokenizer.vocab_size, gen)
+    torch.manual_seed(config.train.seed)
+    model = create_lm(config.architecture, options)
+    if parent is not None:
+        if (parent.meta.architecture, parent.meta.arch_config) != (config.architecture, options):
+            raise ConfigError(
+                f"generation.init_from={gen.init_from}: that version is a "
+                f"{parent.meta.architecture} with {parent.meta.arch_config}, this run a "
+                f"{config.architecture} with {options}; use the same model section"
+            )
+        model.load_state_dict(parent.model.state_dict())
+    return data, model, options
+
+
 def train_lm(
     config: RunConfig,
     registry: Registry,
@@ -159,10 +180,7 @@ def train_lm(
     version, the scores, the epochs and the training seconds."""
     gen = generation_section(config)
     data_section = config.data.model_dump(mode="json")
-    data = prepare_lm_data(data_section, gen)
-    options = arch_config(config, data.tokenizer.vocab_size, gen)
-    torch.manual_seed(config.train.seed)
-    model = create_lm(config.architecture, options)
+    data, model, options = _start(config, registry, gen, data_section)
     train_batches = WindowBatches(
         data.streams["train"],
         context=gen.context,
