@@ -24,6 +24,7 @@ from neuroplast.cli import (
     evaluate,
     explain,
     export,
+    generate,
     index,
     init,
     loop,
@@ -73,6 +74,7 @@ app.command("ui")(ui.ui)
 app.add_typer(index.app, name="index")
 app.command("embed")(embed.embed)
 app.command("search")(index.search)
+app.command("generate")(generate.generate)
 app.command("tune")(tune.tune)
 
 

@@ -267,18 +267,21 @@ def prompt_ids(tokenizer: Any, prompt: str) -> list[int]:
 def stream_text(
     lm: LoadedLM, prompt: str, *, max_tokens: int, sampler: Sampler, use_cache: bool = True
 ) -> Iterator[str]:
-    """Yield the generated text as it comes (the prompt itself is not repeated); stops at
-    ``max_tokens`` or at the end of a document."""
+    """The generated text as it comes (the prompt itself is not repeated); stops at
+    ``max_tokens`` or at the end of a document. A bad prompt fails here, before any text."""
     ids = prompt_ids(lm.tokenizer, prompt)
+    tokens = generate(lm.model, ids, max_tokens=max_tokens, sampler=sampler, use_cache=use_cache)
+    return _pieces(lm.tokenizer, tokens)
+
+
+def _pieces(tokenizer: Any, tokens: Iterator[int]) -> Iterator[str]:
     new: list[int] = []
     shown = ""
-    for token in generate(
-        lm.model, ids, max_tokens=max_tokens, sampler=sampler, use_cache=use_cache
-    ):
+    for token in tokens:
         if token == 0:
             return
         new.append(token)
-        text = lm.tokenizer.decode(new)
+        text = tokenizer.decode(new)
         if text.endswith("\ufffd"):
             continue  # half of a multi-byte character: wait for the rest
         yield text[len(shown) :]
