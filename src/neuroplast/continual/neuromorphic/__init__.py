@@ -15,6 +15,12 @@ _MODULES = {
         "SNNConfig",
     ),
     "neuroplast.continual.neuromorphic.prototypes": ("MaintenanceReport", "PrototypeMemory"),
+    "neuroplast.continual.neuromorphic.snn": (
+        "ALIF",
+        "AttractorMemory",
+        "Recall",
+        "stdp_eligibility",
+    ),
 }
 _HOMES = {name: module for module, names in _MODULES.items() for name in names}
 

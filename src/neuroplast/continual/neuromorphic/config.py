@@ -171,7 +171,7 @@ class SNNConfig(_Strict):
         0.2, ge=0.0, description="alif: threshold increase per unit of adaptation"
     )
     trace_decay: float = Field(
-        0.8, ge=0.0, lt=1.0, description="decay per step of the STDP pre/post traces"
+        0.9, ge=0.0, lt=1.0, description="decay per step of the STDP pre/post traces"
     )
     stdp_depression: float = Field(
         0.5,
