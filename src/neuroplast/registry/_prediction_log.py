@@ -323,6 +323,20 @@ class PredictionLogMixin:
                 f"{', '.join(labels or [])} (a class the model should learn: send it with "
                 "new_class true)"
             )
+        self._upsert_feedback(request_id, item, label)
+        return {
+            "request_id": request_id,
+            "item": item,
+            "model": model,
+            "version": row.version,
+            "predicted": row.label,
+            "label": label,
+            "correct": row.label == label,
+            "new_class": unknown,
+        }
+
+    def _upsert_feedback(self, request_id: str, item: int, label: str) -> None:
+        """Insert the feedback row, or replace the label of one already there."""
         for attempt in range(2):
             try:
                 with self._session() as s:
@@ -335,20 +349,10 @@ class PredictionLogMixin:
                         s.add(FeedbackRow(request_id=request_id, item=item, label=label))
                     else:
                         found.label, found.at = label, utcnow()
-                break
+                return
             except IntegrityError:  # another writer recorded it meanwhile: replace theirs
                 if attempt:
                     raise
-        return {
-            "request_id": request_id,
-            "item": item,
-            "model": model,
-            "version": row.version,
-            "predicted": row.label,
-            "label": label,
-            "correct": row.label == label,
-            "new_class": unknown,
-        }
 
     def _label_names(self, ref: str) -> list[str] | None:
         """The labels ``model.json`` of ``ref`` names; None when the version is gone."""
