@@ -58,6 +58,10 @@ TEMPLATES = (
     "image-mlp",
     "textgen-lstm",
     "textgen-gpt",
+    "anomaly-tabular",
+    "anomaly-series",
+    "anomaly-image",
+    "forecast",
 )
 # Templates of other config kinds (``neuroplast continual run``), not run configs.
 # image-efficientnet (a run config) is here while tests/test_config.py tells an image

@@ -1,9 +1,11 @@
 """Tasks other than classification: anomaly detection, forecasting, text generation.
 
 Classification keeps its own path (:func:`neuroplast.workflows.train_from_config`). Every
-other task is a module named in :data:`TASK_MODULES` that exposes ``handler() ->
-TaskHandler``; :func:`task_handler` imports it on first use, so that ``import neuroplast``
-and ``neuroplast --help`` load none of them. A handler has three verbs on the registry:
+other task is a module named in :data:`TASK_MODULES` that exposes a function ``handler() ->
+TaskHandler`` (so no submodule of it may be called ``handler``: importing it would replace
+the function on the package); :func:`task_handler` imports it on first use, so that
+``import neuroplast`` and ``neuroplast --help`` load none of them. A handler has three
+verbs on the registry:
 
     handler = task_handler("anomaly_detection")
     handler.check_config(config, where)             # validation only, before any work

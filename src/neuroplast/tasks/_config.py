@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from neuroplast.errors import ConfigError
 
-__all__ = ["Strict", "validate_section"]
+if TYPE_CHECKING:
+    from neuroplast.config import TrainConfig
+
+__all__ = ["Strict", "check_monitor", "validate_section"]
 
 
 class Strict(BaseModel):
@@ -32,3 +35,13 @@ def validate_section(cls: type[Strict], raw: dict[str, Any], where: str) -> Stri
                 problems.append(f"{loc or 'section'}: {item['msg']}")
         accepted = ", ".join(cls.model_fields)
         raise ConfigError(f"{where}: {'; '.join(problems)} (accepted keys: {accepted})") from e
+
+
+def check_monitor(train: TrainConfig, where: str) -> None:
+    """The tasks stop early on a loss only: they report no accuracy."""
+    monitor = train.early_stopping.monitor
+    if train.early_stopping.enabled and monitor not in ("val_loss", "train_loss"):
+        raise ConfigError(
+            f"{where}: train.early_stopping.monitor={monitor!r}; this task reports val_loss "
+            "and train_loss (mode: min)"
+        )

@@ -11,12 +11,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from neuroplast.tasks.anomaly.handler import AnomalyHandler
+    from neuroplast.tasks.anomaly.task import AnomalyHandler
 
 __all__ = ["handler"]
 
 
 def handler() -> AnomalyHandler:
-    from neuroplast.tasks.anomaly.handler import AnomalyHandler
+    from neuroplast.tasks.anomaly.task import AnomalyHandler
 
     return AnomalyHandler()

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from neuroplast.tasks._config import Strict
 
@@ -15,6 +15,7 @@ Baseline = Literal["isolation_forest", "lof"]
 
 __all__ = [
     "ARCHITECTURES",
+    "BUILTIN_KINDS",
     "AnomalyConfig",
     "ConvAEConfig",
     "DenseAEConfig",
@@ -55,7 +56,7 @@ class AnomalyConfig(Strict):
         "fpr",
         description=(
             "fpr: the validation normals' score quantile giving target_fpr; f1: the validation "
-            "score with the best F1 (needs label_column)"
+            "score with the best F1 (needs labels and anomalies in the validation split)"
         ),
     )
     target_fpr: float = Field(0.01, gt=0.0, lt=0.5)
@@ -63,12 +64,6 @@ class AnomalyConfig(Strict):
         default_factory=lambda: list[Baseline](["isolation_forest", "lof"]),
         description="scikit-learn baselines fitted on the same training rows by evaluate",
     )
-
-    @model_validator(mode="after")
-    def _f1_needs_labels(self) -> AnomalyConfig:
-        if self.threshold == "f1" and self.label_column is None:
-            raise ValueError("threshold: f1 needs anomaly.label_column (or use threshold: fpr)")
-        return self
 
 
 class DenseAEConfig(Strict):
@@ -102,6 +97,14 @@ ARCHITECTURES: dict[str, tuple[type[Strict], InputKind]] = {
     "conv1d_autoencoder": (SeriesAEConfig, "series"),
     "lstm_autoencoder": (SeriesAEConfig, "series"),
     "conv_autoencoder": (ConvAEConfig, "image"),
+}
+
+
+#: the built-in anomaly data sets and the inputs they hold (neuroplast.tasks.anomaly.data)
+BUILTIN_KINDS: dict[str, InputKind] = {
+    "shuttle": "tabular",
+    "ecg_mitdb": "series",
+    "fashion_mnist": "image",
 }
 
 

@@ -12,12 +12,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from neuroplast.tasks.forecasting.handler import ForecastHandler
+    from neuroplast.tasks.forecasting.task import ForecastHandler
 
 __all__ = ["handler"]
 
 
 def handler() -> ForecastHandler:
-    from neuroplast.tasks.forecasting.handler import ForecastHandler
+    from neuroplast.tasks.forecasting.task import ForecastHandler
 
     return ForecastHandler()
