@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
@@ -62,18 +62,44 @@ def create_app(
         api_key if api_key is not None else os.environ.get(API_KEY_ENV),
     )
 
+    app = FastAPI(
+        title="neuroplast",
+        version=__version__,
+        description="Predictions, explanations and feedback for the models of a neuroplast "
+        'registry. Every error is `{"error": {"code", "message", "detail"}}`.',
+        lifespan=_lifespan(serving, loop_schedule),
+    )
+    app.state.serving = serving
+    app.state.loop_schedule = loop_schedule
+    app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]
+    install_error_handlers(app)
+    add_routes(app)
+    from neuroplast.ui import MOUNT, dashboard_app
+
+    app.mount(MOUNT, dashboard_app(registry))  # HTML pages with their own error pages
+    app.add_middleware(BodyLimitMiddleware, limit=limits.max_body_bytes)
+    app.add_middleware(RequestMetrics, metrics=metrics)
+    return app
+
+
+def _lifespan(
+    serving: Serving, loop_schedule: LoopSchedule | None
+) -> Callable[[FastAPI], contextlib.AbstractAsyncContextManager[None]]:
+    """Load the served models in the background (``/ready`` says when they are), run the
+    loop's schedule while serving, and stop both, in that order, on shutdown."""
+
+    async def load() -> None:
+        try:
+            await serving.pool.start()
+        except NeuroplastError as e:  # a user-facing reason: /ready reports it
+            serving.load_error = " ".join(str(e).split())
+            log.info("loading the served models failed: %s", serving.load_error)
+        except Exception as e:  # a defect: /ready says so, the log has the traceback
+            serving.load_error = f"unexpected {type(e).__name__}: {e}"
+            log.error("loading the served models failed", exc_info=e)
+
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async def load() -> None:
-            try:
-                await serving.pool.start()
-            except NeuroplastError as e:  # a user-facing reason: /ready reports it
-                serving.load_error = " ".join(str(e).split())
-                log.info("loading the served models failed: %s", serving.load_error)
-            except Exception as e:  # a defect: /ready says so, the log has the traceback
-                serving.load_error = f"unexpected {type(e).__name__}: {e}"
-                log.error("loading the served models failed", exc_info=e)
-
         serving.loading = asyncio.create_task(load())
         if loop_schedule is not None:
             await loop_schedule.start()
@@ -88,21 +114,4 @@ def create_app(
                     await serving.loading
             await serving.pool.stop()
 
-    app = FastAPI(
-        title="neuroplast",
-        version=__version__,
-        description="Predictions, explanations and feedback for the models of a neuroplast "
-        'registry. Every error is `{"error": {"code", "message", "detail"}}`.',
-        lifespan=lifespan,
-    )
-    app.state.serving = serving
-    app.state.loop_schedule = loop_schedule
-    app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]
-    install_error_handlers(app)
-    add_routes(app)
-    from neuroplast.ui import MOUNT, dashboard_app
-
-    app.mount(MOUNT, dashboard_app(registry))  # HTML pages with their own error pages
-    app.add_middleware(BodyLimitMiddleware, limit=limits.max_body_bytes)
-    app.add_middleware(RequestMetrics, metrics=metrics)
-    return app
+    return lifespan
