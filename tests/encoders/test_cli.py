@@ -104,3 +104,23 @@ def test_missing_texts_in_the_corpus_are_named(
     result = cli("index", "build", "holes", "--data", str(path))
     assert result.code == 3
     assert "2 rows without text in column 'text' (rows 3, 4)" in result.err
+
+
+@pytest.mark.parametrize(
+    "args", [["predict", "news", "a text"], ["evaluate", "news"], ["explain", "news", "a text"]]
+)
+def test_a_model_verb_on_an_index_says_it_is_an_index(
+    cli: Callable[..., Result], home: Path, args: list[str]
+) -> None:
+    from neuroplast.encoders.index import VectorIndex, save_index
+    from neuroplast.registry import Registry
+
+    vectors = np.eye(3, 384, dtype=np.float32)
+    save_index(
+        Registry(home), "news", VectorIndex.build(vectors, encoder="minilm@0123456789abcdef")
+    )
+    result = cli(*args)
+    assert result.code == 2, result.err
+    assert "news:1 is a vector index" in result.err
+    assert 'query it with `neuroplast search news "QUERY"`' in result.err
+    assert len(result.err.strip().splitlines()) == 1

@@ -17,7 +17,7 @@ from typing import cast
 import numpy as np
 import torch
 
-from neuroplast.errors import NeuroplastError
+from neuroplast.errors import ConfigError, NeuroplastError
 from neuroplast.inference._backends import check_backend
 from neuroplast.inference.auto import create_predictor
 from neuroplast.inference.base import BasePredictor
@@ -37,6 +37,13 @@ SAMPLE_SIZE = 64
 def load_registered(registry: Registry, ref: str) -> tuple[VersionRecord, LoadedModel]:
     """Resolve ``ref`` and load its bundle, verifying every file's hash."""
     version = registry.ensure_local(registry.resolve(ref))
+    if version.architecture == "vector_index":  # neuroplast.encoders.index's versions
+        raise ConfigError(
+            f"{version.ref} is a vector index (texts and their sentence vectors), not a "
+            "model: it makes no predictions; query it with `neuroplast search "
+            f'{version.model_name} "QUERY"` (Engine.search); predict, evaluate, explain, '
+            "compress and serve take a model trained with `neuroplast train`"
+        )
     hashes = {name: a.sha256 for name, a in version.artifacts.items() if "/" not in name}
     return version, load_bundle(version.artifact_dir, hashes)
 

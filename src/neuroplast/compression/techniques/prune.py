@@ -92,7 +92,29 @@ def prune_candidate(
 
 @register_technique("prune", rank=3, options=PruneOptions, help="magnitude pruning")
 class Prune(CompressionTechnique):
+    @staticmethod
+    def _partial(job: CompressJob) -> str | None:
+        """Why pruning cannot apply: a version trained with ``finetune: head`` or ``lora``
+        keeps its pretrained base frozen (and a MiniLM one stores only what trained)."""
+        mode = getattr(getattr(job.loaded.model, "config", None), "finetune", None)
+        if mode not in ("head", "lora"):
+            return None
+        return (
+            f"--prune does not apply to {job.loaded.meta.architecture} versions trained with "
+            f"finetune: {mode}: only the {'LoRA adapters and ' if mode == 'lora' else ''}head "
+            "trained, over frozen pretrained base weights that pruning would zero and the "
+            "version does not own; prune a finetune: full version, or compress this one with "
+            "--quantize dynamic (or export-onnx --int8)"
+        )
+
+    def skipped(self, job: CompressJob, options: PruneOptions) -> str | None:
+        reason = self._partial(job)
+        return None if reason is None else f"prune skipped: {reason}"
+
     def candidates(self, job: CompressJob, options: PruneOptions) -> list[Candidate]:
+        reason = self._partial(job)
+        if reason is not None:
+            raise ConfigError(reason)
         epochs = options.finetune_epochs
         if epochs is None:
             epochs = 1 if job.all_techniques and job.data is not None else 0
