@@ -1,0 +1,86 @@
+"""Documents, splits and tokens: boundaries, empty files, tokenizers saved as JSON."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from neuroplast.errors import DataError
+from neuroplast.tasks.generation.corpus import fortune_documents, read_documents, split_documents
+from neuroplast.tasks.generation.lm_data import WindowBatches
+from neuroplast.tasks.generation.tokenizer import (
+    BpeTokenizer,
+    CharTokenizer,
+    encode_documents,
+    tokenizer_from_json,
+)
+
+
+def test_documents_end_at_blank_lines_or_at_the_separator(tmp_path: Path) -> None:
+    path = tmp_path / "t.txt"
+    path.write_text("one\nstill one\n\n\n  \ntwo\r\n\r\nthree\n")
+    assert read_documents(path) == ["one\nstill one", "two", "three"]
+    path.write_text("a\n\nb\n%\nc\n%\n")
+    assert read_documents(path, "%") == ["a\n\nb", "c"]
+
+
+@pytest.mark.parametrize("content", ["", "\n\n  \n"])
+def test_an_empty_text_file_is_refused_with_a_clear_error(tmp_path: Path, content: str) -> None:
+    path = tmp_path / "empty.txt"
+    path.write_text(content)
+    with pytest.raises(DataError, match=r"empty\.txt holds no text .*at least one document"):
+        read_documents(path)
+
+
+def test_a_missing_or_binary_file_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="not found"):
+        read_documents(tmp_path / "nope.txt")
+    (tmp_path / "b.txt").write_bytes(b"ok\xff\xfe")
+    with pytest.raises(DataError, match="not UTF-8"):
+        read_documents(tmp_path / "b.txt")
+
+
+def test_fortunes_are_records_between_percent_lines() -> None:
+    from tests.tasks.generation.conftest import require_fortunes
+
+    require_fortunes()
+    docs = fortune_documents()
+    assert len(docs) > 10_000
+    assert not any(line.strip() == "%" for d in docs[:500] for line in d.splitlines())
+
+
+def test_splits_are_by_document_and_seeded() -> None:
+    docs = [f"doc {i}" for i in range(50)]
+    a = split_documents(docs, val_fraction=0.1, test_fraction=0.2, seed=3)
+    assert [len(s) for s in a] == [35, 5, 10]
+    assert sorted(d for part in a for d in part) == sorted(docs)
+    assert split_documents(docs, val_fraction=0.1, test_fraction=0.2, seed=3) == a
+    with pytest.raises(DataError, match="at least 3"):
+        split_documents(docs[:2], val_fraction=0.1, test_fraction=0.1, seed=0)
+
+
+@pytest.mark.parametrize("kind", ["char", "bpe"])
+def test_tokenizers_round_trip_through_json(kind: str, fortunes_slice: list[str]) -> None:
+    if kind == "char":
+        tok = CharTokenizer.train(fortunes_slice, 500)
+    else:
+        tok = BpeTokenizer.train(fortunes_slice, 300)
+        assert tok.to_json()["tokenizers_version"]
+    again = tokenizer_from_json(json.loads(json.dumps(tok.to_json())))
+    text = fortunes_slice[3]
+    assert again.encode(text) == tok.encode(text)
+    assert again.decode(again.encode(text)) == text
+    stream = encode_documents(tok, fortunes_slice[:2])
+    assert stream[0] == 0 and stream[-1] == 0 and stream.count(0) == 3  # boundaries
+
+
+def test_windows_cover_the_stream_and_targets_are_shifted() -> None:
+    batches = WindowBatches(list(range(1, 42)), context=8, batch_size=2, seed=1)
+    seen = []
+    for inputs, targets in batches:
+        assert targets.shape[0] == inputs.numel()
+        assert (targets.view(inputs.shape) == inputs + 1).all()
+        seen += inputs.flatten().tolist()
+    assert sorted(seen) == list(range(1, 41)) and len(batches) == 3
