@@ -221,11 +221,9 @@ def _watch_ready(
         done.wait(0.2)
 
 
-def run(options: ServerOptions, *, echo: Callable[[str], None] = print) -> int:
-    """Serve until stopped; the exit code (1 when the models failed to load)."""
-    import uvicorn
-    from uvicorn.supervisors import Multiprocess
-
+def _preflight(options: ServerOptions, echo: Callable[[str], None]) -> None:
+    """Refuse what cannot run, warn about an exposed address, and check the port is free,
+    before anything loads."""
     if options.workers < 1:
         raise ConfigError(f"--workers must be 1 or more, not {options.workers}")
     if options.loop_policy is not None and options.workers > 1:
@@ -240,6 +238,14 @@ def run(options: ServerOptions, *, echo: Callable[[str], None] = print) -> int:
             "keep it behind a firewall or a proxy"
         )
     check_port(options.host, options.port)
+
+
+def run(options: ServerOptions, *, echo: Callable[[str], None] = print) -> int:
+    """Serve until stopped; the exit code (1 when the models failed to load)."""
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    _preflight(options, echo)
     common: dict[str, Any] = {
         "host": options.host,
         "port": options.port,
