@@ -8,6 +8,13 @@ from __future__ import annotations
 from neuroplast._lazy import lazy_exports
 
 _MODULES = {
+    "neuroplast.continual.neuromorphic.composer": (
+        "Answer",
+        "AnswerComposer",
+        "Evidence",
+        "RiskCoverage",
+        "risk_coverage",
+    ),
     "neuroplast.continual.neuromorphic.config": (
         "ComposerConfig",
         "ConceptEncoderConfig",
