@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from neuroplast.encoders.cache import EmbeddingCache, normalise_text, text_key
 from neuroplast.encoders.service import Embeddings
@@ -59,7 +59,7 @@ def test_encoders_and_dtypes_do_not_mix(tmp_path: Path) -> None:
     assert cache.lookup("enc@1", ["k"], "float32") == {}  # stored as float16
     half = cache.lookup("enc@1", ["k"], "float16")["k"]
     assert half.dtype == np.float16 and np.array_equal(half, v.astype(np.float16))
-    with registry._session(readonly=True) as s:
+    with registry.session(readonly=True) as s:
         row = s.scalars(select(EmbeddingRow)).one()
         assert (row.dtype, row.dim, len(row.vector)) == ("float16", 8, 16)
     cache.store("enc@1", {"k": v}, "float32", hits=0)  # replaces the float16 row
@@ -133,3 +133,19 @@ def test_a_race_with_another_writer_is_retried_once_then_skipped(
     assert set(cache.lookup("enc@1", ["k"], "float32")) == {"k"}  # kept on the retry
     assert cache.store("enc@1", {"j": _vectors(1)[0]}, "float32", hits=0) == 0
     assert "1 vectors not kept" in caplog.text and len(calls) == 4
+
+
+def test_the_cache_uses_only_the_registrys_public_api(tmp_path: Path) -> None:
+    import inspect
+
+    import neuroplast.encoders.cache as module
+
+    assert "registry._" not in inspect.getsource(module)
+    registry = Registry(tmp_path / "home")
+    EmbeddingCache(registry, max_entries=5).store("enc@1", {"k": _vectors(1)[0]}, "float32", hits=0)
+    with registry.session(readonly=True) as s:
+        assert s.scalar(select(EmbeddingRow.key)) == "k"
+    with pytest.raises(ZeroDivisionError), registry.session() as s:  # rolled back
+        s.execute(delete(EmbeddingRow))
+        raise ZeroDivisionError
+    assert EmbeddingCache(registry).stats("enc@1").entries == 1

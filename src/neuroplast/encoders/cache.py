@@ -111,7 +111,7 @@ class EmbeddingCache:
         """The cached vectors of ``keys`` (those stored with ``dtype``), marked as used now."""
         found: dict[str, np.ndarray] = {}
         ids: list[int] = []
-        with self.registry._session(readonly=True) as s:
+        with self.registry.session(readonly=True) as s:
             for chunk in _chunks(keys):
                 rows = s.execute(
                     select(EmbeddingRow.id, EmbeddingRow.key, EmbeddingRow.vector).where(
@@ -125,7 +125,7 @@ class EmbeddingCache:
                     ids.append(row_id)
         if ids and self.writable:
             now = utcnow()
-            with self.registry._session() as s:
+            with self.registry.session() as s:
                 for start in range(0, len(ids), _CHUNK):
                     chunk_ids = ids[start : start + _CHUNK]
                     s.execute(
@@ -154,7 +154,7 @@ class EmbeddingCache:
         self, encoder: str, vectors: Mapping[str, np.ndarray], dtype: Dtype, hits: int
     ) -> int:
         now = utcnow()
-        with self.registry._session() as s:
+        with self.registry.session() as s:
             keys = list(vectors)
             for chunk in _chunks(keys):  # another dtype, or another process's fresh row
                 s.execute(
@@ -198,7 +198,7 @@ class EmbeddingCache:
         return extra
 
     def stats(self, encoder: str) -> CacheStats:
-        with self.registry._session(readonly=True) as s:
+        with self.registry.session(readonly=True) as s:
             row = s.get(EmbeddingStatsRow, encoder)
             entries = s.scalar(
                 select(func.count(EmbeddingRow.id)).where(EmbeddingRow.encoder == encoder)
@@ -214,7 +214,7 @@ class EmbeddingCache:
     def clear(self, encoder: str | None = None) -> int:
         """Delete the rows (of ``encoder``, or all) and their counters; returns the rows."""
         self.registry.require_writable("clearing the embedding cache")
-        with self.registry._session() as s:
+        with self.registry.session() as s:
             rows = delete(EmbeddingRow)
             stats = delete(EmbeddingStatsRow)
             if encoder is not None:

@@ -182,6 +182,14 @@ class Registry(RunsMixin, EvaluationsMixin, TrafficMixin, DriftMixin):
         finally:
             session.close()
 
+    @contextmanager
+    def session(self, *, readonly: bool = False) -> Iterator[Session]:
+        """One transaction on the registry database, for modules that keep their own tables
+        in it (the embedding cache): committed at the end, rolled back on an error;
+        ``readonly`` ones never write (others refuse a read-only registry)."""
+        with self._session(readonly=readonly) as s:
+            yield s
+
     # ---- versions ---------------------------------------------------------------------
     def create_version(
         self,
