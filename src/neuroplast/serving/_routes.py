@@ -1,22 +1,19 @@
-"""The routes of the HTTP API (``create_app`` in :mod:`neuroplast.serving.app` adds them):
-predict, explain, feedback, the model listing, health, readiness, metrics, the page, and the
-admin routes behind ``Authorization: Bearer $NEUROPLAST_API_KEY``."""
+"""The public routes of the HTTP API (``create_app`` in :mod:`neuroplast.serving.app` adds
+them): predict, explain, feedback, the model listing, health, readiness, metrics and the page.
+The admin routes are in :mod:`neuroplast.serving._admin_routes`."""
 
 from __future__ import annotations
 
 import asyncio
-import hmac
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
-from fastapi import Depends, FastAPI, Header, Request
+from fastapi import FastAPI, Header, Request
 from fastapi.responses import FileResponse, Response
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from neuroplast.errors import ArtifactError, DataError, ModelNotFoundError, RegistryError
+from neuroplast.errors import DataError, ModelNotFoundError
 from neuroplast.serving import schemas as s
 from neuroplast.serving._bodies import (
     JSON,
@@ -41,7 +38,7 @@ if TYPE_CHECKING:
     from neuroplast.registry import Registry
     from neuroplast.serving.pool import ModelPool, ServedModel
 
-__all__ = ["API_KEY_ENV", "PAGE", "Serving", "add_routes", "require_admin"]
+__all__ = ["API_KEY_ENV", "PAGE", "Serving", "add_routes", "model_info", "serving_of"]
 
 #: The environment variable that holds the admin key (unset: admin endpoints answer 403).
 API_KEY_ENV = "NEUROPLAST_API_KEY"
@@ -85,38 +82,12 @@ class Serving:
             raise NotReady("the server is still loading its models; retry when /ready says 200")
 
 
-def _serving(request: Request) -> Serving:
+def serving_of(request: Request) -> Serving:
     serving: Serving = request.app.state.serving
     return serving
 
 
-_bearer = HTTPBearer(auto_error=False, description=f"The server's {API_KEY_ENV}.")
-
-
-def require_admin(
-    request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)
-) -> None:
-    """Admin routes need ``Authorization: Bearer $NEUROPLAST_API_KEY`` (403 when the server
-    has no key: admin over HTTP is off until one is set)."""
-    key = _serving(request).api_key
-    if not key:
-        raise HttpError(
-            403,
-            "admin_disabled",
-            f"admin endpoints are off on this server: start it with {API_KEY_ENV} set, then "
-            "send `Authorization: Bearer <key>`",
-        )
-    given = credentials.credentials if credentials is not None else ""
-    if not hmac.compare_digest(given.encode(), key.encode()):
-        raise HttpError(
-            401,
-            "unauthorized",
-            f"missing or wrong API key: send `Authorization: Bearer <{API_KEY_ENV}>`",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-
-
-def _model_info(served: ServedModel) -> s.ModelInfo:
+def model_info(served: ServedModel) -> s.ModelInfo:
     if is_image(served):
         channels, size = image_spec(served)
         spec = s.InputSpec(kind="image", channels=channels, size=size)
@@ -179,7 +150,7 @@ _EXPLAIN_BODY = {
 
 def add_routes(app: FastAPI) -> None:
     """Every route of the server, by group."""
-    for add in (_add_predict, _add_explain, _add_feedback, _add_info, _add_reload, _add_ab):
+    for add in (_add_predict, _add_explain, _add_feedback, _add_info):
         add(app)
 
 
@@ -197,7 +168,7 @@ def _add_predict(app: FastAPI) -> None:
         request: Request,
         x_neuroplast_key: str | None = Header(None, max_length=256),
     ) -> s.PredictResponse:
-        serving = _serving(request)
+        serving = serving_of(request)
         served = serving.served(request, name)
         media = media_type(request)
         key = x_neuroplast_key
@@ -252,7 +223,7 @@ def _add_explain(app: FastAPI) -> None:
         summary="Token attributions (text) or a GradCAM overlay (image) for one input",
     )
     async def explain(name: str, request: Request) -> s.ExplainResponse:
-        serving = _serving(request)
+        serving = serving_of(request)
         served = serving.served(request, name)
         media = media_type(request)
         item: str | np.ndarray
@@ -297,7 +268,7 @@ def _add_feedback(app: FastAPI) -> None:
         summary="The true label of an answered request (joins the prediction log)",
     )
     async def feedback(name: str, body: s.FeedbackRequest, request: Request) -> s.FeedbackResponse:
-        serving = _serving(request)
+        serving = serving_of(request)
         serving.served(request, name)
         await serving.pool.flush_log()
         try:
@@ -325,7 +296,7 @@ def _add_feedback(app: FastAPI) -> None:
 def _add_info(app: FastAPI) -> None:
     @app.get("/v1/models", name="models", response_model=s.ModelList)
     async def list_models(request: Request) -> s.ModelList:
-        return s.ModelList(models=[_model_info(m) for m in _serving(request).pool.models()])
+        return s.ModelList(models=[model_info(m) for m in serving_of(request).pool.models()])
 
     @app.get(
         "/v1/models/{name}",
@@ -334,7 +305,7 @@ def _add_info(app: FastAPI) -> None:
         responses=error_responses(404),
     )
     async def get_model(name: str, request: Request) -> s.ModelInfo:
-        return _model_info(_serving(request).served(request, name))
+        return model_info(serving_of(request).served(request, name))
 
     @app.get("/health", name="health", response_model=s.HealthResponse)
     async def health(request: Request) -> s.HealthResponse:
@@ -342,13 +313,13 @@ def _add_info(app: FastAPI) -> None:
 
         return s.HealthResponse(
             neuroplast=__version__,
-            ready=bool(_serving(request).pool.ready),
+            ready=bool(serving_of(request).pool.ready),
             torch_loaded="torch" in sys.modules,
         )
 
     @app.get("/ready", name="ready", response_model=s.ReadyResponse, responses=error_responses(503))
     async def ready(request: Request) -> s.ReadyResponse:
-        serving = _serving(request)
+        serving = serving_of(request)
         if serving.load_error is not None:
             raise HttpError(503, "load_failed", f"the models failed to load: {serving.load_error}")
         serving.require_ready()
@@ -362,7 +333,7 @@ def _add_info(app: FastAPI) -> None:
         summary="Prometheus metrics (text exposition format)",
     )
     async def metrics(request: Request) -> Response:
-        return Response(_serving(request).metrics.render(), media_type=CONTENT_TYPE)
+        return Response(serving_of(request).metrics.render(), media_type=CONTENT_TYPE)
 
     @app.get("/", name="page", include_in_schema=False)
     async def page() -> Response:
@@ -371,95 +342,3 @@ def _add_info(app: FastAPI) -> None:
         return FileResponse(PAGE, media_type="text/html")
 
     # ---- admin ---------------------------------------------------------------------------
-
-
-def _add_reload(app: FastAPI) -> None:
-    admin = [Depends(require_admin)]
-
-    @app.post(
-        "/v1/admin/reload",
-        name="reload",
-        response_model=s.ReloadResponse,
-        dependencies=admin,
-        responses=error_responses(401, 403, 503),
-        summary="Re-read the registry now (the server also polls it every second)",
-    )
-    async def reload(request: Request) -> s.ReloadResponse:
-        serving = _serving(request)
-        serving.require_ready()
-        changed = await serving.pool.refresh()
-        return s.ReloadResponse(
-            changed=bool(changed), models=[_model_info(m) for m in serving.pool.models()]
-        )
-
-
-def _add_ab(app: FastAPI) -> None:
-    admin = [Depends(require_admin)]
-
-    @app.post(
-        "/v1/models/{name}/ab",
-        name="ab_start",
-        response_model=s.RoutingOut,
-        dependencies=admin,
-        responses=error_responses(400, 401, 403, 404, 409, 413, 422, 503),
-        summary="Start a weighted A/B split between versions of a served model",
-    )
-    async def ab_start(name: str, body: s.ABStartRequest, request: Request) -> s.RoutingOut:
-        serving = _serving(request)
-        serving.served(request, name)
-        split: dict[int, float] = {}
-        for version, weight in body.split.items():
-            number = version.rsplit(":", 1)[-1]
-            if not number.isdigit():
-                raise DataError(f"split keys are version numbers (or name:N), not {version!r}")
-            split[int(number)] = weight
-        routing = await _routing_change(
-            serving.registry.start_ab, name, split, sticky_key=body.sticky_key, reason=body.reason
-        )
-        await _refresh_if_ready(serving)
-        return _routing_out(routing)
-
-    @app.delete(
-        "/v1/models/{name}/ab",
-        name="ab_stop",
-        response_model=s.RoutingOut,
-        dependencies=admin,
-        responses=error_responses(401, 403, 404, 409, 422, 503),
-        summary="Stop the A/B split (optionally promoting one version)",
-    )
-    async def ab_stop(
-        name: str, request: Request, promote: int | None = None, reason: str = ""
-    ) -> s.RoutingOut:
-        serving = _serving(request)
-        serving.served(request, name)
-        routing = await _routing_change(
-            serving.registry.stop_ab, name, promote=promote, reason=reason
-        )
-        await _refresh_if_ready(serving)
-        return _routing_out(routing)
-
-
-async def _routing_change(change: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """A registry routing change off the event loop; a change the registry's state refuses
-    (no A/B test to stop, an arm that is not a version) is a 409 that says why."""
-    try:
-        return await asyncio.to_thread(change, *args, **kwargs)
-    except ArtifactError:
-        raise
-    except RegistryError as e:
-        raise HttpError(409, "conflict", " ".join(str(e).split())) from e
-
-
-async def _refresh_if_ready(serving: Serving) -> None:
-    if serving.pool.ready:
-        await serving.pool.refresh()
-
-
-def _routing_out(routing: Any) -> s.RoutingOut:
-    return s.RoutingOut(
-        model=routing.model,
-        split={str(k): float(v) for k, v in dict(routing.split).items()},
-        sticky_key=routing.sticky_key,
-        shadows=[int(v) for v in routing.shadows],
-        revision=int(routing.revision),
-    )

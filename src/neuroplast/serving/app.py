@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from fastapi import FastAPI
 
 from neuroplast.errors import NeuroplastError
+from neuroplast.serving._admin_routes import add_admin_routes
 from neuroplast.serving._http_errors import HttpError, install_error_handlers, openapi_document
 from neuroplast.serving._routes import API_KEY_ENV, Serving, add_routes
 from neuroplast.serving.limits import BodyLimitMiddleware, Limits
@@ -74,6 +75,7 @@ def create_app(
     app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]
     install_error_handlers(app)
     add_routes(app)
+    add_admin_routes(app)
     from neuroplast.ui import MOUNT, dashboard_app
 
     app.mount(MOUNT, dashboard_app(registry))  # HTML pages with their own error pages
