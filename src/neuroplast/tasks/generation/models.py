@@ -59,17 +59,19 @@ class _Attention(nn.Module):
             for z in self.qkv(x).split(d, dim=2)
         )
         mask: Tensor | None = None
+        causal = past is None  # no cache: the fused causal kernel
         if past is not None:
             k, v = torch.cat([past[0], k], dim=2), torch.cat([past[1], v], dim=2)
-            # query i (at position P + i) may see keys 0 .. P + i: never a later token
-            p = k.shape[2] - t
-            mask = torch.arange(k.shape[2])[None, :] <= (torch.arange(t)[:, None] + p)
+            if t > 1 or torch.onnx.is_in_onnx_export():  # one new token may see every key
+                # query i (at position P + i) may see keys 0 .. P + i: never a later token
+                p = k.shape[2] - t
+                mask = torch.arange(k.shape[2])[None, :] <= (torch.arange(t)[:, None] + p)
         y = F.scaled_dot_product_attention(
             q,
             k,
             v,
             attn_mask=mask,
-            is_causal=mask is None,  # no cache: the fused causal kernel
+            is_causal=causal,
             dropout_p=self.dropout if self.training else 0.0,
         )
         return self.out(y.transpose(1, 2).reshape(b, t, d)), (k, v)

@@ -1,0 +1,162 @@
+"""Text generation (issue 20): perplexity against the n-gram baseline, samples, and the KV
+cache's speed-up.
+
+- ``quality``: each ``--models`` version (e.g. fortunes-gpt, fortunes-lstm) scored on its
+  test split (the fortunes documents held out by the split seed) beside interpolated
+  Kneser-Ney fitted in the same run on the same training tokens; perplexity per token of
+  the versions' tokenisation, and bits per character. Then ``--samples`` texts of the first
+  model (seeds 1..N, temperature 0.8, top-k 40).
+- ``speed``: tokens/s generating ``--tokens`` (256) new tokens after the prompt "A friend"
+  with the KV cache and without it (the whole window again every token), the median of
+  ``--repeats`` runs each, the same sampler and seed (so the same tokens); the ratio is the
+  figure (goal >= 3x). With ``--models`` the first version's GPT; without, an untrained GPT
+  of the textgen-gpt template's size (speed does not depend on the weights).
+
+    /tmp/s4/heavy .venv/bin/python benchmarks/bench_generate.py --home H --models
+        fortunes-gpt,fortunes-lstm --parts quality,speed --json out.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+
+from _common import console, environment, print_environment, print_table, write_json
+from neuroplast.config import template_text
+from neuroplast.registry import Registry
+from neuroplast.tasks.generation.models import create_lm
+from neuroplast.tasks.generation.sampling import Sampler, generate
+from neuroplast.tasks.generation.versions import load_lm
+from neuroplast.tasks.generation.workflow import evaluate_lm, prompt_ids, stream_text
+
+PROMPTS = ["A friend", "The best way to", "Never", "Love is", "In the beginning"]
+
+
+def quality(registry: Registry, refs: list[str], samples: int) -> dict[str, Any]:
+    rows, out = [], {}
+    for ref in refs:
+        lm, scores, _ = evaluate_lm(registry, ref, split="test")
+        m, b = scores.model, scores.baseline
+        out[lm.version.ref] = {
+            "architecture": lm.meta.architecture,
+            "parameters": lm.version.params_count,
+            "tokenizer": scores.kind,
+            "model": m.summary(),
+            "baseline": {"kneser_ney_order": scores.order, **b.summary()},
+        }
+        rows.append(
+            [
+                f"{lm.version.ref} ({lm.meta.architecture}, {lm.version.params_count:,} params)",
+                scores.kind,
+                f"{m.tokens:,}",
+                f"{m.perplexity:.2f}",
+                f"{m.bits_per_char:.3f}",
+                f"{b.perplexity:.2f}",
+                f"{b.bits_per_char:.3f}",
+            ]
+        )
+    print_table(
+        "Test perplexity (per token) beside interpolated Kneser-Ney on the same tokens",
+        ["version", "tokens", "test tokens", "ppl", "bits/char", "KN ppl", "KN bits/char"],
+        rows,
+    )
+    lm = load_lm(registry, refs[0])
+    texts = []
+    for seed in range(1, samples + 1):
+        prompt = PROMPTS[(seed - 1) % len(PROMPTS)]
+        sampler = Sampler(temperature=0.8, top_k=40, seed=seed)
+        text = prompt + "".join(stream_text(lm, prompt, max_tokens=80, sampler=sampler))
+        texts.append({"seed": seed, "prompt": prompt, "text": text})
+        console.print(f"[bold]seed {seed}[/bold]: {text}")
+    return {"versions": out, "samples": texts}
+
+
+def _template_gpt() -> torch.nn.Module:
+    raw = yaml.safe_load(template_text("textgen-gpt"))
+    options = {k: v for k, v in raw["model"].items() if k != "architecture"}
+    gen = raw["generation"]
+    torch.manual_seed(0)
+    return create_lm("gpt", {**options, "vocab_size": gen["vocab_size"], "context": gen["context"]})
+
+
+def speed(model: torch.nn.Module, prompt: list[int], tokens: int, repeats: int) -> dict[str, Any]:
+    sampler = Sampler(temperature=0.8, top_k=40, seed=1)
+    runs: dict[str, list[float]] = {"cache": [], "no cache": []}
+    outputs: dict[str, list[int]] = {}
+    for _ in range(repeats):
+        for name, use_cache in (("cache", True), ("no cache", False)):
+            started = time.perf_counter()
+            out = list(
+                generate(
+                    model,
+                    prompt,
+                    max_tokens=tokens,
+                    sampler=sampler,
+                    use_cache=use_cache,
+                    stop_token=None,
+                )
+            )
+            runs[name].append(tokens / (time.perf_counter() - started))
+            outputs[name] = out
+    median = {name: statistics.median(v) for name, v in runs.items()}
+    ratio = median["cache"] / median["no cache"]
+    print_table(
+        f"Generating {tokens} tokens (context {getattr(model, 'context', None)}), median of "
+        f"{repeats}",
+        ["", "tokens/s", "runs"],
+        [[n, f"{median[n]:.1f}", " ".join(f"{x:.0f}" for x in runs[n])] for n in runs],
+    )
+    console.print(
+        f"KV cache speed-up: {ratio:.2f}x (goal >= 3x); same tokens: "
+        f"{outputs['cache'] == outputs['no cache']}"
+    )
+    return {
+        "tokens": tokens,
+        "repeats": repeats,
+        "tokens_per_s": median,
+        "runs": runs,
+        "ratio": ratio,
+        "same_tokens": outputs["cache"] == outputs["no cache"],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--home", type=Path, help="the registry holding --models")
+    parser.add_argument("--models", default="", help="comma-separated version refs")
+    parser.add_argument("--parts", default="quality,speed")
+    parser.add_argument("--samples", type=int, default=5)
+    parser.add_argument("--tokens", type=int, default=256)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    env = environment()
+    print_environment(env)
+    refs = [r for r in args.models.split(",") if r]
+    registry = Registry(args.home) if args.home else None
+    result: dict[str, Any] = {"environment": env}
+    parts = set(args.parts.split(","))
+    if "quality" in parts:
+        if registry is None or not refs:
+            parser.error("quality needs --home and --models")
+        result["quality"] = quality(registry, refs, args.samples)
+    if "speed" in parts:
+        if registry is not None and refs:
+            lm = load_lm(registry, refs[0])
+            model, prompt = lm.model, prompt_ids(lm.tokenizer, "A friend")
+        else:
+            model, prompt = _template_gpt(), [0, 5, 6, 7]
+        result["speed"] = speed(model, prompt, args.tokens, args.repeats)
+    if args.json:
+        write_json(args.json, result)
+
+
+if __name__ == "__main__":
+    main()
