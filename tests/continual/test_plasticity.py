@@ -132,6 +132,7 @@ def test_the_reproduction_reports_a_strategy_that_learns_no_new_task() -> None:
     assert result.unlearned("lwf", "class") == [2, 3, 4, 5]
     assert result.unlearned("naive", "class") == []
     assert result.diagonal("lwf", "class") == pytest.approx([98.5, 2.2, 0.0, 0.0, 0.0])
+    assert result.steps_per_task() == 5  # 5 epochs of one batch: 20 images a task
     from neuroplast.cli._continual_tables import cells
 
     rows = {(c["strategy"], c["scenario"]): c for c in cells(result)}

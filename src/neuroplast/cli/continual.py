@@ -188,9 +188,10 @@ def reproduce(
     """Reproduce van de Ven & Tolias (2019) Table 4 (split MNIST) beside the published one
     (nothing is registered).
 
-    ``--json``: ``{protocol, seeds, epochs, seconds, cells: [{strategy, scenario, mean, std,
-    published, diagonal, unlearned}]}`` (accuracies in %; mean/std/diagonal null where a
-    strategy does not apply; unlearned: the tasks whose R[t][t] stayed below chance + half).
+    ``--json``: ``{protocol, seeds, epochs, steps_per_task, seconds, cells: [{strategy,
+    scenario, mean, std, published, diagonal, unlearned}]}`` (accuracies in %;
+    mean/std/diagonal null where a strategy does not apply; unlearned: the tasks whose
+    R[t][t] stayed below chance + half; steps_per_task: the optimizer steps of a task).
     """
     setup_logging(verbose)
     from neuroplast.engine import Engine
@@ -210,6 +211,7 @@ def reproduce(
                 "protocol": protocol,
                 "seeds": result.seeds,
                 "epochs": result.epochs,
+                "steps_per_task": result.steps_per_task(),
                 "seconds": result.seconds,
                 "cells": cells(result),
             }
@@ -224,7 +226,8 @@ def _print_reproduction(result: ReproduceResult) -> None:
     table, far = reproduction_table(result)
     console.print(table)
     console.print(
-        f"{result.epochs} epochs per task, batch 128, Adam lr 0.001; mnist_5k 4,000 train / "
+        f"{result.epochs} epochs per task ({result.steps_per_task()} Adam steps), batch 128, "
+        "Adam lr 0.001; mnist_5k 4,000 train / "
         f"1,000 test; strengths per scenario: "
         + "; ".join(f"{s}: {result.options(s)}" for s in SCENARIOS)
     )

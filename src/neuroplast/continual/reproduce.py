@@ -34,6 +34,7 @@ __all__ = ["PROTOCOLS", "PUBLISHED", "ReproduceResult", "reproduce"]
 logger = logging.getLogger(__name__)
 
 SCENARIOS = ("task", "domain", "class")
+BATCH_SIZE = 128
 # van de Ven & Tolias (2019), Table 4, split MNIST: task-IL / domain-IL / class-IL.
 PUBLISHED: dict[str, dict[str, float | None]] = {
     "naive": {"task": 87.2, "domain": 59.2, "class": 19.9},
@@ -69,7 +70,7 @@ def _config(scenario: str, seeds: list[int], epochs: int) -> ContinualConfig:
             },
             "train": {
                 "epochs": epochs,
-                "batch_size": 128,
+                "batch_size": BATCH_SIZE,
                 "grad_clip": None,
                 "optimizer": {"name": "adam", "lr": 0.001, "weight_decay": 0.0},
                 "num_threads": None,
@@ -104,6 +105,12 @@ class ReproduceResult:
         if mean is None:
             return None
         return 100 * mean, None if std is None else 100 * std
+
+    def steps_per_task(self) -> int:
+        """The optimizer steps each task got (the budget is in epochs: ``epochs`` passes of
+        batches of 128 over a task's training images; the most of any task)."""
+        rows = [len(t.y_train) for s in self.streams.values() for t in s.tasks] or [0]
+        return self.epochs * -(-max(rows) // BATCH_SIZE)
 
     def options(self, scenario: str) -> dict[str, Any]:
         return dict(_STRENGTH[scenario])
