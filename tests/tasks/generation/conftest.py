@@ -7,9 +7,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.conftest import _missing, one_torch_thread
 
 from neuroplast.tasks.generation.corpus import FORTUNES_DIR, fortune_documents
+from tests.conftest import _missing, one_torch_thread
 
 
 @pytest.fixture(autouse=True)

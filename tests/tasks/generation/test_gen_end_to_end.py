@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 import yaml
-from tests.conftest import one_torch_thread
 
 from neuroplast.config import parse_run_config, template_text
 from neuroplast.errors import ArtifactError, DataError
 from neuroplast.registry import Registry
 from neuroplast.tasks import TaskResult, task_handler
 from neuroplast.tasks.generation.versions import ONNX_STEP, TOKENIZER, load_lm
+from tests.conftest import one_torch_thread
 
 
 def tiny_config(text_file: Path, **generation: Any) -> dict[str, Any]:
