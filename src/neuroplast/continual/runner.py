@@ -110,6 +110,10 @@ def run_strategy(
     on_task: OnTask = None,
 ) -> RunResult:
     """Train a fresh model on every task of ``stream`` with ``strategies`` composed."""
+    if list(strategies) == ["neuromorphic"]:  # issue 18: its own learner, not a loop plugin
+        from neuroplast.continual.neuromorphic.stream_run import run_neuromorphic
+
+        return run_neuromorphic(stream, config, seed=seed, on_task=on_task)
     model, arch_config = build_model(stream, config.model, seed)
     plugins = create_plugins(strategies, config.options, seed=seed)
     learner = ContinualLearner(model, stream, config.train, plugins, seed=seed)

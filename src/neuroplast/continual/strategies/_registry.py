@@ -78,6 +78,8 @@ def _load() -> None:
         for module in pkgutil.iter_modules(package.__path__):
             if not module.name.startswith("_"):
                 importlib.import_module(f"{package.__name__}.{module.name}")
+        # issue 18: the neuromorphic learner's name (its own learner, not a loop plugin)
+        importlib.import_module("neuroplast.continual.neuromorphic.strategy")
 
 
 def list_strategies() -> list[str]:
