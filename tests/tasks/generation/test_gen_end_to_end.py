@@ -111,3 +111,15 @@ def test_an_empty_text_file_stops_training_before_the_registry(home: Path, tmp_p
     with pytest.raises(DataError, match=r"empty\.txt holds no text"):
         task_handler("generation").train(config, registry)
     assert registry.list_models() == []
+
+
+def test_predict_writes_one_text_per_prompt(trained, tmp_path: Path) -> None:
+    registry = trained[0]
+    handler = task_handler("generation")
+    done = handler.predict(registry, "quotes-gpt", inputs=["A ", "The "], max_tokens=12, seed=4)
+    assert [o["prompt"] for o in done.document["outputs"]] == ["A ", "The "]
+    assert done.lines[0].startswith("A ") and len(done.lines) == 2
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text("A \n\nThe \n")
+    again = handler.predict(registry, "quotes-gpt", file=prompts, max_tokens=12, seed=4)
+    assert again.document["outputs"] == done.document["outputs"]  # the same seed

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from neuroplast.errors import ConfigError
@@ -138,17 +139,42 @@ class GenerationHandler:
         return lm, pieces
 
     def predict(self, registry: Registry, model: str, **options: Any) -> TaskResult:
+        """Text for each prompt: ``prompt=``, or ``inputs=`` / ``images=`` (the positional
+        inputs of ``neuroplast predict``), or ``file=`` (one prompt a line); the sampling
+        options as for :meth:`stream`, the seed the same for every prompt."""
         from neuroplast.tasks import TaskResult
 
+        prompts = _prompts(options)
+        if options.pop("backend", "torch") != "torch":
+            raise ConfigError("generation models run on the torch backend only (drop --backend)")
         started = time.perf_counter()
-        lm, pieces = self.stream(registry, model, **options)
-        text = "".join(pieces)
-        seconds = time.perf_counter() - started
-        prompt = str(options.get("prompt") or "")
+        outputs, lm = [], None
+        for prompt in prompts:
+            lm, pieces = self.stream(registry, model, prompt=prompt, **options)
+            outputs.append({"prompt": prompt, "text": "".join(pieces)})
+        assert lm is not None  # _prompts returns at least one
         document = {
             "version": lm.version.ref,
-            "prompt": prompt,
-            "text": text,
-            "seconds": round(seconds, 3),
+            "outputs": outputs,
+            "seconds": round(time.perf_counter() - started, 3),
         }
-        return TaskResult(lm.version, {"chars": len(text)}, document, [prompt + text])
+        lines = [o["prompt"] + o["text"] for o in outputs]
+        return TaskResult(lm.version, {"prompts": len(outputs)}, document, lines)
+
+
+def _prompts(options: dict[str, Any]) -> list[str]:
+    """The prompts of ``predict``'s options (removed from ``options``)."""
+    given = [options.pop(k, None) for k in ("prompt", "inputs", "images", "file")]
+    prompt, inputs, images, file = given
+    if sum(x is not None for x in given) > 1:
+        raise ConfigError("give the prompts one way: a prompt, inputs or a file")
+    if file is not None:
+        from neuroplast.errors import DataError
+
+        path = Path(file)
+        if not path.is_file():
+            raise DataError(f"prompt file {path} not found (one prompt a line)")
+        return [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if inputs is not None or images is not None:
+        return [str(x) for x in (inputs if inputs is not None else images)] or [""]
+    return [str(prompt or "")]
