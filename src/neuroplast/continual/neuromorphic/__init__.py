@@ -15,6 +15,13 @@ _MODULES = {
         "RiskCoverage",
         "risk_coverage",
     ),
+    "neuroplast.continual.neuromorphic.encoder": (
+        "Backbone",
+        "ConceptEncoder",
+        "info_nce",
+        "list_encoders",
+        "register_encoder",
+    ),
     "neuroplast.continual.neuromorphic.config": (
         "ComposerConfig",
         "ConceptEncoderConfig",
