@@ -17,6 +17,7 @@ import typer
 from neuroplast.cli import (
     ab,
     bench,
+    compare,
     compress,
     continual,
     datasets,
@@ -76,6 +77,7 @@ app.command("embed")(embed.embed)
 app.command("search")(index.search)
 app.command("generate")(generate.generate)
 app.command("tune")(tune.tune)
+app.command("compare")(compare.compare)
 
 
 def _print_version(value: bool) -> None:
