@@ -17,6 +17,7 @@ from neuroplast.cli._common import (
     progress_bar,
     setup_logging,
 )
+from neuroplast.cli._profile import print_profile
 from neuroplast.cli._tables import history_table, print_results
 
 if TYPE_CHECKING:
@@ -38,6 +39,15 @@ def train(
         min=0,
         help="Without a progress bar (output piped or logged): print a progress line every "
         "N training batches; 0 = every quarter of an epoch.",
+    ),
+    devices: int = typer.Option(
+        1, "--devices", help="Training processes on this machine (2+: DDP; gloo on CPUs)."
+    ),
+    strategy: str = typer.Option("auto", "--strategy", help="auto, ddp or fsdp (CUDA GPUs)."),
+    num_nodes: int = typer.Option(1, "--num-nodes", help="Machines (each runs this command)."),
+    slurm: bool = typer.Option(False, "--slurm", help="Take the processes from srun's job step."),
+    profile: bool = typer.Option(
+        False, "--profile", help="Profile a few steps: top operators, a Perfetto trace."
     ),
     home: HomeOption = None,
     as_json: JsonOption = False,
@@ -62,15 +72,41 @@ def train(
     if not verbose:
         logging.getLogger("mlflow").setLevel(logging.WARNING)
 
+    from neuroplast.distributed import LaunchOptions, launch
+
+    launched = launch(run_config, LaunchOptions(devices, strategy, num_nodes, slurm))
+    if not launched.is_global_zero:  # another process of a multi-process run: no output
+        launched.train_replica(run_config)
+        return
     description = f"training {run_config.name}"
-    with Engine(home) as engine, progress_bar(description, lines_every=log_every) as progress:
+    with (
+        Engine(home) as engine,
+        launched.session(profile_dir=_profile_dir(run_config, engine.home) if profile else None),
+        progress_bar(description, lines_every=log_every) as progress,
+    ):
         outcome = engine.train(
             run_config, resume=resume, progress=progress, on_epoch=_epoch_line(as_json)
         )
+    profiled = None if launched.profiler is None else launched.profiler.summary
     if as_json:
-        print_json(_document(outcome, engine.home))
+        print_json({**_document(outcome, engine.home), **_profile_document(launched)})
     else:
         _print_outcome(outcome, engine.home)
+        if profiled is not None:
+            print_profile(console, profiled)
+
+
+def _profile_dir(run_config: Any, home: Path) -> Path:
+    """``<train.log_dir or home/logs>/<name>``: the profile lands in its run's folder there."""
+    log_dir = run_config.train.log_dir
+    return (Path(log_dir).expanduser() if log_dir else home / "logs") / run_config.name
+
+
+def _profile_document(launched: Any) -> dict[str, Any]:
+    if launched.profiler is None:
+        return {}
+    summary = launched.profiler.summary
+    return {"profile": None if summary is None else summary.to_dict()}
 
 
 def _epoch_line(as_json: bool) -> Callable[[ModelMetrics], None]:

@@ -5,6 +5,12 @@ checkpoints, resume, extra losses) is configuration or a callback; there is no s
 loop. The hot path does no host-device synchronisation per batch: losses are summed as
 tensors and read once per epoch.
 
+Several processes (DDP) run the same loop on their share of each global batch (see
+:mod:`neuroplast.training.sharding`): the epoch's losses and the validation metrics are
+summed over all processes, so every process sees the metrics of the whole training and
+validation sets and takes the same decisions (early stopping, best epoch); only rank 0
+writes checkpoints.
+
 An epoch's ``learning_rate`` is the mean of the rates its optimizer steps used (read before
 each step, so before the scheduler moves on): constant within the epoch for ``step`` and
 ``plateau``, the average over the epoch's part of the curve for ``cosine`` and ``onecycle``.
@@ -36,6 +42,8 @@ from neuroplast.training.optim import (
     model_parameters,
     scheduler_steps_per_batch,
 )
+from neuroplast.training.session import current_session
+from neuroplast.training.sharding import shard_loader, sharded_sampler
 from neuroplast.types import ModelMetrics
 
 if TYPE_CHECKING:
@@ -61,8 +69,11 @@ class Trainer:
         progress: Callable[[str, int, int], None] | None = None,
     ) -> None:
         self.config = config or TrainConfig()
-        self.fabric = fabric or make_fabric(self.config.accelerator, self.config.precision)
-        self.callbacks: list[Callback] = list(callbacks)
+        session = current_session()  # a launched multi-process Fabric, a profiler
+        self.fabric = (
+            fabric or session.fabric or make_fabric(self.config.accelerator, self.config.precision)
+        )
+        self.callbacks: list[Callback] = [*callbacks, *session.callbacks]
         es = self.config.early_stopping
         self.early_stopping: EarlyStopping | None = None
         if es.enabled:
@@ -98,7 +109,12 @@ class Trainer:
             )
         if self.config.num_threads:
             torch.set_num_threads(self.config.num_threads)
-        self.fabric.seed_everything(cfg.seed, verbose=False)
+        if self.fabric.world_size > 1:
+            train_loader, val_loader, resume_from = self._shard(
+                train_loader, val_loader, resume_from
+            )
+        # every process its own random stream (dropout); the weights come from rank 0
+        self.fabric.seed_everything(cfg.seed + self.fabric.global_rank, verbose=False)
         optimizer = build_optimizer(model_parameters(model), cfg.optimizer)
         steps_per_epoch = math.ceil(_length(train_loader) / cfg.accumulate_grad_batches)
         scheduler = build_scheduler(
@@ -128,6 +144,8 @@ class Trainer:
                     scheduler.step()
             self.history.append(metrics)
             self._fire("on_epoch_end", metrics)
+            if self.fabric.world_size > 1:  # rank 0's callbacks (a pruner) decide for all
+                self.should_stop = bool(self.fabric.broadcast(self.should_stop, src=0))
             improved = self._is_best(metrics)
             self._checkpoint(epoch, fmodel, foptimizer, scheduler, improved)
         self._fire("on_fit_end", self.history)
@@ -140,17 +158,19 @@ class Trainer:
         model.eval()
         loss_sum = torch.zeros((), dtype=torch.float64, device=self.fabric.device)
         correct = torch.zeros((), dtype=torch.int64, device=self.fabric.device)
-        count = 0
+        count = torch.zeros((), dtype=torch.int64, device=self.fabric.device)
         for batch in loader:
             inputs, targets = self._batch(batch)
             logits = logits_of(model(inputs)).float()
             loss_sum += F.cross_entropy(logits, targets, reduction="sum").double()
             correct += (logits.argmax(dim=1) == targets).sum()
-            count += int(targets.shape[0])
+            count += targets.shape[0]
         model.train(was_training)
-        if count == 0:
+        if self.fabric.world_size > 1:  # each process saw its share: sum the shares
+            loss_sum, correct, count = (self._sum(t) for t in (loss_sum, correct, count))
+        if int(count) == 0:
             raise TrainingError("the validation data is empty; lower data.val_fraction or add rows")
-        return float(loss_sum) / count, float(correct) / count
+        return float(loss_sum) / int(count), float(correct) / int(count)
 
     def load_best_weights(self, model: nn.Module) -> bool:
         """Put the best epoch's weights (by the early-stopping monitor) into ``model``."""
@@ -163,6 +183,31 @@ class Trainer:
         return True
 
     # ---- internals --------------------------------------------------------------------
+    def _shard(
+        self,
+        train_loader: Iterable[Any],
+        val_loader: Iterable[Any] | None,
+        resume_from: Path | None,
+    ) -> tuple[DataLoader[Any], DataLoader[Any] | None, Path | None]:
+        """This process's share of the data, and rank 0's checkpoint to resume from."""
+        import torch.distributed as dist
+
+        if not dist.is_initialized():
+            raise TrainingError(
+                f"this Trainer's Fabric has {self.fabric.world_size} processes but they were "
+                "not started: launch them first (neuroplast.distributed.launch, torchrun or "
+                "`neuroplast train --devices N`)"
+            )
+        rank, world = self.fabric.global_rank, self.fabric.world_size
+        train = shard_loader(train_loader, rank, world, train=True)
+        val = None if val_loader is None else shard_loader(val_loader, rank, world, train=False)
+        return train, val, self.fabric.broadcast(resume_from, src=0)
+
+    def _sum(self, value: Tensor) -> Tensor:
+        summed = self.fabric.all_reduce(value, reduce_op="sum")
+        assert isinstance(summed, Tensor)  # a tensor in, a tensor out
+        return summed
+
     def _batch(self, batch: Any) -> tuple[Tensor, Tensor]:
         if not isinstance(batch, list | tuple) or len(batch) < 2:
             raise TrainingError(
@@ -226,7 +271,8 @@ class Trainer:
         model.train()
         total = _length(loader)
         loss_sum = torch.zeros((), dtype=torch.float64, device=self.fabric.device)
-        seen = 0
+        seen = torch.zeros((), dtype=torch.int64, device=self.fabric.device)
+        shard = sharded_sampler(loader)
         step_rates: list[float] = []  # the rate of each optimizer step (a float: no sync)
         started = time.perf_counter()
         optimizer.zero_grad(set_to_none=True)
@@ -237,8 +283,12 @@ class Trainer:
             loss = F.cross_entropy(logits_of(model(inputs)), targets)
             for cb in loss_hooks:
                 loss = cb.on_loss(self, loss, inputs, targets)
-            self.fabric.backward(loss / accumulate if accumulate > 1 else loss)
-            batch_size = int(targets.shape[0])
+            # one of several processes: weigh its mean so that DDP's average of the
+            # gradients is the gradient of the global batch's mean loss
+            scale = 1.0 if shard is None else shard.loss_scale
+            weighted = shard is not None or accumulate > 1
+            self.fabric.backward(loss * (scale / accumulate) if weighted else loss)
+            batch_size = int(targets.shape[0]) if shard is None else shard.rows
             loss_sum += loss.detach().double() * batch_size
             seen += batch_size
             if index % accumulate == 0 or index == total:
@@ -248,7 +298,9 @@ class Trainer:
             if self.progress is not None:
                 self.progress("train", index, total)
         seconds = time.perf_counter() - started
-        return _epoch_metrics(epoch, float(loss_sum), seen, step_rates, seconds)
+        if shard is not None:  # the epoch's loss over the whole training set
+            loss_sum, seen = self._sum(loss_sum), self._sum(seen)
+        return _epoch_metrics(epoch, float(loss_sum), int(seen), step_rates, seconds)
 
     def _is_best(self, metrics: ModelMetrics) -> bool:
         """Whether this epoch is the best so far (after the callbacks saw its metrics)."""
