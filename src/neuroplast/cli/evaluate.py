@@ -34,10 +34,25 @@ def evaluate(
     ``--json``: ``{version, split, data_source, backend, metrics, per_class, baseline, note,
     plots}`` (``metrics`` and ``baseline`` hold accuracy, precision/recall/F1 macro and
     weighted, roc_auc, loss, samples; ``baseline`` is null where there is none).
+
+    Anomaly detection, forecasting and generation models get their task's own metrics beside
+    its baselines (docs/anomaly.md, docs/forecasting.md); ``--json`` is then the task's
+    document ``{version, ..., metrics, baselines}``.
     """
     setup_logging(verbose)
     from neuroplast.engine import Engine
+    from neuroplast.tasks import is_task_module_task, task_handler
 
+    with Engine(home) as engine:
+        task = engine.registry.resolve(model).task
+        if is_task_module_task(task):  # anomaly detection, forecasting, generation
+            with console.status(f"evaluating {model}..."):
+                done = task_handler(task).evaluate(engine.registry, model, split=split, data=data)
+            if as_json:
+                print_json(done.document)
+            for line in [] if as_json else done.lines:
+                console.print(line, markup=False, highlight=False)
+            return
     with Engine(home) as engine, console.status(f"evaluating {model}..."):
         report = engine.evaluate(model, split=split, data=data, backend=backend)
     v = report.version

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.table import Table
@@ -33,13 +33,38 @@ def predict(
         "[{label, probability}]}.",
     ),
     backend: str = typer.Option("torch", "--backend", help=f"{backends_help()}."),
+    horizon: int | None = typer.Option(
+        None, "--horizon", min=1, help="Forecasting models: points to forecast."
+    ),
+    plot: Path | None = typer.Option(
+        None, "--plot", help="Forecasting models: where the PNG goes (default under the home)."
+    ),
     home: HomeOption = None,
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
-    """Predict the label of each input with a registered model."""
+    """Predict the label of each input with a registered model.
+
+    Anomaly models score the rows of --file (or a series' windows, or image files): score
+    and is_anomaly per input. Forecasting models forecast --horizon points with intervals
+    and a plot. --json prints the task's document then.
+    """
     setup_logging(verbose)
     from neuroplast.engine import Engine
+    from neuroplast.tasks import is_task_module_task, task_handler
 
+    with Engine(home) as engine:
+        task = engine.registry.resolve(model).task
+        if is_task_module_task(task):  # anomaly detection, forecasting, generation
+            given: dict[str, Any] = {"file": file, "horizon": horizon, "plot": plot}
+            options = {k: v for k, v in given.items() if v is not None}
+            options.update({"images": list(inputs)} if inputs else {})
+            options.update({"backend": backend} if backend != "torch" else {})
+            done = task_handler(task).predict(engine.registry, model, **options)
+            if as_json:
+                typer.echo(json.dumps(done.document, ensure_ascii=False, default=str))
+            for line in [] if as_json else done.lines:
+                console.print(line, markup=False, highlight=False)
+            return
     items = list(inputs or [])
     with Engine(home) as engine:
         if engine.registry.resolve(model).modality == "text":

@@ -2,16 +2,35 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from neuroplast.evaluation.plots import figure_bytes, pyplot
 from neuroplast.registry.artifacts import atomic_write_bytes
 
 __all__ = ["plot_forecast", "plot_scores"]
+
+
+def pyplot() -> Any:
+    """``matplotlib.pyplot`` on the Agg backend. (neuroplast.evaluation.plots has the same
+    helper, but importing that package loads torchmetrics: seconds for nothing here.)"""
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig: Any, path: Path) -> Path:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    pyplot().close(fig)
+    atomic_write_bytes(path, buffer.getvalue())
+    return path
 
 
 def plot_scores(
@@ -19,7 +38,7 @@ def plot_scores(
 ) -> Path:
     """Histogram of anomaly scores (normal and anomalous apart when labels are known), log
     scale, with the threshold as a vertical line."""
-    plt: Any = pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.5, 3.4))
     positive = np.maximum(scores, 1e-12)
     bins = np.geomspace(positive.min(), positive.max() * 1.0001, 50)
@@ -34,8 +53,7 @@ def plot_scores(
     ax.set_ylabel("examples")
     ax.legend()
     ax.set_title(title)
-    atomic_write_bytes(path, figure_bytes(fig))
-    return path
+    return _save(fig, path)
 
 
 def plot_forecast(
@@ -51,7 +69,7 @@ def plot_forecast(
     level: float = 0.9,
 ) -> Path:
     """The series' last points, the forecast and its interval band."""
-    plt: Any = pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7.5, 3.4))
     hx = list(range(len(history))) if history_x is None else list(history_x)
     fx = (
@@ -66,5 +84,4 @@ def plot_forecast(
     ax.legend()
     ax.grid(alpha=0.3)
     fig.autofmt_xdate()
-    atomic_write_bytes(path, figure_bytes(fig))
-    return path
+    return _save(fig, path)

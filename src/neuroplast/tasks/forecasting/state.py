@@ -5,6 +5,7 @@ reading it again). Also the window arithmetic shared by training, evaluation and
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -86,9 +87,12 @@ def date_step(dates: pd.DatetimeIndex | None) -> tuple[str | None, str | None, i
     if dates is None or len(dates) < 3:
         return (None if dates is None or not len(dates) else dates[-1].isoformat()), None, None
     try:
-        freq = pd.infer_freq(dates[-min(len(dates), 60) :])
+        with warnings.catch_warnings():  # pandas 3 announces offsets instead of strings
+            warnings.simplefilter("ignore")
+            found = pd.infer_freq(dates[-min(len(dates), 60) :])
     except (TypeError, ValueError):
-        freq = None
+        found = None
+    freq = None if found is None else str(getattr(found, "freqstr", found))
     step = int(np.median(np.diff(dates.as_unit("ns").asi8)))
     return dates[-1].isoformat(), freq, step
 
