@@ -25,10 +25,21 @@ from neuroplast.errors import ConfigError, DataError
 if TYPE_CHECKING:
     from neuroplast.registry import Registry
 
-__all__ = ["Inputs", "LearnerStats", "NeuromorphicLearner", "Scored"]
+__all__ = ["Inputs", "LearnerStats", "NeuromorphicLearner", "Scored", "relative"]
 
 logger = logging.getLogger(__name__)
 Inputs = Sequence[str] | Tensor
+
+
+def relative(similarities: Tensor) -> Tensor:
+    """What drives the assemblies: each similarity relative to the row's nearest prototype
+    (``s - max + 1``: the nearest gets 1). Absolute cosines sit in different ranges per
+    backbone (EfficientNet features 0.6-0.9, MiniLM sentences 0.1-0.6); relative to the
+    best match, ``snn.input_offset`` means the same for all: the margin below the nearest
+    prototype within which an assembly still gets current."""
+    if similarities.shape[1] == 0:
+        return similarities
+    return similarities - similarities.max(dim=1, keepdim=True).values + 1.0
 
 
 @dataclass(frozen=True)
@@ -141,7 +152,7 @@ class NeuromorphicLearner:
         sims = self.similarities(concepts)
         if not self.spiking:
             return sims, 0, 0, None
-        recall = self.attractor.run(sims, record=record)
+        recall = self.attractor.run(relative(sims), record=record)
         return recall.rates, int(recall.spikes), int(recall.synops), recall
 
     def _reinforce(self, concepts: Tensor, labels: Tensor) -> None:
@@ -151,7 +162,7 @@ class NeuromorphicLearner:
         proto_labels = self.prototype_labels()
         same = proto_labels.unsqueeze(0) == labels.unsqueeze(1)
         target = sims.masked_fill(~same, -2.0).argmax(1)
-        recall = self.attractor.run(sims, record=True)
+        recall = self.attractor.run(relative(sims), record=True)
         won = proto_labels[recall.rates.argmax(1)]
         reward = torch.where(won == labels, 1.0, -1.0)
         self.attractor.reinforce(recall, target, reward)

@@ -42,6 +42,10 @@ logger = logging.getLogger(__name__)
 #: (the backbone is frozen); held for one stream, the latest.
 _ENCODED: dict[int, tuple[Stream, list[TaskConcepts], float]] = {}
 OnTask = Callable[[int, list[float]], None] | None
+#: The recall settings of the templates and of ``continual compare``: an assembly gets
+#: current within 0.1 of the nearest prototype's similarity, strongly, and each spike
+#: inhibits the others (a winner-take-all attractor; see learner.relative).
+SNN_DEFAULTS = {"input_offset": 0.9, "input_gain": 5.0, "lateral_inhibition": 0.5}
 
 
 @dataclass
@@ -74,15 +78,22 @@ class NeuroRun:
 
 def default_config(stream: Stream, stream_cfg: Any, seed: int) -> NeuroRunConfig:
     """The learner ``continual compare`` runs: MiniLM for texts, EfficientNet-Lite0 at 64
-    pixels for images (no embedding cache: compare opens no registry), the template's other
-    settings."""
+    pixels for images (no embedding cache: compare opens no registry), at most 1,000
+    prototypes (a new one below cosine 0.5 for sentences, 0.85 for image features), the
+    templates' recall settings."""
     encoder: dict[str, Any] = {"encoder_type": "minilm", "use_cache": False}
     if stream.modality == "image":
         encoder = {"encoder_type": "efficientnet-lite0", "image_size": 64, "use_cache": False}
+    text = stream.modality == "text"
     raw = {
         "stream": stream_cfg.model_dump(mode="json"),
         "concept_encoder": encoder,
-        "prototype_manager": {"indexing_backend": "brute"},
+        "prototype_manager": {
+            "indexing_backend": "brute",
+            "similarity_threshold": 0.5 if text else 0.85,
+            "max_prototypes": 1000,
+        },
+        "snn": dict(SNN_DEFAULTS),
         "seeds": [seed],
     }
     return NeuroRunConfig.model_validate(raw)
