@@ -129,10 +129,9 @@ class ProfilerCallback(Callback):
         partial = folder / f".{TRACE}.partial"
         profiler.export_chrome_trace(str(partial))
         os.replace(partial, trace)
-        rows = [
-            _row(e) for e in profiler.key_averages() if not str(e.key).startswith("ProfilerStep")
-        ]
-        steps = sum(1 for e in profiler.events() if str(e.name).startswith("ProfilerStep#"))
+        averages = profiler.key_averages()
+        rows = [_row(e) for e in averages if not str(e.key).startswith("ProfilerStep")]
+        steps = sum(int(e.count) for e in averages if str(e.key).startswith("ProfilerStep"))
         self.summary = ProfileSummary(
             steps=steps,
             trace=trace,
