@@ -86,23 +86,21 @@ class ServingVerbs(EngineServices):
         reference: str = "heldout",
         alpha: float = 0.05,
         store: bool = True,
+        embeddings: str | None = None,
     ) -> MonitorReport:
         """Drift tests on the logged traffic of ``model_id`` (a name: its production
         version), window by window, against a sample of the version's ``reference`` split
         (heldout = val and test, val, test or train; stored on the version on first use).
         Needs the monitor extra.
-        ``store``: keep the report in the registry (the dashboard shows the newest)."""
+        ``store``: keep the report in the registry (the dashboard shows the newest).
+        ``embeddings="minilm"``: text models also get a test of the texts' MiniLM sentence
+        vectors (the encoders extra)."""
         from neuroplast.monitoring import monitor_traffic
 
         return monitor_traffic(
-            self.registry,
-            model_id,
-            window=window,
-            since=since,
-            reference=reference,
-            alpha=alpha,
-            store=store,
-        )
+            self.registry, model_id, window=window, since=since, reference=reference,
+            alpha=alpha, store=store, embeddings=embeddings,
+        )  # fmt: skip
 
     def loop(
         self, model: str, policy: str | Path | LoopPolicy, *, dry_run: bool = False

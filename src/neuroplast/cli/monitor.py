@@ -67,6 +67,13 @@ def monitor(
         help="Keep the report in the registry, where the dashboard (/ui) shows the newest "
         "check of each model (default), or not.",
     ),
+    embeddings: str | None = typer.Option(
+        None,
+        "--embeddings",
+        help="Text models: also test the logged texts' sentence vectors from this pretrained "
+        "encoder (minilm) against the reference's: a change of subject the model's own "
+        "features miss. Needs the encoders extra; vectors are cached in the registry.",
+    ),
     home: HomeOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -84,8 +91,9 @@ def monitor(
     moment = _since(since)
     with status(as_json, f"testing the traffic of {model}..."), Engine(home) as engine:
         report = engine.monitor(
-            model, window=window, since=moment, reference=reference, alpha=alpha, store=store
-        )
+            model, window=window, since=moment, reference=reference, alpha=alpha, store=store,
+            embeddings=embeddings,
+        )  # fmt: skip
     written = None
     if html is not None:
         from neuroplast.monitoring import write_html

@@ -26,6 +26,7 @@ from neuroplast.monitoring.detectors import (
     StreamingAccuracy,
     TestResult,
 )
+from neuroplast.monitoring.embeddings import EmbeddingSample, check_encoder, embedding_sample
 from neuroplast.monitoring.features import FeatureExtractor, InputFeatures, decode_thumbnails
 from neuroplast.monitoring.reference import Reference, load_or_build_reference
 from neuroplast.registry import Registry
@@ -116,17 +117,38 @@ def _codes(labels: list[str], names: list[str], what: str) -> np.ndarray:
     return np.array([index[label] for label in labels], dtype=np.int64)
 
 
+def _sentence_tests(
+    embeddings: EmbeddingSample | None,
+    count: int,
+    level: float,
+    fit_on: Literal["pooled", "reference"],
+) -> tuple[list[TestResult], dict[str, tuple[np.ndarray, np.ndarray]]]:
+    """The sentence-vector test of each window (none without ``embeddings``), and the
+    reference's and last window's first component for the plots."""
+    if embeddings is None:
+        return [], {}
+    if len(embeddings.windows) != count:
+        raise DataError(f"{len(embeddings.windows)} windows of sentence vectors for {count}")
+    test = ProjectedKSTest(embeddings.name, alpha=level, fit_on=fit_on).fit(embeddings.reference)
+    results = [test.test(None, vectors) for vectors in embeddings.windows]
+    last = embeddings.windows[-1] if embeddings.windows else embeddings.reference[:0]
+    first = (test.reference_projection[:, 0], test.project(last)[:, 0])
+    return results, {f"{test.name}, first component": first}
+
+
 def run_windows(
     reference: Reference,
     windows: list[tuple[InputFeatures, np.ndarray, np.ndarray, np.ndarray | None]],
     *,
     alpha: float = 0.05,
     fit_on: Literal["pooled", "reference"] = "pooled",
+    embeddings: EmbeddingSample | None = None,
 ) -> tuple[list[list[TestResult]], dict[str, tuple[np.ndarray, np.ndarray]]]:
     """The tests of each window, given as (input features, served predicted class codes,
     served confidences, feedback correctness flags or None). Also returns, per test, the
     reference's and the last window's values (for plots). ``fit_on``: where the features'
-    projection is fitted (:class:`ProjectedKSTest`)."""
+    projection is fitted (:class:`ProjectedKSTest`). ``embeddings``: sentence vectors of
+    the reference and of each window, one more test (:mod:`neuroplast.monitoring.embeddings`)."""
     if not 0 < alpha < 1:
         raise ConfigError(f"alpha must be between 0 and 1 (exclusive), not {alpha!r}")
     ref = reference.inputs
@@ -135,9 +157,11 @@ def run_windows(
     stat_names = [
         n for n in sorted(ref.statistics) if not (n == "oov_rate" and reference.split == "train")
     ]
-    level = alpha / (3 + len(stat_names))  # features, class mix, confidence, statistics
+    # features, class mix, confidence, statistics (and sentence vectors)
+    level = alpha / (3 + len(stat_names) + (embeddings is not None))
     features = ProjectedKSTest("pooled features (PCA-KS)", alpha=level, fit_on=fit_on)
     features.fit(ref.features)
+    sentence_results, sentence_samples = _sentence_tests(embeddings, len(windows), level, fit_on)
     mix = ChiSquareTest("predicted-class mix (chi-square)", len(reference.label_names), alpha=level)
     confidence = KSTest("confidence (KS)", alpha=level)
     stat_tests = {
@@ -146,12 +170,13 @@ def run_windows(
     accuracy = StreamingAccuracy()
     out: list[list[TestResult]] = []
     samples: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    for inputs, predicted, conf, correct in windows:
+    for i, (inputs, predicted, conf, correct) in enumerate(windows):
         results = [
             features.test(None, inputs.features),
             mix.test(ref.predicted, predicted),
             confidence.test(ref.confidence, conf),
         ]
+        results[1:1] = sentence_results[i : i + 1]
         for name, test in stat_tests.items():
             results.append(test.test(ref.statistics[name], inputs.statistics[name]))
         if correct is not None:
@@ -166,7 +191,7 @@ def run_windows(
             confidence.name: (ref.confidence, conf),
             **{t.name: (ref.statistics[n], inputs.statistics[n]) for n, t in stat_tests.items()},
         }
-    return out, samples
+    return out, {**samples, **sentence_samples}
 
 
 def _window_inputs(
@@ -262,6 +287,7 @@ def monitor_traffic(
     reference: str = "heldout",
     alpha: float = 0.05,
     store: bool = True,
+    embeddings: str | None = None,
 ) -> MonitorReport:
     """Test the logged traffic of ``model`` (a name: its production version, else its
     newest; or ``name:N``) window by window against its ``reference`` split.
@@ -273,29 +299,31 @@ def monitor_traffic(
     shows in all of them at once (``benchmarks/drift_calibration.py``).
 
     ``store``: keep the report in the registry (:meth:`Registry.add_drift_check`) for the
-    dashboard; a read-only registry keeps nothing."""
+    dashboard; a read-only registry keeps nothing. ``embeddings="minilm"``: test the texts'
+    sentence vectors too (:mod:`neuroplast.monitoring.embeddings`)."""
     from neuroplast.inference.registered import load_registered
 
-    if isinstance(window, bool) or not isinstance(window, int) or window < 2:
-        raise ConfigError(f"--window must be an integer >= 2, not {window!r}")
+    _check_options(window, embeddings)
     version = registry.resolve(model)
     rows = _logged_rows(registry, model, version.version, window=window, since=since)
     version, loaded = load_registered(registry, version.ref)
     extractor = FeatureExtractor(loaded)
     ref = load_or_build_reference(registry, version, extractor, reference)
-    names = list(loaded.meta.label_names)
     current = _window_inputs(rows, extractor, version.ref)
-    predicted = _codes([r.label for r in rows], names, f"the log of {version.ref}")
+    labels = [r.label for r in rows]
+    predicted = _codes(labels, list(loaded.meta.label_names), f"the log of {version.ref}")
     confidence = np.array([r.probability for r in rows], dtype=np.float64)
     notes = _notes(extractor.modality, ref, [r.feedback for r in rows])
     parts = _window_parts(rows, current, predicted, confidence, window)
-    results, samples = run_windows(ref, parts, alpha=alpha)
+    sentences = None
+    if embeddings is not None:  # the logged texts, cut into the same windows
+        chunks = [_texts(rows[i : i + window]) for i in range(0, len(rows), window)]
+        sentences = embedding_sample(registry, version, extractor, ref.split, chunks, embeddings)
+    results, samples = run_windows(ref, parts, alpha=alpha, embeddings=sentences)
     windows = [
         WindowReport(i, rows[i * window].at, rows[(i + 1) * window - 1].at, window, r)
         for i, r in enumerate(results)
     ]
-    alarms = sum(w.alarm for w in windows)
-    logger.info("%s: %d windows of %d, %d alarms", version.ref, len(windows), window, alarms)
     report = MonitorReport(
         model=version.model_name,
         version=version.ref,
@@ -307,8 +335,27 @@ def monitor_traffic(
         notes=notes,
         samples=samples,
     )
-    if store and registry.read_only:
-        report.notes.append("the registry is read-only: this check is not stored")
-    elif store:
-        report.check_id = registry.add_drift_check(report.to_dict())
+    _store(registry, report, store)
     return report
+
+
+def _check_options(window: int, embeddings: str | None) -> None:
+    if isinstance(window, bool) or not isinstance(window, int) or window < 2:
+        raise ConfigError(f"--window must be an integer >= 2, not {window!r}")
+    if embeddings is not None:
+        check_encoder(embeddings)
+
+
+def _texts(rows: list[PredictionRecord]) -> list[str]:
+    return [str(r.input_text) for r in rows]
+
+
+def _store(registry: Registry, report: MonitorReport, store: bool) -> None:
+    logger.info("%s: %d windows of %d, %d alarms", report.version, len(report.windows),
+                report.window, report.alarms)  # fmt: skip
+    if not store:
+        return
+    if registry.read_only:
+        report.notes.append("the registry is read-only: this check is not stored")
+    else:
+        report.check_id = registry.add_drift_check(report.to_dict())

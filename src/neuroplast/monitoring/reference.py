@@ -34,6 +34,7 @@ __all__ = [
     "ReferenceSplit",
     "load_or_build_reference",
     "reference_artifact",
+    "reference_inputs",
 ]
 
 logger = logging.getLogger(__name__)
@@ -120,11 +121,13 @@ def _check_split(split: str) -> ReferenceSplit:
     return split  # type: ignore[return-value]
 
 
-def _split_inputs(
-    version: VersionRecord, extractor: FeatureExtractor, split: ReferenceSplit
+def reference_inputs(
+    version: VersionRecord, extractor: FeatureExtractor, split: str
 ) -> tuple[Any, np.ndarray]:
     """A seeded sample of at most :data:`MAX_REFERENCE` raw inputs of ``split``, and their
-    labels, re-created from the data config recorded on the version."""
+    labels, re-created from the data config recorded on the version (the inputs of the
+    stored reference: the same seed)."""
+    split = _check_split(split)
     from neuroplast.config import DataConfig
     from neuroplast.data import TextData
     from neuroplast.data.prepare import prepare
@@ -167,7 +170,7 @@ def load_or_build_reference(
     if artifact is not None:
         data = read_verified(artifact.path, artifact.sha256, fix=f"delete {name} of {version.ref}")
         return Reference.from_bytes(data, source=f"{version.ref}/{name}")
-    inputs, labels = _split_inputs(version, extractor, chosen)
+    inputs, labels = reference_inputs(version, extractor, chosen)
     reference = Reference(
         split=chosen,
         version=version.ref,
