@@ -192,6 +192,7 @@ class NeuromorphicLearner:
         self.attractor.remap(self.memory.rows_in(old_ids))  # merged / split / new rows
         for _ in range(self.config.training.stdp_passes if self.spiking else 0):
             order = train[torch.randperm(len(train), generator=self._generator())]
+            order = order[: self.config.training.stdp_max_rows or len(order)]
             for start in range(0, len(order), batch):
                 rows = order[start : start + batch]
                 self._reinforce(concepts[rows], labels[rows])

@@ -68,6 +68,12 @@ class NeuroTrainConfig(_Strict):
     stdp_passes: int = Field(
         1, ge=0, description="recall + reward-modulated STDP passes over a task's rows"
     )
+    stdp_max_rows: int | None = Field(
+        2000,
+        ge=1,
+        description="recall + STDP on at most this many of a task's rows (a seeded subset; "
+        "a recall costs P^2 per step); null = every row",
+    )
     calibration_fraction: float = Field(
         0.1,
         ge=0.0,
