@@ -84,3 +84,13 @@ def test_windows_cover_the_stream_and_targets_are_shifted() -> None:
         assert (targets.view(inputs.shape) == inputs + 1).all()
         seen += inputs.flatten().tolist()
     assert sorted(seen) == list(range(1, 41)) and len(batches) == 3
+
+
+def test_an_epoch_can_draw_fewer_windows_and_each_epoch_others() -> None:
+    batches = WindowBatches(list(range(1, 82)), context=8, batch_size=2, seed=1, per_epoch=4)
+    assert len(batches) == 2
+    firsts = []
+    for epoch in (1, 2):
+        batches.sampler.set_epoch(epoch)
+        firsts.append(sorted(int(x[:, 0].min()) for x, _ in batches))
+    assert firsts[0] != firsts[1]

@@ -57,6 +57,14 @@ class GenerationConfig(BaseModel):
         ),
     )
     context: int = Field(128, ge=4, le=4096, description="tokens a model sees at once")
+    epoch_windows: int | None = Field(
+        None,
+        ge=1,
+        description=(
+            "training windows drawn (seeded, without repeats) for each epoch; null = every "
+            "window once. Shorter epochs for a fixed time budget"
+        ),
+    )
     ngram_order: int = Field(5, ge=1, le=10, description="Kneser-Ney baseline order")
     export_onnx: bool = Field(True, description="gpt: also store the ONNX decoder step")
     init_from: str | None = Field(

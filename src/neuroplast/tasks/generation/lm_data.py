@@ -46,14 +46,21 @@ class WindowBatches:
     """An iterable of ``(inputs, flat targets)`` batches over the windows of a stream."""
 
     def __init__(
-        self, stream: list[int], *, context: int, batch_size: int, seed: int | None = None
+        self,
+        stream: list[int],
+        *,
+        context: int,
+        batch_size: int,
+        seed: int | None = None,
+        per_epoch: int | None = None,
     ) -> None:
         self.data = windows(stream, context)
         self.batch_size = batch_size
         self.sampler = _EpochSampler(seed)
+        self.per_epoch = min(per_epoch or self.data.shape[0], self.data.shape[0])
 
     def __len__(self) -> int:
-        return math.ceil(self.data.shape[0] / self.batch_size)
+        return math.ceil(self.per_epoch / self.batch_size)
 
     @property
     def tokens(self) -> int:
@@ -65,6 +72,7 @@ class WindowBatches:
         if self.sampler.seed is not None:
             g = torch.Generator().manual_seed(self.sampler.seed * 1000 + self.sampler.epoch)
             order = torch.randperm(self.data.shape[0], generator=g)
+        order = order[: self.per_epoch]
         for i in range(0, len(order), self.batch_size):
             batch = self.data[order[i : i + self.batch_size]]
             yield batch[:, :-1], batch[:, 1:].reshape(-1)

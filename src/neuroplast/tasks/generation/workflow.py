@@ -186,6 +186,7 @@ def train_lm(
         context=gen.context,
         batch_size=config.train.batch_size,
         seed=config.train.seed,
+        per_epoch=gen.epoch_windows,
     )
     val_batches = WindowBatches(
         data.streams["val"], context=gen.context, batch_size=config.train.eval_batch_size
