@@ -66,6 +66,11 @@ class MiniLMConfig(ArchConfig):
         le=1.0,
         description="Learning rate of each layer = the one above x this (1.0: one rate).",
     )
+    gradient_checkpointing: bool = Field(
+        default=False,
+        description="Training: recompute each BERT layer's activations in the backward pass "
+        "(less memory, one more forward per layer).",
+    )
 
 
 @functools.lru_cache(maxsize=1)
@@ -170,6 +175,8 @@ class MiniLMClassifier(nn.Module):
             inject_lora(self.bert, config.lora)
         elif config.finetune == "head":
             self.bert.requires_grad_(False)
+        if config.gradient_checkpointing:  # transformers applies it in training mode only
+            self.bert.activation_checkpointing_enable({"use_reentrant": False})
 
     @staticmethod
     def input_vocabulary() -> WordPieceVocabulary:

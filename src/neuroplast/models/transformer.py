@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from pydantic import Field, model_validator
 from torch import Tensor, nn
+from torch.utils.checkpoint import checkpoint
 
 from neuroplast.errors import ConfigError
 from neuroplast.models._config import TextArchConfig
@@ -40,6 +41,11 @@ class TransformerConfig(TextArchConfig):
     pooling: Literal["mean", "cls"] = Field(
         default="mean",
         description="'mean' over real tokens, or 'cls' to take the first position.",
+    )
+    gradient_checkpointing: bool = Field(
+        default=False,
+        description="Training: recompute each block's activations in the backward pass "
+        "instead of keeping them (less memory, one more forward per block).",
     )
 
     @model_validator(mode="after")
@@ -177,8 +183,12 @@ class TransformerClassifier(nn.Module):
         x = self.embed_dropout(x)
         ignore = ~mask
         attentions: list[Tensor] = []
+        recompute = self.config.gradient_checkpointing and self.training and torch.is_grad_enabled()
         for block in self.blocks:
-            x, weights = block(x, ignore, need_weights=return_attention)
+            if recompute:  # the same dropout masks are drawn again (the RNG state is kept)
+                x, weights = checkpoint(block, x, ignore, return_attention, use_reentrant=False)
+            else:
+                x, weights = block(x, ignore, need_weights=return_attention)
             if weights is not None:
                 attentions.append(weights)
         x = self.final_norm(x)
