@@ -12,6 +12,9 @@ cache's speed-up.
   figure (goal >= 3x). With ``--models`` the first version's GPT; without, an untrained GPT
   of the textgen-gpt template's size (speed does not depend on the weights).
 
+``--recorded`` takes the quality figures the training runs stored (computed the same way at
+the end of training, Kneser-Ney fitted in that run) instead of recomputing them.
+
     /tmp/s4/heavy .venv/bin/python benchmarks/bench_generate.py --home H --models
         fortunes-gpt,fortunes-lstm --parts quality,speed --json out.json
 """
@@ -38,27 +41,57 @@ from neuroplast.tasks.generation.workflow import evaluate_lm, prompt_ids, stream
 PROMPTS = ["A friend", "The best way to", "Never", "Love is", "In the beginning"]
 
 
-def quality(registry: Registry, refs: list[str], samples: int) -> dict[str, Any]:
+def _scores(registry: Registry, ref: str, recorded: bool) -> dict[str, Any]:
+    """A version's test figures: recomputed now (the model and a Kneser-Ney fitted now), or
+    with ``recorded`` the ones its training run computed the same way and stored."""
+    if recorded:
+        v = registry.resolve(ref)
+        m = v.metrics
+        return {
+            "ref": v.ref,
+            "architecture": v.architecture,
+            "parameters": v.params_count,
+            "tokenizer": m["tokenizer"],
+            "ngram_order": m["ngram_order"],
+            "model": {
+                "perplexity": m["test_perplexity"],
+                "bits_per_char": m["test_bits_per_char"],
+                "tokens": m["tokens"],
+            },
+            "baseline": {
+                "perplexity": m["baseline_test_perplexity"],
+                "bits_per_char": m["baseline_test_bits_per_char"],
+            },
+            "train_seconds": m["train_seconds"],
+        }
+    lm, scores, _ = evaluate_lm(registry, ref, split="test")
+    return {
+        "ref": lm.version.ref,
+        "architecture": lm.meta.architecture,
+        "parameters": lm.version.params_count,
+        "tokenizer": scores.kind,
+        "ngram_order": scores.order,
+        "model": scores.model.summary(),
+        "baseline": scores.baseline.summary(),
+        "train_seconds": lm.version.metrics.get("train_seconds"),
+    }
+
+
+def quality(registry: Registry, refs: list[str], samples: int, recorded: bool) -> dict[str, Any]:
     rows, out = [], {}
     for ref in refs:
-        lm, scores, _ = evaluate_lm(registry, ref, split="test")
-        m, b = scores.model, scores.baseline
-        out[lm.version.ref] = {
-            "architecture": lm.meta.architecture,
-            "parameters": lm.version.params_count,
-            "tokenizer": scores.kind,
-            "model": m.summary(),
-            "baseline": {"kneser_ney_order": scores.order, **b.summary()},
-        }
+        s = _scores(registry, ref, recorded)
+        out[s["ref"]] = s
+        m, b = s["model"], s["baseline"]
         rows.append(
             [
-                f"{lm.version.ref} ({lm.meta.architecture}, {lm.version.params_count:,} params)",
-                scores.kind,
-                f"{m.tokens:,}",
-                f"{m.perplexity:.2f}",
-                f"{m.bits_per_char:.3f}",
-                f"{b.perplexity:.2f}",
-                f"{b.bits_per_char:.3f}",
+                f"{s['ref']} ({s['architecture']}, {s['parameters']:,} params)",
+                s["tokenizer"],
+                f"{m['tokens']:,}",
+                f"{m['perplexity']:.2f}",
+                f"{m['bits_per_char']:.3f}",
+                f"{b['perplexity']:.2f}",
+                f"{b['bits_per_char']:.3f}",
             ]
         )
     print_table(
@@ -132,6 +165,11 @@ def main() -> None:
     parser.add_argument("--models", default="", help="comma-separated version refs")
     parser.add_argument("--parts", default="quality,speed")
     parser.add_argument("--samples", type=int, default=5)
+    parser.add_argument(
+        "--recorded",
+        action="store_true",
+        help="quality: the test figures each training run stored (no re-evaluation)",
+    )
     parser.add_argument("--tokens", type=int, default=256)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--json", type=Path)
@@ -146,7 +184,7 @@ def main() -> None:
     if "quality" in parts:
         if registry is None or not refs:
             parser.error("quality needs --home and --models")
-        result["quality"] = quality(registry, refs, args.samples)
+        result["quality"] = quality(registry, refs, args.samples, args.recorded)
     if "speed" in parts:
         if registry is not None and refs:
             lm = load_lm(registry, refs[0])

@@ -62,7 +62,7 @@ class _Attention(nn.Module):
         causal = past is None  # no cache: the fused causal kernel
         if past is not None:
             k, v = torch.cat([past[0], k], dim=2), torch.cat([past[1], v], dim=2)
-            if t > 1 or torch.onnx.is_in_onnx_export():  # one new token may see every key
+            if torch.onnx.is_in_onnx_export() or t > 1:  # one new token may see every key
                 # query i (at position P + i) may see keys 0 .. P + i: never a later token
                 p = k.shape[2] - t
                 mask = torch.arange(k.shape[2])[None, :] <= (torch.arange(t)[:, None] + p)
