@@ -82,6 +82,39 @@ def test_icarl_buffer_is_the_herding_set_and_old_classes_keep_their_prefix() -> 
     )
     assert torch.allclose(icarl.means, expected_means, atol=1e-6)
     assert torch.allclose(icarl.means.norm(dim=1), torch.ones(4), atol=1e-6)
+    # it predicts the nearest mean; classifier="output" predicts with the output layer
+    x, mask = stream.tasks[1].x_test, stream.output_mask(1)
+    with torch.no_grad():
+        nearest = torch.cdist(_features(model, x), icarl.means).argmin(1)
+        output = model(x).masked_fill(~mask, -1e9).argmax(1)
+    assert torch.equal(learner.predict(x, mask), nearest)
+    icarl.classifier = "output"
+    assert torch.equal(learner.predict(x, mask), output)
+    assert not torch.equal(nearest, output)  # the two classifiers differ on these rows
+
+
+def test_icarl_distils_without_the_t_squared_factor_by_default() -> None:
+    """The distillation term added to the loss is the KL divergence at T = 2 alone; with
+    ``t_squared=True`` it is 4 times that (Hinton's scale, which held new classes back)."""
+    from types import SimpleNamespace
+
+    from neuroplast.continual.strategies.lwf import distillation_loss
+
+    generator = torch.Generator().manual_seed(0)
+    inputs, new = torch.randn(6, 5, generator=generator), torch.randn(6, 4, generator=generator)
+    teacher = torch.nn.Linear(5, 4)
+    groups = [torch.tensor([0, 1])]
+    kd = distillation_loss(new, teacher(inputs).detach(), groups, 2.0, t_squared=False)
+    terms = []
+    for option in ({}, {"t_squared": True}):
+        icarl = ICaRL(**option)  # type: ignore[arg-type]
+        icarl._learner = SimpleNamespace(model=SimpleNamespace(last_logits=new))  # type: ignore[assignment]
+        icarl.distil.teacher, icarl.distil.groups = teacher, groups
+        loss = torch.tensor(0.5)
+        terms.append(icarl.on_loss(None, loss, inputs, torch.zeros(6, dtype=torch.long)) - loss)  # type: ignore[arg-type]
+    assert float(kd) > 0
+    assert torch.allclose(terms[0], kd)
+    assert torch.allclose(terms[1], 4 * kd)
 
 
 def test_icarl_trains_on_the_task_rows_and_the_exemplars() -> None:

@@ -190,7 +190,10 @@ class ICaRLOptions(ReplayOptions):
     )
     distil_weight: float = Field(1.0, ge=0.0, description="weight of the distillation term")
     t_squared: bool = Field(
-        True, description="ce: scale the distillation by T^2 (Hinton's gradient scale)"
+        False, description="ce: scale the distillation by T^2 (Hinton's; 4x at T = 2)"
+    )
+    classifier: Literal["nme", "output"] = Field(
+        "nme", description="nme: nearest mean of exemplars (iCaRL's); output: the output layer"
     )
     train_on: Literal["union", "replay"] = Field(
         "union", description="union: task rows + exemplars; replay: a replayed batch per step"

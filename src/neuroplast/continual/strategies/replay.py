@@ -195,14 +195,22 @@ class ICaRL(Replay):
     chosen by herding in the L2-normalised feature space (old classes keep their first
     picks), replayed with distillation of the old outputs while training, and
     nearest-mean-of-exemplars classification at test time. ``selection="random"`` keeps a
-    random class-balanced set instead (the ablation)."""
+    random class-balanced set instead (the ablation); ``classifier="output"`` predicts with
+    the output layer instead of the nearest mean (iCaRL's "hybrid" ablation).
+
+    The distillation is the KL divergence at temperature T without Hinton's ``T^2`` (as in
+    :class:`LwF`): with it (``t_squared=True``, the former default) it weighed 4 times the
+    labels' pull at T = 2 and held the new classes back (Split MNIST class-IL, 500 steps a
+    task, 1,000 exemplars, seed 0: ACC 85.9, R diagonal 100 / 89 / 85 / 86 / 76; without:
+    87.4, 100 / 93 / 88 / 88 / 79)."""
 
     def __init__(
         self,
         *,
         buffer_size: int = 2000,
         distil_weight: float = 1.0,
-        t_squared: bool = True,
+        t_squared: bool = False,
+        classifier: Literal["nme", "output"] = "nme",
         selection: Literal["herding", "random"] = "herding",
         loss: Literal["bce", "ce"] = "ce",
         train_on: Literal["union", "replay"] = "union",
@@ -212,6 +220,7 @@ class ICaRL(Replay):
         self.distil = LwF()
         self.distil_weight = distil_weight
         self.t_squared = t_squared
+        self.classifier = classifier
         self.selection = selection
         self.loss = loss
         self.train_on = train_on
@@ -326,7 +335,7 @@ class ICaRL(Replay):
             buffer.x, buffer.y = torch.cat(xs), torch.cat(ys)
 
     def classify(self, learner: ContinualLearner, x: Tensor, mask: Tensor | None) -> Tensor | None:
-        if self.means is None or self.mean_classes is None:
+        if self.classifier == "output" or self.means is None or self.mean_classes is None:
             return None
         keep = torch.ones(len(self.mean_classes), dtype=torch.bool)
         if mask is not None:
