@@ -204,10 +204,14 @@ def infer(
             console.print(f"    {_evidence_line(e)}")
 
 
-def _evidence_line(item: Any) -> str:
-    if isinstance(item, dict):
-        return ", ".join(f"{k} {v}" for k, v in item.items())
-    return str(item)
+def _evidence_line(item: dict[str, Any]) -> str:
+    """``prototype 14 (noun.animal) activity 0.40 similarity 0.35: "a furry ..." | ...``."""
+    similarity = item.get("similarity")
+    head = f"prototype {item['prototype']} ({item['label']}) activity {item['activity']:.2f}" + (
+        "" if similarity is None else f" similarity {similarity:.2f}"
+    )
+    shown = [str(e.get("input") or f"ref {e.get('ref')}")[:60] for e in item.get("examples", [])]
+    return head + (": " + " | ".join(shown) if shown else "")
 
 
 def _write_answers(answers: list[dict[str, Any]], folder: Path) -> None:

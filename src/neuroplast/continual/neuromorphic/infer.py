@@ -57,10 +57,14 @@ def read_images(paths: Sequence[Path], shape: Sequence[int], input_range: Sequen
     return image_tensor(np.stack(arrays), (low, high))
 
 
-def answer_dict(answer: Any, name: str) -> dict[str, Any]:
-    """One answer as JSON: input, label (null when abstaining), confidence, abstained,
-    the top class probabilities and the evidence."""
+def answer_dict(answer: Any, name: str, examples: dict[str, str] | None = None) -> dict[str, Any]:
+    """One answer as JSON: input, label, confidence, abstained, the class probabilities and
+    the evidence, each stored example ref with the input it names (``examples``)."""
     data = answer.to_dict() if hasattr(answer, "to_dict") else dataclasses.asdict(answer)
+    for item in data.get("evidence") or []:
+        item["examples"] = [
+            {"ref": ref, "input": (examples or {}).get(str(ref))} for ref in item["examples"]
+        ]
     return {"input": name, **data}
 
 
@@ -93,8 +97,8 @@ def infer(
     with torch.no_grad():
         for start in range(0, len(names), batch):
             answers = learner.predict(inputs[start : start + batch])
+            chunk = names[start : start + batch]
             out += [
-                answer_dict(a, n)
-                for a, n in zip(answers, names[start : start + batch], strict=True)
+                answer_dict(a, n, learner.examples) for a, n in zip(answers, chunk, strict=True)
             ]
     return out

@@ -94,6 +94,8 @@ class NeuromorphicLearner:
         self.rows_seen = 0
         #: how inputs were shaped in training (images: input_shape, input_range)
         self.preprocessing: dict[str, Any] = {}
+        #: evidence refs -> the training input they name (texts; image positions)
+        self.examples: dict[str, str] = {}
         self.projection_fitted = False
         #: (confidence, correct) of every held-out row so far: what calibration reads
         self.calibration = torch.zeros((0, 2), dtype=torch.float32)

@@ -6,6 +6,7 @@ back verified by :func:`load_learner`."""
 
 from __future__ import annotations
 
+import bisect
 import logging
 import statistics
 from collections.abc import Callable
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from neuroplast.continual.metrics import ContinualMetrics
-from neuroplast.continual.neuromorphic._raw import raw_tasks
+from neuroplast.continual.neuromorphic._raw import RawTask, raw_tasks
 from neuroplast.continual.neuromorphic.learner import NeuromorphicLearner
 from neuroplast.continual.neuromorphic.persist import (
     learner_from_state,
@@ -131,12 +132,42 @@ def train_learner(
         runs.append(run)
     outcome = NeuroOutcome(stream, runs)
     if registry is not None:
-        outcome.version, outcome.plots = register_learner(registry, config, stream, runs)
+        examples = example_inputs(runs[0].learner, tasks, stream.name)
+        outcome.version, outcome.plots = register_learner(
+            registry, config, stream, runs, examples=examples
+        )
     return outcome
 
 
+def example_inputs(
+    learner: NeuromorphicLearner, tasks: list[RawTask], stream: str
+) -> dict[str, str]:
+    """What the evidence refs point at: ref (a training row's position in the stream) ->
+    the text, or ``"<stream> task T training row R"`` for an image."""
+    if learner.memory is None:
+        return {}
+    refs = sorted({int(r) for r in learner.memory.to_tensors()["example_refs"].flatten() if r >= 0})
+    starts = [0]
+    for task in tasks:
+        starts.append(starts[-1] + len(task.y_train))
+    out: dict[str, str] = {}
+    for ref in refs:
+        index = bisect.bisect_right(starts, ref) - 1
+        if not 0 <= index < len(tasks):
+            continue
+        row, inputs = ref - starts[index], tasks[index].x_train
+        text = inputs[row] if isinstance(inputs, list) else None
+        out[str(ref)] = text[:300] if text else f"{stream} task {index + 1} training row {row}"
+    return out
+
+
 def register_learner(
-    registry: Registry, config: NeuroRunConfig, stream: Stream, runs: list[NeuroRun]
+    registry: Registry,
+    config: NeuroRunConfig,
+    stream: Stream,
+    runs: list[NeuroRun],
+    *,
+    examples: dict[str, str] | None = None,
 ) -> tuple[VersionRecord, dict[str, Path]]:
     """Register ``runs[0]``'s learner with the metrics of every run."""
     from neuroplast.continual.record import _plots
@@ -161,7 +192,8 @@ def register_learner(
     )
     draft = reserve_version(registry, meta, config=config_dict, source="continual", run_id=run.id)
     draft.add_tensors(STATE_FILE, learner_tensors(learner))
-    draft.add_json(LEARNER_FILE, {**learner_meta(learner), "model": meta.to_json()})
+    payload = {**learner_meta(learner), "model": meta.to_json(), "examples": examples or {}}
+    draft.add_json(LEARNER_FILE, payload)
     metrics = {
         **run_metrics(runs),
         "stream": stream.name,
@@ -201,4 +233,5 @@ def load_learner(registry: Registry, ref: str) -> tuple[NeuromorphicLearner, Ver
     payload = read_json_verified(Path(meta.path), meta.sha256)
     learner = learner_from_state(tensors, payload, registry=registry)
     learner.preprocessing = dict(payload.get("model", {}).get("preprocessing", {}))
+    learner.examples = dict(payload.get("examples", {}))
     return learner, version
