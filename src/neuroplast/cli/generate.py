@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Iterator
 
 import typer
 
@@ -61,24 +62,22 @@ def generate(
                 "generative one (task: generation; see `neuroplast init --template textgen-gpt`)"
             )
         started = time.perf_counter()
+        options = dict(max_tokens=max_tokens, temperature=temperature, top_k=top_k, top_p=top_p)
         _, pieces = stream(
-            registry,
-            version.ref,
-            prompt=prompt,
-            max_tokens=max_tokens,
-            temperature=temperature,
-            top_k=top_k,
-            top_p=top_p,
-            seed=seed,
-            use_cache=not no_cache,
+            registry, version.ref, prompt=prompt, seed=seed, use_cache=not no_cache, **options
         )
         if as_json:
             text = "".join(pieces)
             seconds = round(time.perf_counter() - started, 3)
             print_json({"version": version.ref, "prompt": prompt, "text": text, "seconds": seconds})
-            return
-        sys.stdout.write(prompt)
-        for piece in pieces:
-            sys.stdout.write(piece)
-            sys.stdout.flush()
-        sys.stdout.write("\n")
+        else:
+            _stream_to_terminal(prompt, pieces)
+
+
+def _stream_to_terminal(prompt: str, pieces: Iterator[str]) -> None:
+    """The prompt, then each piece as soon as it is sampled."""
+    sys.stdout.write(prompt)
+    for piece in pieces:
+        sys.stdout.write(piece)
+        sys.stdout.flush()
+    sys.stdout.write("\n")

@@ -169,6 +169,22 @@ def _start(
     return data, model, options
 
 
+def _meta(
+    config: RunConfig, options: dict[str, Any], data: LMData, gen: GenerationConfig
+) -> ModelMeta:
+    """``model.json``: the task, the model's config, its tokens and how to rebuild its data."""
+    return ModelMeta(
+        architecture=config.architecture,
+        modality="text",
+        task=TASK,
+        arch_config=options,
+        label_names=[],
+        preprocessing={"tokenizer": data.tokenizer.kind, "context": gen.context},
+        data={"data": config.data.model_dump(mode="json"), "generation": gen.model_dump()},
+        name=config.name,
+    )
+
+
 def train_lm(
     config: RunConfig,
     registry: Registry,
@@ -200,16 +216,7 @@ def train_lm(
         )
         seconds = time.perf_counter() - started
         scores = score(model, data, data.streams["test"], data.chars("test"), gen)
-        meta = ModelMeta(
-            architecture=config.architecture,
-            modality="text",
-            task=TASK,
-            arch_config=options,
-            label_names=[],
-            preprocessing={"tokenizer": data.tokenizer.kind, "context": gen.context},
-            data={"data": data_section, "generation": gen.model_dump(mode="json")},
-            name=config.name,
-        )
+        meta = _meta(config, options, data, gen)
         draft = reserve_version(registry, meta, config=config_dict, run_id=run.id)
         no_onnx = write_lm(draft, model, data.tokenizer, onnx=gen.export_onnx)
         summary = {
