@@ -28,6 +28,8 @@ from neuroplast.training.sharding import ShardedBatchSampler, shard_loader
         (["--strategy", "fsdp"], "fsdp shards the model over CUDA GPUs"),
         (["--num-nodes", "0"], "--num-nodes 0"),
         (["--slurm"], "--slurm: this process is not a task of a SLURM job step"),
+        # in-process (a test runner, a notebook) there is no neuroplast command to run again
+        (["--devices", "2"], "by running this command again, but it is 'pytest"),
     ],
 )
 def test_layouts_that_cannot_run_here_are_refused_before_anything_starts(
@@ -39,7 +41,8 @@ def test_layouts_that_cannot_run_here_are_refused_before_anything_starts(
     message: str,
 ) -> None:
     monkeypatch.delenv("SLURM_PROCID", raising=False)
-    monkeypatch.delenv("TORCHELASTIC_RUN_ID", raising=False)
+    for launcher in ("TORCHELASTIC_RUN_ID", "LOCAL_RANK"):
+        monkeypatch.delenv(launcher, raising=False)
     cfg = tmp_path / "cfg.yaml"
     cfg.write_text(yaml.safe_dump(small_text_config()))
     result = cli("train", str(cfg), *args)

@@ -43,7 +43,7 @@ def train(
     devices: int = typer.Option(
         1, "--devices", help="Training processes on this machine (2+: DDP; gloo on CPUs)."
     ),
-    strategy: str = typer.Option("auto", "--strategy", help="auto, ddp or fsdp (CUDA GPUs)."),
+    strategy: str = typer.Option("auto", "--strategy", help="auto or ddp (see docs/scaling)."),
     num_nodes: int = typer.Option(1, "--num-nodes", help="Machines (each runs this command)."),
     slurm: bool = typer.Option(False, "--slurm", help="Take the processes from srun's job step."),
     profile: bool = typer.Option(

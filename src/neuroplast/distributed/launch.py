@@ -15,6 +15,7 @@ import logging
 import os
 import re
 import subprocess
+import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -166,6 +167,25 @@ def _finish(proc: subprocess.Popen[bytes], *, kill: bool) -> None:
         proc.wait()
 
 
+def _started_outside(env: Mapping[str, str]) -> bool:
+    """Whether a launcher (torchrun, srun, or our own first process) started this one."""
+    return any(key in env for key in ("LOCAL_RANK", "TORCHELASTIC_RUN_ID", "SLURM_PROCID"))
+
+
+def _check_relaunchable() -> None:
+    """The other processes run this process's command again: it must be ``neuroplast``."""
+    import __main__
+
+    spec = getattr(__main__, "__spec__", None)
+    command = spec.name if spec is not None else Path(sys.argv[0]).name
+    if command not in ("neuroplast", "neuroplast.__main__"):
+        raise ConfigError(
+            f"--devices starts the other processes by running this command again, but it is "
+            f"{command!r}, not neuroplast; run `neuroplast train ... --devices N` from a shell, "
+            "or launch with torchrun (`torchrun --nproc-per-node N -m neuroplast train ...`)"
+        )
+
+
 def launch(config: RunConfig, options: LaunchOptions) -> Launched:
     """Start the processes ``options`` ask for (none for one device), each with its process
     group joined. Bad layouts (``--devices 0``, an unknown strategy, fsdp without CUDA GPUs)
@@ -185,6 +205,8 @@ def launch(config: RunConfig, options: LaunchOptions) -> Launched:
         )
     from neuroplast.training.device import make_fabric
 
+    if not _started_outside(os.environ):
+        _check_relaunchable()
     extra: dict[str, Any] = {}
     if "SLURM_PROCID" in os.environ and options.world_size > 1:
         from lightning_fabric.plugins.environments import SLURMEnvironment
