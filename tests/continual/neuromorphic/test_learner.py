@@ -129,6 +129,8 @@ def test_evaluate_infer_analyze_on_the_command_line(
     (answer,) = json.loads(result.out)
     assert set(answer) >= {"input", "label", "confidence", "abstained", "evidence"}
     assert answer["evidence"], "the answer names the prototypes behind it"
+    example = answer["evidence"][0]["examples"][0]
+    assert example["input"].startswith("split_mnist task "), example
 
 
 def test_continual_compare_measures_the_learner_beside_replay(
