@@ -165,6 +165,12 @@ def test_persistence_round_trip_through_safetensors_and_json(tmp_path) -> None:
     assert mem.examples(first) == back.examples(first)
     x = np.random.default_rng(3).normal(size=(30, 16))
     assert mem.observe(x, [1] * 30) == back.observe(x, [1] * 30)
+    fewer = PrototypeMemory.from_tensors(
+        mem.to_tensors(), mem.meta(), _cfg(indexing_backend="brute", examples_per_prototype=1)
+    )
+    assert len(mem.examples(first)) > 1 and fewer.examples(first) == mem.examples(first)[:1]
+    with pytest.raises(ArtifactError, match="vectors"):
+        PrototypeMemory.from_tensors(mem.to_tensors() | {"vectors": torch.zeros(2, 3)}, mem.meta())
     with pytest.raises(ArtifactError, match="schema"):
         PrototypeMemory.from_tensors(mem.to_tensors(), mem.meta() | {"schema_version": 99})
 

@@ -147,7 +147,7 @@ def test_plif_learns_its_time_constants() -> None:
     mem = _memory(2, neuron_type="plif", num_timesteps=10, beta=0.5)
     sims = torch.tensor([[0.6, 0.6]] * 4)
     before = mem.fit_time_constants(sims, torch.tensor([1, 1, 1, 1]), epochs=1, lr=0.0)
-    after = mem.fit_time_constants(sims, torch.tensor([1, 1, 1, 1]), epochs=40, lr=0.05)
+    after = mem.fit_time_constants(sims, torch.tensor([1, 1, 1, 1]), epochs=10, lr=0.1)
     assert after < before and mem.beta[1] > mem.beta[0]
     with pytest.raises(ConfigError, match="plif"):
         _memory(2, neuron_type="lif").fit_time_constants(sims, torch.tensor([1, 1, 1, 1]))

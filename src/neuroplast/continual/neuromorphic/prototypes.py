@@ -389,8 +389,25 @@ class PrototypeMemory:
         memory = cls(cfg, int(meta["dim"]))
         n = int(tensors["ids"].shape[0])
         memory._grow(max(16, n))
+        keep = cfg.examples_per_prototype  # another cfg may keep fewer or more examples
+        sims = tensors["example_sims"].numpy()
+        best = (
+            np.argsort(-sims, axis=1, kind="stable")[:, :keep]  # the nearest ones
+            if sims.shape[1] > keep
+            else np.broadcast_to(np.arange(sims.shape[1]), sims.shape)
+        )
         for name, tensor in tensors.items():
-            memory._a[name][:n] = tensor.numpy()
+            array = tensor.numpy()
+            if name in _EXAMPLE_FIELDS:
+                array = np.take_along_axis(array, best, axis=1)
+                memory._a[name][:n, : array.shape[1]] = array
+            elif array.shape[1:] != memory._a[name].shape[1:] or len(array) != n:
+                raise ArtifactError(
+                    f"prototype tensor {name} has shape {tuple(array.shape)}; expected "
+                    f"[{n}, ...] matching {tuple(memory._a[name].shape[1:])}"
+                )
+            else:
+                memory._a[name][:n] = array
         memory._n = n
         memory._next_id = int(meta["next_id"])
         memory.updates = int(meta["updates"])
