@@ -10,7 +10,7 @@ from safetensors.torch import load_file, save_file
 
 from neuroplast.continual.neuromorphic.config import SNNConfig
 from neuroplast.continual.neuromorphic.snn import AttractorMemory, stdp_eligibility
-from neuroplast.errors import ConfigError, DataError
+from neuroplast.errors import ArtifactError, ConfigError, DataError
 
 
 def _memory(size: int, **kw: object) -> AttractorMemory:
@@ -141,6 +141,14 @@ def test_remap_resize_and_state_round_trip(tmp_path) -> None:
     back = AttractorMemory.from_state(load_file(tmp_path / "snn.safetensors"), mem.meta())
     sims = torch.rand(4, 5, generator=torch.Generator().manual_seed(0))
     assert torch.equal(back.run(sims).rates, mem.run(sims).rates)
+    assert torch.equal(back.weights, mem.weights) and torch.equal(back.beta, mem.beta)
+    # 3 non-zero synapses of 25: (2 int32 indices + 1 float32) each, the size, 5 decays
+    assert int((mem.weights != 0).sum()) == 3 and mem.nbytes == 3 * 12 + 8 + 5 * 4
+    dense = _memory(5, neuron_type="plif")
+    dense.load_state_dict({"weights": mem.weights, "beta": mem.beta})
+    assert torch.equal(dense.weights, mem.weights)
+    with pytest.raises(ArtifactError, match="not readable"):
+        dense.load_state_dict({"beta": mem.beta})
 
 
 def test_plif_learns_its_time_constants() -> None:

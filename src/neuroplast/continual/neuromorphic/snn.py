@@ -279,21 +279,42 @@ class AttractorMemory:
 
     @property
     def nbytes(self) -> int:
+        """Bytes of what is persisted (the non-zero synapses, PLIF's decays)."""
         return sum(int(t.numel() * t.element_size()) for t in self.state_dict().values())
 
     def state_dict(self) -> dict[str, torch.Tensor]:
-        return {"weights": self.weights.clone(), "beta": self.beta.to(torch.float32)}
+        """The non-zero recurrent synapses (post, pre indices and weights: STDP only
+        touches pairs of assemblies that fired together, so most of [P, P] stays 0), the
+        size, and PLIF's learned decays."""
+        index = torch.nonzero(self.weights).T.to(torch.int32).contiguous()
+        state = {
+            "weight_index": index,
+            "weight_value": self.weights[index[0].long(), index[1].long()].clone(),
+            "size": torch.tensor([self.size], dtype=torch.int64),
+        }
+        if self.cfg.neuron_type == "plif":
+            state["beta"] = self.beta.to(torch.float32)
+        return state
 
     def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
-        weights, beta = state.get("weights"), state.get("beta")
-        if weights is None or beta is None or weights.shape != (len(beta), len(beta)):
-            raise ArtifactError(
-                "an attractor memory's state needs weights [P, P] and beta [P]; got "
-                f"{ {k: tuple(v.shape) for k, v in state.items()} }"
-            )
-        self.size = len(beta)
-        self.weights = weights.to(torch.float32).clone()
-        self._neuron = self._make_neuron(self.size, beta.to(torch.float32))
+        """Restore :meth:`state_dict`'s tensors (a dense ``weights`` [P, P] is read too)."""
+        shapes = {k: tuple(v.shape) for k, v in state.items()}
+        try:
+            if "weights" in state:
+                weights = state["weights"].to(torch.float32).clone()
+                size = len(weights)
+            else:
+                size = int(state["size"][0])
+                index = state["weight_index"].long()
+                weights = torch.zeros(size, size)
+                weights[index[0], index[1]] = state["weight_value"].to(torch.float32)
+        except (KeyError, IndexError, RuntimeError) as e:
+            raise ArtifactError(f"an attractor memory's state is not readable: {shapes}") from e
+        beta = state.get("beta")
+        if weights.shape != (size, size) or (beta is not None and beta.shape != (size,)):
+            raise ArtifactError(f"an attractor memory's state has inconsistent shapes: {shapes}")
+        self.size, self.weights = size, weights
+        self._neuron = self._make_neuron(size, None if beta is None else beta.to(torch.float32))
 
     def meta(self) -> dict[str, Any]:
         return {
