@@ -60,7 +60,11 @@ def train(
     tracking}``: ``version`` is the registered version's summary, ``history`` one object per
     epoch (epoch, train_loss, val_loss, val_accuracy, learning_rate, samples_per_sec,
     seconds, extra), ``test`` and ``baseline`` the test-split metrics (baseline null when
-    there is none).
+    there is none); with ``--profile`` also ``profile`` (steps, trace, by_time, by_memory,
+    peak_allocated_bytes; null when the run had too few steps).
+
+    ``--devices N`` (``--strategy``, ``--num-nodes``, ``--slurm``; torchrun and srun are
+    recognised) trains on several processes, rank 0 alone writing: see docs/scaling.md.
     """
     setup_logging(verbose)
     from neuroplast.config import load_run_config
@@ -72,6 +76,10 @@ def train(
     if not verbose:
         logging.getLogger("mlflow").setLevel(logging.WARNING)
 
+    if run_config.task is not None and not run_config.task.is_classification:
+        plain = not (resume or slurm or profile) and devices == num_nodes == 1
+        _train_task(run_config, home, log_every, as_json, one_process=plain)
+        return
     from neuroplast.distributed import LaunchOptions, launch
 
     launched = launch(run_config, LaunchOptions(devices, strategy, num_nodes, slurm))
@@ -94,6 +102,31 @@ def train(
         _print_outcome(outcome, engine.home)
         if profiled is not None:
             print_profile(console, profiled)
+
+
+def _train_task(
+    run_config: Any, home: Path | None, log_every: int, as_json: bool, *, one_process: bool
+) -> None:
+    """Anomaly detection, forecasting and generation train through their task handler
+    (neuroplast.tasks); ``--json`` prints the task's document."""
+    from neuroplast.engine import Engine
+    from neuroplast.errors import ConfigError
+    from neuroplast.tasks import task_handler
+
+    if not one_process:
+        raise ConfigError(
+            "--resume, --devices, --num-nodes, --slurm and --profile are for classification; "
+            f"task {run_config.task.value} trains in one process from the start"
+        )
+    description = f"training {run_config.name}"
+    with Engine(home) as engine, progress_bar(description, lines_every=log_every) as progress:
+        done = task_handler(run_config.task).train(
+            run_config, engine.registry, progress=progress, on_epoch=_epoch_line(as_json)
+        )
+    if as_json:
+        print_json(done.document)
+    for line in [] if as_json else done.lines:
+        console.print(line, markup=False, highlight=False)
 
 
 def _profile_dir(run_config: Any, home: Path) -> Path:
