@@ -19,6 +19,7 @@ from neuroplast.errors import ArtifactError, ConfigError, DataError
 __all__ = ["ALIF", "AttractorMemory", "Recall", "stdp_eligibility"]
 
 SCHEMA_VERSION = 1
+_EVENT_DENSITY = 0.05  # below this share of neurons firing in a step, recurrence is event-driven
 State = tuple[torch.Tensor, ...]
 
 
@@ -120,6 +121,18 @@ def stdp_eligibility(
     return potentiate - depression * depress
 
 
+def _recurrent(spk: torch.Tensor, outgoing: torch.Tensor) -> torch.Tensor:
+    """``spk @ W.T`` (``outgoing`` is ``W.T``): event-driven when few neurons fired, each
+    spike adding its neuron's outgoing synapses, as a spiking chip would."""
+    if spk.requires_grad or float(spk.mean()) > _EVENT_DENSITY:
+        return spk @ outgoing
+    rows, pre = torch.nonzero(spk, as_tuple=True)
+    out = torch.zeros(spk.shape[0], outgoing.shape[1], dtype=outgoing.dtype)
+    if len(rows):
+        out.index_add_(0, rows, outgoing[pre] * spk[rows, pre, None])
+    return out
+
+
 class AttractorMemory:
     """A recurrent spiking layer with ``capacity`` assemblies (one per prototype row)."""
 
@@ -160,8 +173,9 @@ class AttractorMemory:
         spk = torch.zeros(n, size)
         inhibition = self.cfg.lateral_inhibition
         spikes, mems = [], []
+        outgoing = self.weights.T.contiguous() if bool(self.weights.any()) else None
         for _ in range(self.cfg.num_timesteps):
-            drive = drive0 + spk @ self.weights.T
+            drive = drive0 if outgoing is None else drive0 + _recurrent(spk, outgoing)
             if inhibition:
                 drive = drive - inhibition * (spk.sum(dim=1, keepdim=True) - spk)
             spk, state = self._neuron.step(drive, state)
