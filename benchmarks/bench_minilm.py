@@ -1,23 +1,31 @@
 """Fine-tuning all-MiniLM-L6-v2 (``model.architecture: minilm``): accuracy, train time, ONNX.
 
-Each subcommand is one chunk of work to run under the shared lock (``flock
-/tmp/s3/heavy.lock``) and appends its figures to ``--out`` (JSON lines):
+Each subcommand is one chunk of work to run in a CPU slot (``/tmp/s4/heavy`` on the shared
+machine) and appends its figures to ``--out`` (JSON lines):
 
     python benchmarks/bench_minilm.py tokens
-    python benchmarks/bench_minilm.py train --mode full --train-rows 2000 --epochs 1
-    python benchmarks/bench_minilm.py train --mode lora --train-rows 2000 --lr 1e-3
+    python benchmarks/bench_minilm.py train --mode full --epochs 2 --lr 6e-5 --slices 4 \
+        --epochs-per-job 1 --checkpoint-dir /tmp/enc_bench/ckpt-full   # run 8 times
+    python benchmarks/bench_minilm.py train --mode lora --epochs 3 --lr 1e-3 \
+        --lora-targets query,key,value,dense --epochs-per-job 1 --checkpoint-dir DIR
     python benchmarks/bench_minilm.py train --mode head --epochs 4 --lr 3e-3
-    python benchmarks/bench_minilm.py train --mode head --dataset bbc_news --max-length 128
+    python benchmarks/bench_minilm.py --dataset bbc_news --max-length 128 probe
+    python benchmarks/bench_minilm.py checkpoint --mode full --checkpoint-dir DIR
     python benchmarks/bench_minilm.py onnx --weights /tmp/enc_bench/rotten_tomatoes-full.safetensors
 
 The split is the text templates' (``data.seed`` 13, 10 % validation, 10 % test); the test
 split is always evaluated whole. ``--train-rows`` trains on a stratified random subset of
-the training split (seeded) when the machine's budget does not allow all of it; the run
-prints what it used. ``onnx`` loads the fine-tuned weights, exports them (fp32 and
-dynamic int8, as ``neuroplast export-onnx --int8`` does) and times eager ``transformers``
-(the model's own forward on ready tensors) against the Predictor on ONNX Runtime (raw text
-in, tokenization included) at batch 1 and 32, interleaved, median of repeats; the test
-accuracy of each is measured on the whole test split.
+the training split (seeded). A run too long for one job checkpoints with
+``--checkpoint-dir`` and stops after ``--epochs-per-job`` Trainer epochs; the same command
+resumes it (``--slices K`` makes each epoch K Trainer epochs under one schedule, so a job
+is a K-th of an epoch); ``checkpoint`` tests the newest checkpoint of a run not finished.
+``probe`` (``_minilm_probe.py``) trains the ``head`` mode's linear head on saved features
+over a grid of learning rates x epochs x L2-normalisation. ``onnx`` loads the fine-tuned
+weights, exports them (fp32 and dynamic int8, as ``neuroplast export-onnx --int8`` does)
+and times eager ``transformers`` (the model's own forward on ready tensors) against the
+Predictor on ONNX Runtime (raw text in, tokenization included) at batch 1 and 32,
+interleaved, median of repeats; the test accuracy of each is measured on the whole test
+split.
 """
 
 from __future__ import annotations
@@ -33,43 +41,23 @@ import numpy as np
 import torch
 
 from _common import console, environment, print_environment
-from neuroplast.config import DataConfig, TrainConfig
+from _minilm_probe import cmd_probe
+from _minilm_runs import (
+    Slices,
+    StopAfter,
+    accuracy,
+    cmd_checkpoint,
+    load_data,
+    model_config,
+    subset,
+)
+from neuroplast.config import TrainConfig
 from neuroplast.data import load_builtin
-from neuroplast.data.prepare import PreparedData, prepare
 from neuroplast.models import count_parameters, create_model
 from neuroplast.models.minilm import MiniLMClassifier, minilm_vocabulary
 from neuroplast.training import Trainer
 
 OUT = Path("/tmp/enc_bench")
-
-
-def _data(dataset: str, max_length: int) -> PreparedData:
-    cfg = DataConfig(dataset=dataset, max_length=max_length, seed=13)
-    return prepare(cfg, vocab=minilm_vocabulary())
-
-
-def _subset(data: PreparedData, rows: int | None, seed: int) -> None:
-    """Keep ``rows`` of the training split, stratified by class (in place)."""
-    if rows is None or rows >= len(data.train_idx):
-        return
-    rng = np.random.default_rng(seed)
-    labels = data.raw.labels[data.train_idx]
-    keep: list[int] = []
-    for label in np.unique(labels):
-        members = data.train_idx[labels == label]
-        share = round(rows * len(members) / len(labels))
-        keep += rng.choice(members, size=share, replace=False).tolist()
-    data.train_idx = np.sort(np.asarray(keep))
-
-
-def _accuracy(model: torch.nn.Module, data: PreparedData, split: Any) -> float:
-    model.eval()
-    right = total = 0
-    with torch.no_grad():
-        for x, y in data.loader(split, batch_size=64, shuffle=False):
-            right += int((model(x).argmax(-1) == y).sum())
-            total += len(y)
-    return right / total
 
 
 def cmd_tokens(args: argparse.Namespace) -> dict[str, Any]:
@@ -85,17 +73,16 @@ def cmd_tokens(args: argparse.Namespace) -> dict[str, Any]:
 
 def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
     torch.set_num_threads(args.threads)
-    data = _data(args.dataset, args.max_length)
-    _subset(data, args.train_rows, args.seed)
-    config = {"num_classes": len(data.label_names), "finetune": args.mode}
-    config["layer_lr_decay"] = args.layer_lr_decay
+    data = load_data(args.dataset, args.max_length)
+    subset(data, args.train_rows, args.seed)
+    config = model_config(args, len(data.label_names))
     torch.manual_seed(args.seed)
     model = create_model("minilm", config)
     train = TrainConfig(
-        epochs=args.epochs,
+        epochs=args.epochs * args.slices,
         batch_size=args.batch_size,
         optimizer={"name": "adamw", "lr": args.lr, "weight_decay": 0.01},
-        scheduler={"name": "onecycle", "pct_start": 0.1},
+        scheduler={"name": "onecycle", "pct_start": args.warmup},
         early_stopping={"enabled": False},
         seed=args.seed,
         num_threads=args.threads,
@@ -108,14 +95,36 @@ def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
                 f"  {stage} batch {done}/{total} at {time.perf_counter() - started:.0f} s"
             )
 
-    trainer = Trainer(train, progress=progress)
-    history = trainer.fit(model, data.loader("train", batch_size=args.batch_size, shuffle=True))
+    ckpt = args.checkpoint_dir
+    if ckpt is not None:
+        ckpt.mkdir(parents=True, exist_ok=True)
+    resume = ckpt / "last.json" if ckpt is not None and (ckpt / "last.json").exists() else None
+    stop = StopAfter(args.epochs_per_job)
+    trainer = Trainer(train, progress=progress, checkpoint_dir=ckpt, callbacks=[stop])
+    loader: Any = data.loader("train", batch_size=args.batch_size, shuffle=True)
+    if args.slices > 1:
+        loader = Slices(loader, args.slices)
+    history = trainer.fit(model, loader, resume_from=resume)
     fit_seconds = time.perf_counter() - started
+    if history[-1].epoch < args.epochs * args.slices:
+        result = {"mode": args.mode, "partial": True, "epochs_done": history[-1].epoch}
+        result["seconds_per_epoch"] = [round(m.seconds or 0.0, 1) for m in history]
+        result["train_loss"] = [round(m.train_loss, 4) for m in history]
+        console.print(result)
+        return result
+    return _finish(args, data, model, history, fit_seconds)
+
+
+def _finish(
+    args: argparse.Namespace, data: Any, model: Any, history: list[Any], fit_seconds: float
+) -> dict[str, Any]:
+    """Test a finished run on the whole test split, save its weights, and report."""
+    config = model.config.model_dump(mode="json")
     tested = time.perf_counter()
-    accuracy = _accuracy(model, data, "test")
+    test_accuracy = accuracy(model, data, "test")
     test_seconds = time.perf_counter() - tested
     OUT.mkdir(parents=True, exist_ok=True)
-    weights = OUT / f"{args.dataset}-{args.mode}.safetensors"
+    weights = OUT / f"{args.dataset}-{args.mode}{args.tag}.safetensors"
     from safetensors.torch import save_file
 
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(weights))
@@ -127,9 +136,12 @@ def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
         "max_length": args.max_length,
         "epochs": args.epochs,
         "lr": args.lr,
+        "warmup": args.warmup,
+        "slices": args.slices,
+        "lora": config["lora"] if args.mode == "lora" else None,
         "batch_size": args.batch_size,
         "threads": args.threads,
-        "test_accuracy": round(accuracy, 4),
+        "test_accuracy": round(test_accuracy, 4),
         "train_loss": [round(m.train_loss, 4) for m in history],
         "seconds_per_epoch": [round(m.seconds or 0.0, 1) for m in history],
         "samples_per_sec": [round(m.samples_per_sec or 0.0, 1) for m in history],
@@ -161,7 +173,7 @@ def cmd_onnx(args: argparse.Namespace) -> dict[str, Any]:
     from neuroplast.inference.predictor import Predictor
 
     torch.set_num_threads(args.threads)
-    data = _data(args.dataset, args.max_length)
+    data = load_data(args.dataset, args.max_length)
     model = create_model("minilm", {"num_classes": len(data.label_names)})
     from safetensors.torch import load_file
 
@@ -258,13 +270,36 @@ def main() -> None:
     train.add_argument("--lr", type=float, default=5e-5)
     train.add_argument("--layer-lr-decay", type=float, default=1.0)
     train.add_argument("--seed", type=int, default=42)
+    train.add_argument("--tag", default="", help="suffix of the saved weights' name")
+    train.add_argument("--warmup", type=float, default=0.1, help="onecycle pct_start")
+    train.add_argument("--lora-rank", type=int, default=8)
+    train.add_argument("--lora-alpha", type=float, default=16.0)
+    train.add_argument("--lora-targets", default="query,value")
+    train.add_argument("--checkpoint-dir", type=Path, default=None)
+    train.add_argument(
+        "--slices", type=int, default=1, help="cut each epoch into this many Trainer epochs"
+    )
+    train.add_argument(
+        "--epochs-per-job", type=int, default=None, help="stop after this many (resume later)"
+    )
+    ckpt = sub.add_parser("checkpoint")
+    ckpt.add_argument("--mode", choices=["full", "head", "lora"], required=True)
+    ckpt.add_argument("--checkpoint-dir", type=Path, required=True)
+    ckpt.add_argument("--lora-rank", type=int, default=8)
+    ckpt.add_argument("--lora-alpha", type=float, default=16.0)
+    ckpt.add_argument("--lora-targets", default="query,value")
+    probe = sub.add_parser("probe")
+    probe.add_argument("--lrs", type=float, nargs="+", default=[3e-3, 1e-2, 3e-2])
+    probe.add_argument("--epoch-grid", type=int, nargs="+", default=[4, 20, 60])
     onnx = sub.add_parser("onnx")
     onnx.add_argument("--weights", type=Path, required=True)
     onnx.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     env = environment()
     print_environment(env)
-    command = {"tokens": cmd_tokens, "train": cmd_train, "onnx": cmd_onnx}[args.command]
+    commands = {"tokens": cmd_tokens, "train": cmd_train, "probe": cmd_probe, "onnx": cmd_onnx}
+    commands["checkpoint"] = cmd_checkpoint
+    command = commands[args.command]
     result = {"command": args.command, "environment": env, **command(args)}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with args.out.open("a", encoding="utf-8") as f:
