@@ -54,6 +54,8 @@ STREAMS: dict[str, dict[str, Any]] = {
 }
 #: learner settings of the study (beside default_config's encoder choice)
 LEARNER: dict[str, Any] = {}
+#: the learner rows ``compare`` runs (``--variants``)
+VARIANTS = ["neuromorphic", "nearest-prototype", "no-stdp"]
 
 
 def continual_config(name: str) -> ContinualConfig:
@@ -143,6 +145,8 @@ def neuro_rows(name: str, stream: Stream, cfg: ContinualConfig, tasks: list[Task
         ("nearest-prototype", {}, False),
         ("no-stdp", {"snn": {"stdp_lr": 0.0}}, True),
     ):
+        if variant not in VARIANTS:
+            continue
         lcfg = learner_config(stream, cfg, overrides)
         run = run_learner(stream, lcfg, seed=seed, concepts=tasks, spiking=spiking)
         m = run.metrics
@@ -396,7 +400,9 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=Path("/tmp/neuroplast-neuro-cache"))
     parser.add_argument("--table", action="store_true", help="print the tables and stop")
     parser.add_argument("--plot", type=Path, help="write the abstention plot of --stream here")
+    parser.add_argument("--variants", default=",".join(VARIANTS))
     args = parser.parse_args()
+    VARIANTS[:] = args.variants.split(",")
     if args.table:
         table(args.out)
         return

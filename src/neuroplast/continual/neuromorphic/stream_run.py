@@ -78,7 +78,7 @@ class NeuroRun:
 
 def default_config(stream: Stream, stream_cfg: Any, seed: int) -> NeuroRunConfig:
     """The learner ``continual compare`` runs: MiniLM for texts, EfficientNet-Lite0 at 64
-    pixels for images (no embedding cache: compare opens no registry), at most 1,000
+    pixels for images (no embedding cache: compare opens no registry), at most 500
     prototypes (a new one below cosine 0.5 for sentences, 0.85 for image features), the
     templates' recall settings."""
     encoder: dict[str, Any] = {"encoder_type": "minilm", "use_cache": False}
@@ -91,7 +91,7 @@ def default_config(stream: Stream, stream_cfg: Any, seed: int) -> NeuroRunConfig
         "prototype_manager": {
             "indexing_backend": "brute",
             "similarity_threshold": 0.5 if text else 0.85,
-            "max_prototypes": 1000,
+            "max_prototypes": 500,
         },
         "snn": dict(SNN_DEFAULTS),
         "seeds": [seed],
