@@ -92,6 +92,31 @@ def test_a_local_hf_folder_equals_the_sentence_encoders_pooling(tmp_path) -> Non
     assert torch.equal(encoder.encode(TEXTS), got)  # the second time from the cache
 
 
+def test_a_local_hf_image_model_gives_its_pooled_output(tmp_path) -> None:
+    import transformers
+
+    folder = tmp_path / "tiny-vit"
+    config = transformers.ViTConfig(
+        image_size=28,
+        patch_size=7,
+        num_channels=1,
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+    )
+    torch.manual_seed(0)
+    model = transformers.ViTModel(config).eval()
+    model.save_pretrained(folder)
+    images, _ = _fashion(2, [0, 1])
+    encoder = ConceptEncoder(_cfg(encoder_type=f"hf:{folder}", use_cache=False))
+    got = encoder.encode(images)
+    with torch.no_grad():
+        pooled = model(pixel_values=images).pooler_output
+    assert encoder.modality == "image" and got.shape == (4, 16)
+    torch.testing.assert_close(got, F.normalize(pooled, dim=1), atol=1e-5, rtol=0)
+
+
 def _fashion(n_per_class: int, classes: list[int]) -> tuple[Tensor, Tensor]:
     data = load_builtin("fashion_mnist", limit=60 * 10, seed=0)
     assert isinstance(data, ImageData)

@@ -217,6 +217,16 @@ class CNNFeatures(_ImageModule):
         return self._identity
 
 
+def _image_pool(result: Any) -> Tensor:
+    """An image model's pooled output, else the mean of its last hidden state over tokens
+    ([n, tokens, dim]) or positions ([n, channels, h, w])."""
+    pooled = getattr(result, "pooler_output", None)
+    if pooled is not None:
+        return pooled.flatten(1)
+    hidden = result.last_hidden_state
+    return hidden.mean(dim=1) if hidden.ndim == 3 else hidden.flatten(2).mean(dim=-1)
+
+
 def _hf_dir(cfg: ConceptEncoderConfig) -> Path:
     folder = Path(cfg.encoder_type[len(HF_PREFIX) :]).expanduser()
     if not (folder / "config.json").is_file():
@@ -301,11 +311,7 @@ class HFModel(Backbone):
             images = check_images(inputs, self.name)
             for start in range(0, len(images), self.cfg.batch_size):
                 batch = images[start : start + self.cfg.batch_size]
-                result = model(pixel_values=batch)
-                pooled = getattr(result, "pooler_output", None)
-                if pooled is None:
-                    pooled = result.last_hidden_state.flatten(2).mean(dim=-1)
-                out.append(pooled.reshape(len(batch), -1).to(torch.float32))
+                out.append(_image_pool(model(pixel_values=batch)).to(torch.float32))
         return torch.cat(out) if out else torch.zeros(0, self.dim)
 
     def _text(self, model: nn.Module, texts: list[str]) -> Tensor:
