@@ -198,9 +198,7 @@ class CNNFeatures(_ImageModule):
             weights = sorted(f"{n}={a.sha256}" for n, a in version.artifacts.items())
             digest = hashlib.sha256("|".join(weights).encode()).hexdigest()[:16]
             self._identity = f"cnn/{version.ref}/{digest}"
-            self.module = loaded.model.train(not self.cfg.freeze_backbone)
-            if self.cfg.freeze_backbone:
-                self.module.eval()
+            self.module = loaded.model.eval()  # ConceptEncoder.fit switches it to training
             self._hook(self.module)
         return self.module
 
@@ -274,7 +272,7 @@ class HFModel(Backbone):
                 ) from e
             except (OSError, ValueError) as e:
                 raise ConfigError(f"cannot load the model in {self.folder}: {e}") from e
-            self.module = model.train(not self.cfg.freeze_backbone)
+            self.module = model.eval()  # ConceptEncoder.fit switches it to training
             self._identity = f"hf/{self.folder.resolve()}/{_folder_digest(self.folder)}"
         return self.module
 
