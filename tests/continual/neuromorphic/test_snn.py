@@ -74,7 +74,7 @@ def test_stdp_changes_weights_by_the_hand_computed_amounts() -> None:
     torch.testing.assert_close(e, torch.tensor([[0.0, -0.5], [1.0, 0.0]]))
     mem = _memory(2, stdp_lr=0.1, trace_decay=0.5, stdp_depression=0.5)
     recall = mem.run(torch.zeros(2, 2))
-    recall = type(recall)(recall.rates, 0, 0, 0, torch.cat([raster, raster]))
+    recall = type(recall)(recall.rates, 0, 0, torch.cat([raster, raster]))
     delta = mem.reinforce(recall, torch.tensor([-1, 1]), torch.tensor([1.0, -1.0]))
     # input 0 (+1, every row) and input 1 (-1, row 1 only), averaged over the 2 inputs
     torch.testing.assert_close(delta, 0.1 / 2 * torch.tensor([[0.0, -0.5], [0.0, 0.0]]))

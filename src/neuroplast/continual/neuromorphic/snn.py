@@ -27,14 +27,14 @@ State = tuple[torch.Tensor, ...]
 class Recall:
     """What one batch of recalls did: ``rates`` [n, P] (spikes per step of each assembly),
     the batch's total ``spikes`` and synaptic operations ``synops`` (each spike delivered
-    to its non-zero synapses), the ``dense_macs`` of a dense recurrent layer of the same
-    width over the same steps, and the ``raster`` [n, T, P] (bool) when recorded."""
+    to its non-zero synapses), the ``raster`` [n, T, P] (bool) when recorded, and the
+    ``dense_macs`` of a dense recurrent layer of the same width over the same steps."""
 
     rates: torch.Tensor
     spikes: int
     synops: int
-    dense_macs: int
     raster: torch.Tensor | None = None
+    dense_macs: int = 0
 
     @property
     def spikes_per_input(self) -> float:
