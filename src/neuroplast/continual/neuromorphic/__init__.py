@@ -1,7 +1,7 @@
 """The neuromorphic continual learner of issue 18: a concept encoder, a prototype memory, a
 spiking attractor memory trained by reward-modulated STDP and an answer composer that can
-abstain. Importing this package loads neither torch nor faiss nor snntorch; each name is
-imported from its module on first use."""
+abstain, and the learner built on them. Importing this package loads neither faiss nor
+snntorch nor transformers; each name is imported from its module on first use."""
 
 from __future__ import annotations
 
@@ -28,7 +28,13 @@ _MODULES = {
         "PrototypeManagerConfig",
         "SNNConfig",
     ),
+    "neuroplast.continual.neuromorphic.learner": ("LearnerStats", "NeuromorphicLearner"),
     "neuroplast.continual.neuromorphic.prototypes": ("MaintenanceReport", "PrototypeMemory"),
+    "neuroplast.continual.neuromorphic.run_config": (
+        "NeuroRunConfig",
+        "load_neuro_config",
+        "parse_neuro_config",
+    ),
     "neuroplast.continual.neuromorphic.snn": (
         "ALIF",
         "AttractorMemory",
