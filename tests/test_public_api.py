@@ -25,6 +25,7 @@ PACKAGES = [
     "neuroplast.tokens",
     "neuroplast.compression",
     "neuroplast.continual",
+    "neuroplast.continual.neuromorphic",
     "neuroplast.explain",
     "neuroplast.encoders",
 ]
