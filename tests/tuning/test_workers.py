@@ -23,7 +23,7 @@ from tests.tuning.conftest import PRUNABLE_SPACE, tune_config, write_yaml
 
 RUNNING_WORKER = """
 SELECT a.value_json FROM trials t JOIN trial_user_attributes a ON a.trial_id = t.trial_id
-WHERE t.state = 'RUNNING' AND a.key = 'worker_pid'
+WHERE t.state = 'RUNNING' AND a.key = 'run'
 """
 
 
@@ -36,7 +36,7 @@ def _running_worker(db: Path) -> int | None:
             row = conn.execute(RUNNING_WORKER).fetchone()
     except sqlite3.OperationalError:  # the tables are being created
         return None
-    return None if row is None else int(json.loads(row[0]))
+    return None if row is None else int(json.loads(row[0])["worker_pid"])
 
 
 @pytest.mark.slow

@@ -54,6 +54,9 @@ def tune(
     workers: int = typer.Option(1, "--workers", min=1, help="Processes running trials here."),
     sampler: str = typer.Option("tpe", "--sampler", help="tpe | random | cmaes."),
     pruner: str = typer.Option("median", "--pruner", help="median | hyperband | none."),
+    startup: int = typer.Option(
+        5, "--pruner-startup", min=0, help="Trials that run in full before the pruner acts."
+    ),
     seed: int = typer.Option(0, "--seed", help="Sampler seed (worker i uses seed + i)."),
     register: bool = typer.Option(
         True, "--register/--no-register", help="Register the best trial's model as a version."
@@ -95,6 +98,7 @@ def tune(
             "sampler": sampler,
             "pruner": pruner,
             "seed": seed,
+            "startup_trials": startup,
             "register_best": register,
         }
         outcome = _run(engine.registry, Path(target), space, study, options, as_json)

@@ -25,7 +25,7 @@ from neuroplast.registry import Registry, VersionRecord
 from neuroplast.tuning._optuna import require_optuna
 from neuroplast.tuning.space import SearchSpace, apply_params
 from neuroplast.tuning.storage import StorageSpec, open_storage, resolve_storage
-from neuroplast.tuning.trial import TrialRunner, direction_of, trial_summary
+from neuroplast.tuning.trial import TrialRunner, direction_of, trial_run, trial_summary
 
 if TYPE_CHECKING:
     import optuna
@@ -83,11 +83,12 @@ def make_pruner(settings: TuneSettings, epochs: int) -> optuna.pruners.BasePrune
     if settings.pruner == "none":
         return optuna.pruners.NopPruner()
     if settings.pruner == "hyperband":
-        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max(epochs, 2))
-    return optuna.pruners.MedianPruner(n_startup_trials=settings.startup_trials, n_warmup_steps=1)
+        return optuna.pruners.HyperbandPruner(min_resource=2, max_resource=max(epochs, 3))
+    # never on epoch 1's noisy value: from epoch 2 on
+    return optuna.pruners.MedianPruner(n_startup_trials=settings.startup_trials, n_warmup_steps=2)
 
 
-def _open_study(
+def open_study(
     settings: TuneSettings, storage: Any, config: RunConfig, space: SearchSpace, seed: int
 ) -> optuna.Study:
     optuna = require_optuna()
@@ -117,7 +118,7 @@ def _on_stale(registry: Registry) -> Any:
     """Marks the registry run of a trial Optuna failed for lack of heartbeats."""
 
     def fail_run(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-        run_id = trial.user_attrs.get("run_id")
+        run_id = trial_run(trial).get("id")
         if run_id is not None:
             _fail_run(registry, int(run_id), "its worker stopped sending heartbeats")
 
@@ -139,7 +140,7 @@ def optimize(payload: dict[str, Any]) -> None:
     space = SearchSpace.model_validate(payload["space"])
     with Registry(payload["home"], url=payload["registry_url"]) as registry:
         storage = open_storage(StorageSpec(**payload["storage"]), on_stale=_on_stale(registry))
-        study = _open_study(settings, storage, config, space, settings.seed + payload["index"])
+        study = open_study(settings, storage, config, space, settings.seed + payload["index"])
         runner = TrialRunner(registry, config, space, settings.metric, settings.study)
         study.optimize(
             runner,
@@ -175,11 +176,11 @@ def _fail_dead_trials(
         f"signal {-code})" if code < 0 else f"exit code {code})"
     )
     for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
-        if trial.user_attrs.get("worker_pid") != pid:
+        if trial_run(trial).get("worker_pid") != pid:
             continue
-        storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.FAIL)
         storage.set_trial_system_attr(trial._trial_id, "fail_reason", why)
-        run_id = trial.user_attrs.get("run_id")
+        storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.FAIL)
+        run_id = trial_run(trial).get("id")
         if run_id is not None:
             _fail_run(registry, int(run_id), why)
         logger.warning("trial %d failed: %s", trial.number, why)
@@ -188,7 +189,8 @@ def _fail_dead_trials(
 def _run_workers(
     payload: dict[str, Any], study: optuna.Study, storage: Any, registry: Registry, workers: int
 ) -> list[int]:
-    """Start ``workers`` processes; replace one that a signal kills while trials remain.
+    """Start ``workers`` processes; the survivors of one that a signal kills go on with
+    the study (a new one starts when none is left and trials remain).
     Returns the pids of the killed ones; raises when a worker fails with an error."""
     ctx = multiprocessing.get_context("spawn")
     started = time.monotonic()
@@ -216,7 +218,8 @@ def _run_workers(
             killed.append(int(proc.pid or 0))
             remaining = payload["target"] - len(study.get_trials(deepcopy=False))
             in_time = timeout is None or time.monotonic() - started < timeout
-            if remaining > 0 and in_time and len(killed) <= 3 * workers:
+            # the others go on with the study; a replacement only when none is left
+            if not procs and remaining > 0 and in_time and len(killed) <= 3 * workers:
                 replacement = ctx.Process(
                     target=worker_main, args=({**payload, "index": next_index},), daemon=False
                 )
@@ -255,7 +258,7 @@ def run_tune(
     space.check_against(config)
     spec = resolve_storage(registry.url, registry.home, settings.storage)
     storage = open_storage(spec, on_stale=_on_stale(registry))
-    study = _open_study(settings, storage, config, space, settings.seed)
+    study = open_study(settings, storage, config, space, settings.seed)
     payload = {
         "settings": settings.model_dump(mode="json"),
         "config": config.model_dump(mode="json"),

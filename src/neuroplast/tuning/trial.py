@@ -79,7 +79,7 @@ def _data_key(config: RunConfig) -> str:
     return json.dumps([config.data.model_dump(mode="json"), own], sort_keys=True)
 
 
-class _DataCache:
+class DataCache:
     """The prepared data of the last data config: trials share a split and a vocabulary."""
 
     def __init__(self) -> None:
@@ -141,7 +141,7 @@ class TrialRunner:
     ) -> None:
         self.registry, self.base, self.space = registry, base, space
         self.metric, self.study = metric, study
-        self.cache = _DataCache()
+        self.cache = DataCache()
 
     def __call__(self, trial: optuna.Trial) -> float:
         import optuna
@@ -153,9 +153,8 @@ class TrialRunner:
             "tuning": {"study": self.study, "trial": trial.number},
         }
         run = self.registry.start_run(config.name, run_config)
-        trial.set_user_attr("run_uid", run.uid)
-        trial.set_user_attr("run_id", run.id)
-        trial.set_user_attr("worker_pid", os.getpid())
+        # one attribute (each is a write): the run, and the process that runs the trial
+        trial.set_user_attr("run", {"uid": run.uid, "id": run.id, "worker_pid": os.getpid()})
         pruner = PruningCallback(trial, self.metric)
         recorder = MetricsRecorder(lambda m: self.registry.log_epoch(run.id, m))
         started = time.perf_counter()
@@ -173,19 +172,26 @@ class TrialRunner:
                 raise
         value = objective_value(history, best_epoch, self.metric)
         trial.set_user_attr("train_seconds", round(time.perf_counter() - started, 3))
-        trial.set_user_attr("epochs", len(history))
         self.registry.update_run(run.id, status="completed")
         return value
 
 
+def trial_run(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
+    """``{uid, id, worker_pid}`` of the registry run of ``trial`` (empty before it starts)."""
+    value = trial.user_attrs.get("run")
+    return value if isinstance(value, dict) else {}
+
+
 def trial_summary(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
     """One trial as JSON: number, state, value, params, run, epochs reached."""
+    run = trial_run(trial)
     return {
         "number": trial.number,
         "state": trial.state.name.lower(),
         "value": trial.value,
         "params": trial.params,
-        "run": trial.user_attrs.get("run_uid"),
+        "run": run.get("uid"),
+        "run_id": run.get("id"),
         "epochs": len(trial.intermediate_values),
         "seconds": trial.user_attrs.get("train_seconds"),
     }
