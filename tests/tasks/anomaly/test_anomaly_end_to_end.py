@@ -139,7 +139,7 @@ def test_series_windows_train_on_normal_windows_and_score_a_file(tmp_path: Path,
         state = json.loads(
             engine.registry.resolve("ecg-ae").artifacts["task.json"].path.read_text()
         )
-    assert state["window"] == 64 and state["kind"] == "series" and state["columns"] == ["data"]
+    assert state["window"] == 256 and state["kind"] == "series" and state["columns"] == ["data"]
     frame = _builtin_frame("ecg_mitdb").tail(400)
     path = tmp_path / "ecg.csv"
     frame.to_csv(path, index=False)  # the column the model was trained on: data

@@ -59,12 +59,19 @@ class ForecastConfig(Strict):
         return self
 
 
+_RELATIVE = (
+    "forecast changes from the window's last value (follows a trend past the training range); "
+    "false: forecast the scaled values themselves"
+)
+
+
 class LSTMForecasterConfig(Strict):
     """An LSTM over the lookback window; a linear head gives every horizon step at once."""
 
     hidden_size: int = Field(64, ge=1)
     num_layers: int = Field(1, ge=1, le=4)
     dropout: float = Field(0.0, ge=0.0, lt=1.0)
+    relative: bool = Field(True, description=_RELATIVE)
 
 
 class TCNForecasterConfig(Strict):
@@ -74,6 +81,7 @@ class TCNForecasterConfig(Strict):
     levels: int = Field(4, ge=1, le=10, description="dilations 1, 2, 4, ...")
     kernel_size: int = Field(3, ge=2)
     dropout: float = Field(0.0, ge=0.0, lt=1.0)
+    relative: bool = Field(True, description=_RELATIVE)
 
 
 ARCHITECTURES: dict[str, type[Strict]] = {

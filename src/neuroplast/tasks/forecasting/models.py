@@ -1,8 +1,9 @@
 """The forecasters: ``[batch, lookback, features]`` (the target first) -> ``[batch, horizon]``.
 
-Both forecast relative to the window's last target value: the target channel enters as
-its change from that value and the output is added back to it, so that a trend can carry
-the forecast beyond the range seen in training (the scaling is fitted on the training part).
+Both forecast relative to the window's last target value by default (``relative: true``):
+the target channel enters as its change from that value and the output is added back to
+it, so that a trend can carry the forecast beyond the range seen in training (the scaling
+is fitted on the training part).
 ``arch_config`` is the ``model:`` keys plus ``features``, ``lookback`` and ``horizon``.
 """
 
@@ -25,9 +26,12 @@ from neuroplast.tasks.forecasting.config import (
 __all__ = ["LSTMForecaster", "TCNForecaster", "build_model"]
 
 
-def _relative(x: Tensor) -> tuple[Tensor, Tensor]:
-    """The window with its target channel minus the last target value, and that value."""
+def _relative(x: Tensor, relative: bool) -> tuple[Tensor, Tensor]:
+    """The window with its target channel minus the last target value, and that value
+    (unchanged and 0 when not ``relative``)."""
     last = x[:, -1:, :1]
+    if not relative:
+        return x, torch.zeros_like(last[:, :, 0])
     return torch.cat([x[:, :, :1] - last, x[:, :, 1:]], dim=2), last[:, :, 0]
 
 
@@ -44,9 +48,10 @@ class LSTMForecaster(nn.Module):
             dropout=cfg.dropout if cfg.num_layers > 1 else 0.0,
         )
         self.head = nn.Linear(cfg.hidden_size, horizon)
+        self.relative = cfg.relative
 
     def forward(self, x: Tensor) -> Tensor:
-        rel, last = _relative(x)
+        rel, last = _relative(x, self.relative)
         out, _ = self.lstm(rel)
         return self.head(out[:, -1]) + last
 
@@ -76,9 +81,10 @@ class TCNForecaster(nn.Module):
             )
         )
         self.head = nn.Linear(cfg.channels, horizon)
+        self.relative = cfg.relative
 
     def forward(self, x: Tensor) -> Tensor:
-        rel, last = _relative(x)
+        rel, last = _relative(x, self.relative)
         h = self.blocks(self.inp(rel.transpose(1, 2)))
         return self.head(h[:, :, -1]) + last
 
