@@ -35,8 +35,9 @@ from neuroplast.config import template_text
 from neuroplast.registry import Registry
 from neuroplast.tasks.generation.models import create_lm
 from neuroplast.tasks.generation.sampling import Sampler, generate
+from neuroplast.tasks.generation.stream import prompt_ids, stream_text
 from neuroplast.tasks.generation.versions import load_lm
-from neuroplast.tasks.generation.workflow import evaluate_lm, prompt_ids, stream_text
+from neuroplast.tasks.generation.workflow import evaluate_lm
 
 PROMPTS = ["A friend", "The best way to", "Never", "Love is", "In the beginning"]
 

@@ -124,8 +124,8 @@ class GenerationHandler:
     ) -> tuple[LoadedLM, Iterator[str]]:
         """The loaded model and an iterator of generated text pieces (``neuroplast
         generate`` prints them as they come)."""
+        from neuroplast.tasks.generation.stream import stream_text
         from neuroplast.tasks.generation.versions import load_lm
-        from neuroplast.tasks.generation.workflow import stream_text
 
         lm = load_lm(registry, model)
         sampler, max_tokens = sampler_from(lm.generation, options)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from torch import nn
 
@@ -17,7 +17,9 @@ from neuroplast.registry.artifacts import read_json_verified, read_safetensors_v
 from neuroplast.tasks.generation.config import GenerationConfig
 from neuroplast.tasks.generation.models import create_lm
 from neuroplast.tasks.generation.tokenizer import tokenizer_from_json
-from neuroplast.workflows.register import Draft
+
+if TYPE_CHECKING:
+    from neuroplast.workflows.register import Draft
 
 __all__ = ["ONNX_STEP", "TOKENIZER", "LoadedLM", "load_lm", "write_lm"]
 

@@ -3,7 +3,7 @@
 ``train_lm`` runs the one training loop (:class:`~neuroplast.training.Trainer`) on windows
 of the token stream, then scores the best weights and the Kneser-Ney baseline on the test
 split of the same tokens and registers the version. ``evaluate_lm`` recomputes both on any
-split (or another text file), ``stream_text`` yields generated text piece by piece.
+split (or another text file). Generation is in :mod:`.stream` (it needs no training code).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from neuroplast.errors import ConfigError, DataError
+from neuroplast.errors import ConfigError
 from neuroplast.inference.meta import ModelMeta
 from neuroplast.tasks.generation.config import GenerationConfig
 from neuroplast.tasks.generation.data import LMData, file_stream, prepare_lm_data
@@ -27,8 +27,6 @@ from neuroplast.tasks.generation.perplexity import (
     baseline_perplexity,
     model_perplexity,
 )
-from neuroplast.tasks.generation.sampling import Sampler, generate
-from neuroplast.tasks.generation.tokenizer import CharTokenizer
 from neuroplast.tasks.generation.versions import TASK, LoadedLM, load_lm, write_lm
 from neuroplast.training import MetricsRecorder, Trainer
 from neuroplast.workflows.register import reserve_version
@@ -42,7 +40,7 @@ if TYPE_CHECKING:
     from neuroplast.registry import Registry, RunRecord, VersionRecord
     from neuroplast.types import ModelMetrics
 
-__all__ = ["LMScores", "evaluate_lm", "prompt_ids", "stream_text", "train_lm"]
+__all__ = ["LMScores", "evaluate_lm", "train_lm"]
 
 logger = logging.getLogger(__name__)
 
@@ -253,44 +251,3 @@ def evaluate_lm(
         lm_data.corpus.split(split)  # names the splits when ``split`` is unknown
         stream, chars, where = lm_data.streams[split], lm_data.chars(split), split
     return lm, score(lm.model, lm_data, stream, chars, lm.generation), where
-
-
-def prompt_ids(tokenizer: Any, prompt: str) -> list[int]:
-    """The boundary token followed by the prompt's tokens; in character mode a prompt made
-    only of characters the model never saw is refused."""
-    ids = tokenizer.encode(prompt) if prompt else []
-    if isinstance(tokenizer, CharTokenizer) and ids and all(i == 1 for i in ids):
-        sample = "".join(tokenizer.chars[2:40]) if len(tokenizer.chars) > 2 else ""
-        raise DataError(
-            f"the prompt {prompt!r} has no character this model knows (it was trained on "
-            f"{len(tokenizer.chars)} characters, such as {sample!r}); write the prompt with "
-            "those, or leave it empty"
-        )
-    unknown = sorted({c for c, i in zip(prompt, ids, strict=False) if i == 1})
-    if isinstance(tokenizer, CharTokenizer) and unknown:
-        logger.warning("prompt characters unknown to the model, read as <unk>: %s", unknown)
-    return [0, *ids]
-
-
-def stream_text(
-    lm: LoadedLM, prompt: str, *, max_tokens: int, sampler: Sampler, use_cache: bool = True
-) -> Iterator[str]:
-    """The generated text as it comes (the prompt itself is not repeated); stops at
-    ``max_tokens`` or at the end of a document. A bad prompt fails here, before any text."""
-    ids = prompt_ids(lm.tokenizer, prompt)
-    tokens = generate(lm.model, ids, max_tokens=max_tokens, sampler=sampler, use_cache=use_cache)
-    return _pieces(lm.tokenizer, tokens)
-
-
-def _pieces(tokenizer: Any, tokens: Iterator[int]) -> Iterator[str]:
-    new: list[int] = []
-    shown = ""
-    for token in tokens:
-        if token == 0:
-            return
-        new.append(token)
-        text = tokenizer.decode(new)
-        if text.endswith("\ufffd"):
-            continue  # half of a multi-byte character: wait for the rest
-        yield text[len(shown) :]
-        shown = text
