@@ -186,13 +186,24 @@ def _fail_dead_trials(
         logger.warning("trial %d failed: %s", trial.number, why)
 
 
+def _context() -> Any:
+    """Worker processes fork from a server that imported the training stack once (so the
+    N workers do not import torch N times); where forkserver is missing, they spawn."""
+    try:
+        ctx = multiprocessing.get_context("forkserver")
+    except ValueError:  # Windows
+        return multiprocessing.get_context("spawn")
+    ctx.set_forkserver_preload(["neuroplast.tuning.study"])
+    return ctx
+
+
 def _run_workers(
     payload: dict[str, Any], study: optuna.Study, storage: Any, registry: Registry, workers: int
 ) -> list[int]:
     """Start ``workers`` processes; the survivors of one that a signal kills go on with
     the study (a new one starts when none is left and trials remain).
     Returns the pids of the killed ones; raises when a worker fails with an error."""
-    ctx = multiprocessing.get_context("spawn")
+    ctx = _context()
     started = time.monotonic()
     timeout = payload["settings"].get("timeout")
     procs = []
