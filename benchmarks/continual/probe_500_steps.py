@@ -7,7 +7,7 @@ argmax of the output layer (``logits``) and, for iCaRL, of its nearest mean of e
 were fit to). One JSON line per (variant, seed)::
 
     /tmp/s4/heavy .venv/bin/python benchmarks/continual/probe_500_steps.py \\
-        --out benchmarks/continual/probe_500_steps.jsonl --variants icarl,icarl-no-t2
+        --out benchmarks/continual/probe_500_steps.jsonl --variants icarl-1000-t2,icarl-1000
     .venv/bin/python benchmarks/continual/probe_500_steps.py --table \\
         --out benchmarks/continual/probe_500_steps.jsonl
 """
@@ -37,9 +37,12 @@ from study_500_steps import config
 # variant -> (strategies, options)
 VARIANTS: dict[str, tuple[list[str], dict[str, Any]]] = {
     "replay-1000": (["replay"], {"replay": {"buffer_size": 1000}}),
+    # every old training row fits (4 tasks x 800): the weighting and batch composition
+    # alone, with no memory limit, against cumulative's retraining on every task so far
+    "replay-3200": (["replay"], {"replay": {"buffer_size": 3200}}),
+    "icarl-1000-t2": (["icarl"], {"icarl": {"buffer_size": 1000, "t_squared": True}}),
     "icarl-1000": (["icarl"], {"icarl": {"buffer_size": 1000}}),
     "icarl-1000-distil-0": (["icarl"], {"icarl": {"buffer_size": 1000, "distil_weight": 0.0}}),
-    "icarl-1000-no-t2": (["icarl"], {"icarl": {"buffer_size": 1000, "t_squared": False}}),
     "icarl-1000-bce": (["icarl"], {"icarl": {"buffer_size": 1000, "loss": "bce"}}),
 }
 

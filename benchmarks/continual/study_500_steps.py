@@ -12,7 +12,8 @@ in chunks (``--minutes``) under the shared lock::
     .venv/bin/python benchmarks/continual/study_500_steps.py --table \\
         --out benchmarks/continual/study_500_steps.jsonl
 
-``--table`` prints the Markdown table of docs/continual.md (mean over the seeds run).
+``--table`` prints the Markdown table of docs/continual.md (mean over the seeds run),
+``--goals`` issue 17's goals against it.
 """
 
 from __future__ import annotations
@@ -175,6 +176,49 @@ def table(out: Path) -> str:
     return "\n".join(lines)
 
 
+# issue 17's goals: (scenario, cell, what, threshold); "diag" = every R[t][t] of the mean
+GOALS = [
+    ("class", "lwf", "diag", 0.90),
+    ("class", "lwf", "acc>naive", 0.0),
+    ("task", "ewc", "acc", 0.97),
+    ("task", "si", "acc", 0.98),
+    ("class", "replay-1000", "acc", 0.92),
+    ("class", "replay-1000", "bwt", -0.06),
+    ("class", "icarl-1000", "acc", 0.88),
+]
+
+
+def goals(out: Path) -> str:
+    """Issue 17's goals against the mean over the seeds run: met or missed."""
+    rows = [json.loads(line) for line in out.read_text().splitlines() if line.strip()]
+
+    def runs(scenario: str, cell: str) -> list[dict[str, Any]]:
+        return [r for r in rows if r["scenario"] == scenario and r["cell"] == cell]
+
+    lines = ["| goal | measured (mean of seeds) | seeds | |", "|---|---|---|---|"]
+    for scenario, cell, what, threshold in GOALS:
+        found = runs(scenario, cell)
+        if not found:
+            continue
+        acc = statistics.fmean(r["acc"] for r in found)
+        if what == "diag":
+            diag = [statistics.fmean(r["matrix"][i][i] for r in found) for i in range(5)]
+            value, met = " / ".join(f"{100 * d:.0f}" for d in diag), min(diag) >= threshold
+            goal = f"{scenario}-IL {cell}: R diagonal >= {100 * threshold:.0f}"
+        elif what == "acc>naive":
+            naive = statistics.fmean(r["acc"] for r in runs(scenario, "naive"))
+            value, met = f"{100 * acc:.1f} vs naive {100 * naive:.1f}", acc > naive
+            goal = f"{scenario}-IL {cell}: ACC above naive"
+        else:
+            mean = acc if what == "acc" else statistics.fmean(r["bwt"] for r in found)
+            value, met = f"{100 * mean:.1f}", mean >= threshold
+            op = ">=" if what == "acc" else "better than"
+            goal = f"{scenario}-IL {cell}: {what.upper()} {op} {100 * threshold:g}"
+        seeds = ",".join(str(r["seed"]) for r in found)
+        lines.append(f"| {goal} | {value} | {seeds} | {'met' if met else 'missed'} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -184,8 +228,11 @@ def main() -> None:
     parser.add_argument("--sweep", action="store_true", help="also the EWC lambda / SI c sweep")
     parser.add_argument("--table", action="store_true", help="print the table and exit")
     parser.add_argument("--cells", help="comma-separated cell names: run only these")
+    parser.add_argument("--goals", action="store_true", help="print issue 17's goals and exit")
     args = parser.parse_args()
-    if args.table:
+    if args.goals:
+        print(goals(args.out))
+    elif args.table:
         print(table(args.out))
     else:
         only = set(args.cells.split(",")) if args.cells else None
