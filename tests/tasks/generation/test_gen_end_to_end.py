@@ -53,10 +53,13 @@ def test_train_evaluate_generate_and_load_again(trained, cli: Callable[..., Any]
     assert {TOKENIZER, ONNX_STEP, "weights.safetensors", "model.json"} <= set(
         result.version.artifacts
     )
-    again = task_handler("generation").evaluate(registry, "quotes-gpt")
-    assert again.metrics["test_perplexity"] == pytest.approx(m["test_perplexity"], rel=1e-4)
-
     home = ["--home", str(registry.home)]
+    again = cli("evaluate", "quotes-gpt", *home, "--json")  # the task's own metrics
+    assert again.code == 0, again.err
+    figures = json.loads(again.out)
+    assert figures["metrics"]["perplexity"] == pytest.approx(m["test_perplexity"], rel=1e-4)
+    assert figures["baseline"]["kneser_ney_order"] == 3
+
     args = [
         "generate",
         "quotes-gpt",
