@@ -356,7 +356,7 @@ class Trainer:
         for cb in self.callbacks:
             if type(cb).__name__ in state.callbacks:
                 cb.load_state_dict(state.callbacks[type(cb).__name__])
-        if state.rng is not None:
+        if state.rng is not None and self.fabric.global_rank == 0:  # rank 0's stream
             torch.set_rng_state(state.rng)
         self.history = [ModelMetrics(**m) for m in state.history]
         if self.early_stopping is not None and self.early_stopping.best_epoch:
