@@ -11,7 +11,9 @@ from neuroplast.models import list_models
 
 
 def test_every_model_type_is_a_registered_architecture() -> None:
-    assert {t.value for t in ModelType} <= set(list_models())
+    from neuroplast.tasks import task_architectures
+
+    assert {t.value for t in ModelType} <= set(list_models()) | set(task_architectures())
     assert ModelType.MLP == "image_mlp" and ModelType.CNN == "cnn"
 
 

@@ -140,7 +140,26 @@ class Engine(RegistryVerbs, ServingVerbs, EncoderVerbs, ModelVerbs):
         label_names: list[str] | None = None,
         **train_options: Any,
     ) -> str:
-        """Create a model from ``config``, train it on the loaders, save it; returns its id."""
+        """Create a model from ``config``, train it on the loaders, save it; returns its id.
+
+        ``task_type`` anomaly_detection or forecasting trains one of that task's
+        architectures on loaders of tensors (:func:`neuroplast.tasks.api.create_and_train`)."""
+        if not TaskType(task_type).is_classification:
+            from neuroplast.tasks.api import create_and_train
+
+            return create_and_train(
+                self.registry,
+                model_name,
+                str(model_type),
+                TaskType(task_type).value,
+                train_data,
+                val_data,
+                config,
+                num_epochs=num_epochs,
+                optimizer_config=optimizer_config,
+                early_stopping_patience=early_stopping_patience,
+                **train_options,
+            )
         model_id = self.model_manager.create_model(
             model_name, model_type, task_type, config, label_names=label_names
         )

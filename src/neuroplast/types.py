@@ -25,6 +25,13 @@ class ModelType(StrEnum):
     HYBRID = "hybrid"
     MLP = "image_mlp"
     IMAGE_CNN = "image_cnn"
+    # anomaly detection and forecasting (neuroplast.tasks.task_architectures())
+    DENSE_AUTOENCODER = "dense_autoencoder"
+    CONV1D_AUTOENCODER = "conv1d_autoencoder"
+    LSTM_AUTOENCODER = "lstm_autoencoder"
+    CONV_AUTOENCODER = "conv_autoencoder"
+    LSTM_FORECASTER = "lstm_forecaster"
+    TCN_FORECASTER = "tcn_forecaster"
 
 
 class TaskType(StrEnum):

@@ -40,6 +40,7 @@ __all__ = [
     "TaskHandler",
     "TaskResult",
     "is_task_module_task",
+    "task_architectures",
     "task_handler",
 ]
 
@@ -102,6 +103,18 @@ class TaskHandler(Protocol):
         """The task's answer for new inputs; the options are the task's own (``file`` for
         anomaly rows, ``horizon`` for forecasts, ``prompt`` and sampling for generation)."""
         ...
+
+
+def task_architectures() -> dict[str, str]:
+    """Architecture name -> task, for anomaly detection and forecasting (read from their
+    config modules: no torch import). Generation names its own in its module."""
+    from neuroplast.tasks.anomaly.config import ARCHITECTURES as ANOMALY
+    from neuroplast.tasks.forecasting.config import ARCHITECTURES as FORECAST
+
+    return {
+        **dict.fromkeys(ANOMALY, "anomaly_detection"),
+        **dict.fromkeys(FORECAST, "forecasting"),
+    }
 
 
 def is_task_module_task(task: str | TaskType | None) -> bool:
