@@ -28,6 +28,8 @@ PACKAGES = [
     "neuroplast.continual.neuromorphic",
     "neuroplast.explain",
     "neuroplast.encoders",
+    "neuroplast.tuning",
+    "neuroplast.comparison",
 ]
 CONTINUAL_MODULES = [
     f"neuroplast.continual.{name}"
