@@ -68,7 +68,6 @@ def train(
     """
     setup_logging(verbose)
     from neuroplast.config import load_run_config
-    from neuroplast.engine import Engine
     from neuroplast.training.loggers import check_loggers
 
     run_config = load_run_config(config, set_)
@@ -80,9 +79,27 @@ def train(
         plain = not (resume or slurm or profile) and devices == num_nodes == 1
         _train_task(run_config, home, log_every, as_json, one_process=plain)
         return
-    from neuroplast.distributed import LaunchOptions, launch
+    from neuroplast.distributed import LaunchOptions
 
-    launched = launch(run_config, LaunchOptions(devices, strategy, num_nodes, slurm))
+    layout = LaunchOptions(devices, strategy, num_nodes, slurm)
+    _train_classifier(run_config, home, layout, resume, profile, log_every, as_json)
+
+
+def _train_classifier(
+    run_config: Any,
+    home: Path | None,
+    layout: Any,
+    resume: bool,
+    profile: bool,
+    log_every: int,
+    as_json: bool,
+) -> None:
+    """Start the processes ``layout`` asks for; rank 0 trains through the Engine and prints,
+    the others train their share silently."""
+    from neuroplast.distributed import launch
+    from neuroplast.engine import Engine
+
+    launched = launch(run_config, layout)
     if not launched.is_global_zero:  # another process of a multi-process run: no output
         launched.train_replica(run_config)
         return
