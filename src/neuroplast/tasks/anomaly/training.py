@@ -13,9 +13,9 @@ from torch import Tensor, nn
 
 from neuroplast.config import RunConfig
 from neuroplast.inference.bundle import ModelMeta
-from neuroplast.registry import Registry
+from neuroplast.registry import Registry, RunRecord, VersionRecord
 from neuroplast.tasks import Progress, TaskResult
-from neuroplast.tasks._fit import fit
+from neuroplast.tasks._fit import FitResult, fit
 from neuroplast.tasks._plots import plot_scores
 from neuroplast.tasks._scaling import Scaler
 from neuroplast.tasks._store import register_task_version, training_run
@@ -67,6 +67,57 @@ def _state(splits: AnomalySplits, cfg: AnomalyConfig, scaler: Scaler, shape: lis
     )
 
 
+def _register(
+    registry: Registry,
+    config: RunConfig,
+    run: RunRecord,
+    model: nn.Module,
+    state: AnomalyState,
+    splits: AnomalySplits,
+    result: FitResult,
+    test_scores: np.ndarray,
+) -> VersionRecord:
+    """The trained autoencoder as a version: weights, task.json, the test scores' histogram
+    and the ONNX scorer; the summary holds the test metrics at the stored threshold."""
+    test = anomaly_metrics(test_scores, splits.test_labels, state.cut)
+    summary = {
+        "best_epoch": result.best_epoch,
+        "epochs_trained": len(result.history),
+        "train_seconds": round(result.seconds, 2),
+        "threshold": state.cut,
+        **{f"test_{k}": v for k, v in test.items()},
+    }
+    meta = ModelMeta(
+        architecture=config.architecture,
+        modality=splits.kind,
+        task="anomaly_detection",
+        arch_config=model_arch_config(config, state),
+        label_names=["normal", "anomaly"],
+        preprocessing={"input_shape": state.input_shape},
+        data=config.data.model_dump(mode="json"),
+        name=config.name,
+    )
+    with tempfile.TemporaryDirectory(prefix="neuroplast-anomaly-") as tmp:
+        title = f"{config.name}: test scores"
+        plot = plot_scores(test_scores, splits.test_labels, state.cut, Path(tmp) / "s.png", title)
+        return register_task_version(
+            registry,
+            config,
+            run=run,
+            meta=meta,
+            model=model,
+            state=state.to_json(),
+            metrics=summary,
+            plots={"scores": plot},
+            onnx=(Scorer(model), torch.zeros(2, *state.input_shape), {0: "batch"}),
+        )
+
+
+def model_arch_config(config: RunConfig, state: AnomalyState) -> dict[str, Any]:
+    """The ``model:`` keys plus the input shape the data gives."""
+    return {**config.arch_options, "input_shape": state.input_shape}
+
+
 def train_anomaly(
     config: RunConfig,
     registry: Registry,
@@ -81,9 +132,8 @@ def train_anomaly(
     scaler = fit_scaler(splits, cfg)
     state = _state(splits, cfg, scaler, list(splits.train.shape[1:]))
     train_x, val_x, test_x = (state.tensor(x) for x in (splits.train, splits.val, splits.test))
-    arch_config = {**config.arch_options, "input_shape": state.input_shape}
     torch.manual_seed(config.train.seed)
-    model = build_model(config.architecture, arch_config)
+    model = build_model(config.architecture, model_arch_config(config, state))
     with training_run(registry, config, on_epoch) as (run, record):
         result = fit(
             model,
@@ -99,43 +149,8 @@ def train_anomaly(
         )
         val_scores, test_scores = score(model, val_x).numpy(), score(model, test_x).numpy()
         state.threshold = choose_threshold(val_scores, splits.val_labels, cfg)
-        test = anomaly_metrics(test_scores, splits.test_labels, state.cut)
-        summary = {
-            "best_epoch": result.best_epoch,
-            "epochs_trained": len(result.history),
-            "train_seconds": round(result.seconds, 2),
-            "threshold": state.cut,
-            **{f"test_{k}": v for k, v in test.items()},
-        }
-        meta = ModelMeta(
-            architecture=config.architecture,
-            modality=splits.kind,
-            task="anomaly_detection",
-            arch_config=arch_config,
-            label_names=["normal", "anomaly"],
-            preprocessing={"input_shape": state.input_shape},
-            data=config.data.model_dump(mode="json"),
-            name=config.name,
-        )
-        with tempfile.TemporaryDirectory(prefix="neuroplast-anomaly-") as tmp:
-            plot = plot_scores(
-                test_scores,
-                splits.test_labels,
-                state.cut,
-                Path(tmp) / "scores.png",
-                f"{config.name}: test scores",
-            )
-            version = register_task_version(
-                registry,
-                config,
-                run=run,
-                meta=meta,
-                model=model,
-                state=state.to_json(),
-                metrics=summary,
-                plots={"scores": plot},
-                onnx=(Scorer(model), torch.zeros(2, *state.input_shape), {0: "batch"}),
-            )
+        version = _register(registry, config, run, model, state, splits, result, test_scores)
+    test = anomaly_metrics(test_scores, splits.test_labels, state.cut)
     lines = [
         f"trained {len(result.history)} epochs in {result.seconds:.1f} s on "
         f"{len(splits.train)} normal {splits.kind} inputs ({splits.dropped_from_train} "

@@ -11,6 +11,7 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -91,6 +92,23 @@ def _plot(net: nn.Module, state: ForecastState, series: Series, folds: Folds, tm
     )
 
 
+def _meta(config: RunConfig, state: ForecastState, arch_config: dict[str, Any]) -> ModelMeta:
+    return ModelMeta(
+        architecture=config.architecture,
+        modality="series",
+        task="forecasting",
+        arch_config=arch_config,
+        label_names=[],
+        preprocessing={
+            "lookback": state.lookback,
+            "features": len(state.columns),
+            "horizon": state.horizon,
+        },
+        data=config.data.model_dump(mode="json"),
+        name=config.name,
+    )
+
+
 def train_forecast(
     config: RunConfig,
     registry: Registry,
@@ -122,22 +140,12 @@ def train_forecast(
             **{f"folds_{k}": v for k, v in test.items()},
             "seasonal_naive_mase": folds_result["seasonal_naive"]["mase"],
         }
-        meta = ModelMeta(
-            architecture=config.architecture,
-            modality="series",
-            task="forecasting",
-            arch_config=arch_config,
-            label_names=[],
-            preprocessing={"lookback": lb, "features": len(state.columns), "horizon": h},
-            data=config.data.model_dump(mode="json"),
-            name=config.name,
-        )
         with tempfile.TemporaryDirectory(prefix="neuroplast-forecast-") as tmp:
             version = register_task_version(
                 registry,
                 config,
                 run=run,
-                meta=meta,
+                meta=_meta(config, state, arch_config),
                 model=net,
                 state=state.to_json(),
                 metrics=summary,
