@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import inspect
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -54,7 +53,6 @@ def check_drift(
     """``monitor_traffic`` on the serving version, judged by the policy's detectors."""
     from neuroplast.monitoring import monitor_traffic
 
-    extra = {"store": store} if "store" in inspect.signature(monitor_traffic).parameters else {}
     try:
         report = monitor_traffic(
             registry,
@@ -63,7 +61,7 @@ def check_drift(
             since=since,
             reference=trigger.reference,
             alpha=trigger.alpha,
-            **extra,
+            store=store,
         )
     except (DataError, ConfigError) as e:  # no traffic yet, or less than a window
         if "no traffic" in str(e):
