@@ -74,6 +74,12 @@ NOT_RUN = {
     "neuroplast models promote rt-cnn:2 --stage production   # both switch within a second": (
         "the promote both replicas follow (tests/serving/test_replicas.py)"
     ),
+    "neuroplast train rt.yaml --devices 2 --set train.epochs=1 --set data.limit=300": "two "
+    "processes (40 s); tests/training/test_ddp.py runs it against one process",
+    "torchrun --nnodes 2 --nproc-per-node 4 --rdzv-backend c10d --rdzv-endpoint node1:29500 "
+    "-m neuroplast train cfg.yaml": "two machines of 4 processes each; test_ddp.py runs the "
+    "same code with 2 processes on one machine",
+    "sbatch train.sbatch": "needs a SLURM cluster",
 }
 _NOT_RUN_NOTE = "not run by the tests"
 
