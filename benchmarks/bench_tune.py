@@ -143,7 +143,8 @@ def main() -> None:
         f"per trial (goal <= 5 %: {verdict})"
     )
     if args.json is not None:
-        write_json(args.json, {"environment": env, "args": vars(args), **result})
+        settings = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
+        write_json(args.json, {"environment": env, "args": settings, **result})
 
 
 if __name__ == "__main__":
