@@ -111,7 +111,8 @@ def test_evaluate_infer_analyze_on_the_command_line(
     assert result.code == 0, result.err
     doc = json.loads((out / "evaluation.json").read_text())
     recorded = trained_out["metrics"]["accuracy_matrix"]
-    assert sum(doc["accuracy_matrix"], []) == pytest.approx(sum(recorded, []))
+    flat = [v for row in doc["accuracy_matrix"] for v in row]
+    assert flat == pytest.approx([v for row in recorded for v in row])
     assert 0.0 <= doc["coverage"] <= 1.0 and doc["memory_bytes"] > 0
     assert doc["spikes_per_input"] >= 0 and doc["dense_macs_per_input"] > 0
     result = cli("neuro", "analyze", str(out))
