@@ -37,8 +37,8 @@ def test_ema_update_moves_the_prototype_by_one_minus_momentum() -> None:
     residual = x - np.array([1, 0, 0])
     tensors = mem.to_tensors()
     assert float(tensors["variance"][0]) == pytest.approx(0.2 * residual @ residual, rel=1e-5)
-    np.testing.assert_allclose(
-        tensors["direction"][0].numpy(), residual / np.linalg.norm(residual), atol=1e-6
+    np.testing.assert_allclose(  # kept in float16
+        tensors["direction"][0].float().numpy(), residual / np.linalg.norm(residual), atol=1e-3
     )
     assert mem.examples(0) == [10, 11]  # the first example is the prototype itself
 

@@ -354,8 +354,11 @@ class PrototypeMemory:
 
     # ---- persistence ----
     def to_tensors(self) -> dict[str, torch.Tensor]:
-        """Every per-prototype array (row order), for safetensors."""
-        return {name: torch.from_numpy(self._view(name).copy()) for name in self._a}
+        """Every per-prototype array (row order), for safetensors; the split direction in
+        float16 (an axis to split along needs no more, and it is as large as the vectors)."""
+        out = {name: torch.from_numpy(self._view(name).copy()) for name in self._a}
+        out["direction"] = out["direction"].to(torch.float16)
+        return out
 
     def meta(self) -> dict[str, Any]:
         """What the tensors do not hold, JSON-able."""
@@ -407,7 +410,7 @@ class PrototypeMemory:
                     f"[{n}, ...] matching {tuple(memory._a[name].shape[1:])}"
                 )
             else:
-                memory._a[name][:n] = array
+                memory._a[name][:n] = array.astype(memory._a[name].dtype)
         memory._n = n
         memory._next_id = int(meta["next_id"])
         memory.updates = int(meta["updates"])
