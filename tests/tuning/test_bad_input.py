@@ -78,3 +78,9 @@ def test_status_of_an_unknown_study(cli: Callable[..., Result], home: Path) -> N
 def test_bad_timeout(cli: Callable[..., Result], home: Path, config: Path) -> None:
     result = cli("tune", str(config), "--timeout", "soon")
     assert result.code == 2 and "expected a duration such as 90s" in result.err
+
+
+def test_a_bad_override(cli: Callable[..., Result], home: Path, config: Path) -> None:
+    result = cli("tune", str(config), "--set", "model.no_such_key=3", "--trials", "1")
+    assert result.code == 2 and "no_such_key" in result.err
+    assert not (home / "optuna.db").exists()

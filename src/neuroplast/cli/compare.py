@@ -25,6 +25,9 @@ def compare(
         "--architectures",
         help="Comma-separated architectures (e.g. cnn,lstm,transformer,hybrid,minilm).",
     ),
+    set_: list[str] = typer.Option(
+        [], "--set", help="Override a config value: --set data.limit=2000 (repeatable)."
+    ),
     seeds: int = typer.Option(
         3, "--seeds", min=1, help="Seeds per architecture (seed, seed+1...)."
     ),
@@ -49,7 +52,7 @@ def compare(
     from neuroplast.config import load_run_config
     from neuroplast.engine import Engine
 
-    run_config = load_run_config(config)
+    run_config = load_run_config(config, set_)
     names = [a.strip() for a in architectures.split(",") if a.strip()]
     with Engine(home) as engine:
         stamp = time.strftime("%Y%m%d-%H%M%S")

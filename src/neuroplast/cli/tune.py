@@ -41,6 +41,9 @@ def tune(
     study_name: str | None = typer.Argument(
         None, metavar="[NAME]", help="With `status`: the study to report."
     ),
+    set_: list[str] = typer.Option(
+        [], "--set", help="Override a config value: --set data.limit=4000 (repeatable)."
+    ),
     trials: int = typer.Option(20, "--trials", min=1, help="Trials to run (all workers)."),
     timeout: str | None = typer.Option(None, "--timeout", help="Stop after 90s / 30m / 2h."),
     metric: str = typer.Option(
@@ -101,7 +104,7 @@ def tune(
             "startup_trials": startup,
             "register_best": register,
         }
-        outcome = _run(engine.registry, Path(target), space, study, options, as_json)
+        outcome = _run(engine.registry, Path(target), set_, space, study, options, as_json)
     if as_json:
         print_json(_outcome_document(outcome))
     else:
@@ -111,6 +114,7 @@ def tune(
 def _run(
     registry: Any,
     config_path: Path,
+    overrides: list[str],
     space_path: Path | None,
     study: str | None,
     options: dict[str, Any],
@@ -121,7 +125,7 @@ def _run(
     from neuroplast.config import format_validation_error, load_run_config
     from neuroplast.tuning import TuneSettings, default_space, load_space, run_tune
 
-    config = load_run_config(config_path)
+    config = load_run_config(config_path, overrides)
     search = load_space(space_path) if space_path else default_space(config.architecture)
     try:
         settings = TuneSettings(study=study or config.name, **options)
