@@ -18,6 +18,9 @@ from neuroplast.tasks import TaskResult, task_handler
 from neuroplast.tasks.generation.versions import ONNX_STEP, TOKENIZER, load_lm
 from tests.conftest import one_torch_thread
 
+# the module's one training run (and the first import of lightning_fabric): 10-15 s here
+pytestmark = pytest.mark.slow
+
 
 def tiny_config(text_file: Path, **generation: Any) -> dict[str, Any]:
     raw = yaml.safe_load(template_text("textgen-gpt"))
