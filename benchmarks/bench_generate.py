@@ -162,7 +162,9 @@ def speed(model: torch.nn.Module, prompt: list[int], tokens: int, repeats: int) 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--home", type=Path, help="the registry holding --models")
+    parser.add_argument(
+        "--home", type=Path, help="the registry holding --models (default: the usual home)"
+    )
     parser.add_argument("--models", default="", help="comma-separated version refs")
     parser.add_argument("--parts", default="quality,speed")
     parser.add_argument("--samples", type=int, default=5)
@@ -179,12 +181,12 @@ def main() -> None:
     env = environment()
     print_environment(env)
     refs = [r for r in args.models.split(",") if r]
-    registry = Registry(args.home) if args.home else None
+    registry = Registry(args.home) if args.home or refs else None  # default: NEUROPLAST_HOME
     result: dict[str, Any] = {"environment": env}
     parts = set(args.parts.split(","))
     if "quality" in parts:
-        if registry is None or not refs:
-            parser.error("quality needs --home and --models")
+        if registry is None:
+            parser.error("quality needs --models")
         result["quality"] = quality(registry, refs, args.samples, args.recorded)
     if "speed" in parts:
         if registry is not None and refs:
