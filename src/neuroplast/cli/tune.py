@@ -72,38 +72,22 @@ def tune(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log what happens."),
 ) -> None:
     """Search hyperparameters with Optuna; each trial is a registry run, the best becomes
-    a version. `neuroplast tune status NAME` shows a study's trials, best and parameter
-    importances and writes PNG plots.
+    a version. `neuroplast tune status NAME`: trials, best, importances, PNG plots.
 
-    ``--json``: stdout holds ``{study, storage, counts, best, version, trials,
-    killed_workers}`` (tune) or ``{study, storage, metric, direction, counts, best,
-    best_version, importances, plots, trials}`` (status).
+    ``--json``: one document on stdout (its shapes are in docs/cli.md).
     """
     setup_logging(verbose)
     from neuroplast.engine import Engine
 
     with Engine(home) as engine:
         if target == "status":
-            if study_name is None:
-                raise ConfigError("tune status: name the study: `neuroplast tune status NAME`")
             _status(engine.registry, study_name, storage, plots, as_json)
             return
         if study_name is not None:
-            raise ConfigError(
-                f"tune: unexpected argument {study_name!r}; name a study with --study NAME"
-            )
-        options = {
-            "trials": trials,
-            "timeout": parse_duration(timeout),
-            "metric": metric,
-            "storage": storage,
-            "workers": workers,
-            "sampler": sampler,
-            "pruner": pruner,
-            "seed": seed,
-            "startup_trials": startup,
-            "register_best": register,
-        }
+            raise ConfigError(f"tune: unexpected argument {study_name!r}; use --study NAME")
+        options = dict(trials=trials, timeout=parse_duration(timeout), metric=metric)
+        options |= dict(storage=storage, workers=workers, sampler=sampler, pruner=pruner)
+        options |= dict(seed=seed, startup_trials=startup, register_best=register)
         outcome = _run(engine.registry, Path(target), set_, space, study, options, as_json)
     if as_json:
         print_json(_outcome_document(outcome))
@@ -142,9 +126,12 @@ def _run(
 
 
 def _status(
-    registry: Any, name: str, storage: str | None, plots: Path | None, as_json: bool
+    registry: Any, name: str | None, storage: str | None, plots: Path | None, as_json: bool
 ) -> None:
     from neuroplast.tuning import resolve_storage, study_status
+
+    if name is None:
+        raise ConfigError("tune status: name the study: `neuroplast tune status NAME`")
 
     spec = resolve_storage(registry.url, registry.home, storage)
     result = study_status(spec, name, plot_dir=plots or registry.home / "tuning")
