@@ -7,7 +7,7 @@ import importlib
 import subprocess
 import sys
 
-MODULES = ["detectors", "features", "html", "monitor", "reference"]
+MODULES = ["detectors", "embeddings", "features", "html", "monitor", "reference"]
 
 
 def test_the_package_re_exports_each_public_module() -> None:

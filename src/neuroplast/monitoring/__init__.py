@@ -2,7 +2,8 @@
 
 A version's logged traffic (the prediction log of ``neuroplast serve``) is compared,
 window by window, with a reference sample of one of the version's own splits: the model's
-pooled features, input statistics, predicted-class mix and confidence (scipy's tests), and
+pooled features, input statistics, predicted-class mix and confidence (scipy's tests; and,
+on request, the texts' MiniLM sentence vectors), and
 the accuracy on the answers users gave feedback on (river's ADWIN). scipy and river are
 imported on first use (``pip install 'neuroplast[monitor]'``).
 """
@@ -15,6 +16,12 @@ from neuroplast.monitoring.detectors import (
     ProjectedKSTest,
     StreamingAccuracy,
     TestResult,
+)
+from neuroplast.monitoring.embeddings import (
+    EmbeddingSample,
+    check_encoder,
+    embedding_sample,
+    embedding_test_name,
 )
 from neuroplast.monitoring.features import (
     FeatureExtractor,
@@ -40,6 +47,7 @@ from neuroplast.monitoring.reference import (
     ReferenceSplit,
     load_or_build_reference,
     reference_artifact,
+    reference_inputs,
 )
 
 __all__ = [
@@ -48,6 +56,7 @@ __all__ = [
     "REFERENCE_SPLITS",
     "SCHEMA_VERSION",
     "ChiSquareTest",
+    "EmbeddingSample",
     "FeatureExtractor",
     "InputFeatures",
     "KSTest",
@@ -58,12 +67,16 @@ __all__ = [
     "StreamingAccuracy",
     "TestResult",
     "WindowReport",
+    "check_encoder",
     "classifier_head",
     "decode_thumbnails",
+    "embedding_sample",
+    "embedding_test_name",
     "load_or_build_reference",
     "monitor_traffic",
     "pixel_statistics",
     "reference_artifact",
+    "reference_inputs",
     "render_html",
     "run_windows",
     "text_statistics",
