@@ -1,5 +1,6 @@
 """``monitor`` end to end on a tiny text CNN trained on real reviews: the log holds unseen
-reviews (no alarm), then reviews with 30 % movie plot descriptions mixed in (the alarm)."""
+reviews (no alarm), then reviews with 30 % movie plot descriptions mixed in (the alarm); and
+``--embeddings minilm`` (the texts' sentence vectors) on reviews with news mixed in."""
 
 from __future__ import annotations
 
@@ -8,9 +9,12 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from neuroplast.engine import Engine
+from neuroplast.errors import ConfigError
+from neuroplast.monitoring.embeddings import embedding_test_name
 from tests.conftest import Result
 from tests.monitoring.conftest import log_stream, plot_descriptions, unseen_reviews
 
@@ -138,3 +142,57 @@ def test_stored_checks_are_validated_and_read_back_newest_first(engine: Engine) 
     with pytest.raises(ConfigError, match="limit must be an integer"):
         registry.drift_checks("rt-mon", limit=0)
     assert len(registry.drift_checks("rt-mon")) == 3  # nothing half-written by the failures
+
+
+# ---- --embeddings minilm: the texts' MiniLM sentence vectors ----------------------
+SMALL = 40
+SENTENCES = embedding_test_name("minilm")
+
+
+def news_openings(n: int) -> list[str]:
+    """The first 20 words of BBC news articles: review-sized texts on other subjects."""
+    from neuroplast.data import load_builtin
+
+    articles = load_builtin("bbc_news", limit=n, seed=0).texts
+    return [" ".join(text.split()[:20]) for text in articles[:n]]
+
+
+@pytest.mark.slow  # MiniLM loads and encodes ~180 short texts: 5-10 s
+def test_news_in_a_review_stream_moves_the_sentence_vectors(
+    engine: Engine, cli: Callable[..., Result], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("neuroplast.monitoring.reference.MAX_REFERENCE", 100)
+    reviews, _ = unseen_reviews(seed=1)
+    mixed = reviews[SMALL : 2 * SMALL]
+    news = news_openings(SMALL // 2)
+    mixed[::2] = news  # every other text of the second window is news
+    log_stream(engine, "rt-mon", reviews[:SMALL] + mixed)
+    report = engine.monitor("rt-mon", window=SMALL, reference="val", embeddings="minilm")
+    first, second = ({r.name: r for r in w.results} for w in report.windows)
+    assert [r.name for r in report.windows[0].results][:2] == [
+        "pooled features (PCA-KS)",
+        SENTENCES,
+    ]
+    assert not first[SENTENCES].alarm and second[SENTENCES].alarm
+    assert second[SENTENCES].p_value < first[SENTENCES].p_value
+    # one more test in the family: each runs at alpha / 6 (Bonferroni)
+    without = engine.monitor("rt-mon", window=SMALL, reference="val", store=False)
+    assert [r.name for r in without.windows[0].results] == [n for n in first if n != SENTENCES]
+    assert f"{SENTENCES}, first component" in report.samples
+    # the vectors came from (and stay in) the registry's cache: a second check computes none
+    cached = engine.embeddings.cache_stats()
+    assert cached.entries >= 100 + SMALL + SMALL // 2
+    again = engine.monitor("rt-mon", window=SMALL, reference="val", embeddings="minilm")
+    assert engine.embeddings.cache_stats().misses == cached.misses
+    assert np.isclose(again.windows[1].results[1].p_value, second[SENTENCES].p_value)
+    bad = cli("monitor", "rt-mon", "--window", str(SMALL), "--embeddings", "bert",
+              "--home", str(engine.home))  # fmt: skip
+    assert bad.code == 2 and "unknown encoder 'bert' for --embeddings" in bad.err
+
+
+def test_an_unknown_encoder_is_refused_before_any_work(engine: Engine) -> None:
+    log_stream(engine, "rt-mon", unseen_reviews()[0][:SMALL])
+    with pytest.raises(
+        ConfigError, match="unknown encoder 'bert' for --embeddings; choose one of: minilm"
+    ):
+        engine.monitor("rt-mon", window=SMALL, embeddings="bert")
