@@ -81,6 +81,103 @@ NOT_RUN = {
     "same code with 2 processes on one machine",
     "sbatch train.sbatch": "needs a SLURM cluster",
 }
+#: The studies of the pages added with issues 16-20, by reason.
+_STUDIES = {
+    (
+        "the 30-trial Rotten Tomatoes study (two 10-minute chunks) and bench_tune (about 3 minutes)"
+    ): [
+        "neuroplast init --template text-cnn -o rt.yaml",
+        "neuroplast tune rt.yaml --trials 30 --timeout 30m",
+        "neuroplast tune status rt-cnn",
+        "neuroplast train rt.yaml --set data.limit=4000 --set name=rt-cnn-4k",
+        (
+            "neuroplast tune rt.yaml --set data.limit=4000 --set name=rt-cnn-4k --trials 30 "
+            "--timeout 9m"
+        ),
+        "neuroplast tune status rt-cnn-4k",
+        "python benchmarks/bench_tune.py",
+    ],
+    ("Rotten Tomatoes architecture table: 12 trainings, about 8 minutes"): [
+        (
+            "neuroplast compare rt.yaml --set data.limit=2000 --architectures "
+            "cnn,lstm,transformer,hybrid --seeds 3"
+        ),
+    ],
+    ("MiniLM fine-tuning and probes on full data sets: 3 to 60 CPU-minutes each"): [
+        (
+            "python benchmarks/bench_minilm.py train --mode full --epochs 2 --slices 4 --lr 6e-5 "
+            "--epochs-per-job 1 --checkpoint-dir /tmp/enc_bench/ckpt-full2"
+        ),
+        (
+            "python benchmarks/bench_minilm.py train --mode lora --epochs 3 --lr 1e-3 "
+            "--lora-targets query,key,value,dense --epochs-per-job 1 --checkpoint-dir "
+            "/tmp/enc_bench/ckpt-lora3"
+        ),
+        "python benchmarks/bench_minilm.py --dataset bbc_news --max-length 128 probe",
+    ],
+    ("issue 18's study (benchmarks/neuromorphic/study.py): 1-7 minutes a part"): [
+        (
+            "python benchmarks/neuromorphic/study.py --stream fmnist --parts replay,compare "
+            "--seeds 0"
+        ),
+        (
+            "python benchmarks/neuromorphic/study.py --stream fmnist --parts replay,compare "
+            "--seeds 1,2 --variants neuromorphic,nearest-prototype"
+        ),
+        (
+            "python benchmarks/neuromorphic/study.py --stream fmnist --parts "
+            "fewshot,abstain,noise --seeds 0"
+        ),
+        (
+            "python benchmarks/neuromorphic/study.py --stream mnist --parts replay,compare "
+            "--seeds 1,2 --variants neuromorphic,nearest-prototype"
+        ),
+        (
+            "python benchmarks/neuromorphic/study.py --stream mnist --parts "
+            "compare,replay,fewshot,abstain,noise --seeds 0"
+        ),
+        (
+            "python benchmarks/neuromorphic/study.py --stream wordnet --parts compare,replay "
+            "--seeds 0"
+        ),
+        "python benchmarks/neuromorphic/study.py --table",
+    ],
+    (
+        "anomaly study on the full data (bench_anomaly: Shuttle and ECG about a minute, ten "
+        "Fashion-MNIST autoencoders about 5 minutes)"
+    ): [
+        "python benchmarks/bench_anomaly.py --parts shuttle,ecg",
+        "python benchmarks/bench_anomaly.py --parts fmnist --classes 0,1,2,3,4,5,6,7,8,9",
+    ],
+    ("forecasting study: 9 trainings with ETS/ARIMA per fold, about a minute"): [
+        (
+            "python benchmarks/bench_forecast.py --parts co2,sunspots,sunspots-tcn --seeds 0,1,2 "
+            "--arima"
+        ),
+    ],
+    (
+        "fortunes study: GPT and LSTM trainings of 5-8 minutes each and the benchmarks that "
+        "read them"
+    ): [
+        "neuroplast init --template textgen-gpt -o textgen-gpt.yaml",
+        "neuroplast train textgen-gpt.yaml --set train.epochs=1",
+        (
+            "neuroplast train textgen-gpt.yaml --set train.epochs=1 --set "
+            "generation.init_from=fortunes-gpt:1 --set train.optimizer.lr=0.001"
+        ),
+        "neuroplast init --template textgen-lstm -o textgen-lstm.yaml",
+        (
+            "neuroplast train textgen-lstm.yaml --set train.epochs=2 --set "
+            "generation.epoch_windows=2891"
+        ),
+        ("python benchmarks/bench_generate.py --models fortunes-gpt:1 --parts speed --repeats 3"),
+        (
+            "python benchmarks/bench_generate.py --models "
+            "fortunes-gpt:2,fortunes-gpt:1,fortunes-lstm:1 --parts quality --recorded"
+        ),
+    ],
+}
+NOT_RUN.update({command: why for why, commands in _STUDIES.items() for command in commands})
 _NOT_RUN_NOTE = "not run by the tests"
 
 #: A command that contains one of these words needs the Debian data set it maps to.
