@@ -21,9 +21,10 @@ from neuroplast.continual.neuromorphic.encoder import (
     list_encoders,
     register_encoder,
 )
-from neuroplast.data import ImageData, load_builtin
+from neuroplast.data import ImageData
 from neuroplast.errors import ArtifactError, ConfigError, DataError
 from neuroplast.registry import Registry
+from tests.conftest import load_debian_data
 
 TEXTS = [
     "a dog barks at the mailman",
@@ -118,7 +119,7 @@ def test_a_local_hf_image_model_gives_its_pooled_output(tmp_path) -> None:
 
 
 def _fashion(n_per_class: int, classes: list[int]) -> tuple[Tensor, Tensor]:
-    data = load_builtin("fashion_mnist", limit=60 * 10, seed=0)
+    data = load_debian_data("fashion_mnist", limit=60 * 10, seed=0)
     assert isinstance(data, ImageData)
     rows = np.concatenate([np.flatnonzero(data.labels == c)[:n_per_class] for c in classes])
     images = torch.from_numpy(data.images[rows]).float() / 127.5 - 1.0
