@@ -29,7 +29,7 @@ from neuroplast.model_meta import META, ONNX, WEIGHTS
 from neuroplast.registry import Registry, RunRecord, VersionRecord
 from neuroplast.registry.artifacts import read_json_verified, read_safetensors_verified
 from neuroplast.types import ModelMetrics
-from neuroplast.workflows.register import reserve_version
+from neuroplast.workflows.register import marking_failures, reserve_version
 
 __all__ = [
     "TASK_STATE",
@@ -78,15 +78,8 @@ def training_run(
         if on_epoch is not None:
             on_epoch(metrics)
 
-    with registry.heartbeat(run.id):
-        try:
-            yield run, record
-        except KeyboardInterrupt:
-            registry.update_run(run.id, status="interrupted", error="interrupted by the user")
-            raise
-        except Exception as e:
-            registry.update_run(run.id, status="failed", error=f"{type(e).__name__}: {e}")
-            raise
+    with registry.heartbeat(run.id), marking_failures(registry, run):
+        yield run, record
     registry.complete_run(run.id)
 
 

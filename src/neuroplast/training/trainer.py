@@ -23,7 +23,7 @@ import math
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -204,9 +204,7 @@ class Trainer:
         return train, val, self.fabric.broadcast(resume_from, src=0)
 
     def _sum(self, value: Tensor) -> Tensor:
-        summed = self.fabric.all_reduce(value, reduce_op="sum")
-        assert isinstance(summed, Tensor)  # a tensor in, a tensor out
-        return summed
+        return cast(Tensor, self.fabric.all_reduce(value, reduce_op="sum"))  # tensor in, out
 
     def _batch(self, batch: Any) -> tuple[Tensor, Tensor]:
         if not isinstance(batch, list | tuple) or len(batch) < 2:

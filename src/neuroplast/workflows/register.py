@@ -20,6 +20,8 @@ model code.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -30,7 +32,7 @@ from neuroplast.data import Vocabulary
 from neuroplast.data.prepare import IMAGE_MEAN, IMAGE_STD
 from neuroplast.inference.bundle import ModelMeta, save_bundle
 from neuroplast.models import count_parameters
-from neuroplast.registry import Registry, VersionRecord
+from neuroplast.registry import Registry, RunRecord, VersionRecord
 from neuroplast.registry.artifacts import (
     atomic_write_bytes,
     atomic_write_json,
@@ -38,7 +40,7 @@ from neuroplast.registry.artifacts import (
     sha256_file,
 )
 
-__all__ = ["Draft", "bundle_preprocessing", "reserve_version"]
+__all__ = ["Draft", "bundle_preprocessing", "marking_failures", "reserve_version"]
 
 Files = dict[str, tuple[Path, str]]
 
@@ -127,3 +129,16 @@ def reserve_version(
         parent_id=parent_id,
     )
     return Draft(registry, record, replace(meta, version=record.version))
+
+
+@contextmanager
+def marking_failures(registry: Registry, run: RunRecord) -> Iterator[None]:
+    """Mark the run interrupted (Ctrl-C) or failed (with its error) when the block raises."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        registry.update_run(run.id, status="interrupted", error="interrupted by the user")
+        raise
+    except Exception as e:
+        registry.update_run(run.id, status="failed", error=f"{type(e).__name__}: {e}")
+        raise

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,7 +37,11 @@ from neuroplast.training.loggers import (
     make_tracking,
 )
 from neuroplast.types import ModelMetrics, TaskType
-from neuroplast.workflows.register import bundle_preprocessing, reserve_version
+from neuroplast.workflows.register import (
+    bundle_preprocessing,
+    marking_failures,
+    reserve_version,
+)
 from neuroplast.workflows.report import EvaluationReport, evaluate_and_record
 
 __all__ = ["TrainOutcome", "complete_arch_config", "train_from_config"]
@@ -170,19 +174,6 @@ def _baseline(config: RunConfig, data: PreparedData) -> tuple[EvalResult | None,
         data.label_names,
         seed=config.data.seed,
     )
-
-
-@contextmanager
-def _marking_failures(registry: Registry, run: RunRecord) -> Iterator[None]:
-    """Mark the run interrupted (Ctrl-C) or failed (with its error) when the block raises."""
-    try:
-        yield
-    except KeyboardInterrupt:
-        registry.update_run(run.id, status="interrupted", error="interrupted by the user")
-        raise
-    except Exception as e:
-        registry.update_run(run.id, status="failed", error=f"{type(e).__name__}: {e}")
-        raise
 
 
 def _meta(config: RunConfig, data: PreparedData, arch_config: dict[str, Any]) -> ModelMeta:
@@ -350,7 +341,7 @@ def train_from_config(
     # the heartbeat keeps the run's lease (and so its draft) alive for `registry gc` meanwhile
     with registry.heartbeat(run.id), tracking or nullcontext():
         started = time.perf_counter()
-        with _marking_failures(registry, run):
+        with marking_failures(registry, run):
             history = trainer.fit(model, train_loader, val_loader, resume_from=resume_from)
             trainer.load_best_weights(model)
         train_seconds = time.perf_counter() - started

@@ -152,7 +152,8 @@ class GenerationHandler:
         for prompt in prompts:
             lm, pieces = self.stream(registry, model, prompt=prompt, **options)
             outputs.append({"prompt": prompt, "text": "".join(pieces)})
-        assert lm is not None  # _prompts returns at least one
+        if lm is None:  # _prompts refuses an empty list; this keeps the type checker honest
+            raise ConfigError("give at least one prompt (prompt=, inputs= or file=)")
         document = {
             "version": lm.version.ref,
             "outputs": outputs,

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -29,7 +28,7 @@ from neuroplast.tasks.generation.perplexity import (
 )
 from neuroplast.tasks.generation.versions import TASK, LoadedLM, load_lm, write_lm
 from neuroplast.training import MetricsRecorder, Trainer
-from neuroplast.workflows.register import reserve_version
+from neuroplast.workflows.register import marking_failures, reserve_version
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -106,18 +105,6 @@ def score(
         chars=chars,
     )
     return LMScores(ppl, base, gen.ngram_order, data.tokenizer.kind)
-
-
-@contextmanager
-def _marking_failures(registry: Registry, run: RunRecord) -> Iterator[None]:
-    try:
-        yield
-    except KeyboardInterrupt:
-        registry.update_run(run.id, status="interrupted", error="interrupted by the user")
-        raise
-    except Exception as e:
-        registry.update_run(run.id, status="failed", error=f"{type(e).__name__}: {e}")
-        raise
 
 
 def _fit(
@@ -207,7 +194,7 @@ def train_lm(
     )
     config_dict = config.model_dump(mode="json")
     run = registry.start_run(config.name, config_dict)
-    with registry.heartbeat(run.id), _marking_failures(registry, run):
+    with registry.heartbeat(run.id), marking_failures(registry, run):
         started = time.perf_counter()
         history, trainer = _fit(
             config, model, (train_batches, val_batches), run, registry, progress, on_epoch
