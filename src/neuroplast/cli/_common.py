@@ -139,13 +139,14 @@ def quiet_progress() -> bool:
 
 @contextmanager
 def progress_bar(
-    description: str, *, lines_every: int | None = None
+    description: str, *, lines_every: int | None = None, to_stderr: bool = False
 ) -> Iterator[Callable[[str, int, int], None]]:
     """A ``progress(stage, done, total)`` callback drawing a bar on stderr (when a terminal).
 
     Without a bar, ``lines_every`` (a number of steps; 0 = each quarter of the total) prints
-    a plain line on stdout every that many steps and at the last one, so that a piped or
-    logged run shows it is alive; ``NEUROPLAST_NO_PROGRESS=1`` turns lines and bar off.
+    a plain line every that many steps and at the last one, so that a piped or logged run
+    shows it is alive: on stdout, or on stderr when ``to_stderr`` (``--json``: stdout holds
+    the JSON document alone). ``NEUROPLAST_NO_PROGRESS=1`` turns lines and bar off.
     """
     if quiet_progress():
         if lines_every is None or os.environ.get("NEUROPLAST_NO_PROGRESS") == "1":
@@ -155,7 +156,11 @@ def progress_bar(
         def line(stage: str, done: int, total: int) -> None:
             every = lines_every or max(1, math.ceil(total / 4))
             if done % every == 0 or done == total:
-                console.print(f"{description} [{stage}] {done}/{total}", markup=False)
+                text = f"{description} [{stage}] {done}/{total}"
+                if to_stderr:
+                    typer.echo(text, err=True)
+                else:
+                    console.print(text, markup=False)
 
         yield line
         return

@@ -107,7 +107,7 @@ def _train_classifier(
     with (
         Engine(home) as engine,
         launched.session(profile_dir=_profile_dir(run_config, engine.home) if profile else None),
-        progress_bar(description, lines_every=log_every) as progress,
+        progress_bar(description, lines_every=log_every, to_stderr=as_json) as progress,
     ):
         outcome = engine.train(
             run_config, resume=resume, progress=progress, on_epoch=_epoch_line(as_json)
@@ -136,7 +136,10 @@ def _train_task(
             f"task {run_config.task.value} trains in one process from the start"
         )
     description = f"training {run_config.name}"
-    with Engine(home) as engine, progress_bar(description, lines_every=log_every) as progress:
+    with (
+        Engine(home) as engine,
+        progress_bar(description, lines_every=log_every, to_stderr=as_json) as progress,
+    ):
         done = task_handler(run_config.task).train(
             run_config, engine.registry, progress=progress, on_epoch=_epoch_line(as_json)
         )
