@@ -22,6 +22,7 @@ from pydantic import (
     model_validator,
 )
 
+from neuroplast.data._augment_config import AugmentConfig
 from neuroplast.errors import ConfigError
 from neuroplast.tasks.anomaly.config import AnomalyConfig
 from neuroplast.tasks.forecasting.config import ForecastConfig
@@ -101,6 +102,13 @@ class DataConfig(_Strict):
     max_length: int = Field(64, ge=1, le=4096, description="tokens kept per text")
     limit: int | None = Field(None, ge=10, description="subsample to at most this many rows")
     vocab: VocabConfig = Field(default_factory=VocabConfig)
+    augment: Literal["none", "standard"] = Field(
+        "none",
+        description="training-time image augmentation (training split only): none | standard",
+    )
+    augmentation: AugmentConfig = Field(
+        default_factory=AugmentConfig, description="strength of each transform of standard"
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> DataConfig:

@@ -27,6 +27,7 @@ from neuroplast.data import (
     stratified_split,
     text_loader,
 )
+from neuroplast.data._augment_config import AugmentConfig, flips_allowed
 from neuroplast.data.files import SUPPORTED_TABLE_EXTENSIONS
 from neuroplast.errors import ConfigError, DataError
 
@@ -70,6 +71,8 @@ class PreparedData:
     vocab: Vocabulary | None
     max_length: int
     ids: list[list[int]] | None = None
+    #: ``data.augmentation`` when ``data.augment`` is on, with whether flips are allowed
+    augment: tuple[AugmentConfig, bool] | None = None
 
     @property
     def modality(self) -> str:
@@ -102,6 +105,10 @@ class PreparedData:
         idx = self.indices(split)
         labels = self.raw.labels[idx]
         if isinstance(self.raw, ImageData):
+            if split == "train" and shuffle and self.augment is not None:
+                return _augmented_loader(
+                    self.raw.images[idx], labels, self.augment, batch_size, seed
+                )
             return image_loader(
                 self.raw.images[idx],
                 labels,
@@ -117,6 +124,35 @@ class PreparedData:
         return text_loader(
             ids, labels, batch_size=batch_size, shuffle=shuffle, seed=seed, min_length=min_length
         )
+
+
+def _augmented_loader(
+    images: np.ndarray,
+    labels: np.ndarray,
+    augment: tuple[AugmentConfig, bool],
+    batch_size: int,
+    seed: int,
+) -> DataLoader[Any]:
+    """Training batches augmented as ``data.augmentation`` says, seeded by the run's seed."""
+    from neuroplast.data.augment import ImageAugmenter, augmented_image_loader
+
+    config, hflip = augment
+    augmenter = ImageAugmenter(config, seed=seed, hflip=hflip)
+    return augmented_image_loader(
+        images, labels, augmenter, batch_size=batch_size, seed=seed, mean=IMAGE_MEAN, std=IMAGE_STD
+    )
+
+
+def _augmentation(cfg: DataConfig, data: TextData | ImageData) -> tuple[AugmentConfig, bool] | None:
+    """What the training loader applies; augmenting texts is a ConfigError."""
+    if cfg.augment == "none":
+        return None
+    if not isinstance(data, ImageData):
+        raise ConfigError(
+            f"data.augment={cfg.augment} transforms images, but {data.source} holds texts; "
+            "set data.augment: none"
+        )
+    return cfg.augmentation, flips_allowed(cfg.augmentation, cfg.dataset)
 
 
 def _rows_for_one(fraction: float) -> int:
@@ -187,6 +223,7 @@ def prepare(
         vocab=vocab,
         max_length=cfg.max_length,
         ids=ids,
+        augment=_augmentation(cfg, data),
     )
 
 
