@@ -65,6 +65,20 @@ def test_evidence_names_the_top_prototypes_and_their_nearest_examples() -> None:
     assert answer.to_dict()["evidence"][1]["label"] == "b"
 
 
+def test_evidence_of_a_winner_take_all_recall_ranks_silent_assemblies_by_similarity() -> None:
+    memory = PrototypeMemory(PrototypeManagerConfig(indexing_backend="brute"), dim=2)
+    memory.observe(torch.eye(2).repeat(2, 1) * torch.tensor([[1.0], [1.0], [-1.0], [-1.0]]),
+                   [0, 1, 0, 1], refs=[1, 2, 3, 4])  # fmt: skip
+    sims = torch.tensor([[0.1, 0.8, -0.1, 0.3]])
+    rates = torch.tensor([[0.0, 0.0, 0.6, 0.0]])  # one assembly fired, the rest silent
+    composer = AnswerComposer(ComposerConfig(evidence_top_k=3))
+    (answer,) = composer.compose(rates, memory.labels, ["a", "b"], memory, similarities=sims)
+    assert [e.prototype for e in answer.evidence] == [2, 1, 3]  # winner, then by similarity
+    assert [e.similarity for e in answer.evidence] == pytest.approx([-0.1, 0.8, 0.3])
+    with pytest.raises(DataError, match=r"similarities \(1, 3\) must match"):
+        composer.compose(rates, memory.labels, ["a", "b"], memory, similarities=sims[:, :3])
+
+
 def test_bad_scores_are_refused() -> None:
     composer = AnswerComposer(ComposerConfig())
     with pytest.raises(DataError, match=r"scores \[n, P\] for P = 2"):

@@ -158,3 +158,37 @@ def test_the_templates_are_valid_configs() -> None:
 
     for kind in ("text", "image", "basic"):
         NeuroRunConfig.model_validate(yaml.safe_load(template_text(kind)))
+
+
+def test_answer_batch_serves_in_memory_images_with_evidence(
+    trained: tuple[Path, Any],
+) -> None:
+    import numpy as np
+
+    from neuroplast.continual.neuromorphic.infer import answer_batch, image_tensor_of, load_learner
+    from neuroplast.data import load_builtin
+    from neuroplast.errors import DataError
+
+    home, _ = trained
+    with Registry(home) as registry:
+        learner, version = load_learner(registry, "neuro-tiny")
+    digits = load_builtin("mnist_5k").images[:3, 0]
+    answers = answer_batch(learner, version.modality, list(digits), names=["a", "b", "c"])
+    assert [a["input"] for a in answers] == ["a", "b", "c"]
+    prep = learner.preprocessing
+    sims = learner.similarities(
+        learner.embed(image_tensor_of(list(digits), prep["input_shape"], prep["input_range"]))
+    )
+    for a, row in zip(answers, sims, strict=True):
+        assert a["label"] in learner.class_names and 0.0 < a["confidence"] <= 1.0
+        assert sum(a["probabilities"].values()) == pytest.approx(1.0, abs=1e-5)
+        shown = [e["similarity"] for e in a["evidence"]]
+        rows = [int(torch.nonzero(learner.memory.ids == e["prototype"])) for e in a["evidence"]]
+        assert shown == pytest.approx([float(row[r]) for r in rows], abs=1e-5)
+        assert max(shown) == pytest.approx(float(row.max()), abs=1e-5)  # the nearest is shown
+    with pytest.raises(DataError, match="reads images"):
+        answer_batch(learner, "image", ["a text"])
+    with pytest.raises(DataError, match="uint8"):
+        answer_batch(learner, "image", [np.zeros((4, 4), dtype=np.float32)])
+    with pytest.raises(DataError, match="no inputs"):
+        answer_batch(learner, "image", [])

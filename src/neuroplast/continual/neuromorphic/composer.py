@@ -162,7 +162,7 @@ class AnswerComposer:
         probs = self.probabilities(scores, proto_labels, len(class_names))
         conf, best = probs.max(dim=1)
         labels = torch.as_tensor(proto_labels, dtype=torch.int64).reshape(-1)
-        top = self._top(torch.as_tensor(scores, dtype=torch.float32), evidence)
+        top = self._top(torch.as_tensor(scores, dtype=torch.float32), evidence, similarities)
         answers = []
         for i in range(len(probs)):
             confidence = float(conf[i])
@@ -179,11 +179,25 @@ class AnswerComposer:
             )
         return answers
 
-    def _top(self, scores: Tensor, evidence: EvidenceSource | None) -> Tensor | None:
+    def _top(
+        self, scores: Tensor, evidence: EvidenceSource | None, similarities: Tensor | None
+    ) -> Tensor | None:
+        """The evidence prototypes of each row: the most active; equal activity (a
+        winner-take-all recall leaves most assemblies at 0) ranked by similarity."""
         k = min(self.cfg.evidence_top_k, scores.shape[1])
         if evidence is None or k == 0:
             return None
-        return torch.topk(scores, k, dim=1).indices
+        if similarities is None:
+            return torch.topk(scores, k, dim=1).indices
+        sims = torch.as_tensor(similarities, dtype=torch.float64)
+        if sims.shape != scores.shape:
+            raise DataError(
+                f"similarities {tuple(sims.shape)} must match the scores {tuple(scores.shape)}"
+            )
+        order = torch.argsort(sims, dim=1, descending=True, stable=True)  # ties: similarity
+        ranked = torch.gather(scores.to(torch.float64), 1, order)
+        by_score = torch.argsort(ranked, dim=1, descending=True, stable=True)
+        return torch.gather(order, 1, by_score)[:, :k]
 
     def _evidence(
         self,

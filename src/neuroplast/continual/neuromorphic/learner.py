@@ -3,8 +3,8 @@
 ``fit_task(inputs, labels)`` encodes a task's examples into unit-norm concepts, lets the
 prototype memory absorb them (EMA updates, new prototypes, maintenance), then recalls each
 example through the spiking attractor memory and reinforces its recurrent synapses by
-reward-modulated STDP (a recall whose winning assembly has the right label is rewarded, a
-wrong one punished). ``predict(inputs)`` recalls and lets the composer answer, abstaining
+reward-modulated STDP on the winning assembly (rewarded when its label is right, punished
+when wrong). ``predict(inputs)`` recalls and lets the composer answer, abstaining
 below the threshold ``calibrate`` set on held-out rows. Nothing of a task's inputs is kept
 but the prototypes and, per prototype, the indices of a few nearest examples.
 """
@@ -158,16 +158,11 @@ class NeuromorphicLearner:
         return recall.rates, int(recall.spikes), int(recall.synops), recall
 
     def _reinforce(self, concepts: Tensor, labels: Tensor) -> None:
-        """One recall per row; reward +1 when the winning assembly's label is right, -1 when
-        wrong; STDP pulls the right assembly (the nearest same-label prototype) up."""
+        """One rewarded recall per row through :meth:`AttractorMemory.learn`: reward +1 when
+        the winning assembly's label is right, -1 when wrong, the update on the winner's
+        incoming synapses (credit or blame where the answer came from)."""
         sims = self.similarities(concepts)
-        proto_labels = self.prototype_labels()
-        same = proto_labels.unsqueeze(0) == labels.unsqueeze(1)
-        target = sims.masked_fill(~same, -2.0).argmax(1)
-        recall = self.attractor.run(relative(sims), record=True)
-        won = proto_labels[recall.rates.argmax(1)]
-        reward = torch.where(won == labels, 1.0, -1.0)
-        self.attractor.reinforce(recall, target, reward)
+        self.attractor.learn(relative(sims), self.prototype_labels(), labels)
 
     # -- training ---------------------------------------------------------------------
     def fit_task(self, inputs: Inputs, labels: Tensor) -> NeuromorphicLearner:
@@ -269,14 +264,13 @@ class NeuromorphicLearner:
         similarities and the refs of their stored nearest examples)."""
         self.require_trained()
         concepts = self.embed(inputs)
-        scores, _, _, _ = self.activity(concepts)
+        sims = self.similarities(concepts)
+        scores = sims
+        if self.spiking:
+            scores = self.attractor.run(relative(sims), record=False).rates
         return list(
             self.composer.compose(
-                scores,
-                self.prototype_labels(),
-                self.class_names,
-                self.memory,
-                similarities=self.similarities(concepts),
+                scores, self.prototype_labels(), self.class_names, self.memory, similarities=sims
             )
         )
 
