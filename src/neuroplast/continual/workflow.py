@@ -14,6 +14,7 @@ from neuroplast.continual.heads import merge_task_heads
 from neuroplast.continual.record import register_continual_version
 from neuroplast.continual.runner import RunResult, StrategySummary, summarise
 from neuroplast.continual.streams import Stream
+from neuroplast.errors import ConfigError
 from neuroplast.registry import Registry, VersionRecord
 from neuroplast.workflows.register import bundle_preprocessing
 
@@ -105,6 +106,14 @@ def run_continual(
     """Run every strategy set (default: the config's one) and register the first one's model
     when ``registry`` is given."""
     sets = strategy_sets or [list(config.strategies)]
+    if registry is not None and sets[0] == ["neuromorphic"]:  # refused before any training
+        raise ConfigError(
+            "continual run cannot register the neuromorphic learner (prototypes and a spiking "
+            "memory, not a torch classifier): train and register it with `neuroplast neuro "
+            "train neuro.yaml` (`neuro init --template image|text` writes one), measure it "
+            "beside other strategies with `continual compare --strategies replay,neuromorphic`"
+            ", or add --no-register"
+        )
     stream, summaries = summarise(config, sets, on_run=on_run)
     outcome = ContinualOutcome(stream, summaries)
     if registry is not None:

@@ -129,3 +129,15 @@ def test_the_alias_apps_hold_the_seed_command_names() -> None:
     assert names[neuro.train_app] == {"train", "generate-config"}
     assert names[neuro.eval_app] == {"evaluate", "analyze-results"}
     assert names[neuro.infer_app] == {"infer", "batch-infer"}
+
+
+def test_continual_run_refuses_the_neuromorphic_learner_before_training(
+    tmp_path: Path, cli: Callable[..., Result], home: Path
+) -> None:
+    stream = tmp_path / "stream.yaml"
+    stream.write_text("stream: {source: split_mnist, tasks: 2}\n")
+    result = cli("continual", "run", str(stream), "--strategy", "neuromorphic")
+    assert result.code != 0
+    assert "neuro train" in result.err and "--no-register" in result.err, result.err
+    assert "ACC" not in result.out + result.err, "no seed ran"
+    assert not list(home.rglob("*.safetensors")), "refused before anything was trained"
