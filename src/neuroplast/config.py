@@ -27,6 +27,7 @@ from neuroplast.errors import ConfigError
 from neuroplast.tasks.anomaly.config import AnomalyConfig
 from neuroplast.tasks.forecasting.config import ForecastConfig
 from neuroplast.tasks.generation.config import GenerationConfig
+from neuroplast.tasks.image_generation.config import ImageGenConfig
 from neuroplast.types import TaskType
 
 __all__ = [
@@ -57,12 +58,16 @@ TEMPLATES = (
     "text-minilm",
     "image-cnn",
     "image-mlp",
+    "image-vit",
     "textgen-lstm",
     "textgen-gpt",
     "anomaly-tabular",
     "anomaly-series",
     "anomaly-image",
     "forecast",
+    "image-vae",
+    "image-gan",
+    "image-ddpm",
 )
 # Templates of other config kinds (``neuroplast continual run``), not run configs.
 # image-efficientnet (a run config) is here while tests/test_config.py tells an image
@@ -214,6 +219,9 @@ class RunConfig(_Strict):
     anomaly: AnomalyConfig | None = Field(None, description="task: anomaly_detection only")
     forecast: ForecastConfig | None = Field(None, description="task: forecasting only")
     generation: GenerationConfig | None = Field(None, description="task: generation only")
+    image_generation: ImageGenConfig | None = Field(
+        None, description="task: image_generation only"
+    )
 
     @model_validator(mode="after")
     def _check(self) -> RunConfig:
@@ -221,6 +229,7 @@ class RunConfig(_Strict):
             ("anomaly", "anomaly_detection"),
             ("forecast", "forecasting"),
             ("generation", "generation"),
+            ("image_generation", "image_generation"),
         ):
             if getattr(self, section) is not None and self.task != owner:
                 raise ValueError(f"the {section}: section needs task: {owner}")

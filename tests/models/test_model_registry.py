@@ -31,7 +31,7 @@ from ._helpers import small_config
 
 def test_builtin_architectures_by_modality() -> None:
     assert list_models("text") == ["cnn", "hybrid", "lstm", "minilm", "transformer"]
-    assert list_models("image") == ["efficientnet-lite0", "image_cnn", "image_mlp"]
+    assert list_models("image") == ["efficientnet-lite0", "image_cnn", "image_mlp", "image_vit"]
     assert list_models() == sorted(list_models("text") + list_models("image"))
 
 

@@ -208,7 +208,7 @@ def augmented_image_loader(
     sampler = EpochSampler(order, dataset)
     return DataLoader(
         dataset,
-        sampler=sampler,  # type: ignore[arg-type]
+        sampler=sampler,
         batch_size=None,
         collate_fn=_as_is,
         num_workers=0,
