@@ -31,6 +31,7 @@ if TYPE_CHECKING:  # the services below import torch: each is loaded on first us
     from neuroplast.explain import Explainer
     from neuroplast.inference import LoadedModel, Prediction
     from neuroplast.inference.base import BasePredictor
+    from neuroplast.tasks import TaskResult
     from neuroplast.workflows import EvaluationReport, TrainOutcome
 
 from neuroplast._engine_encoders import EncoderVerbs
@@ -303,6 +304,34 @@ class Engine(RegistryVerbs, ServingVerbs, EncoderVerbs, ModelVerbs):
             paths = [Path(p) for p in inputs]
             inputs = load_image_files(paths, channels=int(c), size=int(h))
         return predictor.predict(cast("Sequence[str] | np.ndarray", inputs), top_k=top_k)
+
+    def generate(
+        self,
+        model_id: str,
+        prompt: str | None = None,
+        *,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        seed: int | None = None,
+        use_cache: bool | None = None,
+        **options: Any,
+    ) -> TaskResult:
+        """New output of a generative version, like ``neuroplast generate``: for text, the
+        continuation of ``prompt`` (``result.document["text"]``) sampled with
+        ``temperature`` (0 = greedy), ``top_k``, ``top_p`` and ``seed`` (default 0: the
+        same seed, the same text); None keeps the version's default. Dispatched through
+        the task's handler (:class:`neuroplast.tasks.GenerativeHandler`): ``options`` are
+        that task's own; a classifier, anomaly or forecasting model raises ConfigError."""
+        from neuroplast.tasks import generative_handler
+
+        version = self.registry.resolve(model_id)
+        handler = generative_handler(version.task, version.ref)
+        given = dict(prompt=prompt, max_tokens=max_tokens, temperature=temperature, top_k=top_k)
+        given.update(top_p=top_p, seed=seed, use_cache=use_cache, **options)
+        chosen = {k: v for k, v in given.items() if v is not None}
+        return handler.generate(self.registry, version.ref, **chosen)
 
 
 _default: Engine | None = None

@@ -12,9 +12,13 @@ verbs on the registry:
     result = handler.train(config, registry)        # data -> model -> registry version
     result = handler.evaluate(registry, "shuttle-ae", split="test")
     result = handler.predict(registry, "shuttle-ae", file=Path("rows.csv"))
+    result = handler.generate(registry, "fortunes-gpt", prompt="A friend")   # generative only
 
-Each verb returns a :class:`TaskResult`: the version it is about, the headline figures, a
-JSON-ready document (what ``--json`` prints) and the lines a terminal shows. A handler
+A generative task's handler also has ``generate`` (:class:`GenerativeHandler`; found by
+:func:`generative_handler`): ``Engine.generate`` dispatches through it, so a new generative
+task needs no change in the Engine. Each verb returns a :class:`TaskResult`: the version it
+is about, the headline figures, a JSON-ready document (what ``--json`` prints) and the lines
+a terminal shows. A handler
 module's top level imports neither torch nor any baseline library: the config check runs
 while a YAML file is loaded.
 """
@@ -36,9 +40,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "TASK_MODULES",
+    "GenerativeHandler",
     "Progress",
     "TaskHandler",
     "TaskResult",
+    "generative_handler",
     "is_task_module_task",
     "task_architectures",
     "task_handler",
@@ -49,6 +55,7 @@ TASK_MODULES: dict[str, str] = {
     "anomaly_detection": "neuroplast.tasks.anomaly",
     "forecasting": "neuroplast.tasks.forecasting",
     "generation": "neuroplast.tasks.generation",
+    "image_generation": "neuroplast.tasks.image_generation",
 }
 
 #: ``progress(description, done, total)``: what the CLI's progress bar receives.
@@ -105,6 +112,18 @@ class TaskHandler(Protocol):
         ...
 
 
+@runtime_checkable
+class GenerativeHandler(TaskHandler, Protocol):
+    """A task handler that also writes new outputs (text, images): the optional verb
+    ``generate`` behind :meth:`neuroplast.Engine.generate`."""
+
+    def generate(self, registry: Registry, model: str, **options: Any) -> TaskResult:
+        """New outputs of the version ``model``; the options are the task's own (text:
+        ``prompt``, ``max_tokens``, ``temperature``, ``top_k``, ``top_p``, ``seed``,
+        ``use_cache``). Unknown options raise :class:`~neuroplast.errors.ConfigError`."""
+        ...
+
+
 def task_architectures() -> dict[str, str]:
     """Architecture name -> task, for anomaly detection and forecasting (read from their
     config modules: no torch import). Generation names its own in its module."""
@@ -138,4 +157,16 @@ def task_handler(task: str | TaskType) -> TaskHandler:
     handler = make()
     if not isinstance(handler, TaskHandler):
         raise ConfigError(f"{module_name}.handler() does not return a TaskHandler")
+    return handler
+
+
+def generative_handler(task: str | TaskType | None, ref: str) -> GenerativeHandler:
+    """The handler of ``task`` when it generates; else a :class:`ConfigError` naming the
+    version ``ref`` and the tasks that do."""
+    handler = task_handler(task) if task is not None and is_task_module_task(task) else None
+    if not isinstance(handler, GenerativeHandler):
+        raise ConfigError(
+            f"{ref} is a {task} model and does not generate; generation needs a model "
+            "trained with task: generation (`neuroplast init --template textgen-gpt`)"
+        )
     return handler

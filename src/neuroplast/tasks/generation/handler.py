@@ -138,6 +138,23 @@ class GenerationHandler:
         )
         return lm, pieces
 
+    def generate(self, registry: Registry, model: str, **options: Any) -> TaskResult:
+        """One text from ``prompt`` (default: empty) with the sampling options of
+        :meth:`stream`; ``document`` is ``{version, prompt, text, seconds}``, the ``--json``
+        of ``neuroplast generate``."""
+        from neuroplast.tasks import TaskResult
+
+        started = time.perf_counter()
+        lm, pieces = self.stream(registry, model, **options)
+        prompt, text = str(options.get("prompt") or ""), "".join(pieces)
+        document = {
+            "version": lm.version.ref,
+            "prompt": prompt,
+            "text": text,
+            "seconds": round(time.perf_counter() - started, 3),
+        }
+        return TaskResult(lm.version, {"characters": len(text)}, document, [prompt + text])
+
     def predict(self, registry: Registry, model: str, **options: Any) -> TaskResult:
         """Text for each prompt: ``prompt=``, or ``inputs=`` / ``images=`` (the positional
         inputs of ``neuroplast predict``), or ``file=`` (one prompt a line); the sampling
