@@ -43,6 +43,7 @@ class TaskType(StrEnum):
     ANOMALY_DETECTION = "anomaly_detection"
     FORECASTING = "forecasting"
     GENERATION = "generation"
+    IMAGE_GENERATION = "image_generation"
     TEXT_CLASSIFICATION = "text_classification"
     SENTIMENT_ANALYSIS = "sentiment_analysis"
     INTENT_RECOGNITION = "intent_recognition"
@@ -55,6 +56,7 @@ class TaskType(StrEnum):
             TaskType.ANOMALY_DETECTION,
             TaskType.FORECASTING,
             TaskType.GENERATION,
+            TaskType.IMAGE_GENERATION,
         )
 
     @property
