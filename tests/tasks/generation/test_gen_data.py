@@ -8,7 +8,12 @@ from pathlib import Path
 import pytest
 
 from neuroplast.errors import DataError
-from neuroplast.tasks.generation.corpus import fortune_documents, read_documents, split_documents
+from neuroplast.tasks.generation.corpus import (
+    fortune_documents,
+    load_corpus,
+    read_documents,
+    split_documents,
+)
 from neuroplast.tasks.generation.lm_data import WindowBatches
 from neuroplast.tasks.generation.tokenizer import (
     BpeTokenizer,
@@ -61,6 +66,26 @@ def test_splits_are_by_document_and_seeded() -> None:
         split_documents(docs[:2], val_fraction=0.1, test_fraction=0.1, seed=0)
 
 
+def test_repeats_and_near_duplicates_are_kept_once_before_the_split(tmp_path: Path) -> None:
+    quote = "The best way to predict the future is to invent it, said someone wise once"
+    docs = [
+        quote + "\n\t\t-- Alan Kay",
+        quote.upper() + "\n\t\t-- Alan Kay",  # a repeat: the same words
+        quote + "\n\t-- Kay, 1971",  # near: word 6-grams with Jaccard 10 / 14
+        quote.replace("to invent it", "to build it yourself"),  # 4 / 19: kept
+        *(f"distinct document number {i} about {w}" for i, w in enumerate("abcdefg")),
+    ]
+    path = tmp_path / "q.txt"
+    path.write_text("\n\n".join(docs))
+    corpus = load_corpus(
+        dataset=None, path=str(path), separator="", val_fraction=0.2, test_fraction=0.2, seed=1
+    )
+    kept = corpus.train + corpus.val + corpus.test
+    assert len(kept) == len(docs) - 2
+    assert docs[0] in kept and docs[3] in kept
+    assert docs[1] not in kept and docs[2] not in kept
+
+
 @pytest.mark.parametrize("kind", ["char", "bpe"])
 def test_tokenizers_round_trip_through_json(kind: str, fortunes_slice: list[str]) -> None:
     if kind == "char":
@@ -94,3 +119,22 @@ def test_an_epoch_can_draw_fewer_windows_and_each_epoch_others() -> None:
         batches.sampler.set_epoch(epoch)
         firsts.append(sorted(int(x[:, 0].min()) for x, _ in batches))
     assert firsts[0] != firsts[1]
+
+
+def test_the_time_budget_stops_when_one_more_epoch_would_not_fit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from types import SimpleNamespace
+
+    from neuroplast.tasks.generation import workflow
+
+    clock = iter([0.0, 100.0, 200.0, 290.0])  # fit start, then the end of epochs 1-3
+    monkeypatch.setattr(workflow.time, "perf_counter", lambda: next(clock))
+    budget, trainer = workflow.TimeBudget(6.0), SimpleNamespace(should_stop=False)
+    budget.on_fit_start(trainer)  # type: ignore[arg-type]
+    stops = []
+    for _ in range(3):
+        budget.on_epoch_end(trainer, {})  # type: ignore[arg-type]
+        stops.append(trainer.should_stop)
+    # 100 s + 100 s fits in 360 s; 200 s + 100 s still does; 290 s + 90 s does not
+    assert stops == [False, False, True]

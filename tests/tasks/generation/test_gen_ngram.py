@@ -36,3 +36,26 @@ def test_longer_histories_help_and_shuffled_text_is_worse(streams) -> None:
     shuffled = test[:]
     random.Random(0).shuffle(shuffled)
     assert KneserNey(4, vocab).fit(train).perplexity(shuffled) > 2 * ppl[4]
+
+
+@pytest.mark.parametrize(("context", "stride"), [(16, 8), (16, 16), (7, 3), (5, 1)])
+def test_overlapping_windows_score_every_token_once(context: int, stride: int) -> None:
+    import torch
+    from torch import nn
+
+    from neuroplast.errors import DataError
+    from neuroplast.tasks.generation.perplexity import model_perplexity
+
+    torch.manual_seed(0)
+    bigram = nn.Embedding(30, 30)  # logits of the next token from the current one only
+    for n in (2, 6, 17, 40, 41):
+        stream = torch.randint(0, 30, (n,)).tolist()
+        with torch.inference_mode():
+            whole = nn.functional.cross_entropy(
+                bigram(torch.tensor(stream[:-1])), torch.tensor(stream[1:]), reduction="sum"
+            )
+        ppl = model_perplexity(bigram, stream, context=context, chars=n, stride=stride)
+        assert ppl.tokens == n - 1
+        assert math.isclose(ppl.nll_sum, float(whole), rel_tol=1e-5)
+    with pytest.raises(DataError, match="stride 9: must be between 1 and the context"):
+        model_perplexity(bigram, [1, 2, 3], context=8, chars=3, stride=9)

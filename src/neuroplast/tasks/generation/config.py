@@ -65,6 +65,14 @@ class GenerationConfig(BaseModel):
             "window once. Shorter epochs for a fixed time budget"
         ),
     )
+    max_minutes: float | None = Field(
+        None,
+        gt=0.0,
+        description=(
+            "a training time budget: stop after the epoch past which the next one (as long as "
+            "the last) would not fit; null = no limit. The schedule still plans every epoch"
+        ),
+    )
     ngram_order: int = Field(5, ge=1, le=10, description="Kneser-Ney baseline order")
     export_onnx: bool = Field(True, description="gpt: also store the ONNX decoder step")
     init_from: str | None = Field(

@@ -1,8 +1,9 @@
 """Perplexity of a language model and of the n-gram baseline on the same token stream.
 
 Every token of the stream after the first is predicted once. The neural models read the
-stream in consecutive windows of ``context`` tokens (the first tokens of a window see less
-history); the n-gram model sees its ``order - 1`` previous tokens. Figures are per token
+stream in windows of ``context`` tokens overlapping by half, each scoring the tokens after
+the previous window's (so a scored token sees at least ``context / 2`` tokens of history);
+the n-gram model sees its ``order - 1`` previous tokens. Figures are per token
 of the stated tokenisation, with bits per character beside them so that character and
 subword models compare.
 """
@@ -59,27 +60,44 @@ class Perplexity:
 
 @torch.inference_mode()
 def model_perplexity(
-    model: nn.Module, stream: list[int], *, context: int, chars: int, batch_size: int = 32
+    model: nn.Module,
+    stream: list[int],
+    *,
+    context: int,
+    chars: int,
+    batch_size: int = 32,
+    stride: int | None = None,
 ) -> Perplexity:
-    """Perplexity of ``model`` over ``stream`` in consecutive windows of ``context`` tokens."""
+    """Perplexity of ``model`` over ``stream``, read in windows of ``context`` tokens that
+    start every ``stride`` tokens (default ``context // 2``): each window scores only the
+    tokens after the previous window's, so every token but the first few sees at least
+    ``context - stride`` tokens of history. ``stride = context``: consecutive windows."""
     if len(stream) < 2:
         raise DataError("the evaluation text is too short: it needs 2 tokens or more")
+    stride = max(1, context // 2) if stride is None else stride
+    if not 1 <= stride <= context:
+        raise DataError(f"stride {stride}: must be between 1 and the context ({context})")
     started = time.perf_counter()
     model.eval()
-    starts = list(range(0, len(stream) - 1, context))
+    skip = context - stride  # targets of a window already scored by the one before
+    starts = [0, *range(stride, max(1, len(stream) - 1 - skip), stride)]
     full = [s for s in starts if s + context + 1 <= len(stream)]
     nll = 0.0
     for i in range(0, len(full), batch_size):
-        batch = torch.tensor([stream[s : s + context + 1] for s in full[i : i + batch_size]])
-        nll += _nll(model, batch)
+        chunk = full[i : i + batch_size]
+        batch = torch.tensor([stream[s : s + context + 1] for s in chunk])
+        nll += _nll(model, batch, [0 if s == 0 else skip for s in chunk])
     for s in starts[len(full) :]:  # the last, shorter window
-        nll += _nll(model, torch.tensor([stream[s:]]))
+        nll += _nll(model, torch.tensor([stream[s:]]), [0 if s == 0 else skip])
     return Perplexity(nll, len(stream) - 1, chars, time.perf_counter() - started)
 
 
-def _nll(model: nn.Module, batch: torch.Tensor) -> float:
+def _nll(model: nn.Module, batch: torch.Tensor, skips: list[int]) -> float:
+    """Summed cross-entropy of each row's targets after its first ``skips[row]``."""
     logits = model(batch[:, :-1]).float()
-    return float(F.cross_entropy(logits.transpose(1, 2), batch[:, 1:], reduction="sum"))
+    losses = F.cross_entropy(logits.transpose(1, 2), batch[:, 1:], reduction="none")
+    keep = torch.arange(losses.shape[1])[None, :] >= torch.tensor(skips)[:, None]
+    return float(losses[keep].sum())
 
 
 def baseline_perplexity(

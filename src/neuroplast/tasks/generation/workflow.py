@@ -27,7 +27,7 @@ from neuroplast.tasks.generation.perplexity import (
     model_perplexity,
 )
 from neuroplast.tasks.generation.versions import TASK, LoadedLM, load_lm, write_lm
-from neuroplast.training import MetricsRecorder, Trainer
+from neuroplast.training import Callback, MetricsRecorder, Trainer
 from neuroplast.workflows.register import marking_failures, reserve_version
 
 if TYPE_CHECKING:
@@ -107,6 +107,25 @@ def score(
     return LMScores(ppl, base, gen.ngram_order, data.tokenizer.kind)
 
 
+class TimeBudget(Callback):
+    """Ends the fit after the epoch past which one more epoch as long as the last would
+    exceed ``minutes`` of training (``generation.max_minutes``)."""
+
+    def __init__(self, minutes: float) -> None:
+        self.seconds = minutes * 60.0
+        self.started = self.last = 0.0
+
+    def on_fit_start(self, trainer: Trainer) -> None:
+        self.started = self.last = time.perf_counter()
+
+    def on_epoch_end(self, trainer: Trainer, metrics: ModelMetrics) -> None:
+        now = time.perf_counter()
+        epoch, self.last = now - self.last, now
+        if now - self.started + epoch > self.seconds:
+            logger.info("generation.max_minutes: stopping after %.0f s", now - self.started)
+            trainer.should_stop = True
+
+
 def _fit(
     config: RunConfig,
     model: nn.Module,
@@ -121,9 +140,13 @@ def _fit(
         if on_epoch is not None:
             on_epoch(metrics)
 
+    budget = generation_section(config).max_minutes
+    callbacks: list[Callback] = [MetricsRecorder(record)]
+    if budget is not None:
+        callbacks.append(TimeBudget(budget))
     trainer = Trainer(
         config.train,
-        callbacks=[MetricsRecorder(record)],
+        callbacks=callbacks,
         checkpoint_dir=run.checkpoint_dir,
         progress=progress,
     )
