@@ -25,7 +25,13 @@ from neuroplast.registry import Registry, VersionRecord
 from neuroplast.tuning._optuna import require_optuna
 from neuroplast.tuning.space import SearchSpace, apply_params
 from neuroplast.tuning.storage import StorageSpec, open_storage, resolve_storage
-from neuroplast.tuning.trial import TrialRunner, direction_of, trial_run, trial_summary
+from neuroplast.tuning.trial import (
+    FIRST_PRUNABLE_EPOCH,
+    TrialRunner,
+    direction_of,
+    trial_run,
+    trial_summary,
+)
 
 if TYPE_CHECKING:
     import optuna
@@ -83,9 +89,13 @@ def make_pruner(settings: TuneSettings, epochs: int) -> optuna.pruners.BasePrune
     if settings.pruner == "none":
         return optuna.pruners.NopPruner()
     if settings.pruner == "hyperband":
-        return optuna.pruners.HyperbandPruner(min_resource=2, max_resource=max(epochs, 3))
+        return optuna.pruners.HyperbandPruner(
+            min_resource=FIRST_PRUNABLE_EPOCH, max_resource=max(epochs, FIRST_PRUNABLE_EPOCH + 1)
+        )
     # never on epoch 1's noisy value: from epoch 2 on
-    return optuna.pruners.MedianPruner(n_startup_trials=settings.startup_trials, n_warmup_steps=2)
+    return optuna.pruners.MedianPruner(
+        n_startup_trials=settings.startup_trials, n_warmup_steps=FIRST_PRUNABLE_EPOCH
+    )
 
 
 def open_study(

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -50,11 +49,22 @@ def direction_of(metric: str) -> str:
     return METRICS[metric]
 
 
-class PruningCallback(Callback):
-    """Reports ``metric`` after each epoch; raises ``optuna.TrialPruned`` to stop the trial."""
+#: The first epoch a pruner may stop a trial after (epoch 1's value is too noisy): the median
+#: pruner's warm-up and Hyperband's smallest resource.
+FIRST_PRUNABLE_EPOCH = 2
 
-    def __init__(self, trial: optuna.Trial, metric: str) -> None:
-        self.trial, self.metric = trial, metric
+
+class PruningCallback(Callback):
+    """Reports ``metric`` after each epoch; raises ``optuna.TrialPruned`` to stop the trial.
+
+    The pruner is asked only after epochs ``FIRST_PRUNABLE_EPOCH`` to ``last_epoch - 1``: it
+    never stops a trial before, and stopping after the last epoch would save nothing (the
+    trial then counts as completed, with its value). Each question reads the study's trials
+    from the storage, the largest cost a trial adds to its training.
+    """
+
+    def __init__(self, trial: optuna.Trial, metric: str, last_epoch: int | None = None) -> None:
+        self.trial, self.metric, self.last_epoch = trial, metric, last_epoch
         self.pruned_at: int | None = None
 
     def on_epoch_end(self, trainer: Trainer, metrics: ModelMetrics) -> None:
@@ -67,6 +77,10 @@ class PruningCallback(Callback):
                 f"{metrics.epoch} (no validation split?); use train_loss or add validation data"
             )
         self.trial.report(value, metrics.epoch)
+        if metrics.epoch < FIRST_PRUNABLE_EPOCH or (
+            self.last_epoch is not None and metrics.epoch >= self.last_epoch
+        ):
+            return
         if self.trial.should_prune():
             self.pruned_at = metrics.epoch
             raise optuna.TrialPruned(
@@ -155,9 +169,8 @@ class TrialRunner:
         run = self.registry.start_run(config.name, run_config)
         # one attribute (each is a write): the run, and the process that runs the trial
         trial.set_user_attr("run", {"uid": run.uid, "id": run.id, "worker_pid": os.getpid()})
-        pruner = PruningCallback(trial, self.metric)
+        pruner = PruningCallback(trial, self.metric, last_epoch=config.train.epochs)
         recorder = MetricsRecorder(lambda m: self.registry.log_epoch(run.id, m))
-        started = time.perf_counter()
         with self.registry.heartbeat(run.id):
             try:
                 history, best_epoch = fit_config(config, data, [recorder, pruner])
@@ -165,13 +178,11 @@ class TrialRunner:
                 self.registry.update_run(
                     run.id, status="pruned", error=str(e), finished_at=datetime.now(UTC)
                 )
-                trial.set_user_attr("train_seconds", round(time.perf_counter() - started, 3))
                 raise
             except BaseException as e:
                 self.registry.update_run(run.id, status="failed", error=f"{type(e).__name__}: {e}")
                 raise
         value = objective_value(history, best_epoch, self.metric)
-        trial.set_user_attr("train_seconds", round(time.perf_counter() - started, 3))
         self.registry.update_run(run.id, status="completed")
         return value
 
@@ -193,5 +204,15 @@ def trial_summary(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
         "run": run.get("uid"),
         "run_id": run.get("id"),
         "epochs": len(trial.intermediate_values),
-        "seconds": trial.user_attrs.get("train_seconds"),
+        "seconds": _seconds(trial),
     }
+
+
+def _seconds(trial: optuna.trial.FrozenTrial) -> float | None:
+    """How long the trial ran (start to end as Optuna recorded them; None while running).
+    Studies from before this measure have it as the user attribute ``train_seconds``."""
+    recorded = trial.user_attrs.get("train_seconds")
+    if recorded is not None:
+        return float(recorded)
+    duration = trial.duration
+    return None if duration is None else round(duration.total_seconds(), 3)
