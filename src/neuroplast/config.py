@@ -22,7 +22,7 @@ from pydantic import (
     model_validator,
 )
 
-from neuroplast.data._augment_config import AugmentConfig
+from neuroplast.data.augment_config import AugmentConfig
 from neuroplast.errors import ConfigError
 from neuroplast.tasks.anomaly.config import AnomalyConfig
 from neuroplast.tasks.forecasting.config import ForecastConfig

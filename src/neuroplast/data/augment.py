@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
-from neuroplast.data._augment_config import AugmentConfig, flips_allowed
+from neuroplast.data.augment_config import AugmentConfig, flips_allowed
 from neuroplast.data.torch_data import BucketBatchSampler, ImageDataset
 from neuroplast.errors import ConfigError, DataError
 

@@ -27,7 +27,7 @@ from neuroplast.data import (
     stratified_split,
     text_loader,
 )
-from neuroplast.data._augment_config import AugmentConfig, flips_allowed
+from neuroplast.data.augment_config import AugmentConfig, flips_allowed
 from neuroplast.data.files import SUPPORTED_TABLE_EXTENSIONS
 from neuroplast.errors import ConfigError, DataError
 
