@@ -3,7 +3,9 @@
 The command dispatches on the version's task: the task's handler (see
 :func:`neuroplast.tasks.task_handler`) must have a ``stream(registry, model, **options)``
 verb returning ``(loaded, pieces)``; text generation has one, and other generative tasks
-can add theirs without a change here.
+can add theirs without a change here. Image generators (task: image_generation) have no
+stream: their handler's ``generate`` writes a PNG grid and a ``.npy`` array (``--n``,
+``-o``, ``--class``, ``--steps``).
 """
 
 from __future__ import annotations
@@ -38,13 +40,25 @@ def generate(
     no_cache: bool = typer.Option(
         False, "--no-cache", help="Recompute the whole window every token (no KV cache)."
     ),
+    n: int | None = typer.Option(None, "--n", help="Images: how many (default 64)."),
+    output: str | None = typer.Option(
+        None, "--output", "-o", help="Images: the PNG grid (the .npy array goes beside it)."
+    ),
+    class_index: int | None = typer.Option(
+        None, "--class", help="Images: the class to draw (class-conditional models)."
+    ),
+    steps: int | None = typer.Option(
+        None, "--steps", help="Images, diffusion models: DDIM steps (default: the version's)."
+    ),
     home: HomeOption = None,
     as_json: JsonOption = False,
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
-    """Write text with a generation model, printing each token as it is sampled.
+    """Write text with a generation model, printing each token as it is sampled; or draw
+    images with an image generator (``--n``, ``-o``, ``--class``, ``--steps``).
 
-    ``--json``: ``{version, prompt, text, seconds}`` once the text is complete.
+    ``--json``: ``{version, prompt, text, seconds}`` once the text is complete; for images
+    ``{version, n, class, seed, steps, png, array, seconds}``.
     """
     setup_logging(verbose)
     from neuroplast.engine import Engine
@@ -56,10 +70,33 @@ def generate(
         version = registry.resolve(model)
         handler = task_handler(version.task) if is_task_module_task(version.task) else None
         stream = getattr(handler, "stream", None)
+        image_options = dict(n=n, output=output, class_index=class_index, steps=steps)
+        if handler is not None and stream is None and hasattr(handler, "generate"):
+            if (
+                prompt
+                or no_cache
+                or any(v is not None for v in (max_tokens, temperature, top_k, top_p))
+            ):
+                raise ConfigError(
+                    f"{version.ref} draws images: --prompt, --max-tokens, --temperature, "
+                    "--top-k, --top-p and --no-cache are for text models"
+                )
+            done = handler.generate(registry, version.ref, seed=seed, **image_options)
+            if as_json:
+                print_json(done.document)
+            else:
+                typer.echo("\n".join(done.lines))
+            return
+        if stream is not None and any(v is not None for v in image_options.values()):
+            raise ConfigError(
+                f"{version.ref} writes text: --n, -o, --class and --steps are for image "
+                "generators (task: image_generation)"
+            )
         if stream is None:
             raise ConfigError(
                 f"{version.ref} is a {version.task} model: `neuroplast generate` needs a "
-                "generative one (task: generation; see `neuroplast init --template textgen-gpt`)"
+                "generative one (task: generation or image_generation; see `neuroplast init "
+                "--template textgen-gpt` or `--template image-vae`)"
             )
         started = time.perf_counter()
         options = dict(max_tokens=max_tokens, temperature=temperature, top_k=top_k, top_p=top_p)
