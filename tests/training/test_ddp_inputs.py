@@ -91,3 +91,22 @@ def test_a_multi_process_fabric_that_was_not_launched_is_explained() -> None:
     trainer = Trainer(TrainConfig(early_stopping={"enabled": False}), fabric=fabric)
     with pytest.raises(TrainingError, match="were not started: launch them first"):
         trainer.fit(torch.nn.Linear(3, 2), data)
+
+
+def test_fsdp_is_refused_with_the_reason_on_cpus_and_on_gpus(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from neuroplast.training import device
+
+    with pytest.raises(ConfigError) as on_cpu:
+        device.check_layout(2, "fsdp", "cpu")
+    message = str(on_cpu.value)
+    # what cannot run, why, and what to do instead
+    assert message.startswith("--strategy fsdp shards the model over CUDA GPUs")
+    assert "this run is on cpu" in message and "use --strategy ddp (gloo on CPUs)" in message
+    monkeypatch.setattr(device, "resolve_accelerator", lambda accelerator: "cuda")
+    with pytest.raises(ConfigError, match=r"gathering them from FSDP's shards is not written"):
+        device.check_layout(2, "fsdp", "auto")
+    # ddp on the same "GPUs" is the way out the message names
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    assert device.check_layout(2, "ddp", "auto") == "ddp"
