@@ -28,7 +28,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import Result, require_debian_data
+from tests.conftest import Result, _missing, require_debian_data
 from tests.test_readme import (
     ROOT,
     blocks,
@@ -187,7 +187,21 @@ DEBIAN_WORDS = {
     "image-mlp": "fashion_mnist",
     "fmnist": "fashion_mnist",  # fmnist-cnn, fmnist-mlp.yaml: made from the image templates
     "wordnet": "wordnet_glosses",
+    "fortunes": "fortunes",  # fortunes-gpt, fortunes-lstm
+    "generation.": "fortunes",  # the generation page's train command: the textgen template
 }
+
+
+def require_data(name: str) -> None:
+    """:func:`require_debian_data`, and Debian's fortunes (read as files by the generation
+    task, not a built-in data set)."""
+    if name != "fortunes":
+        require_debian_data(name)
+        return
+    from neuroplast.tasks.generation.corpus import FORTUNES_DIR
+
+    if not FORTUNES_DIR.is_dir():
+        _missing("Debian data set fortunes", "package fortunes")
 
 
 def nav_pages() -> list[Path]:
@@ -221,7 +235,7 @@ def _data_present(name: str) -> bool:
     """Whether the Debian data set is there: the shared guard skips (outside CI) or fails
     (under CI) when it is not; here a skip only leaves out the commands that need it."""
     try:
-        require_debian_data(name)
+        require_data(name)
     except pytest.skip.Exception:
         return False
     return True
@@ -290,6 +304,7 @@ def test_commands_that_need_debian_data_are_recognised() -> None:
         "wordnet_glosses"
     }
     assert needed_data("neuroplast train cfg.yaml --set data.dataset=bbc_news") == set()
+    assert needed_data("neuroplast generate fortunes-gpt --prompt A") == {"fortunes"}
 
 
 def test_the_site_builds_strictly_and_offline(tmp_path: Path) -> None:
@@ -333,4 +348,4 @@ def test_docs_page_runs(
         if "predictions" in namespace:
             assert len(namespace["predictions"]) == 10
     for name in sorted(missing):
-        require_debian_data(name)  # skips, counted in the end-of-run summary
+        require_data(name)  # skips, counted in the end-of-run summary
