@@ -151,7 +151,7 @@ def test_augmenting_texts_or_bad_batches_is_an_error() -> None:
     texts = TextData(
         ["good", "bad", "fine", "poor"] * 10, np.array([0, 1] * 20), ["p", "n"], source="t"
     )
-    with pytest.raises(ConfigError, match="transforms images.*set data.augment: none"):
+    with pytest.raises(ConfigError, match=r"transforms images.*set data.augment: none"):
         prepare(DataConfig(dataset="x", augment="standard"), raw=texts)
     augment = ImageAugmenter(AugmentConfig(), seed=0, hflip=False)
     with pytest.raises(DataError, match=r"float images shaped \[B, C, H, W\]"):

@@ -13,6 +13,7 @@ from neuroplast.cli._common import (
     setup_logging,
 )
 from neuroplast.cli._tables import print_results
+from neuroplast.cli._vision import print_vision_analyses, vision_analyses
 from neuroplast.inference import backends_help
 
 
@@ -25,6 +26,21 @@ def evaluate(
     backend: str = typer.Option(
         "torch", "--backend", help=f"Predictor backend: {backends_help()}."
     ),
+    errors: str | None = typer.Option(
+        None,
+        "--errors",
+        help="Image models: write the most confident mistakes per class pair, with GradCAM "
+        "(CNN) or attention rollout (ViT) beside each, to this HTML file (PNG beside it).",
+    ),
+    robustness: bool = typer.Option(
+        False,
+        "--robustness",
+        help="Image models: accuracy under FGSM / PGD (L-inf epsilons in [0, 1] pixel space) "
+        "and noise, blur, contrast corruptions; HTML + PNG + JSON stored with the evaluation.",
+    ),
+    robustness_samples: int = typer.Option(
+        500, "--robustness-samples", min=1, help="Images of the split that --robustness attacks."
+    ),
     home: HomeOption = None,
     as_json: JsonOption = False,
     verbose: bool = typer.Option(False, "--verbose", "-v"),
@@ -33,7 +49,8 @@ def evaluate(
 
     ``--json``: ``{version, split, data_source, backend, metrics, per_class, baseline, note,
     plots}`` (``metrics`` and ``baseline`` hold accuracy, precision/recall/F1 macro and
-    weighted, roc_auc, loss, samples; ``baseline`` is null where there is none).
+    weighted, roc_auc, loss, samples; ``baseline`` is null where there is none), plus
+    ``errors`` / ``robustness`` with those options (docs/vision.md).
 
     Anomaly detection, forecasting and generation models get their task's own metrics beside
     its baselines (docs/anomaly.md, docs/forecasting.md); ``--json`` is then the task's
@@ -56,10 +73,12 @@ def evaluate(
     with Engine(home) as engine, console.status(f"evaluating {model}..."):
         report = engine.evaluate(model, split=split, data=data, backend=backend)
     v = report.version
+    extra = vision_analyses(v.ref, split, errors, robustness, robustness_samples, home)
     if as_json:
         r, b = report.result, report.baseline
         print_json(
             {
+                **extra,
                 "version": v.ref,
                 "split": report.split,
                 "data_source": report.data_source,
@@ -78,3 +97,4 @@ def evaluate(
         console.print(report.note)
     for name, path in report.plots.items():
         console.print(f"plot {name}: {path}")
+    print_vision_analyses(console, extra)
