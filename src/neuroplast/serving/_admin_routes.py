@@ -91,6 +91,7 @@ def _add_ab(app: FastAPI) -> None:
             if not number.isdigit():
                 raise DataError(f"split keys are version numbers (or name:N), not {version!r}")
             split[int(number)] = weight
+        await asyncio.to_thread(_same_kind, serving, name, list(split))
         routing = await _routing_change(
             serving.registry.start_ab, name, split, sticky_key=body.sticky_key, reason=body.reason
         )
@@ -115,6 +116,30 @@ def _add_ab(app: FastAPI) -> None:
         )
         await _refresh_if_ready(serving)
         return _routing_out(routing)
+
+
+def _same_kind(serving: Serving, name: str, numbers: list[int]) -> None:
+    """A 409 when the versions of a split are of different kinds (a forecaster and a
+    classifier answer different questions: no split can compare them)."""
+    from neuroplast.errors import ModelNotFoundError
+    from neuroplast.serving._task_kinds import kind_title, version_kind
+
+    kinds: dict[str, str] = {}
+    for ref in (name, *(f"{name}:{n}" for n in numbers)):
+        try:
+            version = serving.registry.resolve(ref)
+        except ModelNotFoundError:
+            continue  # the registry's own check names the missing version
+        kinds[version.ref] = version_kind(version)
+    if len(set(kinds.values())) > 1:
+        listed = ", ".join(f"{ref} is {kind_title(kind)}" for ref, kind in kinds.items())
+        raise HttpError(
+            409,
+            "mixed_tasks",
+            f"an A/B split compares versions that answer the same way; {listed}: split "
+            "between versions of one kind only",
+            detail={"kinds": kinds},
+        )
 
 
 async def _routing_change(change: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

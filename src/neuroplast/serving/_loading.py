@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from neuroplast.errors import ArtifactError, ConfigError, DataError, RegistryError
+from neuroplast.serving._task_kinds import CLASSIFIER, TaskModel
 from neuroplast.serving.batcher import Batcher
 
 if TYPE_CHECKING:
@@ -28,6 +29,7 @@ __all__ = [
     "check_serve_backend",
     "input_spec",
     "load_predictor",
+    "load_task_served",
     "load_version",
     "serve_backends",
     "warm",
@@ -177,17 +179,28 @@ def warm(predictor: BasePredictor, spec: InputSpec, size: int) -> None:
 
 @dataclass
 class ServedVersion:
-    """One loaded version of ``model``: its warmed Predictor and its batcher."""
+    """One loaded version of ``model``: its warmed Predictor (or, for the other kinds of
+    model, its :class:`~neuroplast.serving._task_kinds.TaskModel`) and its batcher."""
 
     ref: str
     model: str
-    predictor: BasePredictor
+    predictor: BasePredictor | TaskModel
     spec: InputSpec
-    batcher: Batcher[Any, np.ndarray]
+    batcher: Batcher[Any, Any]
 
     @property
     def backend(self) -> str:
         return str(self.predictor.backend)
+
+    @property
+    def task(self) -> str:
+        """The serving kind: ``classification``, ``neuromorphic``, ``anomaly_detection``,
+        ``forecasting`` or ``generation``."""
+        return self.predictor.task if isinstance(self.predictor, TaskModel) else CLASSIFIER
+
+    @property
+    def label_names(self) -> list[str]:
+        return list(self.predictor.label_names)
 
 
 def load_version(
@@ -218,3 +231,27 @@ def load_version(
     )
     logger.info("serving %s on %s", ref, predictor.backend)
     return ServedVersion(ref, model, predictor, spec, batcher)
+
+
+def load_task_served(
+    registry: Registry,
+    model: str,
+    ref: str,
+    kind: str,
+    *,
+    batching: tuple[int, float, int],
+    on_batch: Callable[[int, float], None] | None = None,
+) -> ServedVersion:
+    """Version ``ref`` of serving kind ``kind`` (not a classifier) behind a batcher; its
+    model caps the batch (a language model generates for one prompt at a time)."""
+    from neuroplast.serving._task_models import load_task_model
+
+    task_model = load_task_model(registry, ref, kind)
+    max_batch, max_wait_ms, max_queue = batching
+    if task_model.max_batch is not None:
+        max_batch = min(max_batch, task_model.max_batch)
+    batcher: Batcher[Any, Any] = Batcher(
+        task_model.run, max_batch, max_wait_ms, max_queue, on_batch, name=ref
+    )
+    logger.info("serving %s (%s) on torch", ref, kind)
+    return ServedVersion(ref, model, task_model, task_model.spec, batcher)

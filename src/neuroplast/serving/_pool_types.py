@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from neuroplast.errors import ConfigError
 from neuroplast.inference.base import Prediction
@@ -58,6 +59,8 @@ class ServedModel:
     backend: str
     arms: dict[str, float] = field(default_factory=dict)
     shadows: list[str] = field(default_factory=list)
+    task: str = "classification"
+    details: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,7 @@ class Answer:
     backend: str
     predictions: list[Prediction]
     latency_ms: float
+    answers: list[dict[str, Any]] | None = None  # a neuromorphic learner's, one per input
 
 
 class PoolObserver:

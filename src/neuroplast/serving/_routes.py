@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from fastapi import FastAPI, Header, Request
@@ -30,7 +30,14 @@ from neuroplast.serving._bodies import (
     unsupported,
 )
 from neuroplast.serving._http_errors import HttpError, error_responses
-from neuroplast.serving.errors import ModelNotServed, NotReady
+from neuroplast.serving._task_kinds import (
+    CLASSIFIER,
+    NEUROMORPHIC,
+    ROUTES,
+    kind_title,
+    wrong_route,
+)
+from neuroplast.serving.errors import ModelNotServed, NotReady, WrongRoute
 from neuroplast.serving.limits import Limits, check_texts
 from neuroplast.serving.metrics import CONTENT_TYPE, ServingMetrics
 
@@ -63,6 +70,7 @@ class Serving:
         self.api_key = api_key
         self.loading: asyncio.Task[None] | None = None
         self.load_error: str | None = None
+        self.streams = 0  # generations streaming now (the task routes cap them)
 
     def served(self, request: Request, name: str) -> ServedModel:
         self.require_ready()
@@ -88,11 +96,15 @@ def serving_of(request: Request) -> Serving:
 
 
 def model_info(served: ServedModel) -> s.ModelInfo:
+    kind = str(served.modality)
     if is_image(served):
         channels, size = image_spec(served)
         spec = s.InputSpec(kind="image", channels=channels, size=size)
+    elif kind in ("tabular", "series"):
+        spec = s.InputSpec(kind=kind)
     else:
         spec = s.InputSpec(kind="text", max_length=input_spec(served).get("max_length"))
+    task = str(served.task)
     return s.ModelInfo(
         name=served.name,
         modality=str(served.modality),
@@ -102,6 +114,9 @@ def model_info(served: ServedModel) -> s.ModelInfo:
         input=spec,
         arms={str(k): float(v) for k, v in dict(served.arms).items()},
         shadows=[str(x) for x in served.shadows],
+        task=task,
+        route=f"/v1/models/{served.name}/{ROUTES.get(task, 'predict')}",
+        details=dict(served.details),
     )
 
 
@@ -150,7 +165,9 @@ _EXPLAIN_BODY = {
 
 def add_routes(app: FastAPI) -> None:
     """Every route of the server, by group."""
-    for add in (_add_predict, _add_explain, _add_feedback, _add_info):
+    from neuroplast.serving._task_routes import add_task_routes
+
+    for add in (_add_predict, _add_explain, _add_feedback, _add_info, add_task_routes):
         add(app)
 
 
@@ -159,9 +176,11 @@ def _add_predict(app: FastAPI) -> None:
         "/v1/models/{name}/predict",
         name="predict",
         response_model=s.PredictResponse,
+        response_model_exclude_none=True,
         responses=error_responses(400, 404, 413, 415, 422, 503),
         openapi_extra=_PREDICT_BODY,
-        summary="Labels and probabilities for texts (JSON) or images (multipart uploads)",
+        summary="Labels and probabilities for texts (JSON) or images (multipart uploads); "
+        "neuromorphic learners add abstention and evidence",
     )
     async def predict(
         name: str,
@@ -170,6 +189,8 @@ def _add_predict(app: FastAPI) -> None:
     ) -> s.PredictResponse:
         serving = serving_of(request)
         served = serving.served(request, name)
+        if served.task not in (CLASSIFIER, NEUROMORPHIC):
+            raise wrong_route(name, served.task, "predict")
         media = media_type(request)
         key = x_neuroplast_key
         inputs: list[str] | np.ndarray
@@ -206,11 +227,23 @@ def _add_predict(app: FastAPI) -> None:
                     top_k=[
                         s.LabelProbability(label=lb, probability=float(pr)) for lb, pr in p.top_k
                     ],
+                    **_learner_fields(answer.answers, i),
                 )
-                for p in answer.predictions
+                for i, p in enumerate(answer.predictions)
             ],
             latency_ms=float(answer.latency_ms),
         )
+
+
+def _learner_fields(answers: list[dict[str, Any]] | None, i: int) -> dict[str, Any]:
+    """A neuromorphic learner's abstention and evidence for input ``i`` (none for others)."""
+    if answers is None:
+        return {}
+    answer = answers[i]
+    return {
+        "abstained": bool(answer["abstained"]),
+        "evidence": [s.EvidenceOut.model_validate(e) for e in answer.get("evidence") or []],
+    }
 
 
 def _add_explain(app: FastAPI) -> None:
@@ -225,6 +258,8 @@ def _add_explain(app: FastAPI) -> None:
     async def explain(name: str, request: Request) -> s.ExplainResponse:
         serving = serving_of(request)
         served = serving.served(request, name)
+        if served.task != CLASSIFIER:
+            raise wrong_route(name, served.task, "explain")
         media = media_type(request)
         item: str | np.ndarray
         if media == JSON:
@@ -269,7 +304,13 @@ def _add_feedback(app: FastAPI) -> None:
     )
     async def feedback(name: str, body: s.FeedbackRequest, request: Request) -> s.FeedbackResponse:
         serving = serving_of(request)
-        serving.served(request, name)
+        served = serving.served(request, name)
+        if served.task not in (CLASSIFIER, NEUROMORPHIC):
+            raise WrongRoute(
+                f"{name} is {kind_title(served.task)}: its answers are not in the prediction "
+                "log (it holds labelled answers), so there is nothing to join feedback to",
+                detail={"task": served.task},
+            )
         await serving.pool.flush_log()
         try:
             joined = await asyncio.to_thread(

@@ -8,7 +8,7 @@ from typing import Any
 
 from neuroplast.errors import NeuroplastError
 
-__all__ = ["ModelNotServed", "NotReady", "QueueFull", "ServingError"]
+__all__ = ["ModelNotServed", "NotReady", "QueueFull", "ServingError", "WrongRoute"]
 
 
 class ServingError(NeuroplastError):
@@ -45,3 +45,11 @@ class NotReady(ServingError):
 
     status = 503
     code = "not_ready"
+
+
+class WrongRoute(ServingError):
+    """The request was sent to a route that does not serve this kind of model (a forecast
+    asked of a classifier, a prediction of a language model)."""
+
+    status = 400
+    code = "wrong_route"

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import dataclasses
 import gc
 import logging
 from collections.abc import Sequence
@@ -29,15 +30,17 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from neuroplast.errors import DataError
-from neuroplast.inference.base import Prediction
+from neuroplast.errors import ConfigError, DataError
+from neuroplast.serving._answers import mixed_kinds, predictions_of, served_details
 from neuroplast.serving._loading import (
     ServedVersion,
     check_inputs,
+    load_task_served,
     load_version,
 )
 from neuroplast.serving._plan import plans as read_plans
 from neuroplast.serving._pool_types import Answer, PoolObserver, ServedModel, ServeSettings
+from neuroplast.serving._task_kinds import CLASSIFIER, NEUROMORPHIC, version_kind, wrong_route
 from neuroplast.serving.errors import ModelNotServed, NotReady, QueueFull
 from neuroplast.serving.explain import Explanations
 from neuroplast.serving.predlog import LogEntry, PredictionLog
@@ -52,15 +55,6 @@ logger = logging.getLogger(__name__)
 
 #: Explanations (slow: tens of forward passes each) running or waiting, at most.
 EXPLAIN_QUEUE = 16
-
-
-def _predictions(rows: Sequence[np.ndarray], labels: Sequence[str], top_k: int) -> list[Prediction]:
-    out = []
-    for row in rows:
-        best = np.argsort(-row, kind="stable")[:top_k]
-        ranked = [(labels[j], float(row[j])) for j in best]
-        out.append(Prediction(label=ranked[0][0], probability=ranked[0][1], top_k=ranked))
-    return out
 
 
 class ModelPool:
@@ -141,12 +135,14 @@ class ModelPool:
                 ServedModel(
                     name=name,
                     modality=version.spec.modality,
-                    label_names=list(version.predictor.label_names),
+                    label_names=version.label_names,
                     input=version.spec,
                     production=router.production,
                     backend=version.backend,
                     arms=dict(router.arms),
                     shadows=list(router.shadows),
+                    task=version.task,
+                    details=served_details(version),
                 )
             )
         return out
@@ -179,15 +175,19 @@ class ModelPool:
         router = self.router(name)
         route = router.choose(request_id, key)
         version = self._versions[route.ref]
+        if version.task not in (CLASSIFIER, NEUROMORPHIC):
+            raise wrong_route(name, version.task, "predict")
         items = check_inputs(version.spec, inputs)
-        labels = version.predictor.label_names
+        labels = version.label_names
         if not 1 <= top_k <= len(labels):
             raise DataError(f"top_k must be between 1 and the number of classes ({len(labels)})")
         rows = await version.batcher.submit(items)
         self._queue_seen(version)
-        predictions = _predictions(rows, labels, top_k)
+        predictions = predictions_of(rows, labels, top_k)
         latency_ms = (perf_counter() - start) * 1000.0
         answer = Answer(request_id, name, route.ref, version.backend, predictions, latency_ms)
+        if version.task == NEUROMORPHIC:
+            answer = dataclasses.replace(answer, answers=list(rows))
         logged = self.log.sampled(request_id)
         if logged:
             self.log.add(
@@ -206,6 +206,23 @@ class ModelPool:
             self._spawn(self._shadow(shadow, items, predictions, request_id, logged))
         return answer
 
+    def task_version(
+        self, name: str, kind: str, route: str, *, request_id: str, key: str | None = None
+    ) -> tuple[ServedVersion, str]:
+        """The version of task model ``name`` that answers ``request_id`` (or sticky ``key``)
+        and its arm; a :class:`WrongRoute` when ``name`` is not a model of ``kind``."""
+        chosen = self.router(name).choose(request_id, key)
+        version = self._versions[chosen.ref]
+        if version.task != kind:
+            raise wrong_route(name, version.task, route)
+        return version, chosen.arm
+
+    async def run_task(self, version: ServedVersion, items: list[Any]) -> list[Any]:
+        """The outputs of a task version for prepared ``items``, through its batcher."""
+        outputs = await version.batcher.submit(items)
+        self._queue_seen(version)
+        return outputs
+
     def _spawn(self, coroutine: Any) -> None:
         task = asyncio.create_task(coroutine)
         self._tasks.add(task)
@@ -215,7 +232,7 @@ class ModelPool:
         self,
         ref: str,
         items: list[Any],
-        answered: list[Prediction],
+        answered: list[Any],
         request_id: str,
         logged: bool,
     ) -> None:
@@ -234,7 +251,7 @@ class ModelPool:
             logger.warning("shadow %s failed on request %s: %s", ref, request_id, e)
             return
         latency_ms = (perf_counter() - start) * 1000.0
-        predictions = _predictions(rows, version.predictor.label_names, 1)
+        predictions = predictions_of(rows, version.label_names, 1)
         agreed = sum(p.label == a.label for p, a in zip(predictions, answered, strict=True))
         before = self.shadow_agreement.get(ref, (0, 0))
         self.shadow_agreement[ref] = (before[0] + agreed, before[1] + len(predictions))
@@ -296,6 +313,17 @@ class ModelPool:
             self._notify("on_queue", model, ref, version.batcher.depth)
 
         s = self.settings
+        kind = version_kind(self.registry.resolve(ref))
+        if kind != CLASSIFIER:
+            version = load_task_served(
+                self.registry,
+                model,
+                ref,
+                kind,
+                batching=(s.max_batch, s.max_wait_ms, s.max_queue),
+                on_batch=on_batch,
+            )
+            return version
         version = load_version(
             self.registry,
             model,
@@ -340,7 +368,12 @@ class ModelPool:
                         failed.add(ref)
             routers = dict(self._routers)
             for name, router in plans.items():
-                if failed.isdisjoint(router.refs):
+                mixed = mixed_kinds(router, {**self._versions, **loaded})
+                if mixed is not None:
+                    if initial:
+                        raise ConfigError(mixed)
+                    logger.error("%s; %s keeps its current versions", mixed, name)
+                elif failed.isdisjoint(router.refs):
                     routers[name] = router
             for name, error in unreadable.items():
                 logger.warning("cannot read what to serve for %s (%s); keeping it", name, error)

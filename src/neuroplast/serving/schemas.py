@@ -11,6 +11,8 @@ __all__ = [
     "ABStartRequest",
     "ErrorBody",
     "ErrorResponse",
+    "EvidenceOut",
+    "ExampleOut",
     "ExplainRequest",
     "ExplainResponse",
     "FeedbackRequest",
@@ -78,10 +80,29 @@ class LabelProbability(BaseModel):
     probability: float
 
 
+class ExampleOut(BaseModel):
+    ref: int = Field(description="The stored training example's position in its stream.")
+    input: str | None = Field(None, description="Its text, or where the image came from.")
+
+
+class EvidenceOut(BaseModel):
+    prototype: int
+    label: str
+    activity: float = Field(description="The prototype's settled activity for this input.")
+    similarity: float | None = Field(None, description="Cosine similarity to the input.")
+    examples: list[ExampleOut] = Field(description="Stored examples nearest the prototype.")
+
+
 class PredictionOut(BaseModel):
     label: str
-    probability: float
+    probability: float = Field(description="The label's probability (learners: confidence).")
     top_k: list[LabelProbability]
+    abstained: bool | None = Field(
+        None, description="Neuromorphic learners: confidence is below the calibrated threshold."
+    )
+    evidence: list[EvidenceOut] | None = Field(
+        None, description="Neuromorphic learners: the top prototypes behind the answer."
+    )
 
 
 class PredictResponse(BaseModel):
@@ -116,7 +137,7 @@ class FeedbackResponse(BaseModel):
 
 
 class InputSpec(BaseModel):
-    kind: Literal["text", "image"]
+    kind: Literal["text", "image", "tabular", "series"]
     max_length: int | None = None
     channels: int | None = None
     size: int | None = None
@@ -131,6 +152,15 @@ class ModelInfo(BaseModel):
     input: InputSpec
     arms: dict[str, float] = Field(description="A/B split: version ref -> weight.")
     shadows: list[str]
+    task: str = Field(
+        "classification",
+        description="classification, neuromorphic, anomaly_detection, forecasting or generation.",
+    )
+    route: str = Field(description="The route that answers, e.g. /v1/models/NAME/forecast.")
+    details: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Task models: threshold and columns, horizon and lookback, sampling limits.",
+    )
 
 
 class ModelList(BaseModel):
