@@ -176,6 +176,33 @@ _STUDIES = {
             "fortunes-gpt:2,fortunes-gpt:1,fortunes-lstm:1 --parts quality --recorded"
         ),
     ],
+    (
+        "task serving: needs the task models of the anomaly, forecasting, generation and "
+        "neuromorphic pages; tests/serving/test_tasks.py and test_neuro.py send the same "
+        "requests to tiny versions of each kind"
+    ): [
+        "neuroplast serve shuttle-ae co2-lstm fortunes-gpt neuro-fashion --port 8000 &",
+        (
+            "curl -s localhost:8000/v1/models/shuttle-ae/score -H 'content-type: "
+            """application/json' -d '{"inputs": [[37, 0, 76, 0, 28, 18, 40, 48, 8], {"f1": 55, """
+            '"f2": 0, "f3": 81, "f4": 0, "f5": -6, "f6": 11, "f7": 25, "f8": 88, "f9": 64}]}\''
+        ),
+        (
+            "curl -s localhost:8000/v1/models/co2-lstm/forecast -H 'content-type: "
+            """application/json' -d '{"horizon": 3}'"""
+        ),
+        (
+            "curl -s localhost:8000/v1/models/fortunes-gpt/generate -H 'content-type: "
+            """application/json' -d '{"prompt": "A friend", "max_tokens": 80, "temperature": """
+            """0.8, "top_k": 40, "seed": 1}'"""
+        ),
+        (
+            "curl -sN localhost:8000/v1/models/fortunes-gpt/generate -H 'content-type: "
+            """application/json' -d '{"prompt": "A friend", "max_tokens": 80, "seed": 1, """
+            """"stream": true}'"""
+        ),
+        "curl -s localhost:8000/v1/models/neuro-fashion/predict -F file=@shoe.png -F top_k=2",
+    ],
 }
 NOT_RUN.update({command: why for why, commands in _STUDIES.items() for command in commands})
 _NOT_RUN_NOTE = "not run by the tests"
