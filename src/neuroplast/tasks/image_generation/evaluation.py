@@ -50,7 +50,7 @@ class GenEvaluation:
         out = [head, f"  {'':18} {'FID':>9} {'precision':>10} {'recall':>8}"]
         for name, row in self.rows.items():
             out.append(
-                f"  {name:18} {row['fid']:9.2f} {row['precision']:10.3f} {row['recall']:8.3f}"
+                f"  {name:18} {row['fid']:9.4g} {row['precision']:10.3f} {row['recall']:8.3f}"
             )
         out.append(
             f"  sampling: {self.sample_seconds:.1f} s"
@@ -69,7 +69,7 @@ def score_rows(
         feats = features.embed(images)
         pr = precision_recall(ref, feats, k=k)
         rows[name] = {
-            "fid": round(fid(feats, ref), 3),
+            "fid": float(f"{fid(feats, ref):.5g}"),
             "precision": round(pr.precision, 4),
             "recall": round(pr.recall, 4),
         }

@@ -13,6 +13,7 @@ The features here are whatever the caller gives; :mod:`.features` supplies a cla
 from __future__ import annotations
 
 import importlib
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,10 +50,12 @@ def frechet_distance(
         linalg = importlib.import_module("scipy.linalg")
     except ImportError as e:
         raise ConfigError(f"FID needs scipy (scipy.linalg.sqrtm); install it with `{_HINT}`") from e
-    root = linalg.sqrtm(cov_a @ cov_b)
-    if not np.isfinite(root).all():  # a singular product: nudge both diagonals
-        offset = np.eye(len(cov_a)) * 1e-6
-        root = linalg.sqrtm((cov_a + offset) @ (cov_b + offset))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", linalg.LinAlgWarning)  # singular: handled below
+        root = linalg.sqrtm(cov_a @ cov_b)
+        if not np.isfinite(root).all():  # a singular product: nudge both diagonals
+            offset = np.eye(len(cov_a)) * 1e-6
+            root = linalg.sqrtm((cov_a + offset) @ (cov_b + offset))
     root = np.real(root)
     diff = mu_a - mu_b
     value = float(diff @ diff + np.trace(cov_a) + np.trace(cov_b) - 2.0 * np.trace(root))

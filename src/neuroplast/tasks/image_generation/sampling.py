@@ -93,7 +93,7 @@ def generate_images(gen: LoadedGenerator, **options: Any) -> GeneratedImages:
     unknown = sorted(k for k, v in options.items() if k not in _OPTIONS and v is not None)
     if unknown:
         raise ConfigError(f"image generators take {', '.join(_OPTIONS)}; not {', '.join(unknown)}")
-    n = int(options.get("n") or 64)
+    n = 64 if options.get("n") is None else int(options["n"])
     if not 1 <= n <= MAX_IMAGES:
         raise ConfigError(f"--n {n}: generate between 1 and {MAX_IMAGES:,} images")
     steps = options.get("steps")
