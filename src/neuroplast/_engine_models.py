@@ -21,8 +21,10 @@ if TYPE_CHECKING:
     from neuroplast.continual.update import UpdateOutcome
     from neuroplast.continual.workflow import ContinualOutcome
     from neuroplast.explain.run import ExplainReport
+    from neuroplast.tasks import TaskResult
 
 from neuroplast._engine_base import EngineServices
+from neuroplast.errors import ConfigError
 
 __all__ = ["ModelVerbs"]
 
@@ -49,7 +51,7 @@ class ModelVerbs(EngineServices):
         max_accuracy_drop: float = 0.01,
         test_limit: int | None = None,
         data: Iterable[Any] | None = None,
-    ) -> CompressOutcome:
+    ) -> CompressOutcome | TaskResult:
         """Quantize (``"dynamic"`` / ``"static"`` int8), prune (a share of the weights,
         ``structured`` channels / rows, ``finetune_epochs`` after) or distill (from the
         teacher ``distill_from`` into ``student_config``'s architecture, ``epochs``,
@@ -57,8 +59,30 @@ class ModelVerbs(EngineServices):
         result becomes a version (with ``if_better``, only one smaller or faster than the
         parent losing at most ``max_accuracy_drop``), measured on up to ``test_limit`` test
         inputs (or ``data``); the outcome holds the table (``to_dict()``: the ``--json``
-        document of ``neuroplast compress``)."""
+        document of ``neuroplast compress``).
+
+        An anomaly detection, forecasting or generation version takes ``quantize="dynamic"``
+        only and returns a :class:`~neuroplast.tasks.TaskResult` judged by the task's metric
+        (:mod:`neuroplast.tasks.features`); other techniques raise ConfigError."""
         from neuroplast.compression.optimizer import ModelOptimizer
+        from neuroplast.tasks.features import check_feature, compress_task, is_task_version
+
+        version = self.registry.resolve(model_id)
+        if is_task_version(version):
+            check_feature(
+                "compress",
+                version,
+                quantize=quantize,
+                prune=prune,
+                structured=structured,
+                finetune_epochs=finetune_epochs,
+                distill_from=distill_from,
+                student_config=student_config,
+                all_techniques=all_techniques,
+                if_better=if_better,
+                data=data,
+            )
+            return compress_task(self.registry, version.ref, quantize=quantize)
 
         return ModelOptimizer(self.registry, test_limit=test_limit).compress(
             model_id,
@@ -89,14 +113,35 @@ class ModelVerbs(EngineServices):
         max_accuracy_drop: float = 0.01,
         fmt: str = "onnx",
         data: Iterable[Any] | None = None,
-    ) -> ExportOutcome:
+    ) -> ExportOutcome | TaskResult:
         """Export to ONNX (+ an ONNX Runtime int8 model with ``int8``) as a new version, and
         with ``output`` a torch-free serving folder (``force`` replaces an earlier export's
         files there); ``measure`` compares it with eager torch on the test split (or
         ``data``), ``if_better`` registers only a better one. ``to_dict()`` is the
         ``--json`` document of ``neuroplast export-onnx``. For a tar bundle of a version,
-        see :meth:`export_bundle`."""
+        see :meth:`export_bundle`.
+
+        An anomaly detection, forecasting or GPT version already holds its ONNX graph: the
+        result (a :class:`~neuroplast.tasks.TaskResult`) compares it in ONNX Runtime with
+        PyTorch on the version's held-out data by the task's metric, registers nothing and
+        with ``output`` writes a serving folder (:mod:`neuroplast.tasks.features`)."""
         from neuroplast.compression.export import export_version
+        from neuroplast.tasks.features import export_task, is_task_version
+
+        version = self.registry.resolve(model_id)
+        if is_task_version(version):
+            if fmt != "onnx" or if_better or data is not None:
+                raise ConfigError(
+                    f"{version.ref} is a {version.task} model: export-onnx takes --int8, "
+                    "--output and --force for it (no --if-better, --format or data)"
+                )
+            return export_task(
+                self.registry,
+                version.ref,
+                int8=int8,
+                output=None if output is None else Path(output),
+                force=force,
+            )
 
         return export_version(
             self.registry,
@@ -156,7 +201,9 @@ class ModelVerbs(EngineServices):
         (``check_inputs`` texts, else the test split). ``overlay``: PNG heat maps of images.
         ``report.html()`` is the self-contained report (see :mod:`neuroplast.explain.run`)."""
         from neuroplast.explain.run import check_counts, explain_loaded
+        from neuroplast.tasks.features import check_feature
 
+        check_feature("explain", self.registry.resolve(model_id))
         check_counts(n, deleted)
         loaded = self.model_manager.get_loaded(model_id)
         meta = loaded.meta
@@ -227,7 +274,9 @@ class ModelVerbs(EngineServices):
         forgetting, with ``strategies`` composed; register the new version (parent:
         ``model_id``). ``allow_new_classes`` adds output classes."""
         from neuroplast.continual.update import update_model
+        from neuroplast.tasks.features import check_feature
 
+        check_feature("continual update", self.registry.resolve(model_id))
         return update_model(
             self.registry,
             model_id,

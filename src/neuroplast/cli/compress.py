@@ -18,6 +18,7 @@ from neuroplast.cli._common import (
 )
 from neuroplast.cli._compress_table import NameWatch, print_compression_table, print_warnings
 from neuroplast.errors import ConfigError
+from neuroplast.tasks import TaskResult
 
 if TYPE_CHECKING:
     from neuroplast.compression.optimizer import CompressOutcome
@@ -177,7 +178,15 @@ def compress(
     _print_outcome(outcome, watch, json_output)
 
 
-def _print_outcome(outcome: CompressOutcome, watch: NameWatch, json_output: bool) -> None:
+def _print_outcome(
+    outcome: CompressOutcome | TaskResult, watch: NameWatch, json_output: bool
+) -> None:
+    if isinstance(outcome, TaskResult):  # anomaly detection, forecasting, generation
+        if json_output:
+            print_json(outcome.document)
+        for line in [] if json_output else outcome.lines:
+            console.print(line, markup=False, highlight=False)
+        return
     if json_output:
         print_json(watch.document(outcome.to_dict()))
         return

@@ -20,6 +20,7 @@ from neuroplast.cli._common import (
     status,
 )
 from neuroplast.cli._compress_table import NameWatch, print_compression_table, print_warnings
+from neuroplast.tasks import TaskResult
 
 if TYPE_CHECKING:
     from neuroplast.compression.export import ExportOutcome
@@ -118,7 +119,15 @@ def export_onnx(
     _print_outcome(outcome, watch, json_output)
 
 
-def _print_outcome(outcome: ExportOutcome, watch: NameWatch, json_output: bool) -> None:
+def _print_outcome(
+    outcome: ExportOutcome | TaskResult, watch: NameWatch, json_output: bool
+) -> None:
+    if isinstance(outcome, TaskResult):  # anomaly detection, forecasting, generation
+        if json_output:
+            print_json(outcome.document)
+        for line in [] if json_output else outcome.lines:
+            console.print(line, markup=False, highlight=False)
+        return
     if json_output:
         print_json(watch.document(outcome.to_dict()))
         return

@@ -37,6 +37,7 @@ __all__ = [
     "export_onnx",
     "load_task_version",
     "register_task_version",
+    "task_factory",
     "training_run",
 ]
 
@@ -62,6 +63,10 @@ class StoredTask:
             raise ArtifactError(
                 f"{self.version.ref}: the weights do not fit a {self.meta.architecture}: {e}"
             ) from e
+        if self.meta.compression.get("quantization") == "dynamic":  # `compress --quantize`
+            from neuroplast.inference.quantize import dynamic_int8
+
+            return dynamic_int8(model).eval()
         return model.eval()
 
 
@@ -156,6 +161,17 @@ def load_task_version(registry: Registry, model: str, task: str) -> StoredTask:
         raise ArtifactError(f"{version.ref}: {TASK_STATE} is not a neuroplast task state")
     weights = read_safetensors_verified(files[WEIGHTS].path, files[WEIGHTS].sha256)
     return StoredTask(version, meta, state, weights)
+
+
+def task_factory(task: str) -> Callable[[str, dict[str, Any]], nn.Module]:
+    """The model factory of anomaly detection or forecasting (``build_model``)."""
+    if task == "anomaly_detection":
+        from neuroplast.tasks.anomaly.models import build_model
+    elif task == "forecasting":
+        from neuroplast.tasks.forecasting.models import build_model
+    else:
+        raise ConfigError(f"task {task!r} stores no task.json model (anomaly / forecasting)")
+    return build_model
 
 
 def onnx_path(stored: StoredTask) -> Path | None:

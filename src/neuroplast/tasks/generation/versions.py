@@ -88,6 +88,10 @@ def load_lm(registry: Registry, ref: str) -> LoadedLM:
         raise ArtifactError(
             f"{version.ref}: the weights do not fit a {meta.architecture}: {e}"
         ) from e
+    if meta.compression.get("quantization") == "dynamic":  # `compress --quantize dynamic`
+        from neuroplast.inference.quantize import dynamic_int8
+
+        model = dynamic_int8(model)
     model.eval()
     generation = GenerationConfig.model_validate(meta.data.get("generation", {}))
     return LoadedLM(version, meta, model, tokenizer, generation)
