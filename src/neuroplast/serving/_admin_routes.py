@@ -127,7 +127,7 @@ def _same_kind(serving: Serving, name: str, numbers: list[int]) -> None:
     kinds: dict[str, str] = {}
     for ref in (name, *(f"{name}:{n}" for n in numbers)):
         try:
-            version = serving.registry.resolve(ref)
+            version = serving.registry.ensure_local(serving.registry.resolve(ref))
         except ModelNotFoundError:
             continue  # the registry's own check names the missing version
         kinds[version.ref] = version_kind(version)

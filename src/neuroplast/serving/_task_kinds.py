@@ -8,6 +8,7 @@ Nothing here imports torch: the server of an ONNX classifier stays torch-free.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from neuroplast.serving.errors import WrongRoute
@@ -28,6 +29,8 @@ __all__ = [
 
 CLASSIFIER = "classification"
 NEUROMORPHIC = "neuromorphic"
+#: What ``neuro train`` stores beside a learner's tensors (its JSON half).
+LEARNER_FILE = "neuro/learner.json"
 #: The kind of a served model -> the last part of the route that answers it.
 ROUTES: dict[str, str] = {
     CLASSIFIER: "predict",
@@ -46,13 +49,21 @@ _TITLES = {
 
 
 def version_kind(version: VersionRecord) -> str:
-    """The serving kind of ``version`` (a key of :data:`ROUTES`)."""
+    """The serving kind of ``version`` (a key of :data:`ROUTES`), read from its own files:
+    the registry records one architecture and task per model name, so a version of another
+    task registered under a name is only told apart by its ``model.json`` (or, for a
+    neuromorphic learner, by its learner file)."""
+    from neuroplast.model_meta import META
+    from neuroplast.registry.artifacts import read_json_verified
     from neuroplast.tasks import TASK_MODULES
 
-    # `neuro train` registers its learners with this architecture (and a classification task)
-    if version.architecture == NEUROMORPHIC:
+    if LEARNER_FILE in version.artifacts or version.architecture == NEUROMORPHIC:
         return NEUROMORPHIC
-    task = str(version.task)
+    task, meta = str(version.task), version.artifacts.get(META)
+    if meta is not None:
+        stored = read_json_verified(Path(meta.path), meta.sha256)
+        if isinstance(stored, dict) and stored.get("task"):
+            task = str(stored["task"])
     return task if task in TASK_MODULES else CLASSIFIER
 
 

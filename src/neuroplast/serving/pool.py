@@ -313,7 +313,7 @@ class ModelPool:
             self._notify("on_queue", model, ref, version.batcher.depth)
 
         s = self.settings
-        kind = version_kind(self.registry.resolve(ref))
+        kind = version_kind(self.registry.ensure_local(self.registry.resolve(ref)))
         if kind != CLASSIFIER:
             version = load_task_served(
                 self.registry,
