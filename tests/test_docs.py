@@ -83,6 +83,10 @@ NOT_RUN = {
 }
 #: The studies of the pages added with issues 16-20, by reason.
 _STUDIES = {
+    ("docs/vision.md: analyses of a Fashion-MNIST model, one to several CPU-minutes each"): [
+        "neuroplast evaluate fm-cnn --errors errors.html",
+        "neuroplast evaluate fm-cnn --robustness --robustness-samples 500",
+    ],
     (
         "the 30-trial Rotten Tomatoes study (two 10-minute chunks) and bench_tune (about 3 minutes)"
     ): [
