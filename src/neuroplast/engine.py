@@ -240,10 +240,20 @@ class Engine(RegistryVerbs, ServingVerbs, EncoderVerbs, ModelVerbs):
         split: str = "test",
         data: str | None = None,
         backend: str = "torch",
-    ) -> EvaluationReport:
+    ) -> EvaluationReport | TaskResult:
         """Evaluate on the model's own ``split`` (train / val / test) or on a labelled file,
         end to end through the Predictor on ``backend`` (torch, torch-int8, onnx,
-        onnx-int8 or auto), so that the figures are those of the model as it is served."""
+        onnx-int8 or auto), so that the figures are those of the model as it is served.
+
+        An anomaly detection, forecasting or generation version is evaluated by its task's
+        handler (its own metrics beside its baselines, on torch): a
+        :class:`~neuroplast.tasks.TaskResult` (``.metrics``, ``.document``)."""
+        if (task := self._task_of(model_id)) is not None:
+            if backend != "torch":
+                raise ConfigError(f"{model_id} is a {task} model: it is evaluated on torch only")
+            from neuroplast.tasks import task_handler
+
+            return task_handler(task).evaluate(self.registry, model_id, split=split, data=data)
         from neuroplast.data.prepare import Split
         from neuroplast.inference.auto import check_backend
         from neuroplast.inference.registered import registered_predictor
@@ -295,7 +305,13 @@ class Engine(RegistryVerbs, ServingVerbs, EncoderVerbs, ModelVerbs):
         backend: str = "torch",
     ) -> list[Prediction]:
         """Labels and probabilities for raw texts, or for an image model image files (paths)
-        or uint8 images [N, C, H, W]; on ``backend`` (see :meth:`predictor`)."""
+        or uint8 images [N, C, H, W]; on ``backend`` (see :meth:`predictor`). Anomaly
+        detection, forecasting and generation versions answer :meth:`predict_task`."""
+        if (task := self._task_of(model_id)) is not None:
+            raise ConfigError(
+                f"{model_id} is a {task} model: use Engine.predict_task({model_id!r}, ...) "
+                "(file=, horizon=, prompt=...), which returns the task's result"
+            )
         predictor = self.predictor(model_id, backend=backend)
         if predictor.modality != "text" and not hasattr(inputs, "shape"):
             from neuroplast.inference import load_image_files
@@ -332,6 +348,30 @@ class Engine(RegistryVerbs, ServingVerbs, EncoderVerbs, ModelVerbs):
         given.update(top_p=top_p, seed=seed, use_cache=use_cache, **options)
         chosen = {k: v for k, v in given.items() if v is not None}
         return handler.generate(self.registry, version.ref, **chosen)
+
+    def predict_task(
+        self, model_id: str, inputs: Sequence[str | Path] | None = None, **options: Any
+    ) -> TaskResult:
+        """What an anomaly detection, forecasting or generation version answers, through
+        its task's handler (like ``neuroplast predict``): ``file=`` (rows or a series) and
+        ``backend=`` torch / onnx, or image files as ``inputs``, for anomalies; ``horizon=``
+        and ``plot=`` for forecasts; prompts as ``inputs`` (or ``prompt=``) and the
+        sampling options for text. ``result.document`` is the ``--json`` answer."""
+        task = self._task_of(model_id)
+        if task is None:
+            raise ConfigError(f"{model_id} is a classifier: use Engine.predict(model, inputs)")
+        from neuroplast.tasks import task_handler
+
+        if inputs is not None:
+            options["inputs" if task == "generation" else "images"] = [str(x) for x in inputs]
+        return task_handler(task).predict(self.registry, model_id, **options)
+
+    def _task_of(self, model_id: str) -> str | None:
+        """The version's task when a task handler answers it (not classification)."""
+        from neuroplast.tasks import is_task_module_task
+
+        task = self.registry.resolve(model_id).task
+        return str(task) if task is not None and is_task_module_task(task) else None
 
 
 _default: Engine | None = None

@@ -58,20 +58,16 @@ def evaluate(
     """
     setup_logging(verbose)
     from neuroplast.engine import Engine
-    from neuroplast.tasks import is_task_module_task, task_handler
+    from neuroplast.tasks import TaskResult
 
-    with Engine(home) as engine:
-        task = engine.registry.resolve(model).task
-        if is_task_module_task(task):  # anomaly detection, forecasting, generation
-            with console.status(f"evaluating {model}..."):
-                done = task_handler(task).evaluate(engine.registry, model, split=split, data=data)
-            if as_json:
-                print_json(done.document)
-            for line in [] if as_json else done.lines:
-                console.print(line, markup=False, highlight=False)
-            return
     with Engine(home) as engine, console.status(f"evaluating {model}..."):
         report = engine.evaluate(model, split=split, data=data, backend=backend)
+    if isinstance(report, TaskResult):  # anomaly detection, forecasting, generation
+        if as_json:
+            print_json(report.document)
+        for line in [] if as_json else report.lines:
+            console.print(line, markup=False, highlight=False)
+        return
     v = report.version
     extra = vision_analyses(v.ref, split, errors, robustness, robustness_samples, home)
     if as_json:
