@@ -219,9 +219,7 @@ class RunConfig(_Strict):
     anomaly: AnomalyConfig | None = Field(None, description="task: anomaly_detection only")
     forecast: ForecastConfig | None = Field(None, description="task: forecasting only")
     generation: GenerationConfig | None = Field(None, description="task: generation only")
-    image_generation: ImageGenConfig | None = Field(
-        None, description="task: image_generation only"
-    )
+    image_generation: ImageGenConfig | None = Field(None, description="task: image_generation only")
 
     @model_validator(mode="after")
     def _check(self) -> RunConfig:
