@@ -22,16 +22,20 @@ __all__ = ["ImageSplits", "load_splits", "to_unit"]
 
 @dataclass
 class ImageSplits:
-    """``name -> (images [n, 1, 28, 28] in [0, 1], labels [n])``; the class names."""
+    """The uint8 images, labels and row indices of each split; :meth:`split` converts one
+    split to ``(images [n, 1, 28, 28] in [0, 1], labels [n])`` when asked."""
 
-    parts: dict[str, tuple[Tensor, Tensor]]
+    pixels: np.ndarray
+    labels: np.ndarray
+    rows: dict[str, np.ndarray]
     label_names: list[str]
     source: str
 
     def split(self, name: str) -> tuple[Tensor, Tensor]:
-        if name not in self.parts:
-            raise ConfigError(f"split {name!r} is unknown; choose one of: {', '.join(self.parts)}")
-        return self.parts[name]
+        if name not in self.rows:
+            raise ConfigError(f"split {name!r} is unknown; choose one of: {', '.join(self.rows)}")
+        index = self.rows[name]
+        return to_unit(self.pixels[index]), torch.from_numpy(self.labels[index].astype(np.int64))
 
 
 def to_unit(images: np.ndarray) -> Tensor:
@@ -55,13 +59,6 @@ def load_splits(data: dict[str, Any]) -> ImageSplits:
     rest = np.flatnonzero(~test)
     order = np.random.default_rng(int(data.get("seed", 13))).permutation(rest)
     n_val = max(1, round(len(order) * float(data.get("val_fraction", 0.1))))
-    rows = {
-        "train": np.sort(order[n_val:]),
-        "val": np.sort(order[:n_val]),
-        "test": np.flatnonzero(test),
-    }
-    parts = {
-        key: (to_unit(pixels[index]), torch.from_numpy(images.labels[index].astype(np.int64)))
-        for key, index in rows.items()
-    }
-    return ImageSplits(parts, list(images.label_names), images.source)
+    rows = {"train": np.sort(order[n_val:]), "val": np.sort(order[:n_val])}
+    rows["test"] = np.flatnonzero(test)
+    return ImageSplits(pixels, images.labels, rows, list(images.label_names), images.source)

@@ -79,7 +79,8 @@ def knn_radii(features: np.ndarray, k: int) -> np.ndarray:
     radii = []
     for start in range(0, len(x), _CHUNK):
         d = _distances(x[start : start + _CHUNK], x)
-        radii.append(d.kthvalue(k + 1, dim=1).values)  # the 1st is the point itself (0)
+        nearest = d.topk(k + 1, dim=1, largest=False).values  # the 1st is the point itself
+        radii.append(nearest[:, k])
     return torch.cat(radii).numpy()
 
 

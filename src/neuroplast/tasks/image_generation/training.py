@@ -26,6 +26,7 @@ from neuroplast.tasks._fit import fit, mean_loss
 from neuroplast.tasks._store import register_task_version, training_run
 from neuroplast.tasks.image_generation.config import ImageGenConfig
 from neuroplast.tasks.image_generation.data import ImageSplits, load_splits
+from neuroplast.tasks.image_generation.gan import DCGAN
 from neuroplast.tasks.image_generation.models import create_generator
 from neuroplast.types import ModelMetrics
 
@@ -67,16 +68,16 @@ def _loss(conditional: bool) -> Callable[[nn.Module, tuple[Tensor, ...]], Tensor
 
 
 def _gan_epoch(
-    model: nn.Module,
+    model: DCGAN,
     x: Tensor,
     y: Tensor,
     cfg: TrainConfig,
-    opts: tuple[Any, Any],
+    opts: tuple[torch.optim.Optimizer, torch.optim.Optimizer],
     gen: torch.Generator,
     report: Callable[[int], None],
 ) -> tuple[float, float]:
     d_opt, g_opt = opts
-    conditional = model.config.conditional  # type: ignore[union-attr]
+    conditional = model.config.conditional
     order = torch.randperm(len(x), generator=gen)
     d_total = g_total = 0.0
     batches = 0
@@ -84,13 +85,13 @@ def _gan_epoch(
     for done, start in enumerate(range(0, len(x), cfg.batch_size), start=1):
         index = order[start : start + cfg.batch_size]
         real, labels = x[index] * 2.0 - 1.0, (y[index] if conditional else None)
-        z = torch.randn(len(index), model.config.latent_dim, generator=gen)  # type: ignore[union-attr]
-        fake = model.generator(z, labels)  # type: ignore[operator]
-        d_loss = model.d_loss(real, fake, labels)  # type: ignore[operator]
+        z = torch.randn(len(index), model.config.latent_dim, generator=gen)
+        fake = model.generator(z, labels)
+        d_loss = model.d_loss(real, fake, labels)
         d_opt.zero_grad(set_to_none=True)
         d_loss.backward()
         d_opt.step()
-        g_loss = model.g_loss(fake, labels)  # type: ignore[operator]
+        g_loss = model.g_loss(fake, labels)
         g_opt.zero_grad(set_to_none=True)
         g_loss.backward()
         g_opt.step()
@@ -102,16 +103,16 @@ def _gan_epoch(
 
 
 def _fit_gan(
-    model: nn.Module,
+    model: DCGAN,
     data: ImageSplits,
     cfg: TrainConfig,
     progress: Progress,
     on_epoch: Callable[[ModelMetrics], None],
 ) -> list[ModelMetrics]:
-    gan_cfg = model.config  # type: ignore[union-attr]
+    gan_cfg = model.config
     betas = (gan_cfg.beta1, 0.999)
-    d_opt = torch.optim.Adam(model.discriminator.parameters(), lr=gan_cfg.lr, betas=betas)  # type: ignore[union-attr]
-    g_opt = torch.optim.Adam(model.generator.parameters(), lr=gan_cfg.lr, betas=betas)  # type: ignore[union-attr]
+    d_opt = torch.optim.Adam(model.discriminator.parameters(), lr=gan_cfg.lr, betas=betas)
+    g_opt = torch.optim.Adam(model.generator.parameters(), lr=gan_cfg.lr, betas=betas)
     gen = torch.Generator().manual_seed(cfg.seed)
     x, y = data.split("train")
     steps = -(-len(x) // cfg.batch_size)
@@ -237,6 +238,8 @@ def _train(
 
     try:
         if config.architecture == "image_gan":
+            if not isinstance(model, DCGAN):
+                raise TrainingError(f"{config.architecture} built a {type(model).__name__}")
             _fit_gan(model, data, config.train, progress, keep)
         else:
             loss = _loss(bool(config.arch_options.get("conditional", False)))
