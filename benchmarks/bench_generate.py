@@ -13,10 +13,11 @@ cache's speed-up.
   of the textgen-gpt template's size (speed does not depend on the weights).
 
 ``--recorded`` takes the quality figures the training runs stored (computed the same way at
-the end of training, Kneser-Ney fitted in that run) instead of recomputing them.
+the end of training, Kneser-Ney fitted in that run) instead of recomputing them. Each
+version's learning curve (train and validation loss per epoch) is read from its run.
 
-    /tmp/s4/heavy .venv/bin/python benchmarks/bench_generate.py --home H --models
-        fortunes-gpt,fortunes-lstm --parts quality,speed --json out.json
+    python benchmarks/bench_generate.py --home H --models fortunes-gpt,fortunes-lstm
+        --parts quality,speed --json out.json
 """
 
 from __future__ import annotations
@@ -78,10 +79,42 @@ def _scores(registry: Registry, ref: str, recorded: bool) -> dict[str, Any]:
     }
 
 
+def learning_curve(registry: Registry, ref: str) -> list[dict[str, Any]]:
+    """The training run's epochs of a version (train and validation loss per token), printed."""
+    v = registry.resolve(ref)
+    epochs = registry.epoch_metrics(v.run_id) if v.run_id is not None else []
+    curve = [
+        {
+            "epoch": m.epoch,
+            "train_loss": m.train_loss,
+            "val_loss": m.val_loss,
+            "seconds": m.seconds,
+            "learning_rate": m.learning_rate,
+        }
+        for m in epochs
+    ]
+    print_table(
+        f"{v.ref}: learning curve (mean cross-entropy per token, nats)",
+        ["epoch", "train loss", "val loss", "seconds", "mean lr"],
+        [
+            [
+                str(c["epoch"]),
+                f"{c['train_loss']:.4f}",
+                "-" if c["val_loss"] is None else f"{c['val_loss']:.4f}",
+                "-" if c["seconds"] is None else f"{c['seconds']:.0f}",
+                "-" if c["learning_rate"] is None else f"{c['learning_rate']:.2e}",
+            ]
+            for c in curve
+        ],
+    )
+    return curve
+
+
 def quality(registry: Registry, refs: list[str], samples: int, recorded: bool) -> dict[str, Any]:
     rows, out = [], {}
     for ref in refs:
         s = _scores(registry, ref, recorded)
+        s["learning_curve"] = learning_curve(registry, ref)
         out[s["ref"]] = s
         m, b = s["model"], s["baseline"]
         rows.append(

@@ -128,8 +128,9 @@ def _distinct(documents: list[str]) -> list[str]:
     """Each document once, so that no text is both trained on and held out: a repeat
     (compared by its words, lowercased) or a near-duplicate of a kept document (word
     6-gram sets with Jaccard similarity >= 0.5: the same quote with another attribution
-    or wording) is dropped; the first is kept. Fortunes holds 15,217 quotes: 117 repeats
-    and about 600 near-duplicates, which let a 5-gram recite held-out quotes."""
+    or wording) is dropped; the first is kept. Of fortunes' 15,217 quotes, 219 repeat the
+    words of another and 190 more are near-duplicates (14,808 kept); before, about 5 % of
+    the held-out quotes had a near-copy in training that a 5-gram could recite."""
     seen: set[tuple[str, ...]] = set()
     owners: dict[tuple[str, ...], list[int]] = {}
     kept_shingles: list[set[tuple[str, ...]]] = []
