@@ -181,6 +181,15 @@ _STUDIES = {
         ),
     ],
     (
+        "docs/generative.md: the image-generation study, three chunks of up to 15 CPU-minutes "
+        "(feature classifier, VAE, GAN, DDPM, their FID and grids, sampling time)"
+    ): [
+        "benchmarks/generative/study.sh /tmp/genimg-home vae",
+        "benchmarks/generative/study.sh /tmp/genimg-home ddpm1",
+        "benchmarks/generative/study.sh /tmp/genimg-home eval",
+        "neuroplast evaluate fm-vae --home /tmp/genimg-home",
+    ],
+    (
         "task serving: needs the task models of the anomaly, forecasting, generation and "
         "neuromorphic pages; tests/serving/test_tasks.py and test_neuro.py send the same "
         "requests to tiny versions of each kind"
@@ -220,6 +229,11 @@ DEBIAN_WORDS = {
     "wordnet": "wordnet_glosses",
     "fortunes": "fortunes",  # fortunes-gpt, fortunes-lstm
     "generation.": "fortunes",  # the generation page's train command: the textgen template
+    "image-vae": "fashion_mnist",  # the image generators train on Fashion-MNIST only
+    "image-gan": "fashion_mnist",
+    "image-ddpm": "fashion_mnist",
+    "fm-vae": "fashion_mnist",
+    "vae.yaml": "fashion_mnist",
 }
 
 
