@@ -23,6 +23,7 @@ version's learning curve (train and validation loss per epoch) is read from its 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import time
 from pathlib import Path
@@ -34,13 +35,45 @@ import yaml
 from _common import console, environment, print_environment, print_table, write_json
 from neuroplast.config import template_text
 from neuroplast.registry import Registry
+from neuroplast.tasks.generation.data import LMData, prepare_lm_data
 from neuroplast.tasks.generation.models import create_lm
+from neuroplast.tasks.generation.perplexity import (
+    Perplexity,
+    baseline_perplexity,
+    model_perplexity,
+)
 from neuroplast.tasks.generation.sampling import Sampler, generate
 from neuroplast.tasks.generation.stream import prompt_ids, stream_text
-from neuroplast.tasks.generation.versions import load_lm
-from neuroplast.tasks.generation.workflow import evaluate_lm
+from neuroplast.tasks.generation.versions import LoadedLM, load_lm
+from neuroplast.tasks.generation.workflow import LMScores
 
 PROMPTS = ["A friend", "The best way to", "Never", "Love is", "In the beginning"]
+
+
+_SHARED: dict[str, tuple[LMData, Perplexity]] = {}
+
+
+def _evaluate(registry: Registry, ref: str) -> tuple[LoadedLM, LMScores]:
+    """A version's test perplexity beside Kneser-Ney. Versions with the same data, split and
+    tokenizer share one test stream and one Kneser-Ney fit (the same tokens for all)."""
+    lm = load_lm(registry, ref)
+    gen = lm.generation
+    key = json.dumps([lm.data, lm.tokenizer.to_json(), gen.document_separator, gen.ngram_order])
+    if key not in _SHARED:
+        data = prepare_lm_data(lm.data, gen, lm.tokenizer.to_json())
+        baseline, _ = baseline_perplexity(
+            data.streams["train"],
+            data.streams["test"],
+            order=gen.ngram_order,
+            vocab_size=data.tokenizer.vocab_size,
+            chars=data.chars("test"),
+        )
+        _SHARED[key] = data, baseline
+    data, baseline = _SHARED[key]
+    model = model_perplexity(
+        lm.model, data.streams["test"], context=gen.context, chars=data.chars("test")
+    )
+    return lm, LMScores(model, baseline, gen.ngram_order, data.tokenizer.kind)
 
 
 def _scores(registry: Registry, ref: str, recorded: bool) -> dict[str, Any]:
@@ -66,7 +99,7 @@ def _scores(registry: Registry, ref: str, recorded: bool) -> dict[str, Any]:
             },
             "train_seconds": m["train_seconds"],
         }
-    lm, scores, _ = evaluate_lm(registry, ref, split="test")
+    lm, scores = _evaluate(registry, ref)
     return {
         "ref": lm.version.ref,
         "architecture": lm.meta.architecture,
