@@ -14,7 +14,11 @@ machine hits both alike):
 default space) each run ``--repeats`` times both ways; per set the ratio of the median
 ``tune`` time to the median ``direct`` time, and overall the median of those ratios.
 
-    /tmp/s4/heavy .venv/bin/python benchmarks/bench_tune.py [--quick] [--json out.json]
+    .venv/bin/python benchmarks/bench_tune.py [--quick] [--json out.json]
+
+Besides the ratio it prints the fixed cost in seconds (median of ``tune - direct``) and what
+that cost is for trials 5 and 25 times as long (the text CNN study's trials train for tens
+of seconds; these for about two).
 """
 
 from __future__ import annotations
@@ -104,10 +108,29 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     rows = []
     for k, params in enumerate(param_sets):
         d, t = statistics.median(times["direct"][k]), statistics.median(times["tune"][k])
-        rows.append({"params": params, "direct_s": d, "tune_s": t, "ratio": t / d})
+        rows.append(
+            {"params": params, "direct_s": d, "tune_s": t, "ratio": t / d, "extra_s": t - d}
+        )
     registry.close()
     ratio = statistics.median(r["ratio"] for r in rows)
-    return {"rows": rows, "median_ratio": ratio, "overhead_pct": (ratio - 1) * 100}
+    return {
+        "rows": rows,
+        "median_ratio": ratio,
+        "overhead_pct": (ratio - 1) * 100,
+        "extra_s": statistics.median(r["extra_s"] for r in rows),
+        "direct_s": statistics.median(r["direct_s"] for r in rows),
+    }
+
+
+def longer_trials(result: dict[str, Any], factors: tuple[int, ...] = (5, 25)) -> str:
+    """What the same fixed cost per trial is for trials ``factors`` times as long as these
+    (a study's real trials train for tens of seconds to minutes, these for a few)."""
+    extra, direct = result["extra_s"], result["direct_s"]
+    shares = ", ".join(f"{extra / (direct * k) * 100:.1f} % of a {k}x longer one" for k in factors)
+    return (
+        f"fixed cost {extra:.3f} s per trial (median tune - direct; the trials here train "
+        f"for {direct:.2f} s): {shares}"
+    )
 
 
 def main() -> None:
@@ -126,13 +149,14 @@ def main() -> None:
     result = run(args)
     print_table(
         "Optuna integration overhead per trial (median of repeats)",
-        ["params", "direct (s)", "tune (s)", "tune / direct"],
+        ["params", "direct (s)", "tune (s)", "tune / direct", "tune - direct (s)"],
         [
             [
                 ", ".join(f"{k.split('.')[-1]}={v:.3g}" for k, v in r["params"].items()),
                 f"{r['direct_s']:.3f}",
                 f"{r['tune_s']:.3f}",
                 f"{r['ratio']:.3f}",
+                f"{r['extra_s']:.3f}",
             ]
             for r in result["rows"]
         ],
@@ -142,6 +166,7 @@ def main() -> None:
         f"median ratio {result['median_ratio']:.3f}: overhead {result['overhead_pct']:+.1f} % "
         f"per trial (goal <= 5 %: {verdict})"
     )
+    console.print(longer_trials(result))
     if args.json is not None:
         settings = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
         write_json(args.json, {"environment": env, "args": settings, **result})
