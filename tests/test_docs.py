@@ -101,6 +101,14 @@ _STUDIES = {
         "neuroplast tune status rt-cnn-4k",
         "python benchmarks/bench_tune.py",
     ],
+    ("the full-size Rotten Tomatoes study: hours of CPU in chunks"): [
+        "neuroplast train rt.yaml --set name=rt-cnn-full",
+        (
+            "neuroplast tune rt.yaml --set name=rt-cnn-full --study rt-cnn-full --trials 10 "
+            "--timeout 25m --no-register --seed 0"
+        ),
+        "neuroplast tune rt.yaml --set name=rt-cnn-full --study rt-cnn-full --trials 20 --seed 1",
+    ],
     ("Rotten Tomatoes architecture table: 12 trainings, about 8 minutes"): [
         (
             "neuroplast compare rt.yaml --set data.limit=2000 --architectures "
