@@ -1,8 +1,8 @@
 """The served forms of a language model (a prompt -> generated text, whole or piece by
 piece) and of a neuromorphic learner (texts or images -> label, confidence, abstention and
 evidence). Both call the owning packages' public functions: ``load_lm``, ``sampler_from``
-and ``stream_text`` of the generation task; ``load_learner``, ``NeuromorphicLearner.predict``
-and ``answer_dict`` of the neuromorphic package.
+and ``stream_text`` of the generation task; ``load_learner`` and ``answer_batch`` of the
+neuromorphic package.
 """
 
 from __future__ import annotations
@@ -10,8 +10,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-
-import numpy as np
 
 from neuroplast.serving._loading import InputSpec
 from neuroplast.serving._task_kinds import NEUROMORPHIC, TaskModel
@@ -97,7 +95,7 @@ class NeuroModel(TaskModel):
     task = NEUROMORPHIC
 
     def __init__(self, registry: Registry, ref: str) -> None:
-        from neuroplast.continual.neuromorphic.workflow import load_learner
+        from neuroplast.continual.neuromorphic.infer import load_learner
 
         self.learner, version = load_learner(registry, ref)
         self.ref = version.ref
@@ -117,22 +115,13 @@ class NeuroModel(TaskModel):
         }
 
     def run(self, items: list[Any]) -> list[dict[str, Any]]:
-        import torch
+        """Texts, or uint8 images ``[C, H, W]`` (as the server decodes uploads), answered by
+        the package's ``answer_batch`` (which scales them like the training stream)."""
+        from neuroplast.continual.neuromorphic.infer import answer_batch
 
-        from neuroplast.continual.neuromorphic.infer import answer_dict
-
-        if self.modality == "text":
-            inputs: Any = list(items)
-        else:
-            from neuroplast.continual.streams import image_tensor
-
-            low, high = (float(v) for v in self.learner.preprocessing["input_range"])
-            inputs = image_tensor(np.stack(items), (low, high))
-        with torch.no_grad():
-            answers = self.learner.predict(inputs)
-        out = []
+        if self.modality != "text":  # answer_batch reads H x W (grey) or H x W x C arrays
+            items = [x[0] if x.shape[0] == 1 else x.transpose(1, 2, 0) for x in items]
+        answers = answer_batch(self.learner, self.modality, items)
         for answer in answers:
-            data = answer_dict(answer, "", self.learner.examples)
-            data.pop("input", None)
-            out.append(data)
-        return out
+            answer.pop("input", None)
+        return answers
