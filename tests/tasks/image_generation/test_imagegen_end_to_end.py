@@ -15,6 +15,7 @@ import torch
 import yaml
 from PIL import Image
 
+from neuroplast import Engine
 from neuroplast.config import parse_run_config, template_text
 from neuroplast.errors import ConfigError, ModelNotFoundError
 from neuroplast.inference.meta import ModelMeta
@@ -104,6 +105,9 @@ def test_generate_writes_a_grid_and_an_array_and_is_seeded(
     ddpm = ["generate", "fm-ddpm", "--home", str(home), "--n", "4", "--steps", "2"]
     assert cli(*ddpm, "-o", str(tmp_path / "d.png")).code == 0
     assert np.load(tmp_path / "d.npy").shape == (4, 1, 28, 28)
+    with Engine(home) as engine:  # the Python API dispatches through the same handler
+        done = engine.generate("fm-vae", n=12, class_index=7, output=str(tmp_path / "e.png"))
+    assert done.document["n"] == 12 and np.array_equal(np.load(tmp_path / "e.npy"), array)
 
 
 def test_evaluate_reports_fid_and_precision_recall_beside_floor_and_noise(home: Path) -> None:
