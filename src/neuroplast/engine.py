@@ -309,7 +309,7 @@ class Engine(RegistryVerbs, ServingVerbs, EncoderVerbs, ModelVerbs):
         detection, forecasting and generation versions answer :meth:`predict_task`."""
         if (task := self._task_of(model_id)) is not None:
             raise ConfigError(
-                f"{model_id} is a {task} model: use Engine.predict_task({model_id!r}, ...) "
+                f"{model_id} ({task}): use Engine.predict_task({model_id!r}, ...) "
                 "(file=, horizon=, prompt=...), which returns the task's result"
             )
         predictor = self.predictor(model_id, backend=backend)

@@ -1,5 +1,6 @@
-"""Fixtures of the anomaly and forecasting tests: one torch thread, and a run config built
-from a shipped template with a tiny slice of its real data."""
+"""Fixtures of the anomaly and forecasting tests: one torch thread, a run config built from a
+shipped template with a tiny slice of its real data, and the two trained versions the
+end-to-end and engine-feature tests share (one training each per session)."""
 
 from __future__ import annotations
 
@@ -39,3 +40,36 @@ def task_json(result: TaskResult) -> dict[str, Any]:
     import json
 
     return dict(json.loads(result.version.artifacts["task.json"].path.read_text()))
+
+
+#: The CO2 forecaster of the tests: 240 months, 2 folds of 12.
+FORECAST_SMALL = (
+    "data.limit=240",
+    "forecast.lookback=24",
+    "forecast.horizon=12",
+    "forecast.folds=2",
+    "forecast.fold_step=null",
+    "train.epochs=3",
+)
+
+
+@pytest.fixture(scope="session")
+def shuttle(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, TaskResult]:
+    """``shuttle-ae:1``: a dense autoencoder on 1,500 Shuttle rows, 3 epochs."""
+    home = tmp_path_factory.mktemp("anomaly-home")
+    config = template_config(
+        "anomaly-tabular",
+        "data.limit=1500",
+        "train.epochs=3",
+        "anomaly.baselines=[isolation_forest]",
+    )
+    with one_torch_thread():
+        return home, train_into(home, config)
+
+
+@pytest.fixture(scope="session")
+def co2(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, TaskResult]:
+    """``co2-lstm:1``: the LSTM forecaster of :data:`FORECAST_SMALL`."""
+    home = tmp_path_factory.mktemp("forecast-home")
+    with one_torch_thread():
+        return home, train_into(home, template_config("forecast", *FORECAST_SMALL))

@@ -32,8 +32,11 @@ from neuroplast.types import ModelMetrics
 from neuroplast.workflows.register import marking_failures, reserve_version
 
 __all__ = [
+    "API_DATA",
+    "API_SOURCE",
     "TASK_STATE",
     "StoredTask",
+    "api_data",
     "export_onnx",
     "load_task_version",
     "register_task_version",
@@ -43,6 +46,9 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 TASK_STATE = "task.json"
+#: ``data.path`` of a version trained by ``create_and_train_model`` on the caller's tensors,
+#: whose held-out part (and a sample of the training inputs) the version keeps in API_DATA.
+API_SOURCE, API_DATA = "<python api>", "api_data.safetensors"
 
 
 @dataclass
@@ -122,13 +128,17 @@ def register_task_version(
     metrics: dict[str, Any],
     plots: dict[str, Path] | None = None,
     onnx: tuple[nn.Module, Tensor, dict[int, str]] | None = None,
+    tensors: dict[str, Tensor] | None = None,
 ) -> VersionRecord:
     """Write the model, ``task.json``, the plots and ``model.onnx`` as a new version of
     ``config.name``. ``onnx`` is (the module to export: the model or a wrapper around it,
-    an example input, the input's dynamic axes)."""
+    an example input, the input's dynamic axes); ``tensors`` the data a Python-API version
+    is evaluated on (:data:`API_DATA`)."""
     draft = reserve_version(registry, meta, config=config.model_dump(mode="json"), run_id=run.id)
     draft.save_model(model, None)
     draft.add_json(TASK_STATE, {"format": "neuroplast-task", "task": meta.task, **state})
+    if tensors:
+        draft.add_tensors(API_DATA, {k: v.detach().cpu().contiguous() for k, v in tensors.items()})
     if onnx is not None:
         started = time.perf_counter()
         draft.add_bytes(ONNX, export_onnx(onnx[0], onnx[1], dynamic=onnx[2]))
@@ -161,6 +171,20 @@ def load_task_version(registry: Registry, model: str, task: str) -> StoredTask:
         raise ArtifactError(f"{version.ref}: {TASK_STATE} is not a neuroplast task state")
     weights = read_safetensors_verified(files[WEIGHTS].path, files[WEIGHTS].sha256)
     return StoredTask(version, meta, state, weights)
+
+
+def api_data(stored: StoredTask) -> dict[str, Tensor] | None:
+    """The held-out tensors of a version trained on the caller's loaders (None for a
+    version trained from a config); hash-checked."""
+    if stored.version.config.get("data", {}).get("path") != API_SOURCE:
+        return None
+    artifact = stored.version.artifacts.get(API_DATA)
+    if artifact is None:
+        raise ConfigError(
+            f"{stored.version.ref} was trained on Python loaders before versions kept their "
+            "held-out data; evaluate it with --data FILE"
+        )
+    return read_safetensors_verified(artifact.path, artifact.sha256)
 
 
 def task_factory(task: str) -> Callable[[str, dict[str, Any]], nn.Module]:

@@ -10,7 +10,9 @@ the caller's own loaders (or datasets) of tensors instead of a run config.
   target as feature 0; the intervals come from the validation residuals. ``predict`` with
   no file forecasts after the last validation window.
 
-The version records ``data.path: <python api>``: ``evaluate`` then needs ``--data``.
+The version records ``data.path: <python api>`` and keeps the validation data (and up to
+:data:`TRAIN_SAMPLE` training inputs, for the baselines) in ``api_data.safetensors``:
+``evaluate`` without ``--data`` scores that held-out part.
 """
 
 from __future__ import annotations
@@ -29,11 +31,12 @@ from neuroplast.inference.bundle import ModelMeta
 from neuroplast.registry import Registry
 from neuroplast.tasks._fit import fit
 from neuroplast.tasks._scaling import Scaler
-from neuroplast.tasks._store import register_task_version, training_run
+from neuroplast.tasks._store import API_SOURCE, register_task_version, training_run
 
-__all__ = ["create_and_train"]
+__all__ = ["TRAIN_SAMPLE", "create_and_train"]
 
-API_SOURCE = "<python api>"
+#: Training inputs an anomaly version keeps for the baselines of ``evaluate``.
+TRAIN_SAMPLE = 5000
 
 
 def _tensors(data: Iterable[Any] | None, what: str) -> tuple[Tensor, Tensor | None]:
@@ -122,8 +125,16 @@ def _anomaly(
             state=state.to_json(),
             metrics={"best_epoch": result.best_epoch, "threshold": state.cut},
             onnx=(Scorer(model), torch.zeros(2, *state.input_shape), {0: "batch"}),
+            tensors=_held_out(x, vx, vy),
         )
     return version.ref
+
+
+def _held_out(x: Tensor, vx: Tensor, vy: Tensor | None) -> dict[str, Tensor]:
+    """What ``evaluate`` reads back: the validation inputs (labels) and training inputs."""
+    every = max(1, -(-len(x) // TRAIN_SAMPLE))
+    kept = {"train": x[::every], "val": vx}
+    return kept if vy is None else {**kept, "val_labels": vy.reshape(-1).long()}
 
 
 def _mse_recon(model: torch.nn.Module, batch: tuple[Tensor, ...]) -> Tensor:
@@ -189,6 +200,7 @@ def _forecast(
             state=state.to_json(),
             metrics={"best_epoch": result.best_epoch},
             onnx=(net, torch.zeros(2, lookback, features), {0: "batch"}),
+            tensors={"val": vx, "val_targets": vy.float()},
         )
     return version.ref
 

@@ -21,7 +21,7 @@ from torch import Tensor, nn
 from neuroplast.config import parse_run_config
 from neuroplast.errors import ConfigError
 from neuroplast.registry import Registry, VersionRecord
-from neuroplast.tasks._store import StoredTask, load_task_version
+from neuroplast.tasks._store import API_SOURCE, StoredTask, load_task_version
 
 __all__ = ["HEADLINE", "HeldOut", "Measured", "OnnxNet", "OnnxStep", "held_out"]
 
@@ -80,25 +80,24 @@ class HeldOut:
 
 def _config(stored: StoredTask) -> Any:
     ref = stored.version.ref
-    if stored.version.config.get("data", {}).get("path") == "<python api>":
+    if stored.version.config.get("data", {}).get("path") == API_SOURCE:
         raise ConfigError(
-            f"{ref} was trained from Python loaders and stores no data to measure on; "
-            "train it from a config (data.path or data.dataset) to compress or export it"
+            f"{ref} was trained on Python loaders (windows, not a series): it has no "
+            "rolling-origin folds to measure on; train it from a config to compress or export it"
         )
     return parse_run_config(stored.version.config, where=f"{ref}'s config")
 
 
 def _anomaly(registry: Registry, model: str) -> HeldOut:
-    from neuroplast.tasks.anomaly.config import AnomalyConfig
-    from neuroplast.tasks.anomaly.data import load_anomaly_data
+    from neuroplast.tasks.anomaly.evaluation import anomaly_splits
     from neuroplast.tasks.anomaly.metrics import anomaly_metrics
     from neuroplast.tasks.anomaly.models import Scorer, build_model
     from neuroplast.tasks.anomaly.state import AnomalyState
 
     stored = load_task_version(registry, model, "anomaly_detection")
     state = AnomalyState.from_json(stored.state)
-    config = _config(stored)
-    splits = load_anomaly_data(config.data, config.anomaly or AnomalyConfig(), state.kind)
+    config = parse_run_config(stored.version.config, where=f"{stored.version.ref}'s config")
+    splits = anomaly_splits(stored, state, config)
     x = state.tensor(splits.test)
 
     def measure(scorer: nn.Module) -> Measured:

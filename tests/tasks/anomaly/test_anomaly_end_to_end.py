@@ -23,18 +23,6 @@ from tests.tasks.conftest import task_json, template_config, train_into
 Cli = Callable[..., Result]
 
 
-@pytest.fixture(scope="module")
-def shuttle(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, TaskResult]:
-    home = tmp_path_factory.mktemp("anomaly-home")
-    config = template_config(
-        "anomaly-tabular",
-        "data.limit=1500",
-        "train.epochs=3",
-        "anomaly.baselines=[isolation_forest]",
-    )
-    return home, train_into(home, config)
-
-
 def test_training_uses_normal_rows_only_and_stores_scaling_and_threshold(
     shuttle: tuple[Path, TaskResult],
 ) -> None:

@@ -24,23 +24,10 @@ from neuroplast.tasks.forecasting.config import ForecastConfig
 from neuroplast.tasks.forecasting.data import fold_origins, load_series, series_from_frame
 from neuroplast.tasks.forecasting.models import build_model
 from tests.conftest import Result
-from tests.tasks.conftest import task_json, template_config, train_into
+from tests.tasks.conftest import FORECAST_SMALL, task_json, template_config
 
 Cli = Callable[..., Result]
-SMALL = (
-    "data.limit=240",
-    "forecast.lookback=24",
-    "forecast.horizon=12",
-    "forecast.folds=2",
-    "forecast.fold_step=null",
-    "train.epochs=3",
-)
-
-
-@pytest.fixture(scope="module")
-def co2(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, TaskResult]:
-    home = tmp_path_factory.mktemp("forecast-home")
-    return home, train_into(home, template_config("forecast", *SMALL))
+SMALL = FORECAST_SMALL
 
 
 def test_scaling_is_fitted_on_the_training_part_and_stored(co2: tuple[Path, TaskResult]) -> None:

@@ -4,7 +4,9 @@ The version's data are split again exactly as in training (same seed), scaled wi
 stored scaling and scored; the baselines are fitted in the same run on the same scaled
 normal training inputs and get their thresholds by the version's rule on the same
 validation inputs. ``--data FILE`` scores a labelled file of the same columns instead of a
-split (the baselines still learn from the version's training split).
+split (the baselines still learn from the version's training split). A version trained by
+``create_and_train_model`` is evaluated on the validation data it keeps (its ``test`` is
+that held-out part; the baselines learn from its kept training inputs).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from neuroplast.config import parse_run_config
 from neuroplast.errors import ConfigError, DataError
 from neuroplast.registry import Registry
 from neuroplast.tasks import TaskResult
-from neuroplast.tasks._store import load_task_version
+from neuroplast.tasks._store import API_SOURCE, StoredTask, api_data, load_task_version
 from neuroplast.tasks._tables import numeric_columns, read_table
 from neuroplast.tasks.anomaly.config import AnomalyConfig
 from neuroplast.tasks.anomaly.data import AnomalySplits, label_vector, load_anomaly_data, windows
@@ -26,7 +28,7 @@ from neuroplast.tasks.anomaly.models import build_model, score
 from neuroplast.tasks.anomaly.state import AnomalyState
 from neuroplast.tasks.anomaly.training import format_metrics
 
-__all__ = ["evaluate_anomaly"]
+__all__ = ["anomaly_splits", "evaluate_anomaly"]
 
 _SPLITS = ("train", "val", "test")
 
@@ -51,6 +53,27 @@ def _file_split(path: str, state: AnomalyState, cfg: AnomalyConfig) -> tuple[Any
     return wins, win_labels
 
 
+def anomaly_splits(stored: StoredTask, state: AnomalyState, config: Any) -> AnomalySplits:
+    """The version's splits: re-made from its data config, or the held-out tensors a
+    Python-API version keeps (validation = test)."""
+    kept = api_data(stored)
+    if kept is None:
+        return load_anomaly_data(config.data, config.anomaly or AnomalyConfig(), state.kind)
+    labels = kept.get("val_labels")
+    val_labels = None if labels is None else labels.numpy().astype(np.int64)
+    val = kept["val"].numpy().astype(np.float64)
+    return AnomalySplits(
+        kind=state.kind,
+        source=f"{API_SOURCE} val_data",
+        columns=state.columns,
+        train=kept["train"].numpy().astype(np.float64),
+        val=val,
+        val_labels=val_labels,
+        test=val,
+        test_labels=val_labels,
+    )
+
+
 def evaluate_anomaly(
     registry: Registry, model: str, *, split: str = "test", data: str | None = None
 ) -> TaskResult:
@@ -60,7 +83,7 @@ def evaluate_anomaly(
     state = AnomalyState.from_json(stored.state)
     config = parse_run_config(stored.version.config, where=f"{stored.version.ref}'s config")
     cfg = config.anomaly or AnomalyConfig()
-    splits: AnomalySplits = load_anomaly_data(config.data, cfg, state.kind)
+    splits = anomaly_splits(stored, state, config)
     if data is not None:
         x, labels = _file_split(data, state, cfg)
         source, split = data, "file"

@@ -5,7 +5,9 @@ the network reads its last ``lookback`` points (it is not refitted: it was train
 part before the first origin), each baseline is refitted on the whole history before the
 origin. Errors of every fold are pooled; MASE uses one scale (see
 :mod:`neuroplast.tasks.forecasting.baselines`). ``--data FILE`` evaluates on another series
-file of the same columns (its last folds).
+file of the same columns (its last folds). A version trained by ``create_and_train_model``
+on windows is evaluated on the validation windows it keeps, beside the naive forecast (the
+window's last value), MASE scaled by the windows' one-step naive error.
 """
 
 from __future__ import annotations
@@ -15,13 +17,14 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from torch import nn
+import torch
+from torch import Tensor, nn
 
 from neuroplast.config import parse_run_config
 from neuroplast.errors import ConfigError
 from neuroplast.registry import Registry
 from neuroplast.tasks import TaskResult
-from neuroplast.tasks._store import load_task_version
+from neuroplast.tasks._store import API_SOURCE, StoredTask, api_data, load_task_version
 from neuroplast.tasks._tables import read_table
 from neuroplast.tasks.forecasting.baselines import baseline_forecast, forecast_errors, mase_scale
 from neuroplast.tasks.forecasting.config import ForecastConfig
@@ -82,6 +85,9 @@ def evaluate_forecast(
         )
     stored = load_task_version(registry, model, "forecasting")
     state = ForecastState.from_json(stored.state)
+    kept = None if data is not None else api_data(stored)
+    if kept is not None:
+        return _evaluate_windows(registry, stored, state, kept)
     config = parse_run_config(stored.version.config, where=f"{stored.version.ref}'s config")
     cfg = config.forecast or ForecastConfig()
     if data is None:
@@ -109,4 +115,38 @@ def evaluate_forecast(
         "baselines": {k: v for k, v in results.items() if k != "model"},
     }
     lines = _lines(stored.version.ref, series.source, folds, results)
+    return TaskResult(stored.version, results["model"], document, lines)
+
+
+def _evaluate_windows(
+    registry: Registry, stored: StoredTask, state: ForecastState, kept: dict[str, Tensor]
+) -> TaskResult:
+    """A Python-API version on its kept validation windows, beside the naive forecast."""
+    windows, actual = kept["val"], kept["val_targets"].numpy()
+    with torch.no_grad():
+        points = stored.build(build_model)(windows).numpy()
+    history = windows[:, :, 0].numpy()
+    scale = float(np.abs(np.diff(history, axis=1)).mean()) or 1.0
+    naive = np.repeat(history[:, -1:], actual.shape[1], axis=1)
+    low, high = state.bounds(points)
+    results = {"model": forecast_errors(actual.ravel(), points.ravel(), scale)}
+    results["model"]["coverage"] = float(((actual >= low) & (actual <= high)).mean())
+    results["naive"] = forecast_errors(actual.ravel(), naive.ravel(), scale)
+    source = f"{API_SOURCE} val_data ({len(windows)} windows)"
+    registry.add_evaluation(
+        stored.version.id,
+        split="val",
+        data_source=source,
+        metrics=results["model"],
+        baseline={"naive": results["naive"]},
+    )
+    document = {
+        "version": stored.version.ref,
+        "data_source": source,
+        "horizon": int(actual.shape[1]),
+        "metrics": results["model"],
+        "baselines": {"naive": results["naive"]},
+    }
+    head = f"{stored.version.ref} on {source}"
+    lines = [head, *(format_errors(name, m) for name, m in results.items())]
     return TaskResult(stored.version, results["model"], document, lines)
