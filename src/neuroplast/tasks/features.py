@@ -127,8 +127,8 @@ def _rows(held: HeldOut, runs: dict[str, tuple[Measured, int]]) -> list[dict[str
             {
                 "backend": backend,
                 "size_mb": round(size / 1e6, 4),
-                name: round(m.headline(held.task), 6),
-                f"{name}_change": round(m.headline(held.task) - base.headline(held.task), 6),
+                name: _round(m.headline(held.task)),
+                f"{name}_change": _change(m.headline(held.task), base.headline(held.task)),
                 "max_abs_diff": float(diff.max()) if diff.size else 0.0,
                 "max_rel_diff": float((diff / (np.abs(base.outputs) + 1e-6)).max()),
                 "metrics": m.metrics,
@@ -143,11 +143,21 @@ def _lines(title: str, task: str, rows: list[dict[str, Any]]) -> list[str]:
     name = HEADLINE[task][0]
     out = [title]
     for r in rows:
+        figure = "n/a (no labelled anomaly)" if r[name] is None else f"{r[name]:.6g}"
+        change = "" if r[f"{name}_change"] is None else f" ({r[f'{name}_change']:+.3g})"
         out.append(
-            f"{r['backend']:<12} {r['size_mb']:9.3f} MB  {name} {r[name]:.6g} "
-            f"({r[f'{name}_change']:+.3g})  max |diff| vs torch {r['max_abs_diff']:.3g}"
+            f"{r['backend']:<12} {r['size_mb']:9.3f} MB  {name} {figure}{change}  "
+            f"max |diff| vs torch {r['max_abs_diff']:.3g}"
         )
     return out
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 6)
+
+
+def _change(value: float | None, base: float | None) -> float | None:
+    return None if value is None or base is None else round(value - base, 6)
 
 
 def _graph(held: HeldOut) -> bytes:

@@ -40,8 +40,11 @@ class Measured:
     outputs: np.ndarray
     metrics: dict[str, Any]
 
-    def headline(self, task: str) -> float:
-        return float(self.metrics[HEADLINE[task][0]])
+    def headline(self, task: str) -> float | None:
+        """The task's metric; None where the data cannot give it (e.g. no labelled
+        anomaly in an anomaly model's test split: no AUROC)."""
+        value = self.metrics.get(HEADLINE[task][0])
+        return None if value is None else float(value)
 
 
 class OnnxNet(nn.Module):
