@@ -4,8 +4,8 @@ Classification keeps its own path (:func:`neuroplast.workflows.train_from_config
 other task is a module named in :data:`TASK_MODULES` that exposes a function ``handler() ->
 TaskHandler`` (so no submodule of it may be called ``handler``: importing it would replace
 the function on the package); :func:`task_handler` imports it on first use, so that
-``import neuroplast`` and ``neuroplast --help`` load none of them. A handler has three
-verbs on the registry:
+``import neuroplast`` and ``neuroplast --help`` load none of them. A handler has these
+verbs (``generate`` only for generative tasks):
 
     handler = task_handler("anomaly_detection")
     handler.check_config(config, where)             # validation only, before any work
@@ -18,9 +18,8 @@ A generative task's handler also has ``generate`` (:class:`GenerativeHandler`; f
 :func:`generative_handler`): ``Engine.generate`` dispatches through it, so a new generative
 task needs no change in the Engine. Each verb returns a :class:`TaskResult`: the version it
 is about, the headline figures, a JSON-ready document (what ``--json`` prints) and the lines
-a terminal shows. A handler
-module's top level imports neither torch nor any baseline library: the config check runs
-while a YAML file is loaded.
+a terminal shows. A handler module's top level imports neither torch nor any baseline
+library: the config check runs while a YAML file is loaded.
 """
 
 from __future__ import annotations
