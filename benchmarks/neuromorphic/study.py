@@ -55,7 +55,20 @@ STREAMS: dict[str, dict[str, Any]] = {
 #: learner settings of the study (beside default_config's encoder choice)
 LEARNER: dict[str, Any] = {}
 #: the learner rows ``compare`` runs (``--variants``)
-VARIANTS = ["neuromorphic", "nearest-prototype", "no-stdp"]
+VARIANTS = ["neuromorphic", "nearest-prototype", "no-stdp", "cosine-500"]
+#: the previous prototype settings (cosine, up to 500 EMA prototypes) as an ablation row
+COSINE_500 = {
+    "prototype_manager": {"similarity": "cosine", "momentum": 0.9, "mean_warmup": False,
+                          "split_variance": 0.5, "max_prototypes": 500},
+    "composer": {"temperature": 0.1},
+}  # fmt: skip
+
+
+def cosine_500(stream: Stream) -> dict[str, Any]:
+    """The previous settings: a new prototype below cosine 0.5 (sentences) / 0.85 (images)."""
+    pm = {**COSINE_500["prototype_manager"],
+          "similarity_threshold": 0.5 if stream.modality == "text" else 0.85}  # fmt: skip
+    return {**COSINE_500, "prototype_manager": pm}
 
 
 def continual_config(name: str) -> ContinualConfig:
@@ -144,6 +157,7 @@ def neuro_rows(name: str, stream: Stream, cfg: ContinualConfig, tasks: list[Task
         ("neuromorphic", {}, True),
         ("nearest-prototype", {}, False),
         ("no-stdp", {"snn": {"stdp_lr": 0.0}}, True),
+        ("cosine-500", cosine_500(stream), True),
     ):
         if variant not in VARIANTS:
             continue

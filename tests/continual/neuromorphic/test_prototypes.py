@@ -43,6 +43,17 @@ def test_ema_update_moves_the_prototype_by_one_minus_momentum() -> None:
     assert mem.examples(0) == [10, 11]  # the first example is the prototype itself
 
 
+def test_mean_warmup_keeps_the_running_mean_until_the_ema_window_fills() -> None:
+    xs = np.stack([_unit([1, 0, 0]), _unit([0, 1, 0]), _unit([0, 0, 1]), _unit([1, 1, 1])])
+    mem = PrototypeMemory(_cfg(similarity_threshold=-1.0, momentum=0.7, mean_warmup=True), dim=3)
+    mem.observe(xs[:3], [0, 0, 0])  # weights 1/2 then 1/3: the (renormalised) running mean
+    p = _unit([1, 1, 0])
+    p = _unit(2 / 3 * p + 1 / 3 * xs[2])
+    np.testing.assert_allclose(mem.vectors[0].numpy(), p, atol=1e-6)
+    mem.observe(xs[3:], [0])  # a 4th member: 1 - 1/4 > 0.7, the EMA's 0.3 from here on
+    np.testing.assert_allclose(mem.vectors[0].numpy(), _unit(0.7 * p + 0.3 * xs[3]), atol=1e-6)
+
+
 def test_a_new_prototype_below_the_threshold_or_for_another_label() -> None:
     mem = PrototypeMemory(_cfg(similarity_threshold=0.9), dim=2)
     # cos(0, 30 degrees) = 0.866 < 0.9: new prototype; cos(0, 20 degrees) = 0.940: update
@@ -105,6 +116,18 @@ def test_the_cap_evicts_the_least_used_and_keeps_a_labels_last() -> None:
         mem.observe(_unit([1, -1, 0])[None], [3])
     # a known label at the cap updates its nearest prototype instead
     assert mem.observe(_unit([1, 0, 0.5])[None], [0]) == [0]
+
+
+def test_the_per_class_budget_evicts_from_the_fullest_label() -> None:
+    e = np.eye(6, dtype=np.float32)
+    for budget, kept in ((True, {0: 2, 1: 3}), (False, {0: 1, 1: 4})):
+        cfg = _cfg(similarity_threshold=0.999, max_prototypes=5, per_class_budget=budget)
+        mem = PrototypeMemory(cfg, dim=6)
+        mem.observe(e[:5], [0, 0, 1, 1, 1])  # ids 0, 1 of the old label; the cap is reached
+        mem.record_use([2, 2, 3, 3, 4, 4])  # the new label's prototypes are used more
+        mem.observe(e[5:], [1])  # one more of label 1: someone is evicted
+        labels = mem.labels.tolist()
+        assert {c: labels.count(c) for c in (0, 1)} == kept
 
 
 def test_maintenance_runs_every_interval() -> None:

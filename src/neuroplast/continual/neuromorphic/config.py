@@ -98,6 +98,13 @@ class PrototypeManagerConfig(_Strict):
         lt=1.0,
         description="EMA update: p <- momentum * p + (1 - momentum) * x, then renormalised",
     )
+    mean_warmup: bool = Field(
+        False,
+        description="true: a prototype is the plain mean of its first 1 / (1 - momentum) "
+        "members (the new one weighs 1 / count), the EMA after that (a bias-corrected EMA: "
+        "the first member does not keep momentum^n of the weight); false: the EMA from the "
+        "first member on",
+    )
     merge_threshold: float = Field(
         0.97,
         ge=-1.0,
@@ -127,6 +134,24 @@ class PrototypeManagerConfig(_Strict):
     )
     keep_last_of_label: bool = Field(
         True, description="eviction never removes a label's last prototype"
+    )
+    per_class_budget: bool = Field(
+        True,
+        description="true: at the cap, evict from the label holding the most prototypes (each "
+        "class keeps about max_prototypes / classes); false: the least-used anywhere (old "
+        "classes, no longer updated, go first)",
+    )
+    similarity: Literal["cosine", "whitened"] = Field(
+        "cosine",
+        description="cosine: on the concepts as they come; whitened: after whitening by the "
+        "streaming covariance of every concept seen (a Mahalanobis-like metric, as streaming "
+        "LDA; costs dim^2 / 2 floats of memory)",
+    )
+    whitening_shrinkage: float = Field(
+        0.1,
+        gt=0.0,
+        le=1.0,
+        description="whitened: the covariance is shrunk this far towards its mean variance",
     )
 
 

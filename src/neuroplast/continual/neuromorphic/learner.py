@@ -89,6 +89,9 @@ class NeuromorphicLearner:
         self.composer = AnswerComposer(config.composer)
         self.memory: Any = None  # PrototypeMemory, made when the first concepts arrive
         self.attractor: Any = None  # AttractorMemory, idem
+        self.whitening: Any = None  # Whitening (prototype_manager.similarity: whitened), idem
+        #: the prototypes as the metric sees them, cached against (memory, metric) changes
+        self._projected: tuple[tuple[int, int, int], Tensor] | None = None
         self.tasks_seen = 0
         #: training rows seen so far: a row's ref is its position in the whole stream
         self.rows_seen = 0
@@ -106,8 +109,13 @@ class NeuromorphicLearner:
         from neuroplast.continual.neuromorphic.snn import AttractorMemory
 
         if self.memory is None:
-            self.memory = PrototypeMemory(self.config.prototype_manager, dim)
+            pm = self.config.prototype_manager
+            self.memory = PrototypeMemory(pm, dim)
             self.attractor = AttractorMemory(self.config.snn, 0)
+            if pm.similarity == "whitened":
+                from neuroplast.continual.neuromorphic.metric import Whitening
+
+                self.whitening = Whitening(dim, pm.whitening_shrinkage)
 
     @property
     def num_prototypes(self) -> int:
@@ -145,7 +153,19 @@ class NeuromorphicLearner:
         p = self.num_prototypes
         if p == 0:
             raise DataError("the learner has no prototypes yet: train it on a task first")
-        return self.memory.similarities(concepts).float()
+        if self.whitening is None:
+            return self.memory.similarities(concepts).float()
+        return self.whitening.transform(concepts) @ self._prototypes_seen().T
+
+    def _prototypes_seen(self) -> Tensor:
+        """The prototypes in the whitened space (re-projected when they or the statistics
+        changed since the last call)."""
+        key = (self.memory.updates, len(self.memory), self.whitening.version)
+        if self._projected is None or self._projected[0] != key:
+            projected = self.whitening.transform(self.memory.vectors)
+            key = (self.memory.updates, len(self.memory), self.whitening.version)
+            self._projected = (key, projected)
+        return self._projected[1]
 
     def activity(self, concepts: Tensor, *, record: bool = False) -> tuple[Tensor, int, int, Any]:
         """What the composer reads for ``concepts``: the attractor's settled rates (spiking)
@@ -180,6 +200,8 @@ class NeuromorphicLearner:
         self._check_labels(labels)
         train, held = self._hold_out(len(labels))
         self._ensure_memory(concepts.shape[1])
+        if self.whitening is not None:
+            self.whitening.update(concepts[train])
         old_ids = self.memory.ids
         batch = self.config.training.batch_size
         for start in range(0, len(train), batch):

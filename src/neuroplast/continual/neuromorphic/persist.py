@@ -1,10 +1,10 @@
 """A learner as tensors + JSON, and back: what a registered version stores.
 
-``neuro/state.safetensors`` holds the prototypes, the recurrent weights, the projection head
-and the calibration pairs (keys prefixed by part); ``neuro/learner.json`` holds the config,
-the class names, the threshold and each part's JSON meta, with a format name and a schema
-version. Both are written atomically and read back against the sha256 the registry
-recorded; nothing is unpickled.
+``neuro/state.safetensors`` holds the prototypes, the recurrent weights, the projection head,
+the whitening statistics (when prototypes are compared whitened) and the calibration pairs
+(keys prefixed by part); ``neuro/learner.json`` holds the config, the class names, the
+threshold and each part's JSON meta, with a format name and a schema version. Both are
+written atomically and read back against the sha256 the registry recorded; nothing is unpickled.
 """
 
 from __future__ import annotations
@@ -38,6 +38,8 @@ def _part_states(learner: NeuromorphicLearner) -> dict[str, tuple[dict[str, Tens
     if learner.memory is not None:
         out["prototypes"] = (learner.memory.to_tensors(), learner.memory.meta())
         out["snn"] = (learner.attractor.state_dict(), learner.attractor.meta())
+    if learner.whitening is not None:
+        out["whitening"] = (learner.whitening.state_dict(), learner.whitening.meta())
     return out
 
 
@@ -105,6 +107,10 @@ def learner_from_state(
             parts.get("prototypes", {}), part_meta["prototypes"]
         )
         learner.attractor = AttractorMemory.from_state(parts.get("snn", {}), part_meta["snn"])
+    if "whitening" in part_meta:
+        from neuroplast.continual.neuromorphic.metric import Whitening
+
+        learner.whitening = Whitening.from_state(parts.get("whitening", {}), part_meta["whitening"])
     learner.calibration = tensors.get("calibration", learner.calibration)
     learner.tasks_seen = int(meta["tasks_seen"])
     learner.rows_seen = int(meta.get("rows_seen", 0))

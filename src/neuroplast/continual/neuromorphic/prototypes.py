@@ -196,6 +196,8 @@ class PrototypeMemory:
 
     def _update(self, row: int, x: np.ndarray, ref: int) -> None:
         a, m = self._a, self.cfg.momentum
+        if self.cfg.mean_warmup:  # the running mean until the EMA's window is filled
+            m = min(m, 1.0 - 1.0 / float(a["counts"][row] + 1))
         p = a["vectors"][row].copy()
         r = x - p
         a["variance"][row] = m * a["variance"][row] + (1.0 - m) * float(r @ r)
@@ -298,7 +300,14 @@ class PrototypeMemory:
         return np.array([int(lab) in shared for lab in labels], dtype=bool)
 
     def _evict_one(self) -> bool:
-        candidates = np.flatnonzero(self._evictable())
+        """Remove one prototype: the least used (then least recently used), among the
+        label holding the most prototypes when ``per_class_budget``."""
+        evictable = self._evictable()
+        if self.cfg.per_class_budget and evictable.any():
+            labels = self._view("labels")
+            values, counts = np.unique(labels[evictable], return_counts=True)
+            evictable &= labels == values[int(np.argmax(counts))]
+        candidates = np.flatnonzero(evictable)
         if not len(candidates):
             return False
         usage, last = self._a["usage"][candidates], self._a["last_used"][candidates]
