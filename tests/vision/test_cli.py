@@ -52,11 +52,12 @@ def cli(
     return lambda *args: run_neuroplast(capsys, monkeypatch, *args)
 
 
-def test_errors_report_with_gradcam_for_the_cnn(
+def test_errors_and_robustness_of_the_cnn(
     cli: Callable[..., Result], home: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "cnn.html"
-    result = cli("evaluate", "digits-cnn", "--errors", str(out), "--json")
+    args = ("--errors", str(out), "--robustness", "--robustness-samples", "40", "--json")
+    result = cli("evaluate", "digits-cnn", *args)
     assert result.code == 0, result.err
     doc = json.loads(result.out)
     errors = doc["errors"]
@@ -66,30 +67,8 @@ def test_errors_report_with_gradcam_for_the_cnn(
     assert sum(p[2] for p in errors["pairs"]) <= errors["mistakes"]
     page = out.read_text()
     assert "data:image/png;base64," in page and out.with_suffix(".png").stat().st_size > 0
-    with Engine(home) as engine:
-        version = engine.registry.resolve("digits-cnn")
-        stored = {e.split: e for e in engine.registry.evaluations(version)}
-    assert stored["test/errors"].metrics["heat_method"] == "gradcam"
-    assert Path(stored["test/errors"].metrics["files"]["html"]).exists()
 
-
-def test_the_vit_gets_rollout_maps_and_a_printed_robustness_table(
-    cli: Callable[..., Result], tmp_path: Path
-) -> None:
-    out = tmp_path / "vit.html"
-    args = ("--errors", str(out), "--robustness", "--robustness-samples", "10")
-    result = cli("evaluate", "digits-vit", *args)
-    assert result.code == 0, result.err
-    assert "with rollout maps" in result.out and out.exists()
-    assert "epsilons in [0, 1] pixel space" in result.out and "pgd" in result.out
-
-
-def test_robustness_table_is_printed_stored_and_starts_at_clean_accuracy(
-    cli: Callable[..., Result], home: Path
-) -> None:
-    result = cli("evaluate", "digits-cnn", "--robustness", "--robustness-samples", "40", "--json")
-    assert result.code == 0, result.err
-    report = json.loads(result.out)["robustness"]
+    report = doc["robustness"]
     rows = {(r["attack"], r["strength"]): r["accuracy"] for r in report["rows"]}
     assert report["samples"] == 40
     assert rows[("fgsm", 0.0)] == rows[("pgd", 0.0)] == report["clean_accuracy"]
@@ -98,9 +77,24 @@ def test_robustness_table_is_printed_stored_and_starts_at_clean_accuracy(
     for kind in ("png", "html", "json"):
         assert Path(report["files"][kind]).exists()
     assert json.loads(Path(report["files"]["json"]).read_text())["rows"] == report["rows"]
+
     with Engine(home) as engine:
-        evaluations = engine.registry.evaluations(engine.registry.resolve("digits-cnn"))
-    assert any(e.split == "test/robustness" for e in evaluations)
+        version = engine.registry.resolve("digits-cnn")
+        stored = {e.split: e for e in engine.registry.evaluations(version)}
+    assert stored["test/errors"].metrics["heat_method"] == "gradcam"
+    assert Path(stored["test/errors"].metrics["files"]["html"]).exists()
+    assert stored["test/robustness"].metrics["robustness"]["rows"] == report["rows"]
+
+
+def test_the_vit_gets_rollout_maps_and_a_printed_robustness_table(
+    cli: Callable[..., Result], tmp_path: Path
+) -> None:
+    out = tmp_path / "vit.html"
+    args = ("--errors", str(out), "--robustness", "--robustness-samples", "5")
+    result = cli("evaluate", "digits-vit", *args)
+    assert result.code == 0, result.err
+    assert "with rollout maps" in result.out and out.exists()
+    assert "epsilons in [0, 1] pixel space" in result.out and "pgd" in result.out
 
 
 def test_explain_rolls_out_the_vit_attention_and_refuses_the_cnn(

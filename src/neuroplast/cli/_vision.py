@@ -28,12 +28,13 @@ def vision_analyses(
     if split not in _SPLITS:
         raise ConfigError(f"--errors and --robustness read the model's own split, not {split!r}")
     from neuroplast.engine import Engine
-    from neuroplast.evaluation.vision import analyze_errors, analyze_robustness
+    from neuroplast.evaluation.vision import analyze_errors, analyze_robustness, load_image_split
 
     out: dict[str, Any] = {}
     with Engine(home) as engine:
+        data = load_image_split(engine.registry, ref, split)  # type: ignore[arg-type]
         if errors is not None:
-            found = analyze_errors(engine.registry, ref, Path(errors), split=split)  # type: ignore[arg-type]
+            found = analyze_errors(engine.registry, ref, Path(errors), data=data)
             out["errors"] = {
                 "accuracy": found.accuracy,
                 "mistakes": found.mistakes,
@@ -43,7 +44,7 @@ def vision_analyses(
                 "files": {k: str(v) for k, v in found.files.items()},
             }
         if robustness:
-            report = analyze_robustness(engine.registry, ref, split=split, samples=samples)  # type: ignore[arg-type]
+            report = analyze_robustness(engine.registry, ref, samples=samples, data=data)
             out["robustness"] = {
                 **report.result.to_dict(),
                 "files": {k: str(v) for k, v in report.files.items()},

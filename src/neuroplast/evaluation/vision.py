@@ -24,22 +24,32 @@ from neuroplast.inference.bundle import LoadedModel
 from neuroplast.inference.registered import load_registered
 from neuroplast.registry import Registry, VersionRecord
 
-__all__ = ["ErrorAnalysis", "RobustnessReport", "analyze_errors", "analyze_robustness"]
+__all__ = [
+    "ErrorAnalysis",
+    "ImageSplit",
+    "RobustnessReport",
+    "analyze_errors",
+    "analyze_robustness",
+    "load_image_split",
+]
 
 logger = logging.getLogger(__name__)
 _HEAT_PREFERENCE = ("gradcam", "rollout", "ig")
 
 
 @dataclass
-class _Split:
+class ImageSplit:
+    """A registered image model with the uint8 images and labels of one of its splits."""
+
     version: VersionRecord
     loaded: LoadedModel
     images: np.ndarray
     labels: np.ndarray
     source: str
+    split: str
 
 
-def _image_split(registry: Registry, ref: str, split: Split) -> _Split:
+def load_image_split(registry: Registry, ref: str, split: Split) -> ImageSplit:
     version, loaded = load_registered(registry, ref)
     meta = loaded.meta
     if meta.modality != "image":
@@ -55,7 +65,9 @@ def _image_split(registry: Registry, ref: str, split: Split) -> _Split:
     if not isinstance(data.raw, ImageData):
         raise ConfigError(f"{version.ref}: its data ({data.raw.source}) holds texts, not images")
     idx = data.indices(split)
-    return _Split(version, loaded, data.raw.images[idx], data.raw.labels[idx], data.raw.source)
+    return ImageSplit(
+        version, loaded, data.raw.images[idx], data.raw.labels[idx], data.raw.source, split
+    )
 
 
 @dataclass
@@ -78,12 +90,14 @@ def analyze_errors(
     method: str | None = None,
     per_pair: int = 4,
     max_pairs: int = 8,
+    data: ImageSplit | None = None,
 ) -> ErrorAnalysis:
     """The most confident mistakes per class pair with a heat map beside each (GradCAM for
     CNNs, attention rollout for ViTs, else integrated gradients, unless ``method``)."""
     from neuroplast.explain import ImageExplainer
 
-    chosen = _image_split(registry, ref, split)
+    chosen = data or load_image_split(registry, ref, split)
+    split = chosen.split  # type: ignore[assignment]
     explainer = ImageExplainer(chosen.loaded)
     heat_method = method or next(m for m in _HEAT_PREFERENCE if m in explainer.methods)
     explainer.check_method(heat_method)
@@ -154,12 +168,14 @@ def analyze_robustness(
     epsilons: Sequence[float] = DEFAULT_EPSILONS,
     pgd_steps: int = 10,
     seed: int = 0,
+    data: ImageSplit | None = None,
 ) -> RobustnessReport:
     """Accuracy under FGSM, PGD and corruptions on ``samples`` images of the split (a seeded
     random subset; all of it when smaller)."""
     if samples < 1:
         raise ConfigError(f"--robustness-samples must be at least 1, got {samples}")
-    chosen = _image_split(registry, ref, split)
+    chosen = data or load_image_split(registry, ref, split)
+    split = chosen.split  # type: ignore[assignment]
     rows = np.random.default_rng(seed).permutation(len(chosen.labels))[:samples]
     pre = chosen.loaded.meta.preprocessing
     robustness = Robustness(
