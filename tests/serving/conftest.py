@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,11 +24,13 @@ class TaskServer:
     server: Server
     home: Path
     digit: Path  # a real MNIST digit as PNG (label 0)
+    learner: Any  # the registered learner as trained, in memory (no second encoder load)
     #: the neuromorphic learner's class of ``digit``
     digit_label: str = "0"
 
 
-def _train(home: Path, folder: Path) -> None:
+def _train(home: Path, folder: Path) -> Any:
+    """Train the served models into ``home``; the neuromorphic learner trained."""
     from neuroplast.config import parse_run_config
     from neuroplast.continual.neuromorphic.run_config import parse_neuro_config
     from neuroplast.continual.neuromorphic.workflow import train_learner
@@ -52,7 +55,7 @@ def _train(home: Path, folder: Path) -> None:
         # rt-serve:3, a language model beside the text classifier's versions 1 and 2
         config = {**config, "name": TEXT_MODEL, "train": {**config["train"], "epochs": 1}}
         task_handler("generation").train(parse_run_config(config), registry)
-        train_learner(parse_neuro_config(TINY), registry)
+        return train_learner(parse_neuro_config(TINY), registry).runs[0].learner
 
 
 @pytest.fixture(scope="session")
@@ -66,11 +69,11 @@ def task_server(
     folder = tmp_path_factory.mktemp("task-serving")
     home = copy_home(serving_template, folder / "home")
     with one_torch_thread():
-        _train(home, folder)
+        learner = _train(home, folder)
     digits = load_builtin("mnist_5k")
     first = int((digits.labels == 0).nonzero()[0][0])
     digit = folder / "digit.png"
     Image.fromarray(digits.images[first, 0]).save(digit)
     running = launch(home, ANOMALY, FORECAST, LM, NEURO, TEXT_MODEL, log_dir=folder)
-    yield TaskServer(running, home, digit)
+    yield TaskServer(running, home, digit, learner)
     running.stop()

@@ -5,9 +5,15 @@ inputs it cannot read are 4xx errors."""
 
 from __future__ import annotations
 
-import pytest
+import json
+from pathlib import Path
+from typing import Any
 
-from neuroplast.continual.neuromorphic.infer import infer
+import pytest
+import torch
+
+from neuroplast.continual.neuromorphic.infer import answer_dict, read_images
+from neuroplast.continual.neuromorphic.workflow import LEARNER_FILE
 from neuroplast.registry import Registry
 from tests.serving.conftest import NEURO, TaskServer
 
@@ -22,9 +28,23 @@ def _predict(task_server: TaskServer, top_k: int = 2) -> dict:
     return dict(answer.json())
 
 
-def test_answers_carry_abstention_and_the_evidence_of_neuro_infer(task_server: TaskServer) -> None:
+def _expected(task_server: TaskServer) -> dict[str, Any]:
+    """What ``neuro infer`` answers for the digit: its steps (read the image as the stream
+    did, predict, the answer as JSON with the stored examples) on the learner as trained."""
     with Registry(task_server.home) as registry:
-        (expected,) = infer(registry, NEURO, paths=[task_server.digit])
+        stored = registry.resolve(NEURO).artifacts[LEARNER_FILE].path
+    payload = json.loads(Path(stored).read_text())
+    shape, value_range = (
+        payload["model"]["preprocessing"][k] for k in ("input_shape", "input_range")
+    )
+    pixels = read_images([task_server.digit], shape, value_range)
+    with torch.no_grad():
+        (answer,) = task_server.learner.predict(pixels)
+    return answer_dict(answer, str(task_server.digit), payload["examples"])
+
+
+def test_answers_carry_abstention_and_the_evidence_of_neuro_infer(task_server: TaskServer) -> None:
+    expected = _expected(task_server)
     body = _predict(task_server)
     (got,) = body["predictions"]
     assert body["version"] == f"{NEURO}:1"

@@ -88,6 +88,7 @@ def test_scores_are_those_of_predict_with_the_stored_threshold(
         ({"inputs": ROWS, "series": [1.0]}, 422, "invalid_input", r"send one of"),
         ({"series": [1.0, 2.0]}, 422, "invalid_input", r"`series` is for series"),
         ({"inputs": ROWS * 513}, 422, "invalid_input", r"1,026 inputs .* limit of 1,024"),
+        ({"inputs": [[1e300] * 9]}, 422, "invalid_input", r"scores overflow .* too far outside"),
     ],
 )
 def test_bad_anomaly_inputs_are_4xx(
@@ -149,6 +150,8 @@ def test_forecasts_follow_the_stored_tail_or_the_history_sent(task_server: TaskS
         ({"history": [1.0, 2.0, 3.0]}, "invalid_input", r"history has 3 points; .* last 24"),
         ({"history": ["x"] * 30}, "invalid_request", r"valid number"),
         ({"history": [[1.0, 2.0]] * 30}, "invalid_input", r"rows have 2 values; .* reads 1"),
+        ({"history": [[1.0], [1.0, 2.0]] * 15}, "invalid_input", r"must all have the same width"),
+        ({"history": [1e300] * 30}, "invalid_input", r"forecast overflow .* too far outside"),
         ({"last_date": "2001-12-01"}, "invalid_input", r"last_date .* goes with history"),
         ({"history": [1.0] * 30, "last_date": "soon"}, "invalid_input", r"not a date"),
         ({"steps": 3}, "invalid_request", r"steps: Extra inputs"),
@@ -272,3 +275,38 @@ def test_a_mixed_split_made_in_the_registry_is_not_served(task_server: TaskServe
             registry.stop_ab(TEXT_MODEL, reason="end of the test")
     assert versions == {f"{TEXT_MODEL}:1"} and listed["arms"] == {}
     assert f"cannot load {TEXT_MODEL}:3" in server.output()
+
+
+def test_fuzzing_the_task_routes_finds_no_5xx(task_server: TaskServer) -> None:
+    """The fuzzer of test_fuzz.py on the three task routes, each on its own kind of model:
+    generated bodies, valid and invalid; no 5xx, and every 4xx has the error shape."""
+    import requests
+    import schemathesis
+    from schemathesis import GenerationMode
+
+    from tests.serving.test_fuzz import Tally, fuzz_operation
+
+    url = task_server.server.url
+    schema = schemathesis.openapi.from_url(f"{url}/openapi.json")
+    models = {"score": ANOMALY, "forecast": FORECAST, "generate": LM}
+    tally = Tally()
+    with requests.Session() as session:
+        for result in schema.get_all_operations():
+            operation = result.ok()
+            route = operation.path.rsplit("/", 1)[-1]
+            if route not in models:
+                continue
+            for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+                fuzz_operation(
+                    operation,
+                    mode,
+                    url=url,
+                    headers={},
+                    session=session,
+                    tally=tally,
+                    name=models[route],
+                    examples=6,
+                )
+    assert not tally.problems, tally.report()
+    assert set(tally.by_operation) == {f"POST /v1/models/{{name}}/{r}" for r in models}
+    assert tally.sent >= 18, tally.by_operation

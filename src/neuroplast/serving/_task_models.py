@@ -31,6 +31,15 @@ def _finite(values: np.ndarray, where: str) -> np.ndarray:
     return values
 
 
+def _finite_out(values: np.ndarray, what: str) -> np.ndarray:
+    if not np.isfinite(values).all():
+        raise DataError(
+            f"{what} overflow (inf or NaN): the inputs are too far outside the data the model "
+            "was trained on to answer"
+        )
+    return values
+
+
 class AnomalyModel(TaskModel):
     """An autoencoder version: inputs scored by reconstruction error, flagged above the
     threshold stored with the version."""
@@ -38,9 +47,9 @@ class AnomalyModel(TaskModel):
     task = "anomaly_detection"
 
     def __init__(self, registry: Registry, ref: str) -> None:
-        from neuroplast.tasks._store import load_task_version
         from neuroplast.tasks.anomaly.models import build_model
         from neuroplast.tasks.anomaly.state import AnomalyState
+        from neuroplast.tasks.stored import load_task_version
 
         stored = load_task_version(registry, ref, self.task)
         self.ref = stored.version.ref
@@ -135,7 +144,8 @@ class AnomalyModel(TaskModel):
         from neuroplast.tasks.anomaly.models import score
 
         x = self.state.tensor(np.stack(items))
-        return [float(v) for v in score(self.net, x).numpy()]
+        scores = score(self.net, x).numpy()
+        return [float(v) for v in _finite_out(scores, "the scores")]
 
 
 class ForecastModel(TaskModel):
@@ -145,9 +155,9 @@ class ForecastModel(TaskModel):
     task = "forecasting"
 
     def __init__(self, registry: Registry, ref: str) -> None:
-        from neuroplast.tasks._store import load_task_version
         from neuroplast.tasks.forecasting.models import build_model
         from neuroplast.tasks.forecasting.state import ForecastState
+        from neuroplast.tasks.stored import load_task_version
 
         stored = load_task_version(registry, ref, self.task)
         self.ref = stored.version.ref
@@ -184,7 +194,12 @@ class ForecastModel(TaskModel):
             return np.asarray(s.tail, dtype=np.float64)
         if not values:
             raise DataError("history is empty; send the last points of the series, or leave it out")
-        rows = np.asarray(values, dtype=np.float64)
+        try:
+            rows = np.asarray(values, dtype=np.float64)
+        except ValueError as e:  # ragged rows
+            raise DataError(
+                f"history rows must all have the same width ({len(s.columns)}): {e}"
+            ) from e
         if rows.ndim == 1:
             rows = rows[:, None]
         if rows.ndim != 2 or rows.shape[1] != len(s.columns):
@@ -218,7 +233,7 @@ class ForecastModel(TaskModel):
     def run(self, items: list[Any]) -> list[np.ndarray]:
         from neuroplast.tasks.forecasting.state import forecast
 
-        return [forecast(self.net, self.state, history) for history in items]
+        return [_finite_out(forecast(self.net, self.state, h), "the forecast") for h in items]
 
 
 def load_task_model(registry: Registry, ref: str, kind: str) -> TaskModel:
