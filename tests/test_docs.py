@@ -168,24 +168,27 @@ _STUDIES = {
         ),
     ],
     (
-        "fortunes study: GPT and LSTM trainings of 5-8 minutes each and the benchmarks that "
-        "read them"
+        "fortunes study: GPT and LSTM trainings of 8-11 minutes each, the benchmark that "
+        "scores both, and a sample"
     ): [
         "neuroplast init --template textgen-gpt -o textgen-gpt.yaml",
-        "neuroplast train textgen-gpt.yaml --set train.epochs=1",
         (
-            "neuroplast train textgen-gpt.yaml --set train.epochs=1 --set "
-            "generation.init_from=fortunes-gpt:1 --set train.optimizer.lr=0.001"
+            "neuroplast train textgen-gpt.yaml --set train.epochs=3 --set "
+            "generation.epoch_windows=1595 --set generation.max_minutes=11"
         ),
         "neuroplast init --template textgen-lstm -o textgen-lstm.yaml",
         (
-            "neuroplast train textgen-lstm.yaml --set train.epochs=2 --set "
-            "generation.epoch_windows=2891"
+            "neuroplast train textgen-lstm.yaml --set model.dropout=0.0 --set "
+            "train.scheduler.pct_start=0.05 --set train.epochs=1 --set "
+            "generation.epoch_windows=1323 --set generation.max_minutes=8"
         ),
-        ("python benchmarks/bench_generate.py --models fortunes-gpt:1 --parts speed --repeats 3"),
         (
-            "python benchmarks/bench_generate.py --models "
-            "fortunes-gpt:2,fortunes-gpt:1,fortunes-lstm:1 --parts quality --recorded"
+            "python benchmarks/bench_generate.py --models fortunes-gpt:1,fortunes-lstm:1 "
+            "--parts quality,speed --repeats 3"
+        ),
+        (
+            'neuroplast generate fortunes-gpt:1 --prompt "A friend" --max-tokens 80 '
+            "--temperature 0.8 --top-k 40 --seed 1"
         ),
     ],
     (
