@@ -64,11 +64,14 @@ COSINE_500 = {
 }  # fmt: skip
 
 
-def cosine_500(stream: Stream) -> dict[str, Any]:
+def cosine_500_settings(text: bool) -> dict[str, Any]:
     """The previous settings: a new prototype below cosine 0.5 (sentences) / 0.85 (images)."""
-    pm = {**COSINE_500["prototype_manager"],
-          "similarity_threshold": 0.5 if stream.modality == "text" else 0.85}  # fmt: skip
+    pm = {**COSINE_500["prototype_manager"], "similarity_threshold": 0.5 if text else 0.85}
     return {**COSINE_500, "prototype_manager": pm}
+
+
+def cosine_500(stream: Stream) -> dict[str, Any]:
+    return cosine_500_settings(stream.modality == "text")
 
 
 def continual_config(name: str) -> ContinualConfig:
