@@ -80,6 +80,22 @@ def test_dynamic_int8_is_a_version_judged_by_the_task_metric(co2: Version) -> No
     assert abs(int8["mase_change"]) < 0.1 and int8["size_mb"] < _row(result, "torch")["size_mb"]
 
 
+def test_an_int8_anomaly_version_gets_its_own_threshold(shuttle: Version) -> None:
+    with Engine(shuttle[0]) as engine:
+        result = engine.compress("shuttle-ae:1", quantize="dynamic")
+        assert isinstance(result, TaskResult)
+        child = load_task_version(engine.registry, result.version.ref, "anomaly_detection")
+        parent = load_task_version(engine.registry, "shuttle-ae:1", "anomaly_detection")
+        again = engine.evaluate(result.version.ref)
+    assert child.state["threshold"]["rule"] == parent.state["threshold"]["rule"] == "f1"
+    assert child.state["threshold"]["threshold"] != parent.state["threshold"]["threshold"]
+    assert child.state["scaling"] == parent.state["scaling"]
+    int8 = _row(result, "torch-int8")
+    assert isinstance(again, TaskResult)
+    assert again.metrics["f1"] == pytest.approx(int8["f1_at_threshold"], abs=1e-9)
+    assert again.metrics["auroc"] == pytest.approx(int8["auroc"], abs=1e-6)
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

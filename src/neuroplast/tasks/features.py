@@ -131,6 +131,7 @@ def _rows(held: HeldOut, runs: dict[str, tuple[Measured, int]]) -> list[dict[str
                 f"{name}_change": _change(m.headline(held.task), base.headline(held.task)),
                 "max_abs_diff": float(diff.max()) if diff.size else 0.0,
                 "max_rel_diff": float((diff / (np.abs(base.outputs) + 1e-6)).max()),
+                "f1_at_threshold": m.metrics.get("f1"),  # anomaly detection; else None
                 "metrics": m.metrics,
             }
         )
@@ -145,8 +146,9 @@ def _lines(title: str, task: str, rows: list[dict[str, Any]]) -> list[str]:
     for r in rows:
         figure = "n/a (no labelled anomaly)" if r[name] is None else f"{r[name]:.6g}"
         change = "" if r[f"{name}_change"] is None else f" ({r[f'{name}_change']:+.3g})"
+        f1 = "" if r["f1_at_threshold"] is None else f"  F1 {r['f1_at_threshold']:.4f}"
         out.append(
-            f"{r['backend']:<12} {r['size_mb']:9.3f} MB  {name} {figure}{change}  "
+            f"{r['backend']:<12} {r['size_mb']:9.3f} MB  {name} {figure}{change}{f1}  "
             f"max |diff| vs torch {r['max_abs_diff']:.3g}"
         )
     return out
@@ -271,10 +273,9 @@ def compress_task(registry: Registry, model: str, *, quantize: str | None) -> Ta
     check_feature("compress", version, quantize=quantize)
     held = held_out(registry, version.ref)
     small = dynamic_int8(held.module)
-    runs = {
-        "torch": (held.measure(held.module), state_bytes(held.module)),
-        "torch-int8": (held.measure(small), state_bytes(small)),
-    }
+    runs = {"torch": (held.measure(held.module), state_bytes(held.module))}
+    state = None if held.retune is None else held.retune(small)  # its own threshold
+    runs["torch-int8"] = (held.measure(small), state_bytes(small))
     rows = _rows(held, runs)
     summary = {
         "technique": "dynamic int8",
@@ -282,7 +283,7 @@ def compress_task(registry: Registry, model: str, *, quantize: str | None) -> Ta
         **{k: v for k, v in rows[1].items() if k not in ("backend", "metrics")},
         "compression_table": rows,
     }
-    record = _register_int8(registry, held.version, summary)
+    record = _register_int8(registry, held.version, summary, state)
     title = f"compression of {held.version.ref} ({held.version.architecture})"
     lines = _lines(f"{title}, {_WHERE[held.task]}", held.task, rows)
     lines.append(f"registered {record.ref} (dynamic int8, parent {held.version.ref})")
@@ -296,9 +297,13 @@ def compress_task(registry: Registry, model: str, *, quantize: str | None) -> Ta
     return TaskResult(record, summary, document, lines)
 
 
-def _register_int8(registry: Registry, parent: VersionRecord, metrics: dict[str, Any]) -> Any:
+def _register_int8(
+    registry: Registry, parent: VersionRecord, metrics: dict[str, Any], state: Any
+) -> Any:
     """A new version of ``parent``'s model: its files again (fp32 weights, no ONNX graph)
-    with ``model.json``'s compression set to dynamic int8 (applied when it loads)."""
+    with ``model.json``'s compression set to dynamic int8 (applied when it loads), and
+    ``state`` as its ``task.json`` (an anomaly model's threshold chosen for the int8
+    scores) or the parent's."""
     from dataclasses import replace
 
     from neuroplast.workflows.register import reserve_version
@@ -323,5 +328,5 @@ def _register_int8(registry: Registry, parent: VersionRecord, metrics: dict[str,
         registry, meta, config=parent.config, source="compress", parent_id=parent.id
     )
     draft.save_model(net, None)
-    draft.add_json(TASK_STATE, stored.state)
+    draft.add_json(TASK_STATE, stored.state if state is None else state)
     return draft.finalize(net, metrics=metrics)

@@ -75,6 +75,10 @@ class HeldOut:
     module: nn.Module
     measure: Callable[[nn.Module], Measured]
     graph_output: str
+    #: Anomaly detection: re-choose the threshold for another scorer (an int8 copy) on the
+    #: validation part by the version's rule; later :attr:`measure` calls use it. Returns
+    #: the version's ``task.json`` state with that threshold.
+    retune: Callable[[nn.Module], dict[str, Any]] | None = None
 
     @property
     def task(self) -> str:
@@ -92,8 +96,9 @@ def _config(stored: StoredTask) -> Any:
 
 
 def _anomaly(registry: Registry, model: str) -> HeldOut:
+    from neuroplast.tasks.anomaly.config import AnomalyConfig
     from neuroplast.tasks.anomaly.evaluation import anomaly_splits
-    from neuroplast.tasks.anomaly.metrics import anomaly_metrics
+    from neuroplast.tasks.anomaly.metrics import anomaly_metrics, choose_threshold
     from neuroplast.tasks.anomaly.models import Scorer, build_model
     from neuroplast.tasks.anomaly.state import AnomalyState
 
@@ -109,8 +114,17 @@ def _anomaly(registry: Registry, model: str) -> HeldOut:
         values = scores.numpy().astype(np.float64)
         return Measured(values, anomaly_metrics(values, splits.test_labels, state.cut))
 
+    def retune(scorer: nn.Module) -> dict[str, Any]:
+        rule = str(state.threshold.get("rule", "f1"))
+        target = float(state.threshold.get("target_fpr", 0.01))
+        cfg = AnomalyConfig(threshold=rule, target_fpr=target)
+        with torch.no_grad():
+            scores = scorer(state.tensor(splits.val)).numpy().astype(np.float64)
+        state.threshold = choose_threshold(scores, splits.val_labels, cfg)
+        return {**stored.state, **state.to_json()}
+
     net = stored.build(build_model)
-    return HeldOut(stored.version, Scorer(net).eval(), measure, "scores")
+    return HeldOut(stored.version, Scorer(net).eval(), measure, "scores", retune)
 
 
 def _forecast(registry: Registry, model: str) -> HeldOut:

@@ -88,7 +88,7 @@ def test_predict_scores_each_row_against_the_stored_threshold(
 def test_the_version_round_trips_through_the_registry(shuttle: tuple[Path, TaskResult]) -> None:
     home, result = shuttle
     with Engine(home) as engine:
-        again = engine.registry.resolve("shuttle-ae")
+        again = engine.registry.resolve(result.version.ref)
     assert again.uid == result.version.uid and {"task.json", "model.onnx"} <= set(again.artifacts)
     assert again.metrics["threshold"] == task_json(result)["threshold"]["threshold"]
 
