@@ -83,9 +83,20 @@ NOT_RUN = {
 }
 #: The studies of the pages added with issues 16-20, by reason.
 _STUDIES = {
-    ("docs/vision.md: analyses of a Fashion-MNIST model, one to several CPU-minutes each"): [
+    ("docs/vision.md: Fashion-MNIST trainings and analyses, minutes of CPU each"): [
         "neuroplast evaluate fm-cnn --errors errors.html",
         "neuroplast evaluate fm-cnn --robustness --robustness-samples 500",
+        "neuroplast init --template image-cnn > cnn.yaml",
+        "neuroplast train cnn.yaml --set name=fm-cnn --set train.epochs=2",
+        (
+            "neuroplast train cnn.yaml --set name=fm-cnn-aug --set train.epochs=2 "
+            "--set data.augment=standard"
+        ),
+        (
+            "neuroplast train vit.yaml --set name=fm-vit --set train.epochs=2 "
+            "--set model.patch_size=7"
+        ),
+        "python benchmarks/bench_augment.py --repeats 3 --train-batches 4",
     ],
     (
         "the 30-trial Rotten Tomatoes study (two 10-minute chunks) and bench_tune (about 3 minutes)"
@@ -127,30 +138,13 @@ _STUDIES = {
         ),
         "python benchmarks/bench_minilm.py --dataset bbc_news --max-length 128 probe",
     ],
-    ("issue 18's study (benchmarks/neuromorphic/study.py): 1-7 minutes a part"): [
-        (
-            "python benchmarks/neuromorphic/study.py --stream fmnist --parts replay,compare "
-            "--seeds 0"
-        ),
-        (
-            "python benchmarks/neuromorphic/study.py --stream fmnist --parts replay,compare "
-            "--seeds 1,2 --variants neuromorphic,nearest-prototype"
-        ),
+    ("issue 18's study (benchmarks/neuromorphic/): an encoder pass, then seconds to minutes"): [
+        "python benchmarks/neuromorphic/study.py --stream fmnist --parts encode",
+        "python benchmarks/neuromorphic/diagnose.py --stream fmnist --part validation",
+        "python benchmarks/neuromorphic/diagnose.py --stream fmnist --part decompose",
         (
             "python benchmarks/neuromorphic/study.py --stream fmnist --parts "
-            "fewshot,abstain,noise --seeds 0"
-        ),
-        (
-            "python benchmarks/neuromorphic/study.py --stream mnist --parts replay,compare "
-            "--seeds 1,2 --variants neuromorphic,nearest-prototype"
-        ),
-        (
-            "python benchmarks/neuromorphic/study.py --stream mnist --parts "
-            "compare,replay,fewshot,abstain,noise --seeds 0"
-        ),
-        (
-            "python benchmarks/neuromorphic/study.py --stream wordnet --parts compare,replay "
-            "--seeds 0"
+            "compare,replay,abstain --seeds 0,1,2"
         ),
         "python benchmarks/neuromorphic/study.py --table",
     ],
