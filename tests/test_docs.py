@@ -126,6 +126,9 @@ _STUDIES = {
             "cnn,lstm,transformer,hybrid --seeds 3"
         ),
     ],
+    ("Fashion-MNIST architecture table: 6 trainings, about 10 minutes"): [
+        "neuroplast compare fm.yaml --architectures image_mlp,image_cnn --seeds 3",
+    ],
     ("MiniLM fine-tuning and probes on full data sets: 3 to 60 CPU-minutes each"): [
         (
             "python benchmarks/bench_minilm.py train --mode full --epochs 2 --slices 4 --lr 6e-5 "
