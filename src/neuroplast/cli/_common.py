@@ -96,6 +96,16 @@ def print_json(payload: Any) -> None:
     typer.echo(json.dumps(_jsonable(payload), indent=2, ensure_ascii=False))
 
 
+def print_task_result(result: Any, as_json: bool) -> None:
+    """A task handler's answer (``TaskResult``: anomaly detection, forecasting, generation):
+    its document as JSON, or its lines as plain text."""
+    if as_json:
+        print_json(result.document)
+        return
+    for line in result.lines:
+        console.print(line, markup=False, highlight=False)
+
+
 HomeOption = Annotated[
     Path | None,
     typer.Option(

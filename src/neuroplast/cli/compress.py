@@ -13,6 +13,7 @@ from neuroplast.cli._common import (
     JsonOption,
     console,
     print_json,
+    print_task_result,
     setup_logging,
     status,
 )
@@ -182,10 +183,7 @@ def _print_outcome(
     outcome: CompressOutcome | TaskResult, watch: NameWatch, json_output: bool
 ) -> None:
     if isinstance(outcome, TaskResult):  # anomaly detection, forecasting, generation
-        if json_output:
-            print_json(outcome.document)
-        for line in [] if json_output else outcome.lines:
-            console.print(line, markup=False, highlight=False)
+        print_task_result(outcome, json_output)
         return
     if json_output:
         print_json(watch.document(outcome.to_dict()))

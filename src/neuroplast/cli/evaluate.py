@@ -10,6 +10,7 @@ from neuroplast.cli._common import (
     JsonOption,
     console,
     print_json,
+    print_task_result,
     setup_logging,
 )
 from neuroplast.cli._tables import print_results
@@ -63,10 +64,7 @@ def evaluate(
     with Engine(home) as engine, console.status(f"evaluating {model}..."):
         report = engine.evaluate(model, split=split, data=data, backend=backend)
     if isinstance(report, TaskResult):  # anomaly detection, forecasting, generation
-        if as_json:
-            print_json(report.document)
-        for line in [] if as_json else report.lines:
-            console.print(line, markup=False, highlight=False)
+        print_task_result(report, as_json)
         return
     v = report.version
     extra = vision_analyses(v.ref, split, errors, robustness, robustness_samples, home)

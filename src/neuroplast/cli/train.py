@@ -14,6 +14,7 @@ from neuroplast.cli._common import (
     JsonOption,
     console,
     print_json,
+    print_task_result,
     progress_bar,
     setup_logging,
 )
@@ -143,10 +144,7 @@ def _train_task(
         done = task_handler(run_config.task).train(
             run_config, engine.registry, progress=progress, on_epoch=_epoch_line(as_json)
         )
-    if as_json:
-        print_json(done.document)
-    for line in [] if as_json else done.lines:
-        console.print(line, markup=False, highlight=False)
+    print_task_result(done, as_json)
 
 
 def _profile_dir(run_config: Any, home: Path) -> Path:
