@@ -41,7 +41,9 @@ def test_versions_are_numbered_per_model_and_resolved_by_name_ref_and_uid(
 def test_drafts_are_invisible_until_finalized(open_registry: OpenRegistry) -> None:
     with open_registry() as reg:
         _ready_version(reg)
-        draft = reg.create_version("m", architecture="cnn", task="t", modality="text", config={})
+        draft = reg.create_version(
+            "m", architecture="cnn", task="text_classification", modality="text", config={}
+        )
         assert draft.version == 2
         assert reg.resolve("m").version == 1
         with pytest.raises(ModelNotFoundError):
@@ -64,6 +66,23 @@ def test_a_name_keeps_its_modality(open_registry: OpenRegistry) -> None:
         _ready_version(reg, "m", "text")
         with pytest.raises(RegistryError, match="holds text models"):
             _ready_version(reg, "m", "image")
+
+
+def test_a_name_keeps_its_task(open_registry: OpenRegistry) -> None:
+    """A text generator registered under a classifier's name would be served as a classifier."""
+    with open_registry() as reg:
+        _ready_version(reg, "m")
+        with pytest.raises(
+            RegistryError, match="holds classification models; this one is generation"
+        ):
+            reg.create_version(
+                "m", architecture="gpt", task="generation", modality="text", config={}
+            )
+        assert [v.version for v in reg.versions("m")] == [1]
+        # another classification name is the same kind
+        reg.create_version(
+            "m", architecture="cnn", task="sentiment_analysis", modality="text", config={}
+        )
 
 
 def test_runs_epoch_metrics_and_evaluations_persist_across_reopen(

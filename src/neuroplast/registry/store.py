@@ -261,6 +261,12 @@ class Registry(RunsMixin, EvaluationsMixin, TrafficMixin, DriftMixin):
                 f"model {name!r} holds {model.modality} models; this one is {modality}: "
                 "choose another name"
             )
+        elif _kind(model.task) != _kind(task):
+            raise RegistryError(
+                f"model {name!r} holds {_kind(model.task)} models; this one is {_kind(task)}: "
+                "choose another name (a name's versions are served, evaluated and compared as "
+                "one kind)"
+            )
         return model
 
     @staticmethod
@@ -448,3 +454,14 @@ class Registry(RunsMixin, EvaluationsMixin, TrafficMixin, DriftMixin):
                     )
                 )
             return out
+
+
+#: Tasks whose versions are not classifiers; every other task name (``sentiment_analysis``,
+#: ``image_classification``, ...) is one kind, classification, and may share a name.
+_OTHER_KINDS = frozenset(
+    {"anomaly_detection", "forecasting", "generation", "image_generation", "search"}
+)
+
+
+def _kind(task: str) -> str:
+    return task if task in _OTHER_KINDS else "classification"
