@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -23,6 +25,20 @@ def test_atomic_write_replaces_whole_files_and_leaves_no_temp_files(tmp_path: Pa
     assert target.read_bytes() == b"new contents"
     assert first != second == sha256_file(target)
     assert [p.name for p in target.parent.iterdir()] == ["a.bin"]
+
+
+@pytest.mark.skipif(not hasattr(os, "fchmod"), reason="file modes are POSIX")
+def test_atomic_writes_get_the_mode_open_would_give_not_mkstemps_private_one(
+    tmp_path: Path,
+) -> None:
+    """Other users of a shared registry read its artifacts (mkstemp alone makes them 0o600)."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    atomic_write_bytes(tmp_path / "w.bin", b"x")
+    plain = tmp_path / "plain.bin"
+    plain.write_bytes(b"x")
+    assert stat.S_IMODE((tmp_path / "w.bin").stat().st_mode) == stat.S_IMODE(plain.stat().st_mode)
+    assert stat.S_IMODE(plain.stat().st_mode) == 0o666 & ~umask
 
 
 def test_failed_write_keeps_the_old_file(tmp_path: Path) -> None:

@@ -62,5 +62,4 @@ def save_overlay(path: str | Path, explanation: ImageExplanation, *, scale: int 
     """Write the overlay PNG atomically; returns the path."""
     target = Path(path)
     atomic_write_bytes(target, overlay_png(explanation, scale=scale))
-    target.chmod(0o644)  # a file to open and share, not a private temporary
     return target

@@ -200,5 +200,4 @@ def save_html(path: str | Path, document: str) -> Path:
     """Write the report atomically; returns the path."""
     target = Path(path)
     atomic_write_bytes(target, document.encode("utf-8"))
-    target.chmod(0o644)  # a file to open and share, not a private temporary
     return target

@@ -56,8 +56,21 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+def _file_mode() -> int:
+    """The mode ``open()`` would give a new file (0o666 less the umask): ``mkstemp`` makes
+    its files private (0o600), which would keep a shared registry's other users out."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+#: Read once at import, before any thread could race the two ``umask`` calls.
+_FILE_MODE = _file_mode()
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> str:
-    """Write ``data`` to ``path`` so that readers see the old file or the whole new one.
+    """Write ``data`` to ``path`` so that readers see the old file or the whole new one,
+    with the permissions a plain ``open()`` would give it.
 
     Returns the sha256 of what was written.
     """
@@ -66,6 +79,8 @@ def atomic_write_bytes(path: Path, data: bytes) -> str:
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as handle:
+            if hasattr(os, "fchmod"):  # POSIX; Windows has no modes to fix
+                os.fchmod(handle.fileno(), _FILE_MODE)
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
