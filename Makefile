@@ -42,8 +42,11 @@ typecheck: install
 test-deps:
 	@.ci/test-deps
 
+# pytest-xdist: one worker a core, at most 4 (each runs torch on one thread, see
+# tests/conftest.py); --dist loadgroup keeps the tests of one xdist_group on one worker.
+TEST_WORKERS ?= auto
 test: lint typecheck test-deps
-	.ci/with-test-services $(BIN)/python -m pytest -q
+	.ci/with-test-services $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --maxprocesses 4 --dist loadgroup
 
 bench: install
 	$(BIN)/python benchmarks/bench_training.py

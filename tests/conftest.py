@@ -26,12 +26,26 @@ pytest_plugins = ["tests.serving.fixtures"]
 
 os.environ.setdefault("NEUROPLAST_NO_PROGRESS", "1")
 
+#: Under pytest-xdist (``make test`` runs ``-n auto``, one worker a core) every worker and the
+#: subprocesses it starts (servers, ``neuroplast`` commands, DDP ranks) compute on one thread:
+#: two workers of two threads each on two cores spin against each other.
+XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+if XDIST_WORKER:
+    for _threads in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[_threads] = "1"
+
 #: Built-in data sets that come from Debian packages (root and apt-get to install).
 DEBIAN_DATA = {"fashion_mnist": "dataset-fashion-mnist", "wordnet_glosses": "wordnet-base"}
 #: The one command that installs what the skipped tests need.
 ENABLE_COMMAND = "sudo make test-deps"
 PG_ENV = "NEUROPLAST_TEST_PG_URL"
 _SKIP_TAG = "[optional]"  # marks the skip reasons the end-of-run summary counts
+
+
+#: The xdist group (``--dist loadgroup``) of the tests whose documented commands serve on
+#: localhost's fixed ports 8000 and 8001 (the README's and the serving / loop pages'): one
+#: worker runs them one after the other. Every other server in the tests takes a free port.
+FIXED_PORTS_GROUP = pytest.mark.xdist_group("fixed-ports-8000")
 
 
 def _missing(what: str, detail: str) -> None:
@@ -72,6 +86,10 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "debian_data(name, ...): needs these Debian data sets (skips or fails)"
     )
+    if XDIST_WORKER:
+        import torch
+
+        torch.set_num_threads(1)
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
