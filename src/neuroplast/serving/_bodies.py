@@ -32,11 +32,26 @@ __all__ = [
     "json_body",
     "media_type",
     "new_request_id",
+    "openapi_body",
     "unsupported",
 ]
 
 JSON = "application/json"
 MULTIPART = "multipart/form-data"
+
+
+def openapi_body(
+    json_schema: dict[str, Any], file: dict[str, Any], fields: dict[str, Any]
+) -> dict[str, Any]:
+    """The ``openapi_extra`` of a route that reads a JSON body or a multipart upload: the
+    JSON schema, and the multipart form's ``file`` part beside its other ``fields``."""
+    form = {"type": "object", "required": ["file"], "properties": {"file": file, **fields}}
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {JSON: {"schema": json_schema}, MULTIPART: {"schema": form}},
+        }
+    }
 
 
 def media_type(request: Request) -> str:

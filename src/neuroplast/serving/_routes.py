@@ -27,6 +27,7 @@ from neuroplast.serving._bodies import (
     json_body,
     media_type,
     new_request_id,
+    openapi_body,
     unsupported,
 )
 from neuroplast.serving._http_errors import HttpError, error_responses
@@ -120,47 +121,22 @@ def model_info(served: ServedModel) -> s.ModelInfo:
     )
 
 
-_PREDICT_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            JSON: {"schema": s.PredictRequest.model_json_schema()},
-            MULTIPART: {
-                "schema": {
-                    "type": "object",
-                    "required": ["file"],
-                    "properties": {
-                        "file": {
-                            "type": "array",
-                            "items": {"type": "string", "format": "binary"},
-                            "description": "Image files (PNG, JPEG), one part each.",
-                        },
-                        "top_k": {"type": "integer", "minimum": 1},
-                        "key": {"type": "string", "maxLength": 256},
-                    },
-                }
-            },
-        },
-    }
+_IMAGES = {
+    "type": "array",
+    "items": {"type": "string", "format": "binary"},
+    "description": "Image files (PNG, JPEG), one part each.",
 }
-_EXPLAIN_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            JSON: {"schema": s.ExplainRequest.model_json_schema()},
-            MULTIPART: {
-                "schema": {
-                    "type": "object",
-                    "required": ["file"],
-                    "properties": {
-                        "file": {"type": "string", "format": "binary"},
-                        "method": {"type": "string", "maxLength": 64},
-                    },
-                }
-            },
-        },
-    }
-}
+_KEY = {"type": "string", "maxLength": 256}
+_PREDICT_BODY = openapi_body(
+    s.PredictRequest.model_json_schema(),
+    _IMAGES,
+    {"top_k": {"type": "integer", "minimum": 1}, "key": _KEY},
+)
+_EXPLAIN_BODY = openapi_body(
+    s.ExplainRequest.model_json_schema(),
+    {"type": "string", "format": "binary"},
+    {"method": {"type": "string", "maxLength": 64}},
+)
 
 
 def add_routes(app: FastAPI) -> None:

@@ -24,6 +24,7 @@ from neuroplast.serving._bodies import (
     json_body,
     media_type,
     new_request_id,
+    openapi_body,
     unsupported,
 )
 from neuroplast.serving._http_errors import CODES, error_responses
@@ -42,28 +43,15 @@ __all__ = ["MAX_STREAMS", "add_task_routes"]
 #: Generations streaming at once, at most, per server process (more: 503, retry).
 MAX_STREAMS = 8
 
-_SCORE_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            JSON: {"schema": t.ScoreRequest.model_json_schema()},
-            MULTIPART: {
-                "schema": {
-                    "type": "object",
-                    "required": ["file"],
-                    "properties": {
-                        "file": {
-                            "type": "array",
-                            "items": {"type": "string", "format": "binary"},
-                            "description": "Image models: image files (PNG, JPEG), one part each.",
-                        },
-                        "key": {"type": "string", "maxLength": 256},
-                    },
-                }
-            },
-        },
-    }
-}
+_SCORE_BODY = openapi_body(
+    t.ScoreRequest.model_json_schema(),
+    {
+        "type": "array",
+        "items": {"type": "string", "format": "binary"},
+        "description": "Image models: image files (PNG, JPEG), one part each.",
+    },
+    {"key": {"type": "string", "maxLength": 256}},
+)
 _SSE = "text/event-stream"
 
 
