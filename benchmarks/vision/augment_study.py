@@ -1,0 +1,147 @@
+"""Fashion-MNIST test accuracy of image_cnn with and without augmentation (issue 21).
+
+One ``(seed, arm)`` run per call, so the study runs as resumable chunks (each one thread,
+through a job queue if the machine is shared); every finished run appends one line to
+``--results`` (JSON lines) and a run already there is skipped. ``--table`` prints every
+recorded run and, per arm, the mean +- sample standard deviation over seeds::
+
+    python benchmarks/vision/augment_study.py --home /tmp/np-study --seed 0 --arm standard
+    python benchmarks/vision/augment_study.py --table
+
+The recipe is the image-cnn template (``neuroplast init --template image-cnn``) with the
+``--set`` overrides below; both arms get the same epochs, schedule and seeds (``train.seed``
+sets the weights, the batch order and the augmentation draws). The augmented arm uses
+the transforms that suit Fashion-MNIST: a random crop after 2 pixels of padding and a
+left-right flip (no rotation, no erasing).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+NEUROPLAST = Path(sys.executable).with_name("neuroplast")
+RESULTS = ROOT / "benchmarks" / "vision" / "augment_study.jsonl"
+CHANNELS = "[16,32,64]"
+EPOCHS = 3
+RECIPE = [
+    f"model.channels={CHANNELS}",
+    f"train.epochs={EPOCHS}",
+    "train.early_stopping.enabled=false",
+    "data.val_fraction=0.05",
+]
+CROP_AND_FLIP = [
+    "data.augment=standard",
+    "data.augmentation.padding=2",
+    "data.augmentation.rotation=0",
+    "data.augmentation.erase_p=0",
+]
+ARMS = {"none": ["data.augment=none"], "standard": CROP_AND_FLIP}
+#: The ViT beside them: the image-vit template with 7x7 patches (16 tokens; the template's
+#: 4x4 patches cost about three times as much), the same epochs and augmentation.
+VIT = ["model.patch_size=7", f"train.epochs={EPOCHS}", *RECIPE[2:], *CROP_AND_FLIP]
+
+
+def _recorded(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+
+
+def _template(arm: str) -> str:
+    return "image-vit" if arm == "vit" else "image-cnn"
+
+
+def _overrides(seed: int, arm: str) -> list[str]:
+    recipe = VIT if arm == "vit" else [*RECIPE, *ARMS[arm]]
+    name = "fm-vit" if arm == "vit" else f"fm-cnn-{arm}"
+    return [*recipe, f"train.seed={seed}", f"name={name}-s{seed}"]
+
+
+def run(home: Path, seed: int, arm: str, results: Path) -> None:
+    """Train one (seed, arm), resuming an interrupted attempt, and append its result."""
+    overrides = _overrides(seed, arm)
+    if any(r["overrides"] == overrides for r in _recorded(results)):
+        print(f"seed {seed}, {arm}: already in {results}")
+        return
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / f"{_template(arm)}.yaml"
+    template = subprocess.run(
+        [NEUROPLAST, "init", "--template", _template(arm)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    config.write_text(template.stdout, encoding="utf-8")
+    marker = home / f"started-{arm}-s{seed}"
+    command = [NEUROPLAST, "train", str(config), "--home", str(home), "--json"]
+    command += [arg for o in overrides for arg in ("--set", o)]
+    if marker.exists():
+        command.append("--resume")
+    marker.touch()
+    started = time.time()
+    done = subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True)
+    document = json.loads(done.stdout)
+    row = {
+        "seed": seed,
+        "arm": arm,
+        "epochs": EPOCHS,
+        "channels": None if arm == "vit" else CHANNELS,
+        "model": "image_vit, patch 7" if arm == "vit" else "image_cnn",
+        "overrides": overrides,
+        "test_accuracy": document["test"]["accuracy"],
+        "val_accuracy": [h["val_accuracy"] for h in document["history"]],
+        "train_seconds": document["train_seconds"],
+        "wall_seconds": round(time.time() - started, 1),
+        "resumed_from_epoch": document["resumed_from_epoch"],
+    }
+    with results.open("a", encoding="utf-8") as out:
+        out.write(json.dumps(row) + "\n")
+    marker.unlink()
+    print(json.dumps(row))
+
+
+def table(results: Path) -> None:
+    """Per-seed rows, then mean +- sd per arm (markdown)."""
+    rows = _recorded(results)
+    print("| arm | seed | epochs | test accuracy | train s |")
+    print("| --- | --- | --- | --- | --- |")
+    for r in sorted(rows, key=lambda r: (r["arm"], r["seed"])):
+        print(
+            f"| {r['arm']} | {r['seed']} | {r['epochs']} | {r['test_accuracy']:.4f} "
+            f"| {r['train_seconds']:.0f} |"
+        )
+    for arm in [*ARMS, "vit"]:
+        accuracies = [r["test_accuracy"] for r in rows if r["arm"] == arm]
+        if not accuracies:
+            continue
+        sd = statistics.stdev(accuracies) if len(accuracies) > 1 else float("nan")
+        mean = statistics.mean(accuracies)
+        print(f"{arm}: {mean:.4f} +- {sd:.4f} over {len(accuracies)} seeds")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--home", type=Path, help="registry home for the runs")
+    parser.add_argument("--seed", type=int)
+    parser.add_argument("--arm", choices=[*ARMS, "vit"], help="vit: the ViT, augmented")
+    parser.add_argument("--results", type=Path, default=RESULTS)
+    parser.add_argument("--table", action="store_true", help="print the table and stop")
+    args = parser.parse_args()
+    if args.table:
+        table(args.results)
+        return
+    if args.home is None or args.seed is None or args.arm is None:
+        parser.error("a run needs --home, --seed and --arm (or --table)")
+    run(args.home, args.seed, args.arm, args.results)
+
+
+if __name__ == "__main__":
+    main()
