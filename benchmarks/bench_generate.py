@@ -35,12 +35,15 @@ import yaml
 from _common import console, environment, print_environment, print_table, write_json
 from neuroplast.config import template_text
 from neuroplast.registry import Registry
+from neuroplast.tasks.generation.breakdown import loss_breakdown
 from neuroplast.tasks.generation.data import LMData, prepare_lm_data
 from neuroplast.tasks.generation.models import create_lm
+from neuroplast.tasks.generation.ngram import KneserNey
 from neuroplast.tasks.generation.perplexity import (
     Perplexity,
     baseline_perplexity,
     model_perplexity,
+    token_losses,
 )
 from neuroplast.tasks.generation.sampling import Sampler, generate
 from neuroplast.tasks.generation.stream import prompt_ids, stream_text
@@ -50,30 +53,35 @@ from neuroplast.tasks.generation.workflow import LMScores
 PROMPTS = ["A friend", "The best way to", "Never", "Love is", "In the beginning"]
 
 
-_SHARED: dict[str, tuple[LMData, Perplexity]] = {}
+_SHARED: dict[str, tuple[LMData, Perplexity, KneserNey]] = {}
 
 
-def _evaluate(registry: Registry, ref: str) -> tuple[LoadedLM, LMScores]:
-    """A version's test perplexity beside Kneser-Ney. Versions with the same data, split and
-    tokenizer share one test stream and one Kneser-Ney fit (the same tokens for all)."""
-    lm = load_lm(registry, ref)
+def _shared(lm: LoadedLM) -> tuple[LMData, Perplexity, KneserNey]:
+    """The test stream and the Kneser-Ney fit of a version's data and tokens. Versions with
+    the same data, split and tokenizer share them (the same tokens for all)."""
     gen = lm.generation
     key = json.dumps([lm.data, lm.tokenizer.to_json(), gen.document_separator, gen.ngram_order])
     if key not in _SHARED:
         data = prepare_lm_data(lm.data, gen, lm.tokenizer.to_json())
-        baseline, _ = baseline_perplexity(
+        baseline, ngram = baseline_perplexity(
             data.streams["train"],
             data.streams["test"],
             order=gen.ngram_order,
             vocab_size=data.tokenizer.vocab_size,
             chars=data.chars("test"),
         )
-        _SHARED[key] = data, baseline
-    data, baseline = _SHARED[key]
+        _SHARED[key] = data, baseline, ngram
+    return _SHARED[key]
+
+
+def _evaluate(registry: Registry, ref: str) -> tuple[LoadedLM, LMScores]:
+    """A version's test perplexity beside Kneser-Ney on the same tokens."""
+    lm = load_lm(registry, ref)
+    data, baseline, _ = _shared(lm)
     model = model_perplexity(
-        lm.model, data.streams["test"], context=gen.context, chars=data.chars("test")
+        lm.model, data.streams["test"], context=lm.generation.context, chars=data.chars("test")
     )
-    return lm, LMScores(model, baseline, gen.ngram_order, data.tokenizer.kind)
+    return lm, LMScores(model, baseline, lm.generation.ngram_order, data.tokenizer.kind)
 
 
 def _scores(registry: Registry, ref: str, recorded: bool) -> dict[str, Any]:
@@ -177,6 +185,48 @@ def quality(registry: Registry, refs: list[str], samples: int, recorded: bool) -
     return {"versions": out, "samples": texts}
 
 
+def analysis(registry: Registry, refs: list[str]) -> dict[str, Any]:
+    """Where the loss goes: each version's and Kneser-Ney's mean loss per test token, by the
+    token's place in its document and by its count in the training split (versions whose
+    data or tokenizer differ from the first one's are skipped: their tokens differ)."""
+    losses: dict[str, list[float]] = {}
+    first: tuple[LMData, KneserNey] | None = None
+    for ref in refs:
+        lm = load_lm(registry, ref)
+        data, _, ngram = _shared(lm)
+        if first is None:
+            first = data, ngram
+            losses[f"Kneser-Ney {ngram.order}-gram"] = ngram.token_nll(data.streams["test"])
+        elif first[0] is not data:
+            console.print(f"analysis: {ref} skipped (other data or tokens than {refs[0]})")
+            continue
+        stream = data.streams["test"]
+        losses[lm.version.ref] = token_losses(
+            lm.model, stream, context=lm.generation.context
+        ).tolist()
+    if first is None:
+        raise SystemExit("analysis needs --models")
+    data = first[0]
+    groups = loss_breakdown(data.streams["test"], data.streams["train"], losses)
+    out: dict[str, Any] = {}
+    for title, rows in groups.items():
+        print_table(
+            f"Mean loss per test token (nats) by {title}",
+            ["group", "tokens", "share", *losses],
+            [
+                [
+                    g.name,
+                    f"{g.tokens:,}",
+                    f"{g.share:.1%}",
+                    *(f"{v:.3f}" for v in g.mean_loss.values()),
+                ]
+                for g in rows
+            ],
+        )
+        out[title] = [g.__dict__ for g in rows]
+    return out
+
+
 def _template_gpt() -> torch.nn.Module:
     raw = yaml.safe_load(template_text("textgen-gpt"))
     options = {k: v for k, v in raw["model"].items() if k != "architecture"}
@@ -254,6 +304,10 @@ def main() -> None:
         if registry is None:
             parser.error("quality needs --models")
         result["quality"] = quality(registry, refs, args.samples, args.recorded)
+    if "analysis" in parts:
+        if registry is None:
+            parser.error("analysis needs --models")
+        result["analysis"] = analysis(registry, refs)
     if "speed" in parts:
         if registry is not None and refs:
             lm = load_lm(registry, refs[0])

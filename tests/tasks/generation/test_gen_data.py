@@ -138,3 +138,31 @@ def test_the_time_budget_stops_when_one_more_epoch_would_not_fit(
         stops.append(trainer.should_stop)
     # 100 s + 100 s fits in 360 s; 200 s + 100 s still does; 290 s + 90 s does not
     assert stops == [False, False, True]
+
+
+def test_the_time_budget_anneals_the_one_cycle_rate_by_the_clock(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from types import SimpleNamespace
+
+    from neuroplast.tasks.generation import workflow
+
+    clock = iter([0.0, 0.0, 30.0, 60.0, 60.0])  # fit start, then three steps
+    monkeypatch.setattr(workflow.time, "perf_counter", lambda: next(clock))
+    groups = [{"lr": 0.04, "max_lr": 1.0}, {"lr": 0.01, "max_lr": 0.5}]
+    trainer = SimpleNamespace(optimizer=SimpleNamespace(param_groups=groups))
+    budget = workflow.TimeBudget(1.0, anneal=True)
+    budget.on_fit_start(trainer)  # type: ignore[arg-type]
+    budget.on_after_backward(trainer)  # t = 0: the schedule's (warm-up) rates stand
+    assert [g["lr"] for g in groups] == [0.04, 0.01]
+    for g in groups:
+        g["lr"] = g["max_lr"] * 0.9  # the one-cycle schedule, planned over more epochs
+    budget.on_after_backward(trainer)  # half the budget spent: half the peak
+    assert [g["lr"] for g in groups] == pytest.approx([0.5, 0.25])
+    budget.on_after_backward(trainer)  # the budget spent: annealed to zero
+    assert [g["lr"] for g in groups] == pytest.approx([0.0, 0.0], abs=1e-12)
+    still = workflow.TimeBudget(1.0)  # other schedules keep their own rates
+    still.on_fit_start(trainer)  # type: ignore[arg-type]
+    groups[0]["lr"] = 0.3
+    still.on_after_backward(trainer)
+    assert groups[0]["lr"] == 0.3

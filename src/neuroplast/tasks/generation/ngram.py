@@ -73,12 +73,17 @@ class KneserNey:
 
     def nll(self, stream: Sequence[int]) -> tuple[float, int]:
         """Summed negative log-likelihood (nats) of ``stream[1:]`` and how many tokens."""
+        return math.fsum(self.token_nll(stream)), max(0, len(stream) - 1)
+
+    def token_nll(self, stream: Sequence[int]) -> list[float]:
+        """The negative log-likelihood (nats) of each of ``stream[1:]``."""
         if not self.counts:
             raise DataError("fit the n-gram model before scoring")
-        total, n = 0.0, self.order
-        for i in range(1, len(stream)):
-            total -= math.log(self.prob(stream[max(0, i - n + 1) : i], stream[i]))
-        return total, max(0, len(stream) - 1)
+        n = self.order
+        return [
+            -math.log(self.prob(stream[max(0, i - n + 1) : i], stream[i]))
+            for i in range(1, len(stream))
+        ]
 
     def perplexity(self, stream: Sequence[int]) -> float:
         total, count = self.nll(stream)

@@ -22,7 +22,7 @@ from torch import nn
 from neuroplast.errors import DataError
 from neuroplast.tasks.generation.ngram import KneserNey
 
-__all__ = ["Perplexity", "baseline_perplexity", "model_perplexity"]
+__all__ = ["Perplexity", "baseline_perplexity", "model_perplexity", "token_losses"]
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,6 @@ class Perplexity:
         }
 
 
-@torch.inference_mode()
 def model_perplexity(
     model: nn.Module,
     stream: list[int],
@@ -72,32 +71,52 @@ def model_perplexity(
     start every ``stride`` tokens (default ``context // 2``): each window scores only the
     tokens after the previous window's, so every token but the first few sees at least
     ``context - stride`` tokens of history. ``stride = context``: consecutive windows."""
+    started = time.perf_counter()
+    losses = token_losses(model, stream, context=context, batch_size=batch_size, stride=stride)
+    return Perplexity(float(losses.sum()), len(stream) - 1, chars, time.perf_counter() - started)
+
+
+@torch.inference_mode()
+def token_losses(
+    model: nn.Module,
+    stream: list[int],
+    *,
+    context: int,
+    batch_size: int = 32,
+    stride: int | None = None,
+) -> torch.Tensor:
+    """The negative log-likelihood (nats, float64) of each of ``stream[1:]``, read as in
+    :func:`model_perplexity`: element ``i`` is the loss of token ``i + 1``."""
     if len(stream) < 2:
         raise DataError("the evaluation text is too short: it needs 2 tokens or more")
     stride = max(1, context // 2) if stride is None else stride
     if not 1 <= stride <= context:
         raise DataError(f"stride {stride}: must be between 1 and the context ({context})")
-    started = time.perf_counter()
     model.eval()
     skip = context - stride  # targets of a window already scored by the one before
     starts = [0, *range(stride, max(1, len(stream) - 1 - skip), stride)]
     full = [s for s in starts if s + context + 1 <= len(stream)]
-    nll = 0.0
+    out = torch.zeros(len(stream) - 1, dtype=torch.float64)
     for i in range(0, len(full), batch_size):
         chunk = full[i : i + batch_size]
         batch = torch.tensor([stream[s : s + context + 1] for s in chunk])
-        nll += _nll(model, batch, [0 if s == 0 else skip for s in chunk])
+        _scatter(out, _losses(model, batch), chunk, skip)
     for s in starts[len(full) :]:  # the last, shorter window
-        nll += _nll(model, torch.tensor([stream[s:]]), [0 if s == 0 else skip])
-    return Perplexity(nll, len(stream) - 1, chars, time.perf_counter() - started)
+        _scatter(out, _losses(model, torch.tensor([stream[s:]])), [s], skip)
+    return out
 
 
-def _nll(model: nn.Module, batch: torch.Tensor, skips: list[int]) -> float:
-    """Summed cross-entropy of each row's targets after its first ``skips[row]``."""
+def _losses(model: nn.Module, batch: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy ``[rows, T]`` of each row's targets."""
     logits = model(batch[:, :-1]).float()
-    losses = F.cross_entropy(logits.transpose(1, 2), batch[:, 1:], reduction="none")
-    keep = torch.arange(losses.shape[1])[None, :] >= torch.tensor(skips)[:, None]
-    return float(losses[keep].sum())
+    return F.cross_entropy(logits.transpose(1, 2), batch[:, 1:], reduction="none")
+
+
+def _scatter(out: torch.Tensor, losses: torch.Tensor, starts: list[int], skip: int) -> None:
+    """Write each window's losses after its first ``skip`` (none for the window at 0)."""
+    for row, s in enumerate(starts):
+        first = 0 if s == 0 else skip
+        out[s + first : s + losses.shape[1]] = losses[row, first:].double()
 
 
 def baseline_perplexity(

@@ -9,6 +9,7 @@ split (or another text file). Generation is in :mod:`.stream` (it needs no train
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -109,14 +110,32 @@ def score(
 
 class TimeBudget(Callback):
     """Ends the fit after the epoch past which one more epoch as long as the last would
-    exceed ``minutes`` of training (``generation.max_minutes``)."""
+    exceed ``minutes`` of training (``generation.max_minutes``).
 
-    def __init__(self, minutes: float) -> None:
-        self.seconds = minutes * 60.0
+    With ``anneal`` (the one-cycle schedule) the learning rate also follows the clock: each
+    step uses the lower of the schedule's rate and ``peak * (1 + cos(pi * t)) / 2``, ``t``
+    the share of the budget spent. The one-cycle schedule plans its annealing over every
+    epoch of ``train.epochs``; on a machine slower than planned the budget would stop it
+    half-way at a high rate, and this ends it annealed either way."""
+
+    def __init__(self, minutes: float, *, anneal: bool = False) -> None:
+        self.seconds, self.anneal = minutes * 60.0, anneal
         self.started = self.last = 0.0
+        self.peaks: list[float] = []
 
     def on_fit_start(self, trainer: Trainer) -> None:
         self.started = self.last = time.perf_counter()
+        if self.anneal and trainer.optimizer is not None:  # one-cycle keeps the peak as max_lr
+            groups = trainer.optimizer.param_groups
+            self.peaks = [float(g.get("max_lr", g["lr"])) for g in groups]
+
+    def on_after_backward(self, trainer: Trainer) -> None:
+        if not self.peaks or trainer.optimizer is None:
+            return
+        spent = min(1.0, (time.perf_counter() - self.started) / self.seconds)
+        factor = 0.5 * (1.0 + math.cos(math.pi * spent))
+        for group, peak in zip(trainer.optimizer.param_groups, self.peaks, strict=True):
+            group["lr"] = min(float(group["lr"]), peak * factor)
 
     def on_epoch_end(self, trainer: Trainer, metrics: ModelMetrics) -> None:
         now = time.perf_counter()
@@ -143,7 +162,7 @@ def _fit(
     budget = generation_section(config).max_minutes
     callbacks: list[Callback] = [MetricsRecorder(record)]
     if budget is not None:
-        callbacks.append(TimeBudget(budget))
+        callbacks.append(TimeBudget(budget, anneal=config.train.scheduler.name == "onecycle"))
     trainer = Trainer(
         config.train,
         callbacks=callbacks,
