@@ -155,22 +155,28 @@ class AnswerComposer:
         evidence: EvidenceSource | None = None,
         *,
         similarities: Tensor | None = None,
+        support: Tensor | None = None,
     ) -> list[Answer]:
         """One answer per row of ``scores`` [n, P] (the settled rates, or similarities).
         ``evidence`` (the prototype memory) adds the top ``evidence_top_k`` prototypes with
-        their stored examples; ``similarities`` [n, P] adds each one's similarity."""
+        their stored examples; ``similarities`` [n, P] adds each one's similarity;
+        ``support`` [n], when given, is what the threshold reads instead of the confidence
+        (minus a distance: ``abstain_on``)."""
         probs = self.probabilities(scores, proto_labels, len(class_names))
         conf, best = probs.max(dim=1)
         labels = torch.as_tensor(proto_labels, dtype=torch.int64).reshape(-1)
         top = self._top(torch.as_tensor(scores, dtype=torch.float32), evidence, similarities)
         answers = []
+        read = conf if support is None else torch.as_tensor(support).reshape(-1)
+        if len(read) != len(probs):
+            raise DataError(f"support holds {len(read)} scores for {len(probs)} answers")
         for i in range(len(probs)):
             confidence = float(conf[i])
             answers.append(
                 Answer(
                     label=class_names[int(best[i])],
                     confidence=confidence,
-                    abstained=self.threshold is not None and confidence < self.threshold,
+                    abstained=self.threshold is not None and float(read[i]) < self.threshold,
                     probabilities={n: float(p) for n, p in zip(class_names, probs[i], strict=True)},
                     evidence=self._evidence(
                         i, top, scores, labels, class_names, evidence, similarities
@@ -238,6 +244,22 @@ class AnswerComposer:
         within = [t for t, r in zip(curve.thresholds, curve.risk, strict=True) if r <= target]
         above_all = math.nextafter(max(curve.thresholds), math.inf)
         self.threshold = float(min(within) if within else above_all)
+        return self.threshold
+
+    def calibrate_rate(self, support: Any, answer_rate: float) -> float:
+        """The threshold that answers ``answer_rate`` of these held-out rows (the highest
+        value with at least that share at or above it): an open-set rule that needs no
+        example of what is unknown. Sets :attr:`threshold` and returns it."""
+        if not 0.0 < answer_rate <= 1.0:
+            raise DataError(f"answer_rate must be in (0, 1], got {answer_rate}")
+        values = torch.as_tensor(support, dtype=torch.float64).reshape(-1)
+        if not len(values) or not torch.isfinite(values).all():
+            raise DataError(
+                f"calibration needs finite held-out scores; got {len(values)} rows"
+                + (" with NaN or infinite values" if len(values) else "")
+            )
+        ranked = torch.sort(values, descending=True).values
+        self.threshold = float(ranked[math.ceil(answer_rate * len(ranked)) - 1])
         return self.threshold
 
     def risk_coverage(self, confidences: Any, correct: Any) -> RiskCoverage:

@@ -223,6 +223,29 @@ class ComposerConfig(_Strict):
         le=1.0,
         description="abstain below this confidence; null = not calibrated yet, never abstain",
     )
+    abstain_on: Literal["confidence", "distance", "relative_distance"] = Field(
+        "confidence",
+        description="the score abstention reads: confidence (the answer's probability); "
+        "distance (minus the Mahalanobis distance to the nearest prototype: far from every "
+        "stored class = unknown); relative_distance (that distance minus the distance to the "
+        "mean of all data, Ren et al. 2021). The distances need prototype_manager.similarity: "
+        "whitened",
+    )
+    answer_rate: float | None = Field(
+        None,
+        gt=0.0,
+        le=1.0,
+        description="calibrate the threshold to answer this share of the held-out rows of "
+        "known classes (an open-set rule: nothing unknown is needed); null = calibrate for "
+        "target_risk",
+    )
+    calibration_rows_per_class: int = Field(
+        30,
+        ge=1,
+        le=10000,
+        description="distance scores: held-out concepts kept per class to recalibrate when the "
+        "metric moves (their bytes count in the memory)",
+    )
     evidence_top_k: int = Field(3, ge=0, le=100, description="prototypes shown as evidence")
     examples_per_evidence: int = Field(
         3, ge=0, le=64, description="stored example refs shown per evidence prototype"

@@ -45,13 +45,16 @@ def relative(similarities: Tensor) -> Tensor:
 @dataclass(frozen=True)
 class Scored:
     """Batch answers without evidence (for evaluation): the predicted global label, its
-    confidence and whether the composer would abstain; recall costs of the batch."""
+    confidence, the score abstention reads (``support``: the confidence, or minus a
+    distance, see ``composer.abstain_on``) and whether the composer would abstain; recall
+    costs of the batch."""
 
     labels: Tensor
     confidence: Tensor
     abstained: Tensor
     spikes: int
     synops: int
+    support: Tensor
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,9 @@ class NeuromorphicLearner:
         self.projection_fitted = False
         #: (confidence, correct) of every held-out row so far: what calibration reads
         self.calibration = torch.zeros((0, 2), dtype=torch.float32)
+        #: held-out concepts (float16) and labels kept to recalibrate distance scores
+        self.held: tuple[Tensor, Tensor] = (torch.zeros(0, 0, dtype=torch.float16),
+                                            torch.zeros(0, dtype=torch.long))  # fmt: skip
 
     # -- parts ------------------------------------------------------------------------
     def _ensure_memory(self, dim: int) -> None:
@@ -201,7 +207,7 @@ class NeuromorphicLearner:
         train, held = self._hold_out(len(labels))
         self._ensure_memory(concepts.shape[1])
         if self.whitening is not None:
-            self.whitening.update(concepts[train])
+            self.whitening.update(concepts[train], labels[train])
         old_ids = self.memory.ids
         batch = self.config.training.batch_size
         for start in range(0, len(train), batch):
@@ -209,7 +215,8 @@ class NeuromorphicLearner:
             self.memory.observe(concepts[rows], labels[rows], refs=rows + self.rows_seen)
         self.rows_seen += len(labels)
         self.attractor.remap(self.memory.rows_in(old_ids))  # merged / split / new rows
-        for _ in range(self.config.training.stdp_passes if self.spiking else 0):
+        passes = self.config.training.stdp_passes if self.config.snn.stdp_lr > 0 else 0
+        for _ in range(passes if self.spiking else 0):
             order = train[torch.randperm(len(train), generator=self._generator())]
             order = order[: self.config.training.stdp_max_rows or len(order)]
             for start in range(0, len(order), batch):
@@ -242,10 +249,49 @@ class NeuromorphicLearner:
         return self.calibrate_concepts(self.embed(inputs), torch.as_tensor(labels))
 
     def calibrate_concepts(self, concepts: Tensor, labels: Tensor) -> float:
+        """Add held-out rows and recalibrate: for ``target_risk`` on their (score, correct)
+        pairs, or to answer ``answer_rate`` of them. Confidence pairs are kept as scored;
+        distance scores move with the metric, so their rows (``calibration_rows_per_class``
+        a class) are kept and all rescored."""
+        labels = torch.as_tensor(labels, dtype=torch.long)
+        if self.config.composer.abstain_on != "confidence":
+            self._keep_held(concepts, labels)
+            concepts, labels = self.held[0].float(), self.held[1]
+            self.calibration = torch.zeros((0, 2), dtype=torch.float32)
         scored = self.score_concepts(concepts)
-        rows = torch.stack([scored.confidence, (scored.labels == labels).float()], 1)
+        rows = torch.stack([scored.support, (scored.labels == labels).float()], 1)
         self.calibration = torch.cat([self.calibration, rows.float()])
-        return float(self.composer.calibrate(self.calibration[:, 0], self.calibration[:, 1].bool()))
+        support, right = self.calibration[:, 0], self.calibration[:, 1].bool()
+        rate = self.config.composer.answer_rate
+        if rate is not None:
+            return self.composer.calibrate_rate(support, rate)
+        return float(self.composer.calibrate(support, right))
+
+    def _keep_held(self, concepts: Tensor, labels: Tensor) -> None:
+        """Add held-out rows, at most ``calibration_rows_per_class`` of each class."""
+        cap = self.config.composer.calibration_rows_per_class
+        kept_x, kept_y = self.held
+        xs = [kept_x] if len(kept_y) else []
+        ys = [kept_y]
+        for c in torch.unique(labels).tolist():
+            room = cap - int((kept_y == c).sum())
+            rows = torch.nonzero(labels == c).flatten()[: max(room, 0)]
+            xs.append(concepts[rows].to(torch.float16))
+            ys.append(labels[rows])
+        self.held = (torch.cat(xs), torch.cat(ys))
+
+    def support(self, concepts: Tensor, confidence: Tensor) -> Tensor:
+        """The score abstention reads (higher = answer): the confidence, or minus the
+        squared Mahalanobis distance (within-class covariance) to the nearest class mean
+        (``distance``), less the distance to the mean of all data seen
+        (``relative_distance``)."""
+        kind = self.config.composer.abstain_on
+        if kind == "confidence" or self.whitening is None:
+            return confidence
+        nearest = self.whitening.class_distances(concepts).min(dim=1).values
+        if kind == "relative_distance":
+            nearest = nearest - self.whitening.background(concepts)
+        return -nearest
 
     @property
     def threshold(self) -> float | None:
@@ -257,7 +303,7 @@ class NeuromorphicLearner:
     ) -> Scored:
         """Labels, confidences and abstentions of many concepts (no evidence); ``allowed``
         restricts the answer to those classes (task-incremental: the task's own)."""
-        labels, conf, spikes, synops = [], [], 0, 0
+        labels, conf, support, spikes, synops = [], [], [], 0, 0
         proto_labels = self.prototype_labels()
         outside = None
         if allowed is not None:
@@ -270,15 +316,14 @@ class NeuromorphicLearner:
             best_p, best = probs.max(dim=1)
             labels.append(best)
             conf.append(best_p)
+            support.append(self.support(concepts[start : start + batch], best_p))
             spikes, synops = spikes + s, synops + o
-        confidence = torch.cat(conf)
+        score = torch.cat(support)
         threshold = self.threshold
         abstained = (
-            torch.zeros_like(confidence, dtype=torch.bool)
-            if threshold is None
-            else confidence < threshold
+            torch.zeros_like(score, dtype=torch.bool) if threshold is None else score < threshold
         )
-        return Scored(torch.cat(labels), confidence, abstained, spikes, synops)
+        return Scored(torch.cat(labels), torch.cat(conf), abstained, spikes, synops, score)
 
     def predict(self, inputs: Inputs) -> list[Any]:
         """One :class:`~neuroplast.continual.neuromorphic.composer.Answer` per input:
@@ -290,9 +335,17 @@ class NeuromorphicLearner:
         scores = sims
         if self.spiking:
             scores = self.attractor.run(relative(sims), record=False).rates
+        support = None
+        if self.config.composer.abstain_on != "confidence":
+            support = self.support(concepts, torch.zeros(len(concepts)))
         return list(
             self.composer.compose(
-                scores, self.prototype_labels(), self.class_names, self.memory, similarities=sims
+                scores,
+                self.prototype_labels(),
+                self.class_names,
+                self.memory,
+                similarities=sims,
+                support=support,
             )
         )
 

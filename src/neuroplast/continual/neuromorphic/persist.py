@@ -1,9 +1,10 @@
 """A learner as tensors + JSON, and back: what a registered version stores.
 
 ``neuro/state.safetensors`` holds the prototypes, the recurrent weights, the projection head,
-the whitening statistics (when prototypes are compared whitened) and the calibration pairs
-(keys prefixed by part); ``neuro/learner.json`` holds the config, the class names, the
-threshold and each part's JSON meta, with a format name and a schema version. Both are
+the whitening statistics (when prototypes are compared whitened), the calibration pairs and,
+for distance abstention, the held-out concepts it recalibrates on (keys prefixed by part);
+``neuro/learner.json`` holds the config, the class names, the threshold and each part's JSON
+meta, with a format name and a schema version. Both are
 written atomically and read back against the sha256 the registry recorded; nothing is unpickled.
 """
 
@@ -46,6 +47,9 @@ def _part_states(learner: NeuromorphicLearner) -> dict[str, tuple[dict[str, Tens
 def learner_tensors(learner: NeuromorphicLearner) -> dict[str, Tensor]:
     """Every tensor the learner keeps between tasks, keys prefixed by part."""
     tensors: dict[str, Tensor] = {"calibration": learner.calibration.contiguous()}
+    if len(learner.held[1]):
+        tensors.update({"held/concepts": learner.held[0].contiguous(),
+                        "held/labels": learner.held[1].contiguous()})  # fmt: skip
     for part, (state, _) in _part_states(learner).items():
         tensors.update(_prefixed(part, state))
     return tensors
@@ -112,6 +116,8 @@ def learner_from_state(
 
         learner.whitening = Whitening.from_state(parts.get("whitening", {}), part_meta["whitening"])
     learner.calibration = tensors.get("calibration", learner.calibration)
+    if "held" in parts:
+        learner.held = (parts["held"]["concepts"], parts["held"]["labels"].long())
     learner.tasks_seen = int(meta["tasks_seen"])
     learner.rows_seen = int(meta.get("rows_seen", 0))
     learner.projection_fitted = bool(meta["projection_fitted"])

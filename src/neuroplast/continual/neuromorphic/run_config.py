@@ -99,6 +99,18 @@ class NeuroRunConfig(_Strict):
     distributed: DistributedConfig = Field(default_factory=DistributedConfig)
     seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
 
+    @model_validator(mode="after")
+    def _distance_needs_whitening(self) -> NeuroRunConfig:
+        if self.composer.abstain_on != "confidence" and (
+            self.prototype_manager.similarity != "whitened"
+        ):
+            raise ValueError(
+                f"composer.abstain_on: {self.composer.abstain_on} measures Mahalanobis "
+                "distances: set prototype_manager.similarity: whitened (or abstain_on: "
+                "confidence)"
+            )
+        return self
+
 
 def parse_neuro_config(raw: Any, where: str = "config") -> NeuroRunConfig:
     if not isinstance(raw, dict):

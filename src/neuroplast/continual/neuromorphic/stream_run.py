@@ -45,8 +45,11 @@ _ENCODED: dict[int, tuple[Stream, list[TaskConcepts], float]] = {}
 OnTask = Callable[[int, list[float]], None] | None
 #: The recall settings of the templates and of ``continual compare``: an assembly gets
 #: current within 0.1 of the nearest prototype's similarity, strongly, and each spike
-#: inhibits the others (a winner-take-all attractor; see learner.relative).
-SNN_DEFAULTS = {"input_offset": 0.9, "input_gain": 5.0, "lateral_inhibition": 0.5}
+#: inhibits the others (a winner-take-all attractor; see learner.relative). Reward-modulated
+#: STDP is off: with one prototype per class it can only learn a bias per assembly, from
+#: the current task's rows alone, and that cost 0.5-1.9 points of ACC on split MNIST,
+#: Fashion-MNIST and WordNet (docs/neuromorphic.md, "What STDP does").
+SNN_DEFAULTS = {"input_offset": 0.9, "input_gain": 5.0, "lateral_inhibition": 0.5, "stdp_lr": 0.0}
 
 
 @dataclass
