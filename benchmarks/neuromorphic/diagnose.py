@@ -9,6 +9,9 @@ these memories, see the study's table):
   learnt, (b) now, (c) now with the answer restricted to the classes seen at that time.
   (a) - (c) is what changed in memory (prototypes evicted, merged or moved; the whitening
   statistics); (c) - (b) is interference: new classes taking old classes' inputs.
+- ``stdp``: the spiking learner with and without reward-modulated STDP, task by task: the
+  recurrent weights, how often the recall's winner is not the nearest prototype, and the
+  share of answers going to each task's classes.
 
     .venv/bin/python benchmarks/neuromorphic/diagnose.py --stream mnist --part decompose
 """
@@ -23,7 +26,7 @@ from typing import Any
 import study
 import torch
 
-from neuroplast.continual.neuromorphic.learner import NeuromorphicLearner
+from neuroplast.continual.neuromorphic.learner import NeuromorphicLearner, relative
 from neuroplast.continual.neuromorphic.stream_run import TaskConcepts
 from neuroplast.continual.sources import make_stream
 
@@ -112,15 +115,56 @@ def decompose(name: str, cache: Path, setting: str) -> None:
     }))  # fmt: skip
 
 
+def _trace(learner: NeuromorphicLearner, tasks: list[TaskConcepts], i: int) -> dict[str, Any]:
+    """After task ``i``: accuracy of the recall and of the nearest prototype on the tasks
+    seen, where they disagree, the recurrent weights, the answers' share per task."""
+    x = torch.cat([u.test for u in tasks[: i + 1]])
+    y = torch.cat([u.y_test for u in tasks[: i + 1]])
+    sims = learner.similarities(x)
+    labels = learner.prototype_labels()
+    nearest = labels[sims.argmax(1)]
+    winner = labels[(learner.attractor.run(relative(sims)).rates + 1e-3 * sims).argmax(1)]
+    task_of = {c: k for k, u in enumerate(tasks) for c in u.classes}
+
+    def share(answers: torch.Tensor) -> list[float]:
+        counts = torch.bincount(torch.tensor([task_of[int(c)] for c in answers]), minlength=i + 1)
+        return [round(float(v), 3) for v in counts[: i + 1] / len(answers)]
+
+    w = learner.attractor.weights
+    return {
+        "task": i, "acc_recall": round(float((winner == y).float().mean()), 4),
+        "acc_nearest": round(float((nearest == y).float().mean()), 4),
+        "winner_not_nearest": round(float((winner != nearest).float().mean()), 4),
+        "self_weights": [round(float(v), 3) for v in w.diagonal()],
+        "assembly_labels": labels.tolist(),
+        "answers_per_task_recall": share(winner), "answers_per_task_nearest": share(nearest),
+    }  # fmt: skip
+
+
+def stdp(name: str, cache: Path, seed: int = 0) -> None:
+    cfg = study.continual_config(name)
+    stream = make_stream(cfg.stream)
+    tasks, _ = study.concepts_of(name, stream, cfg, cache)
+    for variant, overrides in (("stdp-on", study.STDP_ON), ("stdp-off", {})):
+        lcfg = study.learner_config(stream, cfg, overrides)
+        learner = NeuromorphicLearner(lcfg, class_names=stream.label_names, seed=seed)
+        for i, task in enumerate(tasks):
+            learner.fit_concepts(task.train, task.y_train)
+            print(json.dumps({"stream": name, "part": "stdp", "variant": variant, "seed": seed,
+                              **_trace(learner, tasks, i)}))  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--stream", choices=sorted(study.STREAMS), default="mnist")
-    parser.add_argument("--part", choices=["validation", "decompose"], default="decompose")
+    parser.add_argument("--part", choices=["validation", "decompose", "stdp"], default="decompose")
     parser.add_argument("--setting", choices=["default", "cosine-500"], default="default")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/neuroplast-neuro-cache"))
     args = parser.parse_args()
     if args.part == "validation":
         validation(args.stream, args.cache)
+    elif args.part == "stdp":
+        stdp(args.stream, args.cache)
     else:
         decompose(args.stream, args.cache, args.setting)
 
