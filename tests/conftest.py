@@ -42,12 +42,6 @@ PG_ENV = "NEUROPLAST_TEST_PG_URL"
 _SKIP_TAG = "[optional]"  # marks the skip reasons the end-of-run summary counts
 
 
-#: The xdist group (``--dist loadgroup``) of the tests whose documented commands serve on
-#: localhost's fixed ports 8000 and 8001 (the README's and the serving / loop pages'): one
-#: worker runs them one after the other. Every other server in the tests takes a free port.
-FIXED_PORTS_GROUP = pytest.mark.xdist_group("fixed-ports-8000")
-
-
 def _missing(what: str, detail: str) -> None:
     """Skip (outside CI) or fail (under CI) a test whose optional requirement is absent."""
     if os.environ.get("CI"):
@@ -90,6 +84,16 @@ def pytest_configure(config: pytest.Config) -> None:
         import torch
 
         torch.set_num_threads(1)
+
+
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist (not in a bare install)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``--dist loadgroup``: the groups of ``tests/_xdist.py`` (modules, fixed ports)."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from tests._xdist import make_scheduler
+
+    return make_scheduler(config, log)
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:

@@ -28,7 +28,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import FIXED_PORTS_GROUP, Result, _missing, require_debian_data
+from tests.conftest import Result, _missing, require_debian_data
 from tests.test_readme import (
     ROOT,
     blocks,
@@ -382,20 +382,9 @@ def test_the_site_builds_strictly_and_offline(tmp_path: Path) -> None:
     assert external == [], "theme.font must stay false: the site makes no external requests"
 
 
-def _fixed_ports(page: Path) -> bool:
-    """Whether the page's commands serve on localhost's fixed ports (``--port 8000``)."""
-    return any(re.search(r"localhost:80\d\d", c) for c in shell_commands(page.read_text()))
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    "page",
-    [
-        pytest.param(p, marks=[FIXED_PORTS_GROUP] if _fixed_ports(p) else [])
-        for p in nav_pages()
-        if _runnable(p)
-    ],
-    ids=lambda p: p.name.removesuffix(".md"),
+    "page", [p for p in nav_pages() if _runnable(p)], ids=lambda p: p.name.removesuffix(".md")
 )
 def test_docs_page_runs(
     page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Callable[..., Result]

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import FIXED_PORTS_GROUP, Result, one_torch_thread
+from tests.conftest import Result, one_torch_thread
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
@@ -220,7 +220,6 @@ def test_the_command_parser_itself() -> None:
 
 
 @pytest.mark.slow
-@FIXED_PORTS_GROUP
 def test_readme_cli_commands_run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Callable[..., Result]
 ) -> None:

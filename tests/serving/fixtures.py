@@ -58,10 +58,28 @@ def has_fashion_mnist() -> bool:
 @pytest.fixture(scope="session")
 def serving_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A home holding rt-serve:1 (production), rt-serve:2 (candidate) and, with
-    Fashion-MNIST, fm-serve:1 (production). Copy it before serving it."""
+    Fashion-MNIST, fm-serve:1 (production). Copy it before serving it.
+
+    Under pytest-xdist the first worker that needs it builds it in the run's shared
+    temporary folder (a file lock); the others wait and use that one."""
+    from filelock import FileLock
+
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # the run's folder, beside each worker's own
+    home, done = root / "serving-template", root / "serving-template.done"
+    with FileLock(str(root / "serving-template.lock")):
+        if not done.exists():
+            shutil.rmtree(home, ignore_errors=True)  # a worker that failed half-way
+            build_template(home)
+            done.touch()
+    return home
+
+
+def build_template(home: Path) -> None:
+    """Train and promote the serving tests' models into ``home``."""
     from neuroplast.engine import Engine
 
-    home = tmp_path_factory.mktemp("serving-template")
     with one_torch_thread(), Engine(home) as engine:
         engine.train(small_text_config(TEXT_MODEL))
         engine.train(small_text_config(TEXT_MODEL, seed=11, epochs=1))
@@ -72,7 +90,6 @@ def serving_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
             engine.promote(f"{IMAGE_MODEL}:1", "production", reason="serving tests")
             refs.append(f"{IMAGE_MODEL}:1")
         export_onnx(engine.registry, refs)
-    return home
 
 
 def export_onnx(registry: Any, refs: list[str]) -> None:
