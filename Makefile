@@ -43,7 +43,8 @@ test-deps:
 	@.ci/test-deps
 
 # pytest-xdist: one worker a core, at most 4 (each runs torch on one thread, see
-# tests/conftest.py); --dist loadgroup keeps the tests of one xdist_group on one worker.
+# tests/conftest.py); --dist loadgroup spreads whole modules and keeps the tests that serve
+# on fixed ports on one worker (tests/_xdist.py).
 TEST_WORKERS ?= auto
 test: lint typecheck test-deps
 	.ci/with-test-services $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --maxprocesses 4 --dist loadgroup
