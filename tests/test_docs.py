@@ -97,6 +97,9 @@ _STUDIES = {
             "--set model.patch_size=7"
         ),
         "python benchmarks/bench_augment.py --repeats 3 --train-batches 4",
+        "python benchmarks/vision/augment_study.py --home /tmp/np-vision --seed 0 --arm none",
+        "python benchmarks/vision/augment_study.py --home /tmp/np-vision --seed 0 --arm standard",
+        "python benchmarks/vision/augment_study.py --table",
     ],
     (
         "the 30-trial Rotten Tomatoes study (two 10-minute chunks) and bench_tune (about 3 minutes)"

@@ -108,23 +108,38 @@ def run(home: Path, seed: int, arm: str, results: Path) -> None:
     print(json.dumps(row))
 
 
+def _mean_sd(values: list[float]) -> str:
+    if not values:
+        return "-"
+    sd = f" +- {statistics.stdev(values):.4f}" if len(values) > 1 else ""
+    return f"{statistics.mean(values):.4f}{sd}"
+
+
 def table(results: Path) -> None:
-    """Per-seed rows, then mean +- sd per arm (markdown)."""
+    """Test accuracy per seed and arm, then mean +- sample sd over seeds (markdown)."""
     rows = _recorded(results)
-    print("| arm | seed | epochs | test accuracy | train s |")
+    by = {(r["arm"], r["seed"]): r for r in rows}
+    seeds = sorted({r["seed"] for r in rows if r["arm"] in ARMS})
+    print("| seed | none | standard (crop + flip) | standard - none | train s (none / standard) |")
     print("| --- | --- | --- | --- | --- |")
-    for r in sorted(rows, key=lambda r: (r["arm"], r["seed"])):
+    gains: list[float] = []
+    for seed in seeds:
+        plain, augmented = by.get(("none", seed)), by.get(("standard", seed))
+        cells = [f"{r['test_accuracy']:.4f}" if r else "-" for r in (plain, augmented)]
+        times = " / ".join(f"{r['train_seconds']:.0f}" if r else "-" for r in (plain, augmented))
+        gain = "-"
+        if plain and augmented:
+            gains.append(augmented["test_accuracy"] - plain["test_accuracy"])
+            gain = f"{gains[-1]:+.4f}"
+        print(f"| {seed} | {cells[0]} | {cells[1]} | {gain} | {times} |")
+    means = [_mean_sd([by[a, s]["test_accuracy"] for s in seeds if (a, s) in by]) for a in ARMS]
+    gain_text = _mean_sd(gains) if gains else "-"
+    print(f"| mean +- sd | {means[0]} | {means[1]} | {gain_text} | |")
+    for r in sorted((r for r in rows if r["arm"] == "vit"), key=lambda r: r["seed"]):
         print(
-            f"| {r['arm']} | {r['seed']} | {r['epochs']} | {r['test_accuracy']:.4f} "
-            f"| {r['train_seconds']:.0f} |"
+            f"\nViT (patch 7, crop + flip), seed {r['seed']}: test accuracy "
+            f"{r['test_accuracy']:.4f}, train {r['train_seconds']:.0f} s"
         )
-    for arm in [*ARMS, "vit"]:
-        accuracies = [r["test_accuracy"] for r in rows if r["arm"] == arm]
-        if not accuracies:
-            continue
-        sd = statistics.stdev(accuracies) if len(accuracies) > 1 else float("nan")
-        mean = statistics.mean(accuracies)
-        print(f"{arm}: {mean:.4f} +- {sd:.4f} over {len(accuracies)} seeds")
 
 
 def main() -> None:
