@@ -152,7 +152,14 @@ _STUDIES = {
             "python benchmarks/neuromorphic/study.py --stream fmnist --parts "
             "compare,replay,abstain --seeds 0,1,2"
         ),
+        "python benchmarks/neuromorphic/study.py --stream fmnist --parts fewshot --seeds 0",
         "python benchmarks/neuromorphic/study.py --table",
+        "python benchmarks/neuromorphic/diagnose.py --stream fmnist --part stdp",
+        "python benchmarks/neuromorphic/openset.py --stream fmnist --seeds 0,1,2",
+        (
+            "python benchmarks/neuromorphic/openset.py --table --plot "
+            "docs/evidence/neuromorphic/risk-coverage.png"
+        ),
     ],
     (
         "anomaly study on the full data (bench_anomaly: Shuttle and ECG about a minute, ten "
