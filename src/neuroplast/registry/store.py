@@ -261,13 +261,18 @@ class Registry(RunsMixin, EvaluationsMixin, TrafficMixin, DriftMixin):
                 f"model {name!r} holds {model.modality} models; this one is {modality}: "
                 "choose another name"
             )
-        elif _kind(model.task) != _kind(task):
-            raise RegistryError(
-                f"model {name!r} holds {_kind(model.task)} models; this one is {_kind(task)}: "
-                "choose another name (a name's versions are served, evaluated and compared as "
-                "one kind)"
-            )
+        else:
+            _refuse_another_kind(name, model.task, task)
         return model
+
+    def check_kind(self, name: str, task: str | None) -> None:
+        """Refuse, before a training starts, a model of another kind than the versions
+        ``name`` already holds (its registration would be refused after the training);
+        ``task`` None is a classifier."""
+        with self._session(readonly=True) as s:
+            model = s.scalars(select(ModelRow).where(ModelRow.name == name)).first()
+            if model is not None:
+                _refuse_another_kind(name, model.task, task)
 
     @staticmethod
     def _next_version(s: Session, model_id: int) -> int:
@@ -463,5 +468,13 @@ _OTHER_KINDS = frozenset(
 )
 
 
-def _kind(task: str) -> str:
+def _kind(task: str | None) -> str:
     return task if task in _OTHER_KINDS else "classification"
+
+
+def _refuse_another_kind(name: str, held: str, task: str | None) -> None:
+    if _kind(held) != _kind(task):
+        raise RegistryError(
+            f"model {name!r} holds {_kind(held)} models; this one is {_kind(task)}: choose "
+            "another name (a name's versions are served, evaluated and compared as one kind)"
+        )

@@ -82,6 +82,7 @@ def training_run(
 ) -> Iterator[tuple[RunRecord, Callable[[ModelMetrics], None]]]:
     """A registry run for the block (kept alive by its heartbeat) and the epoch callback that
     logs into it; marked failed (with the error) or interrupted when the block raises."""
+    registry.check_kind(config.name, config.task.value if config.task else None)
     run = registry.start_run(config.name, config.model_dump(mode="json"))
 
     def record(metrics: ModelMetrics) -> None:

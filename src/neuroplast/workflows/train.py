@@ -276,6 +276,7 @@ def _open_run(
     registry: Registry, name: str, config_dict: dict[str, Any], *, resume: bool
 ) -> tuple[RunRecord, Path | None]:
     """A new run, or with ``resume`` the interrupted one and the checkpoint to resume from."""
+    registry.check_kind(name, config_dict.get("task"))
     if resume:
         return _resume_point(registry, config_dict)
     return registry.start_run(name, config_dict), None

@@ -221,6 +221,7 @@ def train_lm(
 ) -> tuple[VersionRecord, LMScores, list[ModelMetrics], float]:
     """Train, score on the test split beside the baseline and register; returns the
     version, the scores, the epochs and the training seconds."""
+    registry.check_kind(config.name, TASK)  # before the tokenizer is fitted
     gen = generation_section(config)
     data_section = config.data.model_dump(mode="json")
     data, model, options = _start(config, registry, gen, data_section)
