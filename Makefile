@@ -42,10 +42,11 @@ typecheck: install
 test-deps:
 	@.ci/test-deps
 
-# pytest-xdist: one worker a core, at most 4 (each runs torch on one thread, see
-# tests/conftest.py); --dist loadgroup spreads whole modules and keeps the tests that serve
-# on fixed ports on one worker (tests/_xdist.py).
-TEST_WORKERS ?= auto
+# pytest-xdist: one worker a logical CPU (a 2-vCPU VM may be one core with two threads, where
+# `auto` would give 1), at most 4; each runs torch on one thread (tests/conftest.py).
+# --dist loadgroup spreads whole modules and keeps the tests that serve on fixed ports on
+# one worker (tests/_xdist.py).
+TEST_WORKERS ?= logical
 test: lint typecheck test-deps
 	.ci/with-test-services $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --maxprocesses 4 --dist loadgroup
 
