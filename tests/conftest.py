@@ -26,7 +26,7 @@ pytest_plugins = ["tests.serving.fixtures"]
 
 os.environ.setdefault("NEUROPLAST_NO_PROGRESS", "1")
 
-#: Under pytest-xdist (``make test`` runs ``-n auto``, one worker a core) every worker and the
+#: Under pytest-xdist (``make test`` runs ``-n logical``, one worker a CPU) every worker and the
 #: subprocesses it starts (servers, ``neuroplast`` commands, DDP ranks) compute on one thread:
 #: two workers of two threads each on two cores spin against each other.
 XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
