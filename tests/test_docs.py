@@ -175,14 +175,11 @@ _STUDIES = {
         ),
     ],
     (
-        "fortunes study: GPT and LSTM trainings of 8-11 minutes each, the benchmark that "
+        "fortunes study: a 47-minute GPT training, an 8-minute LSTM one, the benchmark that "
         "scores both, and a sample"
     ): [
         "neuroplast init --template textgen-gpt -o textgen-gpt.yaml",
-        (
-            "neuroplast train textgen-gpt.yaml --set train.epochs=3 --set "
-            "generation.epoch_windows=1595 --set generation.max_minutes=11"
-        ),
+        "neuroplast train textgen-gpt.yaml --set generation.max_minutes=47.3",
         "neuroplast init --template textgen-lstm -o textgen-lstm.yaml",
         (
             "neuroplast train textgen-lstm.yaml --set model.dropout=0.0 --set "
@@ -190,11 +187,11 @@ _STUDIES = {
             "generation.epoch_windows=1323 --set generation.max_minutes=8"
         ),
         (
-            "python benchmarks/bench_generate.py --models fortunes-gpt:1,fortunes-lstm:1 "
-            "--parts quality,speed --repeats 3"
+            "python benchmarks/bench_generate.py --models fortunes-gpt:2,fortunes-lstm:1 "
+            "--parts quality,analysis,speed --repeats 5"
         ),
         (
-            'neuroplast generate fortunes-gpt:1 --prompt "A friend" --max-tokens 80 '
+            'neuroplast generate fortunes-gpt:2 --prompt "A friend" --max-tokens 80 '
             "--temperature 0.8 --top-k 40 --seed 1"
         ),
     ],
