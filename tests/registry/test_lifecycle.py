@@ -120,6 +120,9 @@ def test_lineage_follows_parents_and_travels_with_an_export(
     assert [v.ref for v in lineage(reg, "lin:3")] == ["lin:3", "lin:2", "lin:1"]
 
     bundle = export_version(reg, "lin:3", tmp_path / "lin.tar")
+    plain = tmp_path / "plain"
+    plain.write_bytes(b"")
+    assert bundle.stat().st_mode & 0o777 == plain.stat().st_mode & 0o777  # not mkstemp's 0o600
     with Registry(tmp_path / "other") as other:
         imported = import_bundle(other, bundle)
         assert imported.source == "import"

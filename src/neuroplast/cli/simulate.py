@@ -4,8 +4,6 @@ shift through a live server and print the live accuracy per block of inputs."""
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -78,11 +76,9 @@ def _registry(home: Path | None, needed: bool) -> Iterator[Registry | None]:
 
 def _write(path: Path, report: SimulationReport) -> None:
     """``--out``: the whole report as JSON, written atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        json.dump(report.to_dict(), out, indent=2)
-    os.replace(tmp, path)
+    from neuroplast.registry.artifacts import atomic_write_bytes
+
+    atomic_write_bytes(path, json.dumps(report.to_dict(), indent=2).encode("utf-8"))
 
 
 def simulate(

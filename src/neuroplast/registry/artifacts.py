@@ -27,6 +27,7 @@ __all__ = [
     "read_safetensors_verified",
     "read_verified",
     "save_safetensors",
+    "set_open_mode",
     "sha256_bytes",
     "sha256_file",
     "verify_bytes",
@@ -68,6 +69,12 @@ def _file_mode() -> int:
 _FILE_MODE = _file_mode()
 
 
+def set_open_mode(fileno: int) -> None:
+    """Give a ``mkstemp`` file the mode ``open()`` would have given it."""
+    if hasattr(os, "fchmod"):  # POSIX; Windows has no modes to fix
+        os.fchmod(fileno, _FILE_MODE)
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> str:
     """Write ``data`` to ``path`` so that readers see the old file or the whole new one,
     with the permissions a plain ``open()`` would give it.
@@ -79,8 +86,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> str:
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as handle:
-            if hasattr(os, "fchmod"):  # POSIX; Windows has no modes to fix
-                os.fchmod(handle.fileno(), _FILE_MODE)
+            set_open_mode(handle.fileno())
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())

@@ -41,7 +41,7 @@ from neuroplast.registry._bundle import (
     open_bundle,
 )
 from neuroplast.registry._manifest import FORMAT, Manifest
-from neuroplast.registry.artifacts import _fsync_dir
+from neuroplast.registry.artifacts import _fsync_dir, set_open_mode
 from neuroplast.registry.lifecycle import lineage
 from neuroplast.registry.records import ArtifactRecord, VersionRecord
 from neuroplast.registry.store import Registry
@@ -153,6 +153,7 @@ def export_version(registry: Registry, ref: str, out: Path, *, force: bool = Tru
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as handle:
+            set_open_mode(handle.fileno())  # a file to hand over, not a private temporary
             with tarfile.open(fileobj=handle, mode="w") as tar:
                 data = json.dumps(manifest, indent=2).encode()
                 tar.addfile(_tar_info("manifest.json", len(data), mtime), io.BytesIO(data))
