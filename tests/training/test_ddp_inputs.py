@@ -28,8 +28,9 @@ from neuroplast.training.sharding import ShardedBatchSampler, shard_loader
         (["--strategy", "fsdp"], "fsdp shards the model over CUDA GPUs"),
         (["--num-nodes", "0"], "--num-nodes 0"),
         (["--slurm"], "--slurm: this process is not a task of a SLURM job step"),
-        # in-process (a test runner, a notebook) there is no neuroplast command to run again
-        (["--devices", "2"], "by running this command again, but it is 'pytest"),
+        # in-process (a test runner, a notebook) there is no neuroplast command to run again:
+        # 'pytest' (python -m pytest), '-c' (an xdist worker, whatever sys.argv says)
+        (["--devices", "2"], "by running this command again, but it is '"),
     ],
 )
 def test_layouts_that_cannot_run_here_are_refused_before_anything_starts(

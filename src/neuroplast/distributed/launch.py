@@ -15,7 +15,6 @@ import logging
 import os
 import re
 import subprocess
-import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -177,7 +176,11 @@ def _check_relaunchable() -> None:
     import __main__
 
     spec = getattr(__main__, "__spec__", None)
-    command = spec.name if spec is not None else Path(sys.argv[0]).name
+    if spec is not None:  # python -m ...
+        command = spec.name
+    else:  # a script runs (a console script's file); `python -c` and notebooks have none.
+        # Not sys.argv[0]: a caller may rewrite it (a test runner in a `python -c` worker)
+        command = Path(getattr(__main__, "__file__", None) or "-c").name
     if command not in ("neuroplast", "neuroplast.__main__"):
         raise ConfigError(
             f"--devices starts the other processes by running this command again, but it is "
