@@ -57,7 +57,7 @@ def _train(home: Path, folder: Path) -> Any:
         # registry from before names kept their kind may hold (the registry refuses it now)
         config = {**config, "name": TEXT_MODEL, "train": {**config["train"], "epochs": 1}}
         with pytest.MonkeyPatch.context() as legacy:
-            legacy.setattr(store, "_refuse_another_kind", lambda *args: None)
+            legacy.setattr(store, "check_same_kind", lambda *args: None)
             task_handler("generation").train(parse_run_config(config), registry)
         return train_learner(parse_neuro_config(TINY), registry).runs[0].learner
 

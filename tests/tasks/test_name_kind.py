@@ -22,27 +22,19 @@ def _classifier(home: Path, name: str) -> None:
         registry.finalize_version(draft.id, files={}, params_count=1)
 
 
+@pytest.mark.parametrize(
+    ("template", "task"), [("forecast", "forecasting"), ("textgen-lstm", "generation")]
+)
 def test_a_task_model_under_a_classifiers_name_is_refused_before_training(
-    tmp_path: Path,
+    tmp_path: Path, template: str, task: str
 ) -> None:
+    """The generator is refused before its tokenizer is fitted, the forecaster before its data."""
     _classifier(tmp_path, "rt")
-    config = template_config("forecast", "name=rt")
+    config = template_config(template, "name=rt")
     with Registry(tmp_path) as registry:
         with pytest.raises(
-            RegistryError, match="'rt' holds classification models; this one is forecasting"
+            RegistryError, match=f"'rt' holds classification models; this one is {task}"
         ):
-            task_handler("forecasting").train(config, registry)
-        assert runs_page(registry, 1).items == [] and [
-            v.version for v in registry.versions("rt")
-        ] == [1]
-
-
-def test_a_generator_under_a_classifiers_name_is_refused_before_training(tmp_path: Path) -> None:
-    _classifier(tmp_path, "rt")
-    config = template_config("textgen-lstm", "name=rt")
-    with Registry(tmp_path) as registry:
-        with pytest.raises(
-            RegistryError, match="holds classification models; this one is generation"
-        ):
-            task_handler("generation").train(config, registry)
+            task_handler(task).train(config, registry)
         assert runs_page(registry, 1).items == []
+        assert [v.version for v in registry.versions("rt")] == [1]

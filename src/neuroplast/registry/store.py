@@ -35,6 +35,7 @@ from neuroplast.registry._database import READONLY, make_engine, read_only_reaso
 from neuroplast.registry._drift import DriftMixin
 from neuroplast.registry._evaluations import EvaluationsMixin
 from neuroplast.registry._events import record_event
+from neuroplast.registry._kinds import check_same_kind
 from neuroplast.registry._leases import db_now, lease_owner, lease_seconds
 from neuroplast.registry._paths import store_location
 from neuroplast.registry._runs import RunsMixin, config_hash
@@ -256,23 +257,16 @@ class Registry(RunsMixin, EvaluationsMixin, TrafficMixin, DriftMixin):
             model = ModelRow(name=name, architecture=architecture, task=task, modality=modality)
             s.add(model)
             s.flush()
-        elif model.modality != modality:
-            raise RegistryError(
-                f"model {name!r} holds {model.modality} models; this one is {modality}: "
-                "choose another name"
-            )
         else:
-            _refuse_another_kind(name, model.task, task)
+            check_same_kind(name, (model.modality, model.task), task, modality)
         return model
 
     def check_kind(self, name: str, task: str | None) -> None:
-        """Refuse, before a training starts, a model of another kind than the versions
-        ``name`` already holds (its registration would be refused after the training);
-        ``task`` None is a classifier."""
+        """Refuse a model of another kind (``task`` None: a classifier) before it trains."""
         with self._session(readonly=True) as s:
             model = s.scalars(select(ModelRow).where(ModelRow.name == name)).first()
             if model is not None:
-                _refuse_another_kind(name, model.task, task)
+                check_same_kind(name, (model.modality, model.task), task)
 
     @staticmethod
     def _next_version(s: Session, model_id: int) -> int:
@@ -459,22 +453,3 @@ class Registry(RunsMixin, EvaluationsMixin, TrafficMixin, DriftMixin):
                     )
                 )
             return out
-
-
-#: Tasks whose versions are not classifiers; every other task name (``sentiment_analysis``,
-#: ``image_classification``, ...) is one kind, classification, and may share a name.
-_OTHER_KINDS = frozenset(
-    {"anomaly_detection", "forecasting", "generation", "image_generation", "search"}
-)
-
-
-def _kind(task: str | None) -> str:
-    return task if task in _OTHER_KINDS else "classification"
-
-
-def _refuse_another_kind(name: str, held: str, task: str | None) -> None:
-    if _kind(held) != _kind(task):
-        raise RegistryError(
-            f"model {name!r} holds {_kind(held)} models; this one is {_kind(task)}: choose "
-            "another name (a name's versions are served, evaluated and compared as one kind)"
-        )
