@@ -8,6 +8,10 @@ recorded run and, per arm, the mean +- sample standard deviation over seeds::
     python benchmarks/vision/augment_study.py --home /tmp/np-study --seed 0 --arm standard
     python benchmarks/vision/augment_study.py --table
 
+``--epochs`` and ``--channels`` choose the budget and the width (defaults: the template's
+channels, 15 epochs); the table groups the runs by the two, so a short and a long study
+recorded in the same file stay apart.
+
 The recipe is the image-cnn template (``neuroplast init --template image-cnn``) with the
 ``--set`` overrides below; both arms get the same epochs, schedule and seeds (``train.seed``
 sets the weights, the batch order and the augmentation draws). The augmented arm uses
@@ -29,14 +33,19 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 NEUROPLAST = Path(sys.executable).with_name("neuroplast")
 RESULTS = ROOT / "benchmarks" / "vision" / "augment_study.jsonl"
-CHANNELS = "[16,32,64]"
-EPOCHS = 3
-RECIPE = [
-    f"model.channels={CHANNELS}",
-    f"train.epochs={EPOCHS}",
-    "train.early_stopping.enabled=false",
-    "data.val_fraction=0.05",
-]
+CHANNELS = "[32,64,128]"
+EPOCHS = 15
+
+
+def _recipe(epochs: int, channels: str) -> list[str]:
+    return [
+        f"model.channels={channels}",
+        f"train.epochs={epochs}",
+        "train.early_stopping.enabled=false",
+        "data.val_fraction=0.05",
+    ]
+
+
 CROP_AND_FLIP = [
     "data.augment=standard",
     "data.augmentation.padding=2",
@@ -44,9 +53,13 @@ CROP_AND_FLIP = [
     "data.augmentation.erase_p=0",
 ]
 ARMS = {"none": ["data.augment=none"], "standard": CROP_AND_FLIP}
-#: The ViT beside them: the image-vit template with 7x7 patches (16 tokens; the template's
-#: 4x4 patches cost about three times as much), the same epochs and augmentation.
-VIT = ["model.patch_size=7", f"train.epochs={EPOCHS}", *RECIPE[2:], *CROP_AND_FLIP]
+
+
+def _vit(epochs: int) -> list[str]:
+    """The ViT beside them: the image-vit template with 7x7 patches (16 tokens; the
+    template's 4x4 patches cost about three times as much), the same epochs and
+    augmentation."""
+    return ["model.patch_size=7", *_recipe(epochs, CHANNELS)[1:], *CROP_AND_FLIP]
 
 
 def _recorded(path: Path) -> list[dict[str, Any]]:
@@ -59,15 +72,15 @@ def _template(arm: str) -> str:
     return "image-vit" if arm == "vit" else "image-cnn"
 
 
-def _overrides(seed: int, arm: str) -> list[str]:
-    recipe = VIT if arm == "vit" else [*RECIPE, *ARMS[arm]]
+def _overrides(seed: int, arm: str, epochs: int, channels: str) -> list[str]:
+    recipe = _vit(epochs) if arm == "vit" else [*_recipe(epochs, channels), *ARMS[arm]]
     name = "fm-vit" if arm == "vit" else f"fm-cnn-{arm}"
     return [*recipe, f"train.seed={seed}", f"name={name}-s{seed}"]
 
 
-def run(home: Path, seed: int, arm: str, results: Path) -> None:
+def run(home: Path, seed: int, arm: str, results: Path, epochs: int, channels: str) -> None:
     """Train one (seed, arm), resuming an interrupted attempt, and append its result."""
-    overrides = _overrides(seed, arm)
+    overrides = _overrides(seed, arm, epochs, channels)
     if any(r["overrides"] == overrides for r in _recorded(results)):
         print(f"seed {seed}, {arm}: already in {results}")
         return
@@ -92,8 +105,8 @@ def run(home: Path, seed: int, arm: str, results: Path) -> None:
     row = {
         "seed": seed,
         "arm": arm,
-        "epochs": EPOCHS,
-        "channels": None if arm == "vit" else CHANNELS,
+        "epochs": epochs,
+        "channels": None if arm == "vit" else channels,
         "model": "image_vit, patch 7" if arm == "vit" else "image_cnn",
         "overrides": overrides,
         "test_accuracy": document["test"]["accuracy"],
@@ -116,8 +129,18 @@ def _mean_sd(values: list[float]) -> str:
 
 
 def table(results: Path) -> None:
-    """Test accuracy per seed and arm, then mean +- sample sd over seeds (markdown)."""
+    """One markdown table per (epochs, channels) recorded: test accuracy per seed and arm,
+    then mean +- sample sd over seeds."""
     rows = _recorded(results)
+    for epochs in sorted({r["epochs"] for r in rows}):
+        for channels in sorted({r["channels"] for r in rows if r["channels"]}):
+            group = [r for r in rows if r["epochs"] == epochs and r["channels"] in (channels, None)]
+            if any(r["arm"] in ARMS for r in group):
+                print(f"\n{epochs} epochs, channels {channels}:\n")
+                _table(group)
+
+
+def _table(rows: list[dict[str, Any]]) -> None:
     by = {(r["arm"], r["seed"]): r for r in rows}
     seeds = sorted({r["seed"] for r in rows if r["arm"] in ARMS})
     print("| seed | none | standard (crop + flip) | standard - none | train s (none / standard) |")
@@ -147,6 +170,8 @@ def main() -> None:
     parser.add_argument("--home", type=Path, help="registry home for the runs")
     parser.add_argument("--seed", type=int)
     parser.add_argument("--arm", choices=[*ARMS, "vit"], help="vit: the ViT, augmented")
+    parser.add_argument("--epochs", type=int, default=EPOCHS)
+    parser.add_argument("--channels", default=CHANNELS, help="image_cnn stage widths")
     parser.add_argument("--results", type=Path, default=RESULTS)
     parser.add_argument("--table", action="store_true", help="print the table and stop")
     args = parser.parse_args()
@@ -155,7 +180,7 @@ def main() -> None:
         return
     if args.home is None or args.seed is None or args.arm is None:
         parser.error("a run needs --home, --seed and --arm (or --table)")
-    run(args.home, args.seed, args.arm, args.results)
+    run(args.home, args.seed, args.arm, args.results, args.epochs, args.channels)
 
 
 if __name__ == "__main__":
