@@ -15,6 +15,11 @@ default space) each run ``--repeats`` times both ways; per set the ratio of the 
 ``tune`` time to the median ``direct`` time, and overall the median of those ratios.
 
     .venv/bin/python benchmarks/bench_tune.py [--quick] [--json out.json]
+    .venv/bin/python benchmarks/bench_tune.py --template --rows 4000 --epochs 2
+
+``--template`` trains the ``text-cnn`` template's model (MiniLM word vectors, 100 filters of
+widths 3-5) instead of the small CNN below: the trials of the Rotten Tomatoes study of
+docs/tuning.md, whose length is what the fixed cost is divided by there.
 
 Besides the ratio it prints the fixed cost in seconds (median of ``tune - direct``) and what
 that cost is for trials 5 and 25 times as long (the text CNN study's trials train for tens
@@ -30,8 +35,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from _common import console, environment, print_environment, print_table, write_json
-from neuroplast.config import parse_run_config
+from neuroplast.config import parse_run_config, template_text
 from neuroplast.registry import Registry
 from neuroplast.tuning import SearchSpace, TuneSettings
 from neuroplast.tuning.space import apply_params
@@ -48,7 +55,14 @@ SPACE = {
 }
 
 
-def base_config(rows: int, epochs: int) -> Any:
+def base_config(rows: int, epochs: int, *, template: bool = False) -> Any:
+    if template:
+        raw = yaml.safe_load(template_text("text-cnn"))
+        raw["name"] = "bench-tune"
+        raw["data"]["limit"] = rows
+        raw["train"]["epochs"] = epochs
+        raw["train"]["early_stopping"] = {"enabled": False}
+        return parse_run_config(raw)
     return parse_run_config(
         {
             "name": "bench-tune",
@@ -73,7 +87,7 @@ def draw_params(space: SearchSpace, count: int) -> list[dict[str, Any]]:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    config = base_config(args.rows, args.epochs)
+    config = base_config(args.rows, args.epochs, template=args.template)
     space = SearchSpace.model_validate(SPACE)
     param_sets = draw_params(space, args.params)
     folder = Path(tempfile.mkdtemp(prefix="bench-tune-"))
@@ -140,6 +154,9 @@ def main() -> None:
     parser.add_argument("--params", type=int, default=3, help="parameter sets")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="600 rows, 2 epochs, 2x2 runs")
+    parser.add_argument(
+        "--template", action="store_true", help="the text-cnn template's model (the study's)"
+    )
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     if args.quick:

@@ -105,3 +105,18 @@ def test_two_workers_share_a_study_in_the_registrys_postgresql(
             assert conn.scalar(text("SELECT version_num FROM public.alembic_version")) == "0005"
     finally:
         engine.dispose()
+
+
+def test_workers_share_out_the_cpus_unless_the_user_chose(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from neuroplast.tuning.study import worker_threads
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert worker_threads(2, cpus=2) == 1
+    assert worker_threads(2, cpus=8) == 4
+    assert worker_threads(3, cpus=8) == 2
+    assert worker_threads(4, cpus=2) == 1  # never none
+    assert worker_threads(1, cpus=8) is None  # one process: torch's own default
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert worker_threads(2, cpus=8) is None

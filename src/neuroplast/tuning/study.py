@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -162,12 +163,26 @@ def optimize(payload: dict[str, Any]) -> None:
         )
 
 
+def worker_threads(workers: int, cpus: int | None = None) -> int | None:
+    """Torch threads for each of ``workers`` processes on this machine: its CPUs shared out
+    (at least one each), so that N workers do not each start a thread per CPU and fight
+    over them. None when the user chose (``OMP_NUM_THREADS``) or there is one worker."""
+    if workers <= 1 or os.environ.get("OMP_NUM_THREADS"):
+        return None
+    return max(1, (cpus or os.cpu_count() or 1) // workers)
+
+
 def worker_main(payload: dict[str, Any]) -> None:
     """A worker process: :func:`optimize`, its errors as one line and an exit code."""
     import sys
 
     from neuroplast.errors import NeuroplastError
 
+    threads = payload.get("threads")
+    if threads:
+        import torch
+
+        torch.set_num_threads(int(threads))
     try:
         optimize(payload)
     except NeuroplastError as e:
@@ -289,6 +304,7 @@ def run_tune(
         "storage": {"url": spec.url, "schema": spec.schema},
         "target": len(study.get_trials(deepcopy=False)) + settings.trials,
         "index": 0,
+        "threads": worker_threads(settings.workers),
     }
     killed: list[int] = []
     if settings.workers == 1:
