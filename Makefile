@@ -45,10 +45,12 @@ test-deps:
 # pytest-xdist: one worker a logical CPU (a 2-vCPU VM may be one core with two threads, where
 # `auto` would give 1), at most 4; each runs torch on one thread (tests/conftest.py).
 # --dist loadgroup spreads whole modules and keeps the tests that serve on fixed ports on
-# one worker (tests/_xdist.py).
+# one worker (tests/_xdist.py). A worker that crashes ends the run (--max-worker-restart 0):
+# a replacement worker under the custom scheduler could sit idle until CI's time limit.
 TEST_WORKERS ?= logical
 test: lint typecheck test-deps
-	.ci/with-test-services $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --maxprocesses 4 --dist loadgroup
+	.ci/with-test-services $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --maxprocesses 4 \
+		--dist loadgroup --max-worker-restart 0
 
 bench: install
 	$(BIN)/python benchmarks/bench_training.py
