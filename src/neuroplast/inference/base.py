@@ -45,7 +45,17 @@ class Prediction:
 
 
 def physical_cores() -> int:
-    """Physical CPU cores this process may use (hyper-threads counted once, on Linux)."""
+    """Physical CPU cores this process may use (hyper-threads counted once, on Linux), or
+    fewer when ``OMP_NUM_THREADS`` asks for fewer: ONNX Runtime does not read it, and a user
+    (or a test worker) who set it expects every backend to keep to it."""
+    cores = _cores()
+    asked = os.environ.get("OMP_NUM_THREADS", "").strip()
+    if asked.isdigit() and int(asked) > 0:
+        return min(cores, int(asked))
+    return cores
+
+
+def _cores() -> int:
     allowed = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
     cores = set()
     for cpu in allowed:

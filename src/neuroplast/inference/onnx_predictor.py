@@ -57,9 +57,10 @@ def onnxruntime_version() -> str | None:
 
 def session_options(threads: int | None = None) -> object:
     """ONNX Runtime options: every graph optimization, ``threads`` intra-op threads
-    (default: the machine's physical cores), one inter-op thread, and worker threads that
-    sleep instead of spinning when they have no work: spinning threads took the cores from
-    eager PyTorch and from the other sessions of the process (see benchmarks/README.md)."""
+    (default: the physical cores, or ``OMP_NUM_THREADS`` if fewer), one inter-op thread, and
+    worker threads that sleep instead of spinning when they have no work: spinning threads
+    took the cores from eager PyTorch and from the other sessions of the process (see
+    benchmarks/README.md)."""
     ort = _ort()
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
