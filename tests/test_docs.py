@@ -115,13 +115,18 @@ _STUDIES = {
         "neuroplast tune status rt-cnn-4k",
         "python benchmarks/bench_tune.py",
     ],
-    ("the full-size Rotten Tomatoes study: hours of CPU in chunks"): [
+    ("the full-size Rotten Tomatoes study: 22 minutes on two workers, seeds 80 s each"): [
         "neuroplast train rt.yaml --set name=rt-cnn-full",
+        "neuroplast tune rt.yaml --set name=rt-cnn-full --trials 30 --workers 2 --timeout 60m",
+        "neuroplast tune status rt-cnn-full",
+        "neuroplast evaluate rt-cnn-full:2",
+        "neuroplast train rt.yaml --set name=rt-cnn-template-seeds --set train.seed=43",
         (
-            "neuroplast tune rt.yaml --set name=rt-cnn-full --study rt-cnn-full --trials 10 "
-            "--timeout 25m --no-register --seed 0"
+            "neuroplast train rt.yaml --set name=rt-cnn-tuned-seeds --set train.seed=43 "
+            "--set train.optimizer.lr=0.0004130399570052625 "
+            "--set train.optimizer.weight_decay=0.007608481233714793 "
+            "--set model.dropout=0.15540315686127867 --set model.num_filters=64"
         ),
-        "neuroplast tune rt.yaml --set name=rt-cnn-full --study rt-cnn-full --trials 20 --seed 1",
     ],
     ("Rotten Tomatoes architecture table: 12 trainings, about 8 minutes"): [
         (
