@@ -128,7 +128,8 @@ _STUDIES = {
             "--set model.dropout=0.15540315686127867 --set model.num_filters=64"
         ),
     ],
-    ("Rotten Tomatoes architecture table: 12 trainings, about 8 minutes"): [
+    ("Rotten Tomatoes architecture tables: 12 trainings each, 35 and 8 minutes"): [
+        "neuroplast compare rt.yaml --architectures cnn,lstm,transformer,hybrid --seeds 3",
         (
             "neuroplast compare rt.yaml --set data.limit=2000 --architectures "
             "cnn,lstm,transformer,hybrid --seeds 3"
