@@ -135,8 +135,11 @@ _STUDIES = {
             "cnn,lstm,transformer,hybrid --seeds 3"
         ),
     ],
-    ("Fashion-MNIST architecture table: 6 trainings, about 10 minutes"): [
-        "neuroplast compare fm.yaml --architectures image_mlp,image_cnn --seeds 3",
+    ("Fashion-MNIST architecture table: 9 trainings, about 16 minutes"): [
+        (
+            "neuroplast compare fm.yaml --architectures image_mlp,image_cnn,efficientnet-lite0 "
+            "--seeds 3"
+        ),
     ],
     ("MiniLM fine-tuning and probes on full data sets: 3 to 60 CPU-minutes each"): [
         (
