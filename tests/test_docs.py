@@ -114,6 +114,7 @@ _STUDIES = {
         ),
         "neuroplast tune status rt-cnn-4k",
         "python benchmarks/bench_tune.py",
+        "python benchmarks/bench_tune.py --template --rows 4000 --epochs 2",
     ],
     ("the full-size Rotten Tomatoes study: 22 minutes on two workers, seeds 80 s each"): [
         "neuroplast train rt.yaml --set name=rt-cnn-full",
