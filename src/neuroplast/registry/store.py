@@ -40,15 +40,8 @@ from neuroplast.registry._leases import db_now, lease_owner, lease_seconds
 from neuroplast.registry._paths import store_location
 from neuroplast.registry._runs import RunsMixin, config_hash
 from neuroplast.registry.artifact_store import ArtifactStore, open_artifact_store
-from neuroplast.registry.artifacts import (
-    atomic_write_bytes,
-    read_verified,
-    sha256_file,
-)
-from neuroplast.registry.records import (
-    ModelSummary,
-    VersionRecord,
-)
+from neuroplast.registry.artifacts import atomic_write_bytes, read_verified, sha256_file
+from neuroplast.registry.records import ModelSummary, VersionRecord
 from neuroplast.registry.schema import (
     SCHEMA_VERSION,
     ArtifactRow,
