@@ -160,7 +160,9 @@ def main() -> None:
     parser.add_argument("--part", choices=["validation", "decompose", "stdp"], default="decompose")
     parser.add_argument("--setting", choices=["default", "cosine-500"], default="default")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/neuroplast-neuro-cache"))
+    parser.add_argument("--image-size", type=int, help="EfficientNet-Lite0's input side")
     args = parser.parse_args()
+    study.set_image_size(args.image_size)
     if args.part == "validation":
         validation(args.stream, args.cache)
     elif args.part == "stdp":

@@ -81,7 +81,8 @@ def rows_for(name: str, seed: int) -> list[dict[str, Any]]:
         u = learner.score_concepts(withheld.test)
         answered = ~k.abstained
         rows.append({
-            "stream": name, "rule": rule, "seed": seed, "threshold": learner.threshold,
+            "stream": name, "rule": rule, "seed": seed,
+            "image_size": study.image_size(stream, cfg), "threshold": learner.threshold,
             "select_auroc": select_auroc, "auroc": auroc(k.support, u.support),
             "known_answered": float(answered.float().mean()),
             "known_risk": float((k.labels != known_y)[answered].float().mean()),
@@ -117,14 +118,29 @@ def _load() -> list[dict[str, Any]]:
     return [json.loads(line) for line in OUT.read_text().splitlines() if line.strip()]
 
 
+def size_of(row: dict[str, Any]) -> int | None:
+    """A row's image side (rows written before ``--image-size`` existed were at 64)."""
+    if "image_size" in row:
+        return row["image_size"]  # type: ignore[no-any-return]
+    return None if row["stream"] == "wordnet" else 64
+
+
+def _label(name: str, size: int | None) -> str:
+    return f"{name} {size} px" if size else name
+
+
 def table() -> None:
     rows = _load()
     print("| stream | rule | select AUROC | AUROC | known answered % | withheld abstained % "
           "| known risk % | seeds |")  # fmt: skip
     print("|---|---|---|---|---|---|---|---|")
-    for name in ("mnist", "fmnist", "wordnet"):
+    keys = sorted({(r["stream"], size_of(r) or 0) for r in rows},
+                  key=lambda k: (("mnist", "fmnist", "wordnet").index(k[0]), k[1]))  # fmt: skip
+    for name, size in keys:
         for rule in RULES:
-            mine = [r for r in rows if r["stream"] == name and r["rule"] == rule]
+            mine = [
+                r for r in rows if (r["stream"], size_of(r) or 0, r["rule"]) == (name, size, rule)
+            ]
             if not mine:
                 continue
 
@@ -133,7 +149,8 @@ def table() -> None:
                 sd = f" ± {statistics.stdev(v):.1f}" if len(v) > 1 else ""
                 return f"{statistics.mean(v):.1f}{sd}" if scale > 1 else f"{statistics.mean(v):.3f}"
 
-            print(f"| {name} | {rule} | {f('select_auroc', 1.0)} | {f('auroc', 1.0)} | "
+            print(f"| {_label(name, size)} | {rule} | {f('select_auroc', 1.0)} | "
+                  f"{f('auroc', 1.0)} | "
                   f"{f('known_answered')} | {f('unknown_abstained')} | {f('known_risk')} | "
                   f"{len(mine)} |")  # fmt: skip
 
@@ -142,14 +159,15 @@ def plot(png: Path) -> None:
     from neuroplast.evaluation.plots import figure_bytes, pyplot
 
     plt: Any = pyplot()
-    rows = [r for r in _load() if r["seed"] == 0]
+    rows = [r for r in _load() if r["seed"] == 0 and size_of(r) in (None, ARGS.image_size)]
     streams = [s for s in ("mnist", "fmnist", "wordnet") if any(r["stream"] == s for r in rows)]
     fig, axes = plt.subplots(1, len(streams), figsize=(4.2 * len(streams), 3.6), squeeze=False)
     for ax, name in zip(axes[0], streams, strict=True):
         for row in (r for r in rows if r["stream"] == name):
             coverage, risk = open_set_curve(row)
             ax.plot(coverage, risk, label=f"{row['rule']} (AUROC {row['auroc']:.2f})")
-        ax.set_title(f"{name}: last task withheld (seed 0)", fontsize=9)
+        size = ARGS.image_size if name != "wordnet" else None
+        ax.set_title(f"{_label(name, size)}: last task withheld (seed 0)", fontsize=9)
         ax.set_xlabel("coverage of known + withheld test inputs")
         ax.set_ylabel("risk (withheld answered = error)")
         ax.set_xlim(0, 1)
@@ -169,13 +187,17 @@ def main() -> None:
     parser.add_argument("--cache", default="/tmp/neuroplast-neuro-cache")
     parser.add_argument("--table", action="store_true")
     parser.add_argument("--plot", type=Path)
+    parser.add_argument("--image-size", type=int, default=study.DEFAULT_IMAGE_SIZE,
+                        help="EfficientNet-Lite0's input side on image streams")  # fmt: skip
     global ARGS
     ARGS = parser.parse_args()
     torch.set_num_threads(1)
+    study.set_image_size(ARGS.image_size)
     if ARGS.stream:
-        done = {(r["stream"], r["seed"]) for r in _load()}
+        size = None if ARGS.stream == "wordnet" else ARGS.image_size
+        done = {(r["stream"], r["seed"], size_of(r)) for r in _load()}
         for seed in (int(s) for s in ARGS.seeds.split(",")):
-            if (ARGS.stream, seed) in done:
+            if (ARGS.stream, seed, size) in done:
                 continue
             rows = rows_for(ARGS.stream, seed)
             with OUT.open("a", encoding="utf-8") as f:
@@ -186,7 +208,7 @@ def main() -> None:
         plot(ARGS.plot)
 
 
-ARGS = argparse.Namespace(cache="/tmp/neuroplast-neuro-cache")
+ARGS = argparse.Namespace(cache="/tmp/neuroplast-neuro-cache", image_size=None)
 
 if __name__ == "__main__":
     main()

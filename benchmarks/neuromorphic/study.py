@@ -36,6 +36,7 @@ from neuroplast.continual.neuromorphic._raw import raw_tasks
 from neuroplast.continual.neuromorphic.learner import NeuromorphicLearner
 from neuroplast.continual.neuromorphic.run_config import NeuroRunConfig
 from neuroplast.continual.neuromorphic.stream_run import (
+    IMAGE_SIZE,
     TaskConcepts,
     default_config,
     run_learner,
@@ -52,6 +53,8 @@ STREAMS: dict[str, dict[str, Any]] = {
     "mnist": {"stream": {"source": "split_mnist"}},
     "wordnet": {"file": ROOT / "benchmarks/continual/wordnet-task.yaml"},
 }
+#: EfficientNet-Lite0's input side on image streams unless ``--image-size`` says otherwise
+DEFAULT_IMAGE_SIZE = IMAGE_SIZE
 #: learner settings of the study (beside default_config's encoder choice)
 LEARNER: dict[str, Any] = {}
 #: the learner rows ``compare`` runs (``--variants``)
@@ -94,15 +97,28 @@ def learner_config(
     return NeuroRunConfig.model_validate(base)
 
 
-def _cache_file(cache: Path, name: str) -> Path:
-    return cache / f"{name}.safetensors"
+def image_size(stream: Stream, cfg: ContinualConfig) -> int | None:
+    """The side EfficientNet-Lite0 sees on an image stream (``--image-size``), else None."""
+    if stream.modality != "image":
+        return None
+    return learner_config(stream, cfg, {}).concept_encoder.image_size
+
+
+def set_image_size(size: int | None) -> None:
+    """Encode image streams at this side instead of :func:`default_config`'s."""
+    if size is not None:
+        LEARNER["concept_encoder"] = {"image_size": size}
+
+
+def _cache_file(cache: Path, name: str, size: int | None) -> Path:
+    return cache / (f"{name}-{size}.safetensors" if size else f"{name}.safetensors")
 
 
 def concepts_of(
     name: str, stream: Stream, cfg: ContinualConfig, cache: Path
 ) -> tuple[list[TaskConcepts], float]:
     """The stream's concepts (encoded once, then read from the cache); encode seconds."""
-    file = _cache_file(cache, name)
+    file = _cache_file(cache, name, image_size(stream, cfg))
     meta_file = file.with_suffix(".json")
     if file.is_file() and meta_file.is_file():
         meta = json.loads(meta_file.read_text())
@@ -173,6 +189,7 @@ def neuro_rows(name: str, stream: Stream, cfg: ContinualConfig, tasks: list[Task
         latency = _latency_ms(run.learner.predict, raw[-1].x_test)
         rows.append({
             "part": "compare", "stream": name, "variant": variant, "seed": seed,
+            "image_size": image_size(stream, cfg),
             "acc": m.acc, "bwt": m.bwt, "fwt": m.fwt, "forgetting": m.forgetting,
             "matrix": m.matrix, "memory_bytes": run.learner.memory_bytes(),
             "prototypes": run.learner.num_prototypes, "task_seconds": run.task_seconds,
@@ -232,6 +249,7 @@ def fewshot_rows(name: str, stream: Stream, cfg: ContinualConfig, tasks: list[Ta
         test = last.y_test == new_class
         rows.append({
             "part": "fewshot", "stream": name, "variant": f"{k}-shot", "seed": seed,
+            "image_size": image_size(stream, cfg),
             "new_class": stream.label_names[new_class],
             "new_class_accuracy": _acc(learner, last.test[test], last.y_test[test]),
             "old_accuracy_before": before, "old_accuracy_after": _acc(learner, old_x, old_y),
@@ -262,6 +280,7 @@ def abstain_rows(name: str, stream: Stream, cfg: ContinualConfig, tasks: list[Ta
         unknown = learner.score_concepts(unknown_x)
         rows.append({
             "part": "abstain", "stream": name, "variant": variant, "seed": seed,
+            "image_size": image_size(stream, cfg),
             "threshold": learner.threshold,
             "known_answered": float((~known.abstained).float().mean()),
             "known_risk": float((known.labels != known_y)[~known.abstained].float().mean()),
@@ -296,17 +315,32 @@ def noise_rows(name: str, stream: Stream, cfg: ContinualConfig, tasks: list[Task
             learner.spiking = spiking
             accs[variant] = _acc(learner, noisy, y)
         rows.append(
-            {"part": "noise", "stream": name, "variant": f"sigma={sigma}", "seed": seed, **accs}
+            {
+                "part": "noise",
+                "stream": name,
+                "variant": f"sigma={sigma}",
+                "seed": seed,
+                "image_size": image_size(stream, cfg),
+                **accs,
+            }
         )
         print(json.dumps(rows[-1]))
     return rows
 
 
-def _done(out: Path) -> set[tuple[str, str, int]]:
+def _size_of(row: dict[str, Any]) -> int | None:
+    """A row's image side; rows written before ``--image-size`` existed were at 64 pixels,
+    and replay reads the pixels themselves (None)."""
+    if "image_size" in row:
+        return row["image_size"]  # type: ignore[no-any-return]
+    return None if row["stream"] == "wordnet" or row["part"] == "replay" else 64
+
+
+def _done(out: Path) -> set[tuple[str, str, int, int | None]]:
     if not out.is_file():
         return set()
     lines = [json.loads(line) for line in out.read_text().splitlines() if line.strip()]
-    return {(r["part"], r["stream"], int(r["seed"])) for r in lines}
+    return {(r["part"], r["stream"], int(r["seed"]), _size_of(r)) for r in lines}
 
 
 def _append(out: Path, rows: list[dict[str, Any]]) -> None:
@@ -322,6 +356,7 @@ def run(name: str, parts: list[str], seeds: list[int], out: Path, cache: Path) -
     tasks, encode_s = concepts_of(name, stream, cfg, cache)
     print(f"{name}: {len(tasks)} tasks, encoded in {encode_s:.1f} s")
     done = _done(out)
+    size = image_size(stream, cfg)
     makers = {
         "compare": lambda s: neuro_rows(name, stream, cfg, tasks, encode_s, s),
         "replay": lambda s: replay_rows(name, stream, cfg, s),
@@ -333,7 +368,7 @@ def run(name: str, parts: list[str], seeds: list[int], out: Path, cache: Path) -
         if part == "encode":
             continue
         for seed in seeds:
-            if (part, name, seed) in done:
+            if (part, name, seed, None if part == "replay" else size) in done:
                 continue
             rows = makers[part](seed)
             if part == "replay":
@@ -356,7 +391,9 @@ def table(out: Path) -> None:
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for r in rows:
         if r["part"] in ("compare", "replay"):
-            groups.setdefault((r["stream"], r["variant"]), []).append(r)
+            size = _size_of(r)
+            variant = f"{r['variant']} {size} px" if size else r["variant"]
+            groups.setdefault((r["stream"], variant), []).append(r)
     print("| stream | learner | seeds | ACC % | BWT | forgetting | memory | train s/task | "
           "latency ms/input |")  # fmt: skip
     print("|---|---|---|---|---|---|---|---|---|")
@@ -421,7 +458,10 @@ def main() -> None:
     parser.add_argument("--table", action="store_true", help="print the tables and stop")
     parser.add_argument("--plot", type=Path, help="write the abstention plot of --stream here")
     parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument("--image-size", type=int, help="EfficientNet-Lite0's input side "
+                        "on image streams (default: the templates')")  # fmt: skip
     args = parser.parse_args()
+    set_image_size(args.image_size)
     VARIANTS[:] = args.variants.split(",")
     if args.table:
         table(args.out)

@@ -43,6 +43,9 @@ logger = logging.getLogger(__name__)
 #: (the backbone is frozen); held for one stream, the latest.
 _ENCODED: dict[int, tuple[Stream, list[TaskConcepts], float]] = {}
 OnTask = Callable[[int, list[float]], None] | None
+#: the side EfficientNet-Lite0 sees on image streams (the image template's too): its native
+#: 224, best in ACC and abstention on both image streams (docs/neuromorphic.md, "Input size")
+IMAGE_SIZE = 224
 #: The recall settings of the templates and of ``continual compare``: an assembly gets
 #: current within 0.1 of the nearest prototype's similarity, strongly, and each spike
 #: inhibits the others (a winner-take-all attractor; see learner.relative). Reward-modulated
@@ -119,7 +122,11 @@ def default_config(stream: Stream, stream_cfg: Any, seed: int) -> NeuroRunConfig
     streams), the templates' recall settings."""
     encoder: dict[str, Any] = {"encoder_type": "minilm", "use_cache": False}
     if stream.modality == "image":
-        encoder = {"encoder_type": "efficientnet-lite0", "image_size": 64, "use_cache": False}
+        encoder = {
+            "encoder_type": "efficientnet-lite0",
+            "image_size": IMAGE_SIZE,
+            "use_cache": False,
+        }
     prototypes, composer = dict(PROTOTYPE_DEFAULTS), dict(COMPOSER_DEFAULTS)
     if stream.scenario == "domain":
         prototypes, composer = domain_prototypes(stream.modality), {}
