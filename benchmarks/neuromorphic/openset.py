@@ -82,7 +82,7 @@ def rows_for(name: str, seed: int) -> list[dict[str, Any]]:
         answered = ~k.abstained
         rows.append({
             "stream": name, "rule": rule, "seed": seed,
-            "image_size": study.image_size(stream, cfg), "threshold": learner.threshold,
+            **study.tags(stream, cfg), "threshold": learner.threshold,
             "select_auroc": select_auroc, "auroc": auroc(k.support, u.support),
             "known_answered": float(answered.float().mean()),
             "known_risk": float((k.labels != known_y)[answered].float().mean()),
@@ -125,8 +125,14 @@ def size_of(row: dict[str, Any]) -> int | None:
     return None if row["stream"] == "wordnet" else 64
 
 
-def _label(name: str, size: int | None) -> str:
-    return f"{name} {size} px" if size else name
+def length_of(row: dict[str, Any]) -> str:
+    """How a row's prototypes were whitened (rows written before: unit vectors)."""
+    return str(row.get("length", "unit"))
+
+
+def _label(name: str, size: int | None, length: str = "class_mean") -> str:
+    label = f"{name} {size} px" if size else name
+    return label + (", unit length" if length == "unit" else "")
 
 
 def table() -> None:
@@ -134,12 +140,13 @@ def table() -> None:
     print("| stream | rule | select AUROC | AUROC | known answered % | withheld abstained % "
           "| known risk % | seeds |")  # fmt: skip
     print("|---|---|---|---|---|---|---|---|")
-    keys = sorted({(r["stream"], size_of(r) or 0) for r in rows},
-                  key=lambda k: (("mnist", "fmnist", "wordnet").index(k[0]), k[1]))  # fmt: skip
-    for name, size in keys:
+    keys = sorted({(r["stream"], size_of(r) or 0, length_of(r)) for r in rows},
+                  key=lambda k: (("mnist", "fmnist", "wordnet").index(k[0]), k[1:]))  # fmt: skip
+    for name, size, length in keys:
         for rule in RULES:
+            key = (name, size, length, rule)
             mine = [
-                r for r in rows if (r["stream"], size_of(r) or 0, r["rule"]) == (name, size, rule)
+                r for r in rows if (r["stream"], size_of(r) or 0, length_of(r), r["rule"]) == key
             ]
             if not mine:
                 continue
@@ -149,7 +156,7 @@ def table() -> None:
                 sd = f" ± {statistics.stdev(v):.1f}" if len(v) > 1 else ""
                 return f"{statistics.mean(v):.1f}{sd}" if scale > 1 else f"{statistics.mean(v):.3f}"
 
-            print(f"| {_label(name, size)} | {rule} | {f('select_auroc', 1.0)} | "
+            print(f"| {_label(name, size, length)} | {rule} | {f('select_auroc', 1.0)} | "
                   f"{f('auroc', 1.0)} | "
                   f"{f('known_answered')} | {f('unknown_abstained')} | {f('known_risk')} | "
                   f"{len(mine)} |")  # fmt: skip
@@ -159,7 +166,11 @@ def plot(png: Path) -> None:
     from neuroplast.evaluation.plots import figure_bytes, pyplot
 
     plt: Any = pyplot()
-    rows = [r for r in _load() if r["seed"] == 0 and size_of(r) in (None, ARGS.image_size)]
+    rows = [
+        r
+        for r in _load()
+        if r["seed"] == 0 and size_of(r) in (None, ARGS.image_size) and length_of(r) == "class_mean"
+    ]
     streams = [s for s in ("mnist", "fmnist", "wordnet") if any(r["stream"] == s for r in rows)]
     fig, axes = plt.subplots(1, len(streams), figsize=(4.2 * len(streams), 3.6), squeeze=False)
     for ax, name in zip(axes[0], streams, strict=True):
@@ -195,9 +206,9 @@ def main() -> None:
     study.set_image_size(ARGS.image_size)
     if ARGS.stream:
         size = None if ARGS.stream == "wordnet" else ARGS.image_size
-        done = {(r["stream"], r["seed"], size_of(r)) for r in _load()}
+        done = {(r["stream"], r["seed"], size_of(r), length_of(r)) for r in _load()}
         for seed in (int(s) for s in ARGS.seeds.split(",")):
-            if (ARGS.stream, seed, size) in done:
+            if (ARGS.stream, seed, size, "class_mean") in done:
                 continue
             rows = rows_for(ARGS.stream, seed)
             with OUT.open("a", encoding="utf-8") as f:

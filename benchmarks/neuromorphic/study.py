@@ -104,6 +104,16 @@ def image_size(stream: Stream, cfg: ContinualConfig) -> int | None:
     return learner_config(stream, cfg, {}).concept_encoder.image_size
 
 
+def whitened_length(stream: Stream, cfg: ContinualConfig) -> str:
+    """How the learner's prototypes are whitened (``prototype_manager.whitened_length``)."""
+    return learner_config(stream, cfg, {}).prototype_manager.whitened_length
+
+
+def tags(stream: Stream, cfg: ContinualConfig) -> dict[str, Any]:
+    """What a row was measured with beside its stream and seed."""
+    return {"image_size": image_size(stream, cfg), "length": whitened_length(stream, cfg)}
+
+
 def set_image_size(size: int | None) -> None:
     """Encode image streams at this side instead of :func:`default_config`'s."""
     if size is not None:
@@ -189,7 +199,7 @@ def neuro_rows(name: str, stream: Stream, cfg: ContinualConfig, tasks: list[Task
         latency = _latency_ms(run.learner.predict, raw[-1].x_test)
         rows.append({
             "part": "compare", "stream": name, "variant": variant, "seed": seed,
-            "image_size": image_size(stream, cfg),
+            **tags(stream, cfg),
             "acc": m.acc, "bwt": m.bwt, "fwt": m.fwt, "forgetting": m.forgetting,
             "matrix": m.matrix, "memory_bytes": run.learner.memory_bytes(),
             "prototypes": run.learner.num_prototypes, "task_seconds": run.task_seconds,
@@ -249,7 +259,7 @@ def fewshot_rows(name: str, stream: Stream, cfg: ContinualConfig, tasks: list[Ta
         test = last.y_test == new_class
         rows.append({
             "part": "fewshot", "stream": name, "variant": f"{k}-shot", "seed": seed,
-            "image_size": image_size(stream, cfg),
+            **tags(stream, cfg),
             "new_class": stream.label_names[new_class],
             "new_class_accuracy": _acc(learner, last.test[test], last.y_test[test]),
             "old_accuracy_before": before, "old_accuracy_after": _acc(learner, old_x, old_y),
@@ -280,7 +290,7 @@ def abstain_rows(name: str, stream: Stream, cfg: ContinualConfig, tasks: list[Ta
         unknown = learner.score_concepts(unknown_x)
         rows.append({
             "part": "abstain", "stream": name, "variant": variant, "seed": seed,
-            "image_size": image_size(stream, cfg),
+            **tags(stream, cfg),
             "threshold": learner.threshold,
             "known_answered": float((~known.abstained).float().mean()),
             "known_risk": float((known.labels != known_y)[~known.abstained].float().mean()),
@@ -320,7 +330,7 @@ def noise_rows(name: str, stream: Stream, cfg: ContinualConfig, tasks: list[Task
                 "stream": name,
                 "variant": f"sigma={sigma}",
                 "seed": seed,
-                "image_size": image_size(stream, cfg),
+                **tags(stream, cfg),
                 **accs,
             }
         )
@@ -336,11 +346,17 @@ def _size_of(row: dict[str, Any]) -> int | None:
     return None if row["stream"] == "wordnet" or row["part"] == "replay" else 64
 
 
-def _done(out: Path) -> set[tuple[str, str, int, int | None]]:
+def _length_of(row: dict[str, Any]) -> str | None:
+    """How a row's prototypes were whitened: rows written before ``whitened_length``
+    existed projected unit vectors; replay has no prototypes (None)."""
+    return None if row["part"] == "replay" else str(row.get("length", "unit"))
+
+
+def _done(out: Path) -> set[tuple[str, str, int, int | None, str | None]]:
     if not out.is_file():
         return set()
     lines = [json.loads(line) for line in out.read_text().splitlines() if line.strip()]
-    return {(r["part"], r["stream"], int(r["seed"]), _size_of(r)) for r in lines}
+    return {(r["part"], r["stream"], int(r["seed"]), _size_of(r), _length_of(r)) for r in lines}
 
 
 def _append(out: Path, rows: list[dict[str, Any]]) -> None:
@@ -356,7 +372,7 @@ def run(name: str, parts: list[str], seeds: list[int], out: Path, cache: Path) -
     tasks, encode_s = concepts_of(name, stream, cfg, cache)
     print(f"{name}: {len(tasks)} tasks, encoded in {encode_s:.1f} s")
     done = _done(out)
-    size = image_size(stream, cfg)
+    size, length = image_size(stream, cfg), whitened_length(stream, cfg)
     makers = {
         "compare": lambda s: neuro_rows(name, stream, cfg, tasks, encode_s, s),
         "replay": lambda s: replay_rows(name, stream, cfg, s),
@@ -368,7 +384,8 @@ def run(name: str, parts: list[str], seeds: list[int], out: Path, cache: Path) -
         if part == "encode":
             continue
         for seed in seeds:
-            if (part, name, seed, None if part == "replay" else size) in done:
+            key = (None, None) if part == "replay" else (size, length)
+            if (part, name, seed, *key) in done:
                 continue
             rows = makers[part](seed)
             if part == "replay":
@@ -391,8 +408,9 @@ def table(out: Path) -> None:
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for r in rows:
         if r["part"] in ("compare", "replay"):
-            size = _size_of(r)
+            size, length = _size_of(r), _length_of(r)
             variant = f"{r['variant']} {size} px" if size else r["variant"]
+            variant += ", unit length" if length == "unit" else ""
             groups.setdefault((r["stream"], variant), []).append(r)
     print("| stream | learner | seeds | ACC % | BWT | forgetting | memory | train s/task | "
           "latency ms/input |")  # fmt: skip
@@ -405,7 +423,21 @@ def table(out: Path) -> None:
               f"{max(r['memory_bytes'] for r in rs) / 1e6:.2f} MB | "
               f"{statistics.fmean(per_task):.2f} | "
               f"{statistics.fmean(r['latency_ms'] for r in rs):.2f} |")  # fmt: skip
-    for part in ("fewshot", "abstain", "noise"):
+    fewshot: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for r in rows:
+        if r["part"] == "fewshot":
+            size, length = _size_of(r), _length_of(r)
+            setting = (f"{size} px, " if size else "") + f"{length} length, {r['variant']}"
+            fewshot.setdefault((r["stream"], setting), []).append(r)
+    print("\n| stream | setting | seeds | new class | new class acc % | old before % | "
+          "old after % |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|")
+    for (stream, setting), rs in sorted(fewshot.items()):
+        print(f"| {stream} | {setting} | {len(rs)} | {rs[0]['new_class']} | "
+              f"{_fmt([r['new_class_accuracy'] for r in rs])} | "
+              f"{_fmt([r['old_accuracy_before'] for r in rs])} | "
+              f"{_fmt([r['old_accuracy_after'] for r in rs])} |")  # fmt: skip
+    for part in ("abstain", "noise"):
         for r in rows:
             if r["part"] == part:
                 shown = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()
@@ -460,8 +492,13 @@ def main() -> None:
     parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--image-size", type=int, help="EfficientNet-Lite0's input side "
                         "on image streams (default: the templates')")  # fmt: skip
+    parser.add_argument("--whitened-length", choices=["class_mean", "unit"],
+                        help="project prototypes at their class mean's length or at unit "
+                        "length (the ablation; default: the templates')")  # fmt: skip
     args = parser.parse_args()
     set_image_size(args.image_size)
+    if args.whitened_length:
+        LEARNER["prototype_manager"] = {"whitened_length": args.whitened_length}
     VARIANTS[:] = args.variants.split(",")
     if args.table:
         table(args.out)

@@ -153,6 +153,14 @@ class PrototypeManagerConfig(_Strict):
         le=1.0,
         description="whitened: the covariance is shrunk this far towards its mean variance",
     )
+    whitened_length: Literal["class_mean", "unit"] = Field(
+        "class_mean",
+        description="whitened: project each prototype at the length of its class's mean "
+        "concept (class_mean) or as the unit vector the memory keeps (unit). The whitening "
+        "centres on the mean of all concepts, so the length moves a prototype's direction; "
+        "at unit length a class learnt from 5 examples took 20 % of the old classes' inputs "
+        "on split Fashion-MNIST, 1.6 % at its mean's length",
+    )
 
 
 class SNNConfig(_Strict):

@@ -168,10 +168,24 @@ class NeuromorphicLearner:
         changed since the last call)."""
         key = (self.memory.updates, len(self.memory), self.whitening.version)
         if self._projected is None or self._projected[0] != key:
-            projected = self.whitening.transform(self.memory.vectors)
+            projected = self.whitening.transform(self._prototype_points())
             key = (self.memory.updates, len(self.memory), self.whitening.version)
             self._projected = (key, projected)
         return self._projected[1]
+
+    def _prototype_points(self) -> Tensor:
+        """The prototypes as points to whiten: the memory's unit vectors scaled to the length
+        of their class's mean concept (``whitened_length: class_mean``). The mean of many
+        unit concepts is shorter than one, and the shorter the more its class spreads; the
+        whitening centres on the mean of all concepts, so that length sets the direction a
+        prototype points in once whitened. A class's own mean is where its inputs sit."""
+        vectors = self.memory.vectors
+        if self.config.prototype_manager.whitened_length == "unit":
+            return vectors
+        seen, means = self.whitening.class_means()
+        length = torch.ones(len(self.class_names))
+        length[seen] = means.norm(dim=1)
+        return vectors * length[self.prototype_labels(), None]
 
     def activity(self, concepts: Tensor, *, record: bool = False) -> tuple[Tensor, int, int, Any]:
         """What the composer reads for ``concepts``: the attractor's settled rates (spiking)
