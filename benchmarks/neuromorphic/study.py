@@ -268,6 +268,32 @@ def fewshot_rows(name: str, stream: Stream, cfg: ContinualConfig, tasks: list[Ta
     return rows
 
 
+def joint_rows(name: str, stream: Stream, cfg: ContinualConfig, tasks: list[TaskConcepts],
+               seed: int) -> list[dict[str, Any]]:  # fmt: skip
+    """The same memory fitted task by task and on every task's rows at once (shuffled):
+    how much of the final accuracy sequential training loses (nearest-prototype answers)."""
+    rows = []
+    for variant in ("task-by-task", "all-at-once"):
+        learner = NeuromorphicLearner(learner_config(stream, cfg, {}),
+                                      class_names=stream.label_names, seed=seed,
+                                      spiking=False)  # fmt: skip
+        if variant == "task-by-task":
+            for t in tasks:
+                learner.fit_concepts(t.train, t.y_train)
+        else:
+            x = torch.cat([t.train for t in tasks])
+            y = torch.cat([t.y_train for t in tasks])
+            order = torch.randperm(len(y), generator=torch.Generator().manual_seed(seed))
+            learner.fit_concepts(x[order], y[order])
+        per_task = [_acc(learner, t.test, t.y_test) for t in tasks]
+        rows.append({
+            "part": "joint", "stream": name, "variant": variant, "seed": seed,
+            **tags(stream, cfg), "acc": statistics.fmean(per_task), "per_task": per_task,
+        })  # fmt: skip
+        print(json.dumps({k: rows[-1][k] for k in ("variant", "seed", "acc")}))
+    return rows
+
+
 def _acc(learner: NeuromorphicLearner, x: Tensor, y: Tensor) -> float:
     return float((learner.score_concepts(x).labels == y).float().mean())
 
@@ -377,6 +403,7 @@ def run(name: str, parts: list[str], seeds: list[int], out: Path, cache: Path) -
         "compare": lambda s: neuro_rows(name, stream, cfg, tasks, encode_s, s),
         "replay": lambda s: replay_rows(name, stream, cfg, s),
         "fewshot": lambda s: fewshot_rows(name, stream, cfg, tasks, s),
+        "joint": lambda s: joint_rows(name, stream, cfg, tasks, s),
         "abstain": lambda s: abstain_rows(name, stream, cfg, tasks, s),
         "noise": lambda s: noise_rows(name, stream, cfg, tasks, s),
     }
@@ -437,6 +464,15 @@ def table(out: Path) -> None:
               f"{_fmt([r['new_class_accuracy'] for r in rs])} | "
               f"{_fmt([r['old_accuracy_before'] for r in rs])} | "
               f"{_fmt([r['old_accuracy_after'] for r in rs])} |")  # fmt: skip
+    joint: dict[tuple[str, str], list[float]] = {}
+    for r in rows:
+        if r["part"] == "joint":
+            joint.setdefault((r["stream"], r["variant"]), []).append(r["acc"])
+    if joint:
+        print("\n| stream | fitted | seeds | ACC % (nearest prototype) |")
+        print("|---|---|---|---|")
+        for (stream, variant), accs in sorted(joint.items()):
+            print(f"| {stream} | {variant} | {len(accs)} | {_fmt(accs)} |")
     for part in ("abstain", "noise"):
         for r in rows:
             if r["part"] == part:
