@@ -124,6 +124,29 @@ class AnswerComposer:
             out[:, c] = mine.max(dim=1).values if self.cfg.aggregate == "max" else mine.sum(1)
         return out
 
+    def fit_temperature(
+        self, scores: Tensor, proto_labels: Tensor, num_classes: int, labels: Tensor
+    ) -> float:
+        """Set ``temperature`` to the one of a log-spaced grid (1e-4 to 10) with the lowest
+        mean log-loss of ``labels`` under the softmax of the class scores (temperature
+        scaling, Guo et al. 2017); rows whose class has no prototype are left out."""
+        class_scores = self.class_scores(scores, proto_labels, num_classes).double()
+        labels = torch.as_tensor(labels, dtype=torch.long).reshape(-1)
+        known = torch.isfinite(class_scores.gather(1, labels[:, None].clamp(0, num_classes - 1)))
+        known = known.flatten() & (labels >= 0) & (labels < num_classes)
+        if len(labels) != len(class_scores) or not bool(known.any()):
+            raise DataError(
+                f"fitting the temperature needs one label per row of a class with a prototype; "
+                f"got {len(labels)} labels for {len(class_scores)} rows"
+            )
+        rows, truth = class_scores[known], labels[known]
+        grid = torch.logspace(-4, 1, 101, dtype=torch.float64)
+        losses = torch.stack([
+            torch.nn.functional.cross_entropy(rows / t, truth) for t in grid
+        ])  # fmt: skip
+        self.cfg.temperature = float(grid[int(torch.argmin(losses))])
+        return self.cfg.temperature
+
     def probabilities(self, scores: Tensor, proto_labels: Tensor, num_classes: int) -> Tensor:
         """[n, C]: softmax of the class scores over ``temperature``."""
         return torch.softmax(

@@ -264,3 +264,9 @@ class ComposerConfig(_Strict):
     temperature: float = Field(
         0.1, gt=0.0, description="softmax temperature from class scores to probabilities"
     )
+    fit_temperature: bool = Field(
+        True,
+        description="set temperature at each calibration to the one with the lowest "
+        "log-loss on the held-out rows (temperature scaling: the answers do not change, "
+        "their confidences become probabilities); false: keep temperature as written",
+    )

@@ -263,15 +263,24 @@ class NeuromorphicLearner:
         return self.calibrate_concepts(self.embed(inputs), torch.as_tensor(labels))
 
     def calibrate_concepts(self, concepts: Tensor, labels: Tensor) -> float:
-        """Add held-out rows and recalibrate: for ``target_risk`` on their (score, correct)
-        pairs, or to answer ``answer_rate`` of them. Confidence pairs are kept as scored;
-        distance scores move with the metric, so their rows (``calibration_rows_per_class``
-        a class) are kept and all rescored."""
+        """Add held-out rows and recalibrate: the softmax temperature to their log-loss
+        (``composer.fit_temperature``), then the threshold for ``target_risk`` on their
+        (score, correct) pairs, or to answer ``answer_rate`` of them. Distance scores move
+        with the metric and confidences with the temperature, so their rows
+        (``calibration_rows_per_class`` a class) are kept and all rescored; with a fixed
+        temperature, confidence pairs are kept as scored."""
         labels = torch.as_tensor(labels, dtype=torch.long)
-        if self.config.composer.abstain_on != "confidence":
+        composer = self.config.composer
+        if composer.abstain_on != "confidence" or composer.fit_temperature:
             self._keep_held(concepts, labels)
             concepts, labels = self.held[0].float(), self.held[1]
             self.calibration = torch.zeros((0, 2), dtype=torch.float32)
+        if composer.fit_temperature and len(labels):
+            activity = torch.cat([self.activity(concepts[i : i + 512])[0]
+                                  for i in range(0, len(concepts), 512)])  # fmt: skip
+            self.composer.fit_temperature(
+                activity, self.prototype_labels(), len(self.class_names), labels
+            )
         scored = self.score_concepts(concepts)
         rows = torch.stack([scored.support, (scored.labels == labels).float()], 1)
         self.calibration = torch.cat([self.calibration, rows.float()])
