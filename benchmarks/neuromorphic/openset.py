@@ -28,6 +28,7 @@ import torch
 from torch import Tensor
 
 from neuroplast.continual.neuromorphic.learner import NeuromorphicLearner
+from neuroplast.continual.neuromorphic.stream_run import IMAGE_SIZE
 from neuroplast.continual.sources import make_stream
 
 OUT = Path(__file__).with_name("openset.jsonl")
@@ -118,19 +119,7 @@ def _load() -> list[dict[str, Any]]:
     return [json.loads(line) for line in OUT.read_text().splitlines() if line.strip()]
 
 
-def size_of(row: dict[str, Any]) -> int | None:
-    """A row's image side (rows written before ``--image-size`` existed were at 64)."""
-    if "image_size" in row:
-        return row["image_size"]  # type: ignore[no-any-return]
-    return None if row["stream"] == "wordnet" else 64
-
-
-def length_of(row: dict[str, Any]) -> str:
-    """How a row's prototypes were whitened (rows written before: unit vectors)."""
-    return str(row.get("length", "unit"))
-
-
-def _label(name: str, size: int | None, length: str = "class_mean") -> str:
+def _label(name: str, size: int | None, length: str | None = "class_mean") -> str:
     label = f"{name} {size} px" if size else name
     return label + (", unit length" if length == "unit" else "")
 
@@ -140,13 +129,15 @@ def table() -> None:
     print("| stream | rule | select AUROC | AUROC | known answered % | withheld abstained % "
           "| known risk % | seeds |")  # fmt: skip
     print("|---|---|---|---|---|---|---|---|")
-    keys = sorted({(r["stream"], size_of(r) or 0, length_of(r)) for r in rows},
+    keys = sorted({(r["stream"], study.size_of(r) or 0, study.length_of(r)) for r in rows},
                   key=lambda k: (("mnist", "fmnist", "wordnet").index(k[0]), k[1:]))  # fmt: skip
     for name, size, length in keys:
         for rule in RULES:
             key = (name, size, length, rule)
             mine = [
-                r for r in rows if (r["stream"], size_of(r) or 0, length_of(r), r["rule"]) == key
+                r
+                for r in rows
+                if (r["stream"], study.size_of(r) or 0, study.length_of(r), r["rule"]) == key
             ]
             if not mine:
                 continue
@@ -169,7 +160,9 @@ def plot(png: Path) -> None:
     rows = [
         r
         for r in _load()
-        if r["seed"] == 0 and size_of(r) in (None, ARGS.image_size) and length_of(r) == "class_mean"
+        if r["seed"] == 0
+        and study.size_of(r) in (None, ARGS.image_size)
+        and study.length_of(r) == "class_mean"
     ]
     streams = [s for s in ("mnist", "fmnist", "wordnet") if any(r["stream"] == s for r in rows)]
     fig, axes = plt.subplots(1, len(streams), figsize=(4.2 * len(streams), 3.6), squeeze=False)
@@ -198,7 +191,7 @@ def main() -> None:
     parser.add_argument("--cache", default="/tmp/neuroplast-neuro-cache")
     parser.add_argument("--table", action="store_true")
     parser.add_argument("--plot", type=Path)
-    parser.add_argument("--image-size", type=int, default=study.DEFAULT_IMAGE_SIZE,
+    parser.add_argument("--image-size", type=int, default=IMAGE_SIZE,
                         help="EfficientNet-Lite0's input side on image streams")  # fmt: skip
     global ARGS
     ARGS = parser.parse_args()
@@ -206,7 +199,7 @@ def main() -> None:
     study.set_image_size(ARGS.image_size)
     if ARGS.stream:
         size = None if ARGS.stream == "wordnet" else ARGS.image_size
-        done = {(r["stream"], r["seed"], size_of(r), length_of(r)) for r in _load()}
+        done = {(r["stream"], r["seed"], study.size_of(r), study.length_of(r)) for r in _load()}
         for seed in (int(s) for s in ARGS.seeds.split(",")):
             if (ARGS.stream, seed, size, "class_mean") in done:
                 continue

@@ -36,7 +36,6 @@ from neuroplast.continual.neuromorphic._raw import raw_tasks
 from neuroplast.continual.neuromorphic.learner import NeuromorphicLearner
 from neuroplast.continual.neuromorphic.run_config import NeuroRunConfig
 from neuroplast.continual.neuromorphic.stream_run import (
-    IMAGE_SIZE,
     TaskConcepts,
     default_config,
     run_learner,
@@ -53,8 +52,6 @@ STREAMS: dict[str, dict[str, Any]] = {
     "mnist": {"stream": {"source": "split_mnist"}},
     "wordnet": {"file": ROOT / "benchmarks/continual/wordnet-task.yaml"},
 }
-#: EfficientNet-Lite0's input side on image streams unless ``--image-size`` says otherwise
-DEFAULT_IMAGE_SIZE = IMAGE_SIZE
 #: learner settings of the study (beside default_config's encoder choice)
 LEARNER: dict[str, Any] = {}
 #: the learner rows ``compare`` runs (``--variants``)
@@ -364,25 +361,25 @@ def noise_rows(name: str, stream: Stream, cfg: ContinualConfig, tasks: list[Task
     return rows
 
 
-def _size_of(row: dict[str, Any]) -> int | None:
-    """A row's image side; rows written before ``--image-size`` existed were at 64 pixels,
-    and replay reads the pixels themselves (None)."""
+def size_of(row: dict[str, Any]) -> int | None:
+    """A row's image side (this script's or openset.py's); rows written before
+    ``--image-size`` existed were at 64 pixels, and replay reads the pixels themselves."""
     if "image_size" in row:
-        return row["image_size"]  # type: ignore[no-any-return]
-    return None if row["stream"] == "wordnet" or row["part"] == "replay" else 64
+        return row["image_size"]
+    return None if row["stream"] == "wordnet" or row.get("part") == "replay" else 64
 
 
-def _length_of(row: dict[str, Any]) -> str | None:
+def length_of(row: dict[str, Any]) -> str | None:
     """How a row's prototypes were whitened: rows written before ``whitened_length``
     existed projected unit vectors; replay has no prototypes (None)."""
-    return None if row["part"] == "replay" else str(row.get("length", "unit"))
+    return None if row.get("part") == "replay" else str(row.get("length", "unit"))
 
 
 def _done(out: Path) -> set[tuple[str, str, int, int | None, str | None]]:
     if not out.is_file():
         return set()
     lines = [json.loads(line) for line in out.read_text().splitlines() if line.strip()]
-    return {(r["part"], r["stream"], int(r["seed"]), _size_of(r), _length_of(r)) for r in lines}
+    return {(r["part"], r["stream"], int(r["seed"]), size_of(r), length_of(r)) for r in lines}
 
 
 def _append(out: Path, rows: list[dict[str, Any]]) -> None:
@@ -435,7 +432,7 @@ def table(out: Path) -> None:
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for r in rows:
         if r["part"] in ("compare", "replay"):
-            size, length = _size_of(r), _length_of(r)
+            size, length = size_of(r), length_of(r)
             variant = f"{r['variant']} {size} px" if size else r["variant"]
             variant += ", unit length" if length == "unit" else ""
             groups.setdefault((r["stream"], variant), []).append(r)
@@ -453,7 +450,7 @@ def table(out: Path) -> None:
     fewshot: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for r in rows:
         if r["part"] == "fewshot":
-            size, length = _size_of(r), _length_of(r)
+            size, length = size_of(r), length_of(r)
             setting = (f"{size} px, " if size else "") + f"{length} length, {r['variant']}"
             fewshot.setdefault((r["stream"], setting), []).append(r)
     print("\n| stream | setting | seeds | new class | new class acc % | old before % | "
